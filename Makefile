@@ -1,0 +1,125 @@
+# SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+# sluice: XDP edge rate limiter and filter. `make help` lists the targets.
+
+BUILD ?= build
+CC ?= gcc
+CLANG ?= clang
+BPFTOOL ?= bpftool
+PKG_CONFIG ?= pkg-config
+PREFIX ?= /usr/local
+
+ifeq ($(V),1)
+Q =
+msg =
+else
+Q = @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+ARCH_INCLUDE := /usr/include/$(shell $(CC) -print-multiarch)
+BPF_CFLAGS := -target bpf -O2 -g -mcpu=v3 -Wall -Werror -Iinclude -Ibpf -I$(ARCH_INCLUDE)
+
+CFLAGS ?= -O2 -g
+CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Werror=undef -Wno-missing-field-initializers
+CFLAGS += -D_GNU_SOURCE -Iinclude -Iuser -I$(BUILD) -MMD -MP
+CFLAGS += $(shell $(PKG_CONFIG) --cflags libbpf jansson libmicrohttpd 2>/dev/null)
+LDLIBS := $(shell $(PKG_CONFIG) --libs libbpf jansson libmicrohttpd 2>/dev/null) -lelf -lz -lpthread
+
+ifeq ($(SANITIZE),1)
+CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+LDFLAGS += -fsanitize=address,undefined
+endif
+
+BPF_SRCS := $(wildcard bpf/*.bpf.c)
+BPF_OBJS := $(patsubst bpf/%.bpf.c,$(BUILD)/%.bpf.o,$(BPF_SRCS))
+SKELS := $(patsubst bpf/%.bpf.c,$(BUILD)/%.skel.h,$(BPF_SRCS))
+BPF_HDRS := $(wildcard bpf/*.h) $(wildcard include/*.h)
+
+LIB_SRCS := $(filter-out user/main.c,$(wildcard user/*.c))
+LIB_OBJS := $(patsubst user/%.c,$(BUILD)/user/%.o,$(LIB_SRCS))
+LIB := $(BUILD)/libsluice.a
+
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_SRCS))
+BPFTEST_SRCS := $(wildcard tests/bpf/test_*.c)
+BPFTEST_BINS := $(patsubst tests/bpf/%.c,$(BUILD)/tests/bpf/%,$(BPFTEST_SRCS))
+TOOL_SRCS := $(wildcard tests/tools/*.c)
+TOOL_BINS := $(patsubst tests/tools/%.c,$(BUILD)/tests/tools/%,$(TOOL_SRCS))
+
+.DELETE_ON_ERROR:
+.PHONY: all test check-deps demo bench clean help install man
+
+all: $(BUILD)/sluice
+
+help:
+	@echo 'make            build $(BUILD)/sluice (V=1 shows commands, SANITIZE=1 adds ASan/UBSan)'
+	@echo 'make test       install missing packages, build, run every test (root for BPF and netns tests)'
+	@echo 'make demo       run the demo: two namespaces, a veth pair, sluice and an HTTP server'
+	@echo 'make bench      run the benchmarks (not part of make test)'
+	@echo 'make install    install sluice, its man page and systemd units under $(PREFIX)'
+	@echo 'make clean      remove $(BUILD)'
+
+$(BUILD) $(BUILD)/user $(BUILD)/tests/unit $(BUILD)/tests/bpf $(BUILD)/tests/tools:
+	$(Q)mkdir -p $@
+
+$(BUILD)/%.bpf.o: bpf/%.bpf.c $(BPF_HDRS) | $(BUILD)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@.tmp
+	$(Q)$(BPFTOOL) gen object $@ $@.tmp
+	$(Q)rm -f $@.tmp
+
+$(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name $(subst -,_,$*) > $@
+
+$(BUILD)/user/%.o: user/%.c $(SKELS) | $(BUILD)/user
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+$(LIB): $(LIB_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/sluice: $(BUILD)/user/main.o $(LIB)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+$(BUILD)/tests/unit/%: tests/unit/%.c $(LIB) | $(BUILD)/tests/unit
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -Itests $(LDFLAGS) $< $(LIB) $(LDLIBS) -lcmocka -o $@
+
+$(BUILD)/tests/bpf/%: tests/bpf/%.c $(LIB) $(SKELS) | $(BUILD)/tests/bpf
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -Itests $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
+
+$(BUILD)/tests/tools/%: tests/tools/%.c $(LIB) $(SKELS) | $(BUILD)/tests/tools
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -Itests $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
+
+check-deps:
+	$(Q)scripts/deps.sh
+
+# The dependency check runs first so a fresh machine needs nothing but `make test`.
+test: check-deps
+	$(Q)$(MAKE) --no-print-directory all $(UNIT_BINS) $(BPFTEST_BINS) $(TOOL_BINS)
+	$(Q)BUILD=$(BUILD) tests/run.sh
+
+demo: check-deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)BUILD=$(BUILD) scripts/demo.sh
+
+bench: check-deps
+	$(Q)$(MAKE) --no-print-directory all $(TOOL_BINS)
+	$(Q)BUILD=$(BUILD) scripts/bench.sh
+
+man: doc/sluice.8
+	$(Q)man -l doc/sluice.8 >/dev/null
+
+install: all
+	install -D -m 0755 $(BUILD)/sluice $(DESTDIR)$(PREFIX)/sbin/sluice
+	install -D -m 0644 doc/sluice.8 $(DESTDIR)$(PREFIX)/share/man/man8/sluice.8
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(wildcard $(BUILD)/user/*.d $(BUILD)/tests/*/*.d)

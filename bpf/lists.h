@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* Allowlist, blocklist and dynamic-ban lookups on the source address. */
+#ifndef SLUICE_LISTS_H
+#define SLUICE_LISTS_H
+
+#include "addr.h"
+#include "maps.h"
+
+/* How many expired entries on one address's path are stepped over before giving up. */
+#define LIST_EXPIRED_FALLBACKS 4
+
+/*
+ * Longest-prefix match that ignores expired entries: the trie only returns the
+ * longest match, so on an expired one we look again for strictly shorter prefixes.
+ */
+static __always_inline int list_match(void *trie, const __u32 addr[4], __u64 *now)
+{
+	struct sluice_lpm_key key = {
+		.prefixlen = 128,
+		.addr = { addr[0], addr[1], addr[2], addr[3] },
+	};
+	int i;
+
+	for (i = 0; i < LIST_EXPIRED_FALLBACKS; i++) {
+		struct sluice_list_entry *entry = bpf_map_lookup_elem(trie, &key);
+
+		if (!entry)
+			return 0;
+		if (!entry->expires_ns || entry->expires_ns > clock_now(now))
+			return 1;
+		if (entry->prefixlen == 0 || entry->prefixlen > 128)
+			return 0;
+		key.prefixlen = entry->prefixlen - 1;
+	}
+	return 0;
+}
+
+static __always_inline int ban_lookup(__u32 plen, const __u32 src[4], __u64 *now)
+{
+	struct sluice_ban_key key = { .prefixlen = plen };
+	struct sluice_ban *ban;
+
+	mask_addr(key.addr, src, plen);
+	ban = bpf_map_lookup_elem(&sluice_bans, &key);
+	return ban && ban->expires_ns > clock_now(now);
+}
+
+/* Is the source banned under any of the prefix lengths the policy bans by? */
+static __always_inline int is_banned(const struct sluice_policy *pol, const __u32 src[4],
+				     __u8 family, __u64 *now)
+{
+	const __u8 *plens = family == SLUICE_FAMILY_IPV4 ? pol->ban_plens4 : pol->ban_plens6;
+	__u32 n = family == SLUICE_FAMILY_IPV4 ? pol->nban_plens4 : pol->nban_plens6;
+	int i;
+
+	for (i = 0; i < SLUICE_MAX_BAN_PLENS; i++) {
+		if (i >= n)
+			break;
+		if (ban_lookup(plens[i], src, now))
+			return 1;
+	}
+	return 0;
+}
+
+static __always_inline int ban_insert(__u32 plen, const __u32 src[4], __u64 expires_ns,
+				      __u32 stat_slot)
+{
+	struct sluice_ban_key key = { .prefixlen = plen };
+	struct sluice_ban ban = { .expires_ns = expires_ns, .stat_slot = stat_slot };
+
+	mask_addr(key.addr, src, plen);
+	return bpf_map_update_elem(&sluice_bans, &key, &ban, BPF_ANY);
+}
+
+#endif /* SLUICE_LISTS_H */

@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* The maps of the sluice data path. All are pinned by name, so every attached
+ * interface and every controller run shares one set. */
+#ifndef SLUICE_MAPS_H
+#define SLUICE_MAPS_H
+
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#include "sluice.h"
+
+/* Layout version and active generation; written by the controller only. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sluice_state);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sluice_state SEC(".maps");
+
+/* Two policies; sluice_state.active names the live one, the controller fills the other. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__type(value, struct sluice_policy);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sluice_policy SEC(".maps");
+
+/*
+ * Allowlist and blocklist, one pair per generation so a restore switches lists and
+ * rules in one step. Written by the controller; read per packet.
+ */
+#define SLUICE_LIST_MAP(name)                                                                      \
+	struct {                                                                                   \
+		__uint(type, BPF_MAP_TYPE_LPM_TRIE);                                               \
+		__uint(max_entries, SLUICE_DEFAULT_LIST_ENTRIES);                                  \
+		__type(key, struct sluice_lpm_key);                                                \
+		__type(value, struct sluice_list_entry);                                           \
+		__uint(map_flags, BPF_F_NO_PREALLOC);                                              \
+		__uint(pinning, LIBBPF_PIN_BY_NAME);                                               \
+	} name SEC(".maps")
+
+SLUICE_LIST_MAP(sluice_allow0);
+SLUICE_LIST_MAP(sluice_allow1);
+SLUICE_LIST_MAP(sluice_block0);
+SLUICE_LIST_MAP(sluice_block1);
+
+/*
+ * Limiter state: one u64 arrival time per key, shared by all CPUs and updated with
+ * compare-and-swap (see limiter.h). LRU, so new keys evict old ones and never fail.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, SLUICE_DEFAULT_LIMITER_KEYS);
+	__type(key, struct sluice_bucket_key);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sluice_buckets SEC(".maps");
+
+/* Dynamic bans, written by the data path on a ban action and by the controller. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, SLUICE_DEFAULT_BANS);
+	__type(key, struct sluice_ban_key);
+	__type(value, struct sluice_ban);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sluice_bans SEC(".maps");
+
+/* Per-CPU packet and byte counters by (interface, rule, verdict, reason). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, SLUICE_STATS_ENTRIES);
+	__type(key, __u32);
+	__type(value, struct sluice_counter);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sluice_stats SEC(".maps");
+
+#endif /* SLUICE_MAPS_H */

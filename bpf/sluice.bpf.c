@@ -1,0 +1,221 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * The sluice XDP program: parse, allowlist, blocklist, bans, rules and their
+ * limits, in that order. Every packet leaves through one exit that counts it.
+ */
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#include "sluice.h"
+#include "maps.h"
+#include "parse.h"
+#include "addr.h"
+#include "lists.h"
+#include "limiter.h"
+#include "stats.h"
+
+/* Counter slot of the interface this copy of the program is attached to; set at load. */
+const volatile __u32 iface_slot = 0;
+
+struct decision {
+	__u32 verdict;
+	__u32 reason;
+	__u32 rule; /* counter slot of the deciding rule, or SLUICE_NO_RULE */
+};
+
+static __always_inline int rule_matches(const struct sluice_rule *r, const struct packet *p)
+{
+	if (r->family && r->family != p->family)
+		return 0;
+	if (r->proto && r->proto != p->proto_class)
+		return 0;
+	if ((r->flags & SLUICE_RULE_DPORT) &&
+	    (!p->has_ports || p->dport < r->dport_lo || p->dport > r->dport_hi))
+		return 0;
+	if ((r->flags & SLUICE_RULE_SYN) &&
+	    (p->l4proto != IPPROTO_TCP || !p->has_ports ||
+	     (p->tcp_flags & (TCP_FLAG_SYN | TCP_FLAG_ACK)) != TCP_FLAG_SYN))
+		return 0;
+	if (r->flags & SLUICE_RULE_DST) {
+		if ((p->dst[0] & r->dst_mask[0]) != r->dst_addr[0] ||
+		    (p->dst[1] & r->dst_mask[1]) != r->dst_addr[1] ||
+		    (p->dst[2] & r->dst_mask[2]) != r->dst_addr[2] ||
+		    (p->dst[3] & r->dst_mask[3]) != r->dst_addr[3])
+			return 0;
+	}
+	return 1;
+}
+
+/* A refusing limit's action: drop, pass as monitor, or drop and ban the limit's key. */
+static __always_inline void refuse(const struct sluice_rule *r, const struct sluice_limit *lim,
+				   const struct packet *p, __u64 now, struct decision *d)
+{
+	__u32 plen;
+
+	d->reason = SLUICE_REASON_RATELIMIT;
+	switch (r->action) {
+	case SLUICE_ACTION_MONITOR:
+		d->verdict = SLUICE_VERDICT_MONITOR;
+		return;
+	case SLUICE_ACTION_BAN:
+		/* A global limit has no source prefix; ban the single address. */
+		if (p->family == SLUICE_FAMILY_IPV4)
+			plen = SLUICE_V4_MAPPED_PLEN +
+			       (lim->key == SLUICE_KEY_GLOBAL ? 32 : lim->prefix4);
+		else
+			plen = lim->key == SLUICE_KEY_GLOBAL ? 128 : lim->prefix6;
+		if (ban_insert(plen, p->src, now + r->ban_ns, r->stat_slot)) {
+			d->verdict = SLUICE_VERDICT_DROP;
+			return;
+		}
+		d->verdict = SLUICE_VERDICT_BAN;
+		return;
+	default:
+		d->verdict = SLUICE_VERDICT_DROP;
+	}
+}
+
+/* Global, like limit_admit, to keep verification linear in the number of limits. */
+__noinline int apply_rule(const struct sluice_rule *r, const struct packet *p, __u64 now,
+			  struct decision *d)
+{
+	__u64 costs[SLUICE_MAX_LIMITS] = {};
+	__u64 now_units;
+	int i, j, res;
+
+	if (!r || !p || !d)
+		return 0;
+	d->rule = r->stat_slot;
+	if (r->nlimits == 0) {
+		d->reason = r->action == SLUICE_ACTION_PASS ? SLUICE_REASON_NONE : SLUICE_REASON_ACL;
+		d->verdict = r->action == SLUICE_ACTION_PASS	  ? SLUICE_VERDICT_PASS :
+			     r->action == SLUICE_ACTION_MONITOR ? SLUICE_VERDICT_MONITOR :
+								  SLUICE_VERDICT_DROP;
+		return 0;
+	}
+
+	now_units = clock_now(&now) << SLUICE_TIME_SHIFT;
+	for (i = 0; i < SLUICE_MAX_LIMITS; i++) {
+		if (i >= r->nlimits)
+			break;
+		res = limit_admit(&r->limits[i], p, now_units, &costs[i]);
+		if (res == LIMIT_ADMIT)
+			continue;
+		for (j = 0; j < SLUICE_MAX_LIMITS; j++) {
+			if (j >= i)
+				break;
+			limit_refund(&r->limits[j], p, costs[j]);
+		}
+		if (res == LIMIT_ERROR) {
+			d->verdict = SLUICE_VERDICT_PASS;
+			d->reason = SLUICE_REASON_ERROR;
+			return 0;
+		}
+		refuse(r, &r->limits[i], p, now, d);
+		return 0;
+	}
+	d->verdict = SLUICE_VERDICT_PASS;
+	d->reason = SLUICE_REASON_NONE;
+	return 0;
+}
+
+/* Index of the first rule that matches, or SLUICE_MAX_RULES. */
+__noinline __u32 find_rule(const struct sluice_policy *pol, const struct packet *p)
+{
+	__u32 i;
+
+	if (!pol || !p)
+		return SLUICE_MAX_RULES;
+	for (i = 0; i < SLUICE_MAX_RULES; i++) {
+		if (i >= pol->nrules)
+			break;
+		if (rule_matches(&pol->rules[i], p))
+			return i;
+	}
+	return SLUICE_MAX_RULES;
+}
+
+static __always_inline void decide(struct xdp_md *ctx, struct packet *p, struct decision *d)
+{
+	struct cursor c = { .pos = (void *)(long)ctx->data, .end = (void *)(long)ctx->data_end };
+	struct l3_span l3 = {};
+	const struct sluice_policy *pol;
+	struct sluice_state *state;
+	__u32 zero = 0, active, policy_slot, i;
+	__u16 ethertype;
+	__u64 now = 0;
+	int res;
+
+	res = parse_eth(&c, &ethertype);
+	if (res == PARSE_OK)
+		res = parse_ip_header(&c, ethertype, p, &l3);
+	if (res == PARSE_NONIP) {
+		d->reason = SLUICE_REASON_NONIP;
+		return;
+	}
+
+	state = bpf_map_lookup_elem(&sluice_state, &zero);
+	if (!state)
+		goto error;
+	active = state->active;
+	policy_slot = SLUICE_ACTIVE_POLICY(active);
+	pol = bpf_map_lookup_elem(&sluice_policy, &policy_slot);
+	if (!pol)
+		goto error;
+
+	if (res != PARSE_OK)
+		goto malformed;
+
+	if ((pol->flags & SLUICE_POLICY_ALLOW) &&
+	    list_match(SLUICE_ACTIVE_LISTS(active) ? (void *)&sluice_allow1 : (void *)&sluice_allow0,
+		       p->src, &now)) {
+		d->reason = SLUICE_REASON_ALLOWLIST;
+		return;
+	}
+	if ((pol->flags & SLUICE_POLICY_BLOCK) &&
+	    list_match(SLUICE_ACTIVE_LISTS(active) ? (void *)&sluice_block1 : (void *)&sluice_block0,
+		       p->src, &now)) {
+		d->verdict = SLUICE_VERDICT_DROP;
+		d->reason = SLUICE_REASON_BLOCKLIST;
+		return;
+	}
+	if (is_banned(pol, p->src, p->family, &now)) {
+		d->verdict = SLUICE_VERDICT_DROP;
+		d->reason = SLUICE_REASON_BAN;
+		return;
+	}
+
+	if (parse_l4(&c, &l3, p) != PARSE_OK)
+		goto malformed;
+
+	i = find_rule(pol, p);
+	if (i < SLUICE_MAX_RULES)
+		apply_rule(&pol->rules[i], p, now, d);
+	return;
+
+malformed:
+	d->reason = SLUICE_REASON_MALFORMED;
+	if (pol->flags & SLUICE_POLICY_MALFORMED_DROP)
+		d->verdict = SLUICE_VERDICT_DROP;
+	return;
+error:
+	d->reason = SLUICE_REASON_ERROR;
+}
+
+SEC("xdp")
+int sluice_xdp(struct xdp_md *ctx)
+{
+	struct packet p = {};
+	struct decision d = {
+		.verdict = SLUICE_VERDICT_PASS,
+		.reason = SLUICE_REASON_NONE,
+		.rule = SLUICE_NO_RULE,
+	};
+
+	p.len = ctx->data_end - ctx->data;
+	decide(ctx, &p, &d);
+	stats_count(iface_slot, d.rule, d.verdict, d.reason, p.len);
+	return d.verdict == SLUICE_VERDICT_DROP || d.verdict == SLUICE_VERDICT_BAN ? XDP_DROP :
+										    XDP_PASS;
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

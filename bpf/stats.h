@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* The one place a packet is counted: per-CPU, so plain increments suffice. */
+#ifndef SLUICE_STATS_H
+#define SLUICE_STATS_H
+
+#include "maps.h"
+
+static __always_inline void stats_count(__u32 iface, __u32 rule, __u32 verdict, __u32 reason,
+					__u32 len)
+{
+	__u32 idx;
+	struct sluice_counter *c;
+
+	if (iface >= SLUICE_MAX_IFACES || rule >= SLUICE_RULE_SLOTS ||
+	    verdict >= SLUICE_VERDICT_COUNT || reason >= SLUICE_REASON_COUNT)
+		return;
+	idx = sluice_stats_index(iface, rule, verdict, reason);
+	c = bpf_map_lookup_elem(&sluice_stats, &idx);
+	if (!c)
+		return;
+	c->packets++;
+	c->bytes += len;
+}
+
+#endif /* SLUICE_STATS_H */

@@ -1,0 +1,232 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* Map layouts, enums and constants shared by the XDP program and the controller. */
+#ifndef SLUICE_H
+#define SLUICE_H
+
+#include <linux/types.h>
+
+/*
+ * Bump whenever a map key, value or meaning below changes. The controller refuses
+ * to touch pinned maps whose state record carries another version.
+ */
+#define SLUICE_LAYOUT_VERSION 1
+
+#define SLUICE_MAX_RULES 64
+#define SLUICE_MAX_LIMITS 4
+#define SLUICE_MAX_IFACES 16
+#define SLUICE_MAX_BAN_PLENS 4 /* distinct ban prefix lengths per family in one policy */
+#define SLUICE_NAME_LEN 32
+#define SLUICE_COMMENT_LEN 40
+#define SLUICE_MAX_EXT_HDRS 6 /* IPv6 extension headers skipped before giving up */
+#define SLUICE_MAX_VLAN_TAGS 2
+
+/* Default capacities; the controller may change them when it first creates the maps. */
+#define SLUICE_DEFAULT_LIMITER_KEYS (1U << 20)
+#define SLUICE_DEFAULT_LIST_ENTRIES (1U << 20)
+#define SLUICE_DEFAULT_BANS (1U << 16)
+
+/*
+ * Limiter time unit: nanoseconds << SLUICE_TIME_SHIFT. The extra bits keep byte costs
+ * at 10 Gbit/s exact to 0.4%; a u64 in these units lasts 9 years of uptime.
+ */
+#define SLUICE_TIME_SHIFT 6
+#define SLUICE_UNITS_PER_SEC (1000000000ULL << SLUICE_TIME_SHIFT)
+
+/*
+ * Addresses are kept in one 128-bit form: IPv6 as is, IPv4 mapped to ::ffff:a.b.c.d
+ * with its prefix length raised by 96, so one trie and one mask routine serve both.
+ */
+#define SLUICE_V4_MAPPED_PLEN 96
+
+enum sluice_family {
+	SLUICE_FAMILY_ANY = 0,
+	SLUICE_FAMILY_IPV4 = 4,
+	SLUICE_FAMILY_IPV6 = 6,
+};
+
+enum sluice_verdict {
+	SLUICE_VERDICT_PASS = 0,
+	SLUICE_VERDICT_DROP,
+	SLUICE_VERDICT_MONITOR, /* passed, but a drop rule would have dropped it */
+	SLUICE_VERDICT_BAN, /* dropped, and its key put on the ban list */
+	SLUICE_VERDICT_COUNT,
+};
+
+/* Why a packet got its verdict. Each packet is counted under exactly one reason. */
+enum sluice_reason {
+	SLUICE_REASON_NONE = 0, /* no rule matched, or a rule passed it */
+	SLUICE_REASON_ALLOWLIST,
+	SLUICE_REASON_BLOCKLIST,
+	SLUICE_REASON_BAN,
+	SLUICE_REASON_RATELIMIT,
+	SLUICE_REASON_ACL,
+	SLUICE_REASON_MALFORMED,
+	SLUICE_REASON_NONIP,
+	SLUICE_REASON_ERROR, /* a map update failed; the packet passed */
+	SLUICE_REASON_COUNT,
+};
+
+/* Rule action: what a rule does when one of its limits refuses, or when it has none. */
+enum sluice_action {
+	SLUICE_ACTION_PASS = 0,
+	SLUICE_ACTION_DROP,
+	SLUICE_ACTION_MONITOR,
+	SLUICE_ACTION_BAN,
+};
+
+enum sluice_limit_key {
+	SLUICE_KEY_SRC = 0, /* source masked to prefix4/prefix6 */
+	SLUICE_KEY_GLOBAL, /* one bucket for the whole rule */
+};
+
+enum sluice_limit_flags {
+	SLUICE_LIMIT_BYTES = 1 << 0, /* count bytes, not packets */
+	SLUICE_LIMIT_DPORT = 1 << 1, /* key also holds the destination port */
+};
+
+enum sluice_rule_flags {
+	SLUICE_RULE_SYN = 1 << 0, /* only TCP SYN without ACK */
+	SLUICE_RULE_DPORT = 1 << 1, /* dport_lo..dport_hi applies (TCP and UDP only) */
+	SLUICE_RULE_DST = 1 << 2, /* dst_addr/dst_mask applies */
+};
+
+/* Protocol match; ICMP matches ICMPv6 on IPv6. */
+enum sluice_proto {
+	SLUICE_PROTO_ANY = 0,
+	SLUICE_PROTO_TCP = 6,
+	SLUICE_PROTO_UDP = 17,
+	SLUICE_PROTO_ICMP = 1,
+};
+
+/* Policy flags: which lists hold entries, so empty ones cost no lookup. */
+enum sluice_policy_flags {
+	SLUICE_POLICY_ALLOW = 1 << 0,
+	SLUICE_POLICY_BLOCK = 1 << 1,
+	SLUICE_POLICY_MALFORMED_DROP = 1 << 2,
+};
+
+/*
+ * One token bucket, run as GCRA: the key's state is its theoretical arrival time,
+ * a packet costs cost = units * interval, and is admitted while the new arrival
+ * time stays within tolerance of now.
+ */
+struct sluice_limit {
+	__u64 interval; /* packet limits: time units per packet */
+	__u64 byte_rate; /* byte limits: bytes per second */
+	__u64 tolerance; /* burst, in time units */
+	__u32 id; /* stable while the limit is unchanged, so state survives restore */
+	__u8 key; /* enum sluice_limit_key */
+	__u8 prefix4; /* 1..32 */
+	__u8 prefix6; /* 1..128 */
+	__u8 flags; /* enum sluice_limit_flags */
+};
+_Static_assert(sizeof(struct sluice_limit) == 32, "sluice_limit layout");
+
+struct sluice_rule {
+	__u32 dst_addr[4]; /* network order, 128-bit form, already masked */
+	__u32 dst_mask[4];
+	__u64 ban_ns; /* ban duration for SLUICE_ACTION_BAN */
+	__u16 dport_lo; /* host order */
+	__u16 dport_hi;
+	__u8 family; /* enum sluice_family */
+	__u8 proto; /* enum sluice_proto */
+	__u8 flags; /* enum sluice_rule_flags */
+	__u8 action; /* enum sluice_action */
+	__u8 nlimits;
+	__u8 stat_slot; /* counter slot, stable for the rule's name across restores */
+	__u8 pad[6];
+	struct sluice_limit limits[SLUICE_MAX_LIMITS];
+	char name[SLUICE_NAME_LEN];
+};
+_Static_assert(sizeof(struct sluice_rule) == 216, "sluice_rule layout");
+
+struct sluice_policy {
+	__u32 nrules;
+	__u32 flags; /* enum sluice_policy_flags */
+	__u8 nban_plens4; /* entries used in ban_plens4 */
+	__u8 nban_plens6;
+	__u8 pad[2];
+	/* 128-bit-form prefix lengths under which bans are keyed, looked up per packet */
+	__u8 ban_plens4[SLUICE_MAX_BAN_PLENS];
+	__u8 ban_plens6[SLUICE_MAX_BAN_PLENS];
+	__u32 pad2;
+	__u64 digest; /* of the policy text, for status and metrics */
+	struct sluice_rule rules[SLUICE_MAX_RULES];
+};
+_Static_assert(sizeof(struct sluice_policy) == 32 + SLUICE_MAX_RULES * 216, "sluice_policy layout");
+
+/*
+ * Which policy slot and which list generation are live, in one word so a restore
+ * switches both with one store; a rule change alone flips only the policy bit.
+ */
+struct sluice_state {
+	__u32 layout_version;
+	__u32 active; /* SLUICE_ACTIVE_POLICY and SLUICE_ACTIVE_LISTS bits */
+	__u64 generation; /* bumped on every switch */
+};
+#define SLUICE_ACTIVE_POLICY(active) ((active) & 1)
+#define SLUICE_ACTIVE_LISTS(active) (((active) >> 1) & 1)
+_Static_assert(sizeof(struct sluice_state) == 16, "sluice_state layout");
+
+/* Allowlist and blocklist trie key: prefixlen in the 128-bit form. */
+struct sluice_lpm_key {
+	__u32 prefixlen;
+	__u32 addr[4];
+};
+_Static_assert(sizeof(struct sluice_lpm_key) == 20, "sluice_lpm_key layout");
+
+struct sluice_list_entry {
+	__u64 expires_ns; /* CLOCK_MONOTONIC; 0 never expires */
+	__u64 added; /* CLOCK_REALTIME seconds when added, for list output */
+	__u32 prefixlen; /* of this entry, so an expired match can fall back to a shorter one */
+	__u32 pad;
+	char comment[SLUICE_COMMENT_LEN];
+};
+_Static_assert(sizeof(struct sluice_list_entry) == 64, "sluice_list_entry layout");
+
+/* Limiter key: one bucket per limit id and masked source (and port when asked). */
+struct sluice_bucket_key {
+	__u32 limit_id;
+	__u16 dport; /* host order; 0 unless SLUICE_LIMIT_DPORT */
+	__u8 family;
+	__u8 pad;
+	__u32 addr[4];
+};
+_Static_assert(sizeof(struct sluice_bucket_key) == 24, "sluice_bucket_key layout");
+
+/* Dynamic ban key: the masked source at a prefix length of the 128-bit form. */
+struct sluice_ban_key {
+	__u8 prefixlen;
+	__u8 pad[3];
+	__u32 addr[4];
+};
+_Static_assert(sizeof(struct sluice_ban_key) == 20, "sluice_ban_key layout");
+
+struct sluice_ban {
+	__u64 expires_ns; /* CLOCK_MONOTONIC */
+	__u32 stat_slot; /* the rule that banned it */
+	__u32 pad;
+};
+_Static_assert(sizeof(struct sluice_ban) == 16, "sluice_ban layout");
+
+struct sluice_counter {
+	__u64 packets;
+	__u64 bytes;
+};
+_Static_assert(sizeof(struct sluice_counter) == 16, "sluice_counter layout");
+
+/* Counter slot used for packets that no rule decided (lists, malformed, non-IP, no match). */
+#define SLUICE_NO_RULE SLUICE_MAX_RULES
+#define SLUICE_RULE_SLOTS (SLUICE_MAX_RULES + 1)
+#define SLUICE_STATS_PER_IFACE (SLUICE_RULE_SLOTS * SLUICE_VERDICT_COUNT * SLUICE_REASON_COUNT)
+#define SLUICE_STATS_ENTRIES (SLUICE_MAX_IFACES * SLUICE_STATS_PER_IFACE)
+
+/* Per-CPU counter index for (interface slot, rule slot, verdict, reason). */
+static inline __u32 sluice_stats_index(__u32 iface, __u32 rule, __u32 verdict, __u32 reason)
+{
+	return ((iface * SLUICE_RULE_SLOTS + rule) * SLUICE_VERDICT_COUNT + verdict) *
+		       SLUICE_REASON_COUNT +
+	       reason;
+}
+
+#endif /* SLUICE_H */

@@ -1,0 +1,342 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/* Loading the XDP program onto interfaces with pinned links, and taking it off again. */
+#include <errno.h>
+#include <limits.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <linux/if_link.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "attach.h"
+#include "log.h"
+#include "sluice.skel.h"
+
+static void link_pin_path(const struct pins *p, __u32 ifindex, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/link_%u", p->dir, ifindex);
+}
+
+const char *xdp_mode_name(__u32 mode)
+{
+	switch (mode) {
+	case XDP_FLAGS_DRV_MODE:
+		return "native";
+	case XDP_FLAGS_SKB_MODE:
+		return "skb";
+	default:
+		return "unknown";
+	}
+}
+
+int iface_find(const struct pins *p, const char *name, __u32 *slot, struct sluice_iface *rec)
+{
+	for (__u32 i = 0; i < SLUICE_MAX_IFACES; i++) {
+		if (bpf_map_lookup_elem(p->fds[PIN_IFACES], &i, rec))
+			return -errno;
+		if (rec->ifindex && strncmp(rec->name, name, SLUICE_IFNAME_LEN) == 0) {
+			*slot = i;
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+static int free_slot(const struct pins *p, __u32 *slot)
+{
+	struct sluice_iface rec;
+
+	for (__u32 i = 0; i < SLUICE_MAX_IFACES; i++) {
+		if (bpf_map_lookup_elem(p->fds[PIN_IFACES], &i, &rec))
+			return -errno;
+		if (!rec.ifindex) {
+			*slot = i;
+			return 0;
+		}
+	}
+	return -ENOSPC;
+}
+
+static void set_capacity(struct bpf_map *map, const char *dir, __u32 wanted)
+{
+	__u32 pinned = pins_pinned_max_entries(dir, bpf_map__name(map));
+
+	/* Maps already pinned keep their size; libbpf reuses them only if ours matches. */
+	if (pinned)
+		bpf_map__set_max_entries(map, pinned);
+	else if (wanted)
+		bpf_map__set_max_entries(map, wanted);
+}
+
+static int link_xdp(int prog_fd, __u32 ifindex, enum attach_mode mode, __u32 *mode_out)
+{
+	static const __u32 order[][2] = {
+		[ATTACH_NATIVE] = { XDP_FLAGS_DRV_MODE, 0 },
+		[ATTACH_SKB] = { XDP_FLAGS_SKB_MODE, 0 },
+		[ATTACH_AUTO] = { XDP_FLAGS_DRV_MODE, XDP_FLAGS_SKB_MODE },
+	};
+	int fd = -EINVAL;
+
+	for (int i = 0; i < 2 && order[mode][i]; i++) {
+		LIBBPF_OPTS(bpf_link_create_opts, opts, .flags = order[mode][i]);
+
+		fd = bpf_link_create(prog_fd, ifindex, BPF_XDP, &opts);
+		if (fd >= 0) {
+			*mode_out = order[mode][i];
+			return fd;
+		}
+		fd = -errno;
+		pr_debug("attach in %s mode: %s", xdp_mode_name(order[mode][i]), strerror(-fd));
+	}
+	return fd;
+}
+
+/*
+ * Stamps the layout version into a state map that has none yet: one just created by
+ * the load, or one left by an attach that died before stamping it.
+ */
+static int stamp_new_state(const struct pins *p)
+{
+	struct sluice_state state;
+	char path[PATH_MAX];
+	__u32 zero = 0;
+	int fd, err = 0;
+
+	snprintf(path, sizeof(path), "%s/%s", p->dir, pin_map_names[PIN_STATE]);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return -errno;
+	if (bpf_map_lookup_elem(fd, &zero, &state))
+		err = -errno;
+	else if (state.layout_version == 0) {
+		memset(&state, 0, sizeof(state));
+		state.layout_version = SLUICE_LAYOUT_VERSION;
+		if (bpf_map_update_elem(fd, &zero, &state, BPF_ANY))
+			err = -errno;
+	}
+	close(fd);
+	return err;
+}
+
+static int open_all_maps(struct pins *p)
+{
+	int err = stamp_new_state(p);
+
+	if (!err)
+		err = pins_create_user_maps(p);
+	if (!err)
+		err = pins_load_maps(p);
+	return err;
+}
+
+int attach_iface(struct pins *p, const char *ifname, const struct attach_opts *o)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, open_opts, .pin_root_path = p->dir);
+	LIBBPF_OPTS(bpf_xdp_query_opts, query);
+	struct sluice_iface rec = {};
+	char path[PATH_MAX];
+	struct sluice *skel = NULL;
+	__u32 ifindex, slot, mode = 0;
+	bool fresh;
+	int link_fd, err;
+
+	ifindex = if_nametoindex(ifname);
+	if (!ifindex) {
+		pr_warn("attach: %s: no such interface", ifname);
+		return -ENODEV;
+	}
+	if (strlen(ifname) >= SLUICE_IFNAME_LEN) {
+		pr_warn("attach: %s: interface name too long", ifname);
+		return -EINVAL;
+	}
+
+	snprintf(path, sizeof(path), "%s/%s", p->dir, pin_map_names[PIN_STATE]);
+	fresh = access(path, F_OK) != 0;
+	if (!fresh) {
+		err = open_all_maps(p);
+		if (err) {
+			if (err != -EPROTO)
+				pr_warn("attach: %s: %s", p->dir, strerror(-err));
+			return err;
+		}
+		if (iface_find(p, ifname, &slot, &rec) == 0) {
+			pr_warn("attach: %s: already attached (program id %u)", ifname, rec.prog_id);
+			return -EEXIST;
+		}
+		err = free_slot(p, &slot);
+		if (err) {
+			pr_warn("attach: %s: all %d interface slots in use", ifname,
+				SLUICE_MAX_IFACES);
+			return err;
+		}
+	} else {
+		slot = 0;
+	}
+
+	err = bpf_xdp_query(ifindex, 0, &query);
+	if (err == 0 && query.prog_id) {
+		struct bpf_prog_info info = {};
+		__u32 len = sizeof(info);
+		int fd = bpf_prog_get_fd_by_id(query.prog_id);
+
+		if (fd >= 0 && bpf_obj_get_info_by_fd(fd, &info, &len) == 0)
+			pr_warn("attach: %s: already runs XDP program id %u (%s); detach it first, "
+				"sluice does not replace it",
+				ifname, query.prog_id, info.name);
+		else
+			pr_warn("attach: %s: already runs XDP program id %u; detach it first",
+				ifname, query.prog_id);
+		if (fd >= 0)
+			close(fd);
+		return -EBUSY;
+	}
+
+	skel = sluice__open_opts(&open_opts);
+	if (!skel) {
+		err = -errno;
+		pr_warn("attach: open BPF object: %s", strerror(-err));
+		return err;
+	}
+	skel->rodata->iface_slot = slot;
+	set_capacity(skel->maps.sluice_buckets, p->dir, o->limiter_keys);
+	set_capacity(skel->maps.sluice_allow0, p->dir, o->list_entries);
+	set_capacity(skel->maps.sluice_allow1, p->dir, o->list_entries);
+	set_capacity(skel->maps.sluice_block0, p->dir, o->list_entries);
+	set_capacity(skel->maps.sluice_block1, p->dir, o->list_entries);
+	set_capacity(skel->maps.sluice_bans, p->dir, o->bans);
+
+	err = sluice__load(skel);
+	if (err) {
+		err = err < 0 ? err : -errno;
+		if (err == -EPERM)
+			pr_warn("attach: load BPF program: %s (needs root, or CAP_BPF and "
+				"CAP_NET_ADMIN)",
+				strerror(-err));
+		else
+			pr_warn("attach: load BPF program: %s (run with -v for the verifier log; "
+				"sluice needs Linux 5.15 or newer with BTF)",
+				strerror(-err));
+		goto out;
+	}
+
+	if (fresh) {
+		err = open_all_maps(p);
+		if (err) {
+			pr_warn("attach: initialise maps in %s: %s", p->dir, strerror(-err));
+			goto out;
+		}
+	}
+
+	link_fd = link_xdp(bpf_program__fd(skel->progs.sluice_xdp), ifindex, o->mode, &mode);
+	if (link_fd < 0) {
+		err = link_fd;
+		pr_warn("attach: %s: attach XDP in %s mode: %s", ifname,
+			o->mode == ATTACH_NATIVE ? "native" :
+			o->mode == ATTACH_SKB	 ? "skb" :
+						   "native or skb",
+			strerror(-err));
+		goto out;
+	}
+	link_pin_path(p, ifindex, path, sizeof(path));
+	if (bpf_obj_pin(link_fd, path)) {
+		err = -errno;
+		pr_warn("attach: pin link %s: %s", path, strerror(-err));
+		bpf_link_detach(link_fd);
+		close(link_fd);
+		goto out;
+	}
+
+	memset(&rec, 0, sizeof(rec));
+	rec.ifindex = ifindex;
+	rec.mode = mode;
+	rec.attached = time(NULL);
+	snprintf(rec.name, sizeof(rec.name), "%s", ifname);
+	{
+		struct bpf_prog_info info = {};
+		__u32 len = sizeof(info);
+
+		if (bpf_obj_get_info_by_fd(bpf_program__fd(skel->progs.sluice_xdp), &info, &len) ==
+		    0)
+			rec.prog_id = info.id;
+	}
+	err = stats_zero_iface(p, slot);
+	if (!err && bpf_map_update_elem(p->fds[PIN_IFACES], &slot, &rec, BPF_ANY))
+		err = -errno;
+	if (err) {
+		pr_warn("attach: record %s: %s", ifname, strerror(-err));
+		bpf_link_detach(link_fd);
+		unlink(path);
+	}
+	close(link_fd);
+	if (!err)
+		pr_info("attached to %s in %s mode (program id %u)", ifname, xdp_mode_name(mode),
+			rec.prog_id);
+out:
+	sluice__destroy(skel);
+	return err;
+}
+
+int detach_iface(struct pins *p, const char *ifname)
+{
+	struct sluice_iface rec, empty = {};
+	char path[PATH_MAX];
+	__u32 slot, i;
+	int fd, err;
+	bool any = false;
+
+	err = iface_find(p, ifname, &slot, &rec);
+	if (err) {
+		pr_warn("detach: %s: not attached by sluice under %s", ifname, p->dir);
+		return err == -ENOENT ? -ENODEV : err;
+	}
+	link_pin_path(p, rec.ifindex, path, sizeof(path));
+	fd = bpf_obj_get(path);
+	if (fd >= 0) {
+		/* Fails harmlessly when the interface is already gone with its link. */
+		bpf_link_detach(fd);
+		close(fd);
+	}
+	if (unlink(path) && errno != ENOENT) {
+		err = -errno;
+		pr_warn("detach: unpin %s: %s", path, strerror(-err));
+		return err;
+	}
+	if (bpf_map_update_elem(p->fds[PIN_IFACES], &slot, &empty, BPF_ANY))
+		return -errno;
+
+	for (i = 0; i < SLUICE_MAX_IFACES; i++)
+		if (bpf_map_lookup_elem(p->fds[PIN_IFACES], &i, &rec) == 0 && rec.ifindex)
+			any = true;
+	if (!any) {
+		err = pins_remove_all(p);
+		if (err)
+			pr_warn("detach: remove %s: %s", p->dir, strerror(-err));
+	}
+	return err;
+}
+
+int stats_zero_iface(const struct pins *p, __u32 slot)
+{
+	int ncpus = libbpf_num_possible_cpus();
+	struct sluice_counter *zero;
+	int err = 0;
+
+	if (ncpus < 0)
+		return ncpus;
+	zero = calloc(ncpus, sizeof(*zero));
+	if (!zero)
+		return -ENOMEM;
+	for (__u32 i = 0; i < SLUICE_STATS_PER_IFACE; i++) {
+		__u32 idx = slot * SLUICE_STATS_PER_IFACE + i;
+
+		if (bpf_map_update_elem(p->fds[PIN_STATS], &idx, zero, BPF_ANY)) {
+			err = -errno;
+			break;
+		}
+	}
+	free(zero);
+	return err;
+}

@@ -1,0 +1,318 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/* attach, detach, status */
+#include <errno.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "attach.h"
+#include "cmd.h"
+#include "log.h"
+#include "policy.h"
+
+static void attach_usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: sluice attach IFACE [--mode native|skb|auto] [--limiter-keys N]\n"
+		"                           [--list-entries N] [--bans N]\n"
+		"\n"
+		"Loads the XDP program onto IFACE and pins it with its maps under the pin path;\n"
+		"it stays attached after sluice exits. Interfaces attached under one pin path\n"
+		"share one policy and one set of lists, and keep counters of their own.\n"
+		"  --mode M          native (driver), skb (generic) or auto: native, else skb\n"
+		"                    (default auto)\n"
+		"  --limiter-keys N  limiter keys tracked (default %u); sizes apply when the\n"
+		"  --list-entries N  maps are first created (default %u per list)\n"
+		"  --bans N          dynamic bans (default %u)\n"
+		"An interface that already runs another XDP program is refused.\n",
+		SLUICE_DEFAULT_LIMITER_KEYS, SLUICE_DEFAULT_LIST_ENTRIES, SLUICE_DEFAULT_BANS);
+}
+
+int cmd_attach(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "mode", required_argument, NULL, 'm' },
+		{ "limiter-keys", required_argument, NULL, 'k' },
+		{ "list-entries", required_argument, NULL, 'l' },
+		{ "bans", required_argument, NULL, 'b' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct attach_opts o = { .mode = ATTACH_AUTO };
+	unsigned long long n;
+	struct pins p;
+	int c, err;
+
+	optind = 0; /* glibc: also resets its argument permutation */
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'm':
+			if (!strcmp(optarg, "native") || !strcmp(optarg, "drv"))
+				o.mode = ATTACH_NATIVE;
+			else if (!strcmp(optarg, "skb") || !strcmp(optarg, "generic"))
+				o.mode = ATTACH_SKB;
+			else if (!strcmp(optarg, "auto"))
+				o.mode = ATTACH_AUTO;
+			else {
+				pr_warn("attach: --mode: expected native, skb or auto, got \"%s\"",
+					optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case 'k':
+		case 'l':
+		case 'b':
+			if (!parse_count(optarg, 1U << 28, &n)) {
+				pr_warn("attach: --%s: expected a count from 1 to %u, got \"%s\"",
+					c == 'k' ? "limiter-keys" : c == 'l' ? "list-entries" : "bans",
+					1U << 28, optarg);
+				return EXIT_USAGE;
+			}
+			if (c == 'k')
+				o.limiter_keys = n;
+			else if (c == 'l')
+				o.list_entries = n;
+			else
+				o.bans = n;
+			break;
+		case 'h':
+			attach_usage(stdout);
+			return EXIT_OK;
+		default:
+			attach_usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind != argc - 1) {
+		attach_usage(stderr);
+		return EXIT_USAGE;
+	}
+	err = pins_prepare_dir(pin_path);
+	if (err)
+		return EXIT_RUNTIME;
+	err = pins_lock(&p, pin_path);
+	if (err) {
+		pr_warn("attach: lock %s: %s", pin_path, strerror(-err));
+		return EXIT_RUNTIME;
+	}
+	err = attach_iface(&p, argv[optind], &o);
+	if (err && !access(pin_path, F_OK)) {
+		/* A first attach that failed leaves nothing behind. */
+		struct sluice_iface rec;
+		bool any = false;
+
+		for (__u32 i = 0; p.fds[PIN_IFACES] >= 0 && i < SLUICE_MAX_IFACES; i++)
+			if (!bpf_map_lookup_elem(p.fds[PIN_IFACES], &i, &rec) && rec.ifindex)
+				any = true;
+		if (!any)
+			pins_remove_all(&p);
+	}
+	pins_close(&p);
+	return exit_code_for(err);
+}
+
+int cmd_detach(int argc, char **argv)
+{
+	struct pins p;
+	int err;
+
+	if (argc == 2 && cmd_is_help(argv[1])) {
+		printf("Usage: sluice detach IFACE\n\nDetaches sluice from IFACE; the last "
+		       "detach removes the pinned maps, lists and bans.\n");
+		return EXIT_OK;
+	}
+	if (argc != 2) {
+		fprintf(stderr, "Usage: sluice detach IFACE\n");
+		return EXIT_USAGE;
+	}
+	err = cmd_open_pins("detach", &p, true);
+	if (err)
+		return err;
+	err = detach_iface(&p, argv[1]);
+	pins_close(&p);
+	return exit_code_for(err);
+}
+
+/* Entries in a map: batch lookups where the map has them, else a key walk. */
+static long count_entries(int fd, __u32 key_size, __u32 value_size)
+{
+	const __u32 batch = 8192;
+	void *keys = calloc(batch, key_size), *values = calloc(batch, value_size);
+	unsigned char cursor[64], cur[64], next[64];
+	bool first = true, walked = false;
+	long total = 0;
+
+	if (!keys || !values || key_size > sizeof(cursor)) {
+		total = -ENOMEM;
+		goto out;
+	}
+	for (;;) {
+		LIBBPF_OPTS(bpf_map_batch_opts, opts);
+		__u32 count = batch;
+		int err = bpf_map_lookup_batch(fd, first ? NULL : cursor, cursor, keys, values,
+					       &count, &opts);
+
+		if (err && errno == EINVAL && first)
+			break; /* no batch support for this map type: walk */
+		first = false;
+		total += count;
+		if (err) {
+			if (errno != ENOENT)
+				total = -errno;
+			goto out;
+		}
+	}
+	while (bpf_map_get_next_key(fd, walked ? cur : NULL, next) == 0) {
+		memcpy(cur, next, key_size);
+		walked = true;
+		total++;
+	}
+out:
+	free(keys);
+	free(values);
+	return total;
+}
+
+static json_t *status_maps(const struct pins *p)
+{
+	json_t *maps = json_array();
+	__u32 active = 0;
+
+	pins_active(p, &active);
+	for (int i = 0; i < PIN_MAP_COUNT; i++) {
+		struct bpf_map_info info = {};
+		__u32 len = sizeof(info);
+		long entries;
+		json_t *m;
+
+		if (bpf_obj_get_info_by_fd(p->fds[i], &info, &len))
+			continue;
+		/* Arrays are always full; only the growing maps have a fill level. */
+		if (info.type == BPF_MAP_TYPE_ARRAY || info.type == BPF_MAP_TYPE_PERCPU_ARRAY)
+			entries = info.max_entries;
+		else
+			entries = count_entries(p->fds[i], info.key_size, info.value_size);
+		m = json_pack("{s:s,s:i,s:I,s:I}", "name", pin_map_names[i], "id", info.id,
+			      "entries", (json_int_t)entries, "capacity",
+			      (json_int_t)info.max_entries);
+		if (i >= PIN_ALLOW0 && i <= PIN_BLOCK1)
+			json_object_set_new(m, "live",
+					    json_boolean(((i - PIN_ALLOW0) & 1) ==
+							 (int)SLUICE_ACTIVE_LISTS(active)));
+		json_array_append_new(maps, m);
+	}
+	return maps;
+}
+
+static json_t *status_doc(const struct pins *p)
+{
+	struct sluice_policy *pol = malloc(sizeof(*pol));
+	json_t *doc = json_object(), *ifaces = json_array();
+	struct sluice_state state = {};
+	struct sluice_text *text = malloc(sizeof(*text));
+	__u32 zero = 0, slot;
+
+	bpf_map_lookup_elem(p->fds[PIN_STATE], &zero, &state);
+	for (__u32 i = 0; i < SLUICE_MAX_IFACES; i++) {
+		struct sluice_iface rec;
+		LIBBPF_OPTS(bpf_xdp_query_opts, query);
+		json_t *o;
+
+		if (bpf_map_lookup_elem(p->fds[PIN_IFACES], &i, &rec) || !rec.ifindex)
+			continue;
+		o = json_pack("{s:s,s:i,s:i,s:s,s:i,s:I}", "name", rec.name, "ifindex", rec.ifindex,
+			      "slot", i, "mode", xdp_mode_name(rec.mode), "prog_id", rec.prog_id,
+			      "attached", (json_int_t)rec.attached);
+		/* What the kernel says now, in case the interface or link went away. */
+		json_object_set_new(o, "linked",
+				    json_boolean(bpf_xdp_query(rec.ifindex, 0, &query) == 0 &&
+						 query.prog_id == rec.prog_id));
+		json_array_append_new(ifaces, o);
+	}
+	json_object_set_new(doc, "pin_path", json_string(p->dir));
+	json_object_set_new(doc, "layout_version", json_integer(state.layout_version));
+	json_object_set_new(doc, "interfaces", ifaces);
+	slot = SLUICE_ACTIVE_POLICY(state.active);
+	if (pol && text && !bpf_map_lookup_elem(p->fds[PIN_POLICY], &slot, pol) &&
+	    !bpf_map_lookup_elem(p->fds[PIN_TEXT], &slot, text)) {
+		char digest[17];
+
+		snprintf(digest, sizeof(digest), "%016llx", (unsigned long long)pol->digest);
+		json_object_set_new(
+			doc, "policy",
+			json_pack("{s:s,s:i,s:i,s:I,s:s,s:i,s:i}", "digest", digest, "rules",
+				  pol->nrules, "bytes", text->len, "generation",
+				  (json_int_t)state.generation, "malformed",
+				  pol->flags & SLUICE_POLICY_MALFORMED_DROP ? "drop" : "pass",
+				  "policy_slot", slot, "list_generation",
+				  SLUICE_ACTIVE_LISTS(state.active)));
+	}
+	json_object_set_new(doc, "maps", status_maps(p));
+	free(pol);
+	free(text);
+	return doc;
+}
+
+static void status_print(json_t *doc)
+{
+	json_t *v, *pol = json_object_get(doc, "policy");
+	size_t i;
+
+	printf("pin path %s (layout %lld)\n", json_string_value(json_object_get(doc, "pin_path")),
+	       json_integer_value(json_object_get(doc, "layout_version")));
+	json_array_foreach(json_object_get(doc, "interfaces"), i, v)
+		printf("interface %s ifindex %lld mode %s prog id %lld%s\n",
+		       json_string_value(json_object_get(v, "name")),
+		       json_integer_value(json_object_get(v, "ifindex")),
+		       json_string_value(json_object_get(v, "mode")),
+		       json_integer_value(json_object_get(v, "prog_id")),
+		       json_is_true(json_object_get(v, "linked")) ? "" : " (NOT LINKED)");
+	if (pol)
+		printf("policy digest %s rules %lld bytes %lld generation %lld malformed %s\n",
+		       json_string_value(json_object_get(pol, "digest")),
+		       json_integer_value(json_object_get(pol, "rules")),
+		       json_integer_value(json_object_get(pol, "bytes")),
+		       json_integer_value(json_object_get(pol, "generation")),
+		       json_string_value(json_object_get(pol, "malformed")));
+	json_array_foreach(json_object_get(doc, "maps"), i, v) {
+		json_t *live = json_object_get(v, "live");
+
+		if (live && !json_is_true(live))
+			continue; /* the idle list generation is empty between restores */
+		printf("map %-15s %10lld / %-10lld\n", json_string_value(json_object_get(v, "name")),
+		       json_integer_value(json_object_get(v, "entries")),
+		       json_integer_value(json_object_get(v, "capacity")));
+	}
+}
+
+int cmd_status(int argc, char **argv)
+{
+	struct pins p;
+	json_t *doc;
+	int err;
+
+	if (argc == 2 && cmd_is_help(argv[1])) {
+		printf("Usage: sluice [-j] status\n\nShows attached interfaces and their mode, the "
+		       "policy digest and size, and each map's fill level against its "
+		       "capacity.\n");
+		return EXIT_OK;
+	}
+	if (argc != 1) {
+		fprintf(stderr, "Usage: sluice [-j] status\n");
+		return EXIT_USAGE;
+	}
+	err = cmd_open_pins("status", &p, false);
+	if (err)
+		return err;
+	doc = status_doc(&p);
+	pins_close(&p);
+	if (json_output) {
+		json_print(doc);
+	} else {
+		status_print(doc);
+		json_decref(doc);
+	}
+	return EXIT_OK;
+}

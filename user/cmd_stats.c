@@ -1,0 +1,139 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/* stats */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "cmd.h"
+#include "log.h"
+#include "policy.h"
+#include "stats.h"
+
+static volatile sig_atomic_t stop;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
+
+static void print_counter(const char *label, json_t *c)
+{
+	json_t *pps = json_object_get(c, "packets_per_sec");
+
+	printf("    %-10s %14lld pkts %16lld bytes", label,
+	       json_integer_value(json_object_get(c, "packets")),
+	       json_integer_value(json_object_get(c, "bytes")));
+	if (pps)
+		printf("  %12.1f pkt/s %14.1f B/s", json_real_value(pps),
+		       json_real_value(json_object_get(c, "bytes_per_sec")));
+	printf("\n");
+}
+
+static void print_stats(json_t *doc)
+{
+	json_t *iface, *rule, *c;
+	const char *key;
+	size_t i, j;
+
+	json_array_foreach(json_object_get(doc, "interfaces"), i, iface) {
+		printf("interface %s (%s)\n", json_string_value(json_object_get(iface, "name")),
+		       json_string_value(json_object_get(iface, "mode")));
+		json_object_foreach(json_object_get(iface, "verdicts"), key, c)
+			print_counter(key, c);
+		printf("  drops by reason\n");
+		json_object_foreach(json_object_get(iface, "drops"), key, c)
+			print_counter(key, c);
+		json_array_foreach(json_object_get(iface, "rules"), j, rule) {
+			printf("  rule %s\n", json_string_value(json_object_get(rule, "name")));
+			json_object_foreach(json_object_get(rule, "verdicts"), key, c)
+				print_counter(key, c);
+		}
+	}
+}
+
+int cmd_stats(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "watch", required_argument, NULL, 'w' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct stats_snapshot *snap = NULL, *prev = NULL;
+	unsigned long long interval = 0;
+	struct pins p;
+	int c, err, ret = EXIT_OK;
+
+	optind = 0; /* glibc: also resets its argument permutation */
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'w':
+			if (!parse_count(optarg, 86400, &interval)) {
+				pr_warn("stats: --watch: expected whole seconds from 1 to 86400, got "
+					"\"%s\"",
+					optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case 'h':
+			printf("Usage: sluice [-j] stats [--watch SECONDS]\n\n"
+			       "Packets and bytes per interface by verdict (pass, drop, monitor, "
+			       "ban),\ndrops by reason, and per rule. --watch repeats every SECONDS "
+			       "with rates,\nuntil interrupted; with -j, one JSON document a line.\n");
+			return EXIT_OK;
+		default:
+			return EXIT_USAGE;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "Usage: sluice [-j] stats [--watch SECONDS]\n");
+		return EXIT_USAGE;
+	}
+	err = cmd_open_pins("stats", &p, false);
+	if (err)
+		return err;
+	snap = malloc(sizeof(*snap));
+	prev = malloc(sizeof(*prev));
+	if (!snap || !prev) {
+		pr_warn("stats: out of memory");
+		ret = EXIT_RUNTIME;
+		goto out;
+	}
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	for (bool first = true; !stop; first = false) {
+		json_t *doc;
+
+		err = stats_read(&p, snap);
+		if (err) {
+			pr_warn("stats: read counters: %s", strerror(-err));
+			ret = EXIT_RUNTIME;
+			break;
+		}
+		doc = stats_to_json(&p, snap, first ? NULL : prev);
+		if (json_output) {
+			json_print(doc);
+		} else {
+			print_stats(doc);
+			json_decref(doc);
+		}
+		if (!interval)
+			break;
+		{
+			struct stats_snapshot *t = prev;
+
+			prev = snap;
+			snap = t;
+		}
+		sleep(interval);
+		if (!json_output && !stop)
+			printf("\n");
+	}
+out:
+	free(snap);
+	free(prev);
+	pins_close(&p);
+	return ret;
+}

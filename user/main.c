@@ -1,0 +1,98 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/* sluice OBJECT VERB [ARGS]: the command line, dispatching to the verbs in cmd_*.c. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "cmd.h"
+#include "log.h"
+#include "pins.h"
+
+#ifndef SLUICE_VERSION
+#define SLUICE_VERSION "0.1.0"
+#endif
+
+static const struct cmd top_cmds[] = {
+	{ "attach", cmd_attach, "IFACE [--mode native|skb|auto]  load and attach to IFACE" },
+	{ "detach", cmd_detach, "IFACE                           detach from IFACE" },
+	{ "status", cmd_status, "                                interfaces, policy, map fill" },
+	{ "restore", cmd_restore, "[--check] FILE|-                replace the whole policy" },
+	{ "dump", cmd_dump, "                                print the policy as restore reads it" },
+	{ "rule", cmd_rule, "add|del|list                    rate-limit and ACL rules" },
+	{ "allow", cmd_allow, "add|del|list|flush|import       the allowlist" },
+	{ "block", cmd_block, "add|del|list|flush|import       the blocklist" },
+	{ "ban", cmd_ban, "list|del|flush                  dynamic bans" },
+	{ "stats", cmd_stats, "[--watch SECONDS]               counters by interface and rule" },
+	{ NULL, NULL, NULL },
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: sluice [OPTIONS] OBJECT VERB [ARGS]\n"
+		"       sluice OBJECT help\n"
+		"\n"
+		"Options:\n"
+		"  -j, --json           JSON output (errors too)\n"
+		"  -p, --pretty         pretty JSON output (implies -j)\n"
+		"  -v, --verbose        more messages, libbpf's debug output with -vv\n"
+		"      --pin-path DIR   pin directory (default " SLUICE_DEFAULT_PIN_PATH ")\n"
+		"  -V, --version        print the version\n"
+		"  -h, --help           this help\n"
+		"\n"
+		"Objects and verbs:\n");
+	cmd_list_help(out, "sluice", top_cmds);
+	fprintf(out, "\nExit status: 0 ok, 1 runtime failure, 2 usage or input error.\n"
+		     "See sluice(8).\n");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },	{ "pretty", no_argument, NULL, 'p' },
+		{ "verbose", no_argument, NULL, 'v' },	{ "pin-path", required_argument, NULL, 'P' },
+		{ "version", no_argument, NULL, 'V' },	{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	/* '+': options end at OBJECT, so verbs parse their own. */
+	while ((c = getopt_long(argc, argv, "+jpvVh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'j':
+			json_output = true;
+			break;
+		case 'p':
+			json_output = json_pretty = true;
+			break;
+		case 'v':
+			log_level = log_level == LOG_WARN ? LOG_INFO : LOG_DEBUG;
+			break;
+		case 'P':
+			pin_path = optarg;
+			break;
+		case 'V':
+			printf("sluice %s (layout version %d)\n", SLUICE_VERSION,
+			       SLUICE_LAYOUT_VERSION);
+			return EXIT_OK;
+		case 'h':
+			usage(stdout);
+			return EXIT_OK;
+		default:
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	log_json = json_output;
+	log_setup_libbpf();
+	if (optind >= argc) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (cmd_is_help(argv[optind])) {
+		usage(stdout);
+		return EXIT_OK;
+	}
+	return cmd_dispatch("sluice", top_cmds, argc - optind, argv + optind);
+}

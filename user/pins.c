@@ -1,0 +1,304 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <dirent.h>
+#include <sys/file.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <linux/magic.h>
+#include <bpf/bpf.h>
+#include "log.h"
+#include "pins.h"
+
+const char *pin_path = SLUICE_DEFAULT_PIN_PATH;
+
+const char *const pin_map_names[PIN_MAP_COUNT] = {
+	[PIN_STATE] = "sluice_state",	  [PIN_POLICY] = "sluice_policy",
+	[PIN_ALLOW0] = "sluice_allow0",	  [PIN_ALLOW1] = "sluice_allow1",
+	[PIN_BLOCK0] = "sluice_block0",	  [PIN_BLOCK1] = "sluice_block1",
+	[PIN_BUCKETS] = "sluice_buckets", [PIN_BANS] = "sluice_bans",
+	[PIN_STATS] = "sluice_stats",	  [PIN_TEXT] = "sluice_text",
+	[PIN_IFACES] = "sluice_ifaces",
+};
+
+/* Key and value sizes each pinned map must have for this layout version. */
+static const struct {
+	__u32 key;
+	__u32 value;
+} pin_map_sizes[PIN_MAP_COUNT] = {
+	[PIN_STATE] = { 4, sizeof(struct sluice_state) },
+	[PIN_POLICY] = { 4, sizeof(struct sluice_policy) },
+	[PIN_ALLOW0] = { sizeof(struct sluice_lpm_key), sizeof(struct sluice_list_entry) },
+	[PIN_ALLOW1] = { sizeof(struct sluice_lpm_key), sizeof(struct sluice_list_entry) },
+	[PIN_BLOCK0] = { sizeof(struct sluice_lpm_key), sizeof(struct sluice_list_entry) },
+	[PIN_BLOCK1] = { sizeof(struct sluice_lpm_key), sizeof(struct sluice_list_entry) },
+	[PIN_BUCKETS] = { sizeof(struct sluice_bucket_key), sizeof(__u64) },
+	[PIN_BANS] = { sizeof(struct sluice_ban_key), sizeof(struct sluice_ban) },
+	[PIN_STATS] = { 4, sizeof(struct sluice_counter) },
+	[PIN_TEXT] = { 4, sizeof(struct sluice_text) },
+	[PIN_IFACES] = { 4, sizeof(struct sluice_iface) },
+};
+
+__u64 mono_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (__u64)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+static bool is_bpffs(const char *path)
+{
+	struct statfs st;
+
+	return statfs(path, &st) == 0 && st.f_type == BPF_FS_MAGIC;
+}
+
+int pins_prepare_dir(const char *dir)
+{
+	char parent[PATH_MAX];
+	char *slash;
+
+	snprintf(parent, sizeof(parent), "%s", dir);
+	slash = strrchr(parent, '/');
+	if (!slash || slash == parent) {
+		pr_warn("pin path %s: must be a directory below a bpffs mount", dir);
+		return -EINVAL;
+	}
+	*slash = '\0';
+	if (!is_bpffs(parent)) {
+		if (strcmp(parent, "/sys/fs/bpf") != 0) {
+			pr_warn("pin path %s: %s is not a bpffs mount", dir, parent);
+			return -ENOTSUP;
+		}
+		if (mount("bpf", "/sys/fs/bpf", "bpf", 0, "mode=0700")) {
+			int err = -errno;
+
+			pr_warn("mount bpffs on /sys/fs/bpf: %s", strerror(-err));
+			return err;
+		}
+		pr_info("mounted bpffs on /sys/fs/bpf");
+	}
+	if (mkdir(dir, 0700) && errno != EEXIST) {
+		int err = -errno;
+
+		pr_warn("create pin directory %s: %s", dir, strerror(-err));
+		return err;
+	}
+	chmod(dir, 0700);
+	return 0;
+}
+
+static int lock_dir(struct pins *p, const char *dir, int how)
+{
+	snprintf(p->dir, sizeof(p->dir), "%s", dir);
+	p->dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (p->dir_fd < 0)
+		return -errno;
+	if (flock(p->dir_fd, how)) {
+		int err = -errno;
+
+		close(p->dir_fd);
+		p->dir_fd = -1;
+		return err;
+	}
+	return 0;
+}
+
+int pins_lock(struct pins *p, const char *dir)
+{
+	for (int i = 0; i < PIN_MAP_COUNT; i++)
+		p->fds[i] = -1;
+	return lock_dir(p, dir, LOCK_EX);
+}
+
+static int open_map(struct pins *p, int i)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	char path[PATH_MAX];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", p->dir, pin_map_names[i]);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return -errno;
+	if (bpf_obj_get_info_by_fd(fd, &info, &len)) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	if (info.key_size != pin_map_sizes[i].key || info.value_size != pin_map_sizes[i].value) {
+		pr_warn("%s: key/value size %u/%u, this sluice expects %u/%u: pinned by another "
+			"version of sluice; detach every interface with that version first",
+			path, info.key_size, info.value_size, pin_map_sizes[i].key,
+			pin_map_sizes[i].value);
+		close(fd);
+		return -EPROTO;
+	}
+	p->fds[i] = fd;
+	p->max_entries[i] = info.max_entries;
+	return 0;
+}
+
+int pins_open(struct pins *p, const char *dir, bool write)
+{
+	int err, i;
+
+	for (i = 0; i < PIN_MAP_COUNT; i++)
+		p->fds[i] = -1;
+	/*
+	 * Readers take no lock: a writer fills only the inactive generation and switches
+	 * with one store, so a reader always sees one whole generation.
+	 */
+	if (write) {
+		err = lock_dir(p, dir, LOCK_EX);
+	} else {
+		snprintf(p->dir, sizeof(p->dir), "%s", dir);
+		p->dir_fd = -1;
+		err = access(dir, F_OK) ? -errno : 0;
+	}
+	if (err)
+		return err;
+	err = pins_load_maps(p);
+	if (err)
+		pins_close(p);
+	return err;
+}
+
+int pins_load_maps(struct pins *p)
+{
+	struct sluice_state state;
+	__u32 zero = 0;
+	int err, i;
+
+	for (i = 0; i < PIN_MAP_COUNT; i++) {
+		if (p->fds[i] >= 0)
+			continue;
+		err = open_map(p, i);
+		if (err)
+			goto fail;
+	}
+	if (bpf_map_lookup_elem(p->fds[PIN_STATE], &zero, &state)) {
+		err = -errno;
+		goto fail;
+	}
+	if (state.layout_version != SLUICE_LAYOUT_VERSION) {
+		pr_warn("%s: maps have layout version %u, this sluice expects %u: detach every "
+			"interface with the sluice that attached them first",
+			p->dir, state.layout_version, SLUICE_LAYOUT_VERSION);
+		err = -EPROTO;
+		goto fail;
+	}
+	return 0;
+fail:
+	for (i = 0; i < PIN_MAP_COUNT; i++) {
+		if (p->fds[i] >= 0)
+			close(p->fds[i]);
+		p->fds[i] = -1;
+	}
+	return err;
+}
+
+static int create_user_map(struct pins *p, int i, __u32 max_entries)
+{
+	char path[PATH_MAX];
+	int fd, err;
+
+	err = open_map(p, i);
+	if (err != -ENOENT)
+		return err;
+	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, pin_map_names[i], pin_map_sizes[i].key,
+			    pin_map_sizes[i].value, max_entries, NULL);
+	if (fd < 0)
+		return -errno;
+	snprintf(path, sizeof(path), "%s/%s", p->dir, pin_map_names[i]);
+	if (bpf_obj_pin(fd, path)) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
+	p->fds[i] = fd;
+	p->max_entries[i] = max_entries;
+	return 0;
+}
+
+int pins_create_user_maps(struct pins *p)
+{
+	int err = create_user_map(p, PIN_TEXT, 2);
+
+	if (!err)
+		err = create_user_map(p, PIN_IFACES, SLUICE_MAX_IFACES);
+	return err;
+}
+
+void pins_close(struct pins *p)
+{
+	for (int i = 0; i < PIN_MAP_COUNT; i++) {
+		if (p->fds[i] >= 0)
+			close(p->fds[i]);
+		p->fds[i] = -1;
+	}
+	if (p->dir_fd >= 0)
+		close(p->dir_fd); /* drops the flock */
+	p->dir_fd = -1;
+}
+
+int pins_remove_all(struct pins *p)
+{
+	DIR *d = opendir(p->dir);
+	struct dirent *e;
+	int err = 0;
+
+	if (!d)
+		return -errno;
+	while ((e = readdir(d))) {
+		char path[PATH_MAX];
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", p->dir, e->d_name);
+		if (unlink(path) && !err)
+			err = -errno;
+	}
+	closedir(d);
+	if (!err && rmdir(p->dir))
+		err = -errno;
+	return err;
+}
+
+int pins_active(const struct pins *p, __u32 *active)
+{
+	struct sluice_state state;
+	__u32 zero = 0;
+
+	if (bpf_map_lookup_elem(p->fds[PIN_STATE], &zero, &state))
+		return -errno;
+	*active = state.active & 3;
+	return 0;
+}
+
+__u32 pins_pinned_max_entries(const char *dir, const char *name)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	char path[PATH_MAX];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return 0;
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		info.max_entries = 0;
+	close(fd);
+	return info.max_entries;
+}

@@ -1,0 +1,94 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* The pin directory: the pinned maps and links every controller verb works on, and its lock. */
+#ifndef SLUICE_PINS_H
+#define SLUICE_PINS_H
+
+#include <stdbool.h>
+#include <linux/types.h>
+#include "sluice.h"
+
+#define SLUICE_DEFAULT_PIN_PATH "/sys/fs/bpf/sluice"
+#define SLUICE_TEXT_MAX 65536 /* bytes of rule and setting lines per policy generation */
+#define SLUICE_IFNAME_LEN 16
+
+/* Controller-only record of an attached interface, in the pinned map sluice_ifaces. */
+struct sluice_iface {
+	__u32 ifindex; /* 0: slot free */
+	__u32 mode; /* XDP_FLAGS_DRV_MODE or XDP_FLAGS_SKB_MODE */
+	__u32 prog_id;
+	__u32 pad;
+	__u64 attached; /* CLOCK_REALTIME seconds */
+	char name[SLUICE_IFNAME_LEN];
+};
+_Static_assert(sizeof(struct sluice_iface) == 40, "sluice_iface layout");
+
+/* The policy's rule and setting lines, one value per generation, in the pinned map sluice_text. */
+struct sluice_text {
+	__u32 len;
+	char text[SLUICE_TEXT_MAX - 4];
+};
+
+enum pin_map {
+	PIN_STATE = 0,
+	PIN_POLICY,
+	PIN_ALLOW0,
+	PIN_ALLOW1,
+	PIN_BLOCK0,
+	PIN_BLOCK1,
+	PIN_BUCKETS,
+	PIN_BANS,
+	PIN_STATS,
+	PIN_TEXT,
+	PIN_IFACES,
+	PIN_MAP_COUNT,
+};
+
+extern const char *const pin_map_names[PIN_MAP_COUNT];
+
+struct pins {
+	char dir[512];
+	int dir_fd; /* holds the flock */
+	int fds[PIN_MAP_COUNT];
+	__u32 max_entries[PIN_MAP_COUNT];
+};
+
+/* The pin directory in use: --pin-path, else SLUICE_DEFAULT_PIN_PATH. */
+extern const char *pin_path;
+
+/*
+ * Makes sure bpffs is mounted under the pin directory (mounting /sys/fs/bpf when it
+ * is not, as ip and xdp-loader do) and creates the directory (0700). -errno.
+ */
+int pins_prepare_dir(const char *dir);
+
+/* Locks the pin directory exclusively; waits for another controller. -ENOENT if no directory. */
+int pins_lock(struct pins *p, const char *dir);
+
+/*
+ * Opens every pinned map and checks the layout version and sizes; WRITE also takes
+ * the exclusive lock. -ENOENT when nothing is attached under
+ * the directory, -EPROTO on a layout mismatch (with a message printed).
+ */
+int pins_open(struct pins *p, const char *dir, bool write);
+
+/* Opens the pinned maps not yet open and checks their layout; the caller holds the lock. */
+int pins_load_maps(struct pins *p);
+
+/* Creates the controller-only maps (text, ifaces) if missing and pins them. */
+int pins_create_user_maps(struct pins *p);
+
+void pins_close(struct pins *p);
+
+/* Removes every pin and the directory (after the last detach). */
+int pins_remove_all(struct pins *p);
+
+/* The live word of sluice_state: SLUICE_ACTIVE_POLICY and SLUICE_ACTIVE_LISTS bits. */
+int pins_active(const struct pins *p, __u32 *active);
+
+/* Reads a map's max_entries from a pinned map at DIR/NAME; 0 if it is not pinned. */
+__u32 pins_pinned_max_entries(const char *dir, const char *name);
+
+/* Current CLOCK_MONOTONIC in ns, the clock the data path compares expiries against. */
+__u64 mono_now_ns(void);
+
+#endif /* SLUICE_PINS_H */

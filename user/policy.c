@@ -1,0 +1,648 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "log.h"
+#include "policy.h"
+
+/* How long in-flight packets may still be reading a generation after a switch. */
+#define GENERATION_GRACE_US 20000
+
+__u64 fnv1a64(const void *data, size_t len, __u64 seed)
+{
+	const unsigned char *b = data;
+	__u64 h = seed;
+
+	for (size_t i = 0; i < len; i++) {
+		h ^= b[i];
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
+
+int list_fd(const struct pins *p, enum list_kind kind, __u32 gen)
+{
+	if (kind == LIST_ALLOW)
+		return p->fds[gen ? PIN_ALLOW1 : PIN_ALLOW0];
+	return p->fds[gen ? PIN_BLOCK1 : PIN_BLOCK0];
+}
+
+void prefix_to_key(const struct prefix *pfx, struct sluice_lpm_key *key)
+{
+	memset(key, 0, sizeof(*key));
+	key->prefixlen = pfx->plen + (pfx->family == SLUICE_FAMILY_IPV4 ? SLUICE_V4_MAPPED_PLEN : 0);
+	memcpy(key->addr, pfx->addr, sizeof(key->addr));
+}
+
+static bool addr_is_v4_mapped(const __u32 addr[4])
+{
+	return addr[0] == 0 && addr[1] == 0 && addr[2] == htonl(0xffff);
+}
+
+void key_to_prefix(const struct sluice_lpm_key *key, struct prefix *pfx)
+{
+	memset(pfx, 0, sizeof(*pfx));
+	memcpy(pfx->addr, key->addr, sizeof(pfx->addr));
+	if (key->prefixlen >= SLUICE_V4_MAPPED_PLEN && addr_is_v4_mapped(key->addr)) {
+		pfx->family = SLUICE_FAMILY_IPV4;
+		pfx->plen = key->prefixlen - SLUICE_V4_MAPPED_PLEN;
+	} else {
+		pfx->family = SLUICE_FAMILY_IPV6;
+		pfx->plen = key->prefixlen;
+	}
+}
+
+static __u32 limit_id(const char *rule_name, unsigned int index, const struct sluice_limit *lim)
+{
+	__u64 h = fnv1a64(rule_name, strlen(rule_name), FNV1A64_SEED);
+	__u32 id;
+
+	h = fnv1a64(&index, sizeof(index), h);
+	h = fnv1a64(lim, sizeof(*lim), h); /* id is still 0 here */
+	id = (__u32)(h ^ (h >> 32));
+	return id ? id : 1;
+}
+
+static int add_ban_plen(__u8 *plens, __u8 *n, __u8 plen)
+{
+	for (unsigned int i = 0; i < *n; i++)
+		if (plens[i] == plen)
+			return 0;
+	if (*n >= SLUICE_MAX_BAN_PLENS)
+		return -E2BIG;
+	plens[(*n)++] = plen;
+	return 0;
+}
+
+static int old_slot_of(const struct sluice_policy *old, const char *name)
+{
+	if (!old)
+		return -1;
+	for (unsigned int i = 0; i < old->nrules && i < SLUICE_MAX_RULES; i++)
+		if (strncmp(old->rules[i].name, name, SLUICE_NAME_LEN) == 0)
+			return old->rules[i].stat_slot;
+	return -1;
+}
+
+int policy_build(const struct policy_doc *doc, const struct sluice_policy *old,
+		 struct sluice_policy *out, __u64 *fresh_slots, struct parse_error *err)
+{
+	__u64 used = 0, kept = 0;
+	unsigned int i, j;
+	int slot;
+
+	memset(out, 0, sizeof(*out));
+	*fresh_slots = 0;
+	out->nrules = doc->nrules;
+	if (doc->malformed_drop)
+		out->flags |= SLUICE_POLICY_MALFORMED_DROP;
+
+	/* Names that stay keep their counter slot, so their counters go on counting. */
+	for (i = 0; i < doc->nrules; i++) {
+		slot = old_slot_of(old, doc->rules[i].name);
+		if (slot >= 0)
+			kept |= 1ULL << slot;
+	}
+	used = kept;
+	for (i = 0; i < doc->nrules; i++) {
+		struct sluice_rule *r = &out->rules[i];
+		int ret = compile_rule(&doc->rules[i], r, err);
+
+		if (ret)
+			return ret;
+		slot = old_slot_of(old, doc->rules[i].name);
+		if (slot < 0) {
+			/* A slot no old rule of this policy keeps: its counters start from zero. */
+			for (slot = 0; slot < SLUICE_MAX_RULES && (used & (1ULL << slot)); slot++)
+				;
+			used |= 1ULL << slot;
+			*fresh_slots |= 1ULL << slot;
+		}
+		r->stat_slot = slot;
+		for (j = 0; j < r->nlimits; j++)
+			r->limits[j].id = limit_id(r->name, j, &r->limits[j]);
+		if (r->action != SLUICE_ACTION_BAN)
+			continue;
+		for (j = 0; j < r->nlimits; j++) {
+			const struct sluice_limit *lim = &r->limits[j];
+			bool global = lim->key == SLUICE_KEY_GLOBAL;
+
+			if (add_ban_plen(out->ban_plens4, &out->nban_plens4,
+					 SLUICE_V4_MAPPED_PLEN + (global ? 32 : lim->prefix4)) ||
+			    add_ban_plen(out->ban_plens6, &out->nban_plens6,
+					 global ? 128 : lim->prefix6)) {
+				snprintf(err->msg, sizeof(err->msg),
+					 "rule %s: more than %d distinct ban prefix lengths in one "
+					 "policy",
+					 r->name, SLUICE_MAX_BAN_PLENS);
+				return -EINVAL;
+			}
+		}
+	}
+	for (i = 0; i < doc->nitems; i++)
+		out->flags |= doc->items[i].kind == LIST_ALLOW ? SLUICE_POLICY_ALLOW :
+								 SLUICE_POLICY_BLOCK;
+	return 0;
+}
+
+int policy_rules_text(const struct policy_doc *doc, char *buf, size_t len)
+{
+	struct policy_doc rules_only = *doc;
+	FILE *f = fmemopen(buf, len, "w");
+	long n;
+
+	if (!f)
+		return -errno;
+	rules_only.nitems = 0;
+	policy_write(f, &rules_only);
+	n = ftell(f);
+	fclose(f);
+	if (n < 0 || (size_t)n >= len)
+		return -E2BIG;
+	buf[n] = '\0';
+	return 0;
+}
+
+static long clear_map(int fd)
+{
+	struct sluice_lpm_key first;
+	long removed = 0;
+
+	/* Deleting the first key makes its successor the first. */
+	while (bpf_map_get_next_key(fd, NULL, &first) == 0) {
+		if (bpf_map_delete_elem(fd, &first))
+			return -errno;
+		removed++;
+	}
+	return removed;
+}
+
+static int insert_items(int fd, const struct policy_doc *doc, enum list_kind kind, __u64 now)
+{
+	struct sluice_list_entry entry;
+	struct sluice_lpm_key key;
+	__u64 wall = time(NULL);
+
+	for (size_t i = 0; i < doc->nitems; i++) {
+		const struct list_item *item = &doc->items[i];
+
+		if (item->kind != kind)
+			continue;
+		prefix_to_key(&item->prefix, &key);
+		memset(&entry, 0, sizeof(entry));
+		entry.expires_ns = item->ttl_ns ? now + item->ttl_ns : 0;
+		entry.added = wall;
+		entry.prefixlen = key.prefixlen;
+		memcpy(entry.comment, item->comment, sizeof(entry.comment));
+		if (bpf_map_update_elem(fd, &key, &entry, BPF_ANY))
+			return -errno;
+	}
+	return 0;
+}
+
+static int zero_counters(const struct pins *p, __u64 slots)
+{
+	int ncpus = libbpf_num_possible_cpus();
+	struct sluice_counter *zero;
+	int err = 0;
+
+	if (!slots)
+		return 0;
+	if (ncpus < 0)
+		return ncpus;
+	zero = calloc(ncpus, sizeof(*zero));
+	if (!zero)
+		return -ENOMEM;
+	for (__u32 iface = 0; iface < SLUICE_MAX_IFACES && !err; iface++)
+		for (__u32 rule = 0; rule < SLUICE_MAX_RULES && !err; rule++) {
+			if (!(slots & (1ULL << rule)))
+				continue;
+			for (__u32 v = 0; v < SLUICE_VERDICT_COUNT && !err; v++)
+				for (__u32 r = 0; r < SLUICE_REASON_COUNT; r++) {
+					__u32 idx = sluice_stats_index(iface, rule, v, r);
+
+					if (bpf_map_update_elem(p->fds[PIN_STATS], &idx, zero,
+								BPF_ANY)) {
+						err = -errno;
+						break;
+					}
+				}
+		}
+	free(zero);
+	return err;
+}
+
+static int write_state(const struct pins *p, __u32 active)
+{
+	struct sluice_state state;
+	__u32 zero = 0;
+
+	if (bpf_map_lookup_elem(p->fds[PIN_STATE], &zero, &state))
+		return -errno;
+	state.active = active;
+	state.generation++;
+	if (bpf_map_update_elem(p->fds[PIN_STATE], &zero, &state, BPF_EXIST))
+		return -errno;
+	return 0;
+}
+
+static int fill_lists(const struct pins *p, const struct policy_doc *doc, __u32 gen,
+		      struct parse_error *err)
+{
+	__u64 now = mono_now_ns();
+	long n;
+	int ret;
+
+	/* The inactive generation may hold leftovers of a controller that died mid-way. */
+	for (int kind = LIST_ALLOW; kind <= LIST_BLOCK; kind++) {
+		n = clear_map(list_fd(p, kind, gen));
+		if (n < 0) {
+			snprintf(err->msg, sizeof(err->msg), "clear inactive lists: %s",
+				 strerror(-n));
+			return n;
+		}
+	}
+	for (int kind = LIST_ALLOW; kind <= LIST_BLOCK; kind++) {
+		ret = insert_items(list_fd(p, kind, gen), doc, kind, now);
+		if (ret) {
+			snprintf(err->msg, sizeof(err->msg), "%s list: %s%s",
+				 kind == LIST_ALLOW ? "allow" : "block", strerror(-ret),
+				 ret == -ENOSPC || ret == -E2BIG ? " (list full)" : "");
+			clear_map(list_fd(p, LIST_ALLOW, gen));
+			clear_map(list_fd(p, LIST_BLOCK, gen));
+			return ret;
+		}
+	}
+	return 0;
+}
+
+int policy_apply(struct pins *p, const struct policy_doc *doc, bool replace_lists,
+		 struct parse_error *err)
+{
+	struct sluice_policy *old = NULL, *next_pol = NULL;
+	struct sluice_text *text = NULL;
+	__u32 active, next, pol_old, pol_next, lists_old;
+	__u64 fresh;
+	int ret;
+
+	ret = pins_active(p, &active);
+	if (ret)
+		return ret;
+	pol_old = SLUICE_ACTIVE_POLICY(active);
+	pol_next = !pol_old;
+	lists_old = SLUICE_ACTIVE_LISTS(active);
+	next = active ^ 1;
+	if (replace_lists)
+		next ^= 2;
+	old = malloc(sizeof(*old));
+	next_pol = malloc(sizeof(*next_pol));
+	text = calloc(1, sizeof(*text));
+	if (!old || !next_pol || !text) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	if (bpf_map_lookup_elem(p->fds[PIN_POLICY], &pol_old, old)) {
+		ret = -errno;
+		goto out;
+	}
+	ret = policy_build(doc, old, next_pol, &fresh, err);
+	if (ret)
+		goto out;
+	if (!replace_lists) {
+		next_pol->flags &= ~(SLUICE_POLICY_ALLOW | SLUICE_POLICY_BLOCK);
+		next_pol->flags |= old->flags & (SLUICE_POLICY_ALLOW | SLUICE_POLICY_BLOCK);
+	}
+	ret = policy_rules_text(doc, text->text, sizeof(text->text));
+	if (ret) {
+		snprintf(err->msg, sizeof(err->msg), "policy rules exceed %zu bytes",
+			 sizeof(text->text));
+		goto out;
+	}
+	text->len = strlen(text->text);
+	next_pol->digest = fnv1a64(text->text, text->len, FNV1A64_SEED);
+
+	if (replace_lists) {
+		ret = fill_lists(p, doc, SLUICE_ACTIVE_LISTS(next), err);
+		if (ret)
+			goto out;
+	}
+	ret = zero_counters(p, fresh);
+	if (!ret && bpf_map_update_elem(p->fds[PIN_POLICY], &pol_next, next_pol, BPF_ANY))
+		ret = -errno;
+	if (!ret && bpf_map_update_elem(p->fds[PIN_TEXT], &pol_next, text, BPF_ANY))
+		ret = -errno;
+	if (!ret)
+		ret = write_state(p, next);
+	if (ret) {
+		snprintf(err->msg, sizeof(err->msg), "switch policy: %s", strerror(-ret));
+		goto out;
+	}
+	if (replace_lists) {
+		/* Packets that read the old generation before the switch finish within a NAPI poll. */
+		usleep(GENERATION_GRACE_US);
+		clear_map(list_fd(p, LIST_ALLOW, lists_old));
+		clear_map(list_fd(p, LIST_BLOCK, lists_old));
+	}
+out:
+	free(old);
+	free(next_pol);
+	free(text);
+	return ret;
+}
+
+int policy_read_rules(const struct pins *p, struct policy_doc *doc)
+{
+	struct parse_error err = {};
+	struct sluice_text *text;
+	__u32 active;
+	char *line, *save = NULL;
+	int ret;
+
+	ret = pins_active(p, &active);
+	if (ret)
+		return ret;
+	text = calloc(1, sizeof(*text));
+	if (!text)
+		return -ENOMEM;
+	active = SLUICE_ACTIVE_POLICY(active);
+	if (bpf_map_lookup_elem(p->fds[PIN_TEXT], &active, text)) {
+		ret = -errno;
+		goto out;
+	}
+	text->text[sizeof(text->text) - 1] = '\0';
+	for (line = strtok_r(text->text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		ret = policy_parse_line(doc, line, &err);
+		if (ret) {
+			pr_warn("%s/sluice_text: stored policy does not parse: %s", p->dir, err.msg);
+			ret = -EPROTO;
+			goto out;
+		}
+	}
+out:
+	free(text);
+	return ret;
+}
+
+static int read_list(const struct pins *p, enum list_kind kind, __u32 gen, __u64 now,
+		     struct policy_doc *doc)
+{
+	int fd = list_fd(p, kind, gen);
+	struct sluice_lpm_key key, next;
+	struct sluice_list_entry entry;
+	struct list_item item;
+	void *prev = NULL;
+	int ret;
+
+	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(fd, &key, &entry))
+			continue; /* deleted meanwhile */
+		if (entry.expires_ns && entry.expires_ns <= now)
+			continue;
+		memset(&item, 0, sizeof(item));
+		item.kind = kind;
+		key_to_prefix(&key, &item.prefix);
+		/* Whole seconds, rounded up, so a dump reads back without sub-second noise. */
+		item.ttl_ns = entry.expires_ns ?
+				      (entry.expires_ns - now + 999999999ULL) / 1000000000ULL *
+					      1000000000ULL :
+				      0;
+		memcpy(item.comment, entry.comment, sizeof(item.comment) - 1);
+		ret = policy_add_item(doc, &item);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+static int compare_items(const void *a, const void *b)
+{
+	const struct list_item *x = a, *y = b;
+	struct sluice_lpm_key kx, ky;
+	int c;
+
+	if (x->kind != y->kind)
+		return x->kind < y->kind ? -1 : 1;
+	prefix_to_key(&x->prefix, &kx);
+	prefix_to_key(&y->prefix, &ky);
+	c = memcmp(kx.addr, ky.addr, sizeof(kx.addr));
+	if (c)
+		return c;
+	return kx.prefixlen < ky.prefixlen ? -1 : kx.prefixlen > ky.prefixlen;
+}
+
+int policy_read(const struct pins *p, struct policy_doc *doc)
+{
+	__u64 now = mono_now_ns();
+	__u32 active;
+	int ret;
+
+	ret = policy_read_rules(p, doc);
+	if (!ret)
+		ret = pins_active(p, &active);
+	if (!ret)
+		ret = read_list(p, LIST_ALLOW, SLUICE_ACTIVE_LISTS(active), now, doc);
+	if (!ret)
+		ret = read_list(p, LIST_BLOCK, SLUICE_ACTIVE_LISTS(active), now, doc);
+	if (!ret && doc->nitems > 1)
+		/* Trie walk order is an implementation detail; print in address order. */
+		qsort(doc->items, doc->nitems, sizeof(*doc->items), compare_items);
+	return ret;
+}
+
+/* Sets the list flag in the live policy; only that word changes, so readers see no tear. */
+static int set_list_flag(struct pins *p, __u32 active, enum list_kind kind, bool on)
+{
+	__u32 flag = kind == LIST_ALLOW ? SLUICE_POLICY_ALLOW : SLUICE_POLICY_BLOCK;
+	__u32 slot = SLUICE_ACTIVE_POLICY(active);
+	struct sluice_policy *pol = malloc(sizeof(*pol));
+	int ret = 0;
+
+	if (!pol)
+		return -ENOMEM;
+	if (bpf_map_lookup_elem(p->fds[PIN_POLICY], &slot, pol)) {
+		ret = -errno;
+		goto out;
+	}
+	if (!!(pol->flags & flag) == on)
+		goto out;
+	pol->flags = on ? pol->flags | flag : pol->flags & ~flag;
+	if (bpf_map_update_elem(p->fds[PIN_POLICY], &slot, pol, BPF_EXIST))
+		ret = -errno;
+out:
+	free(pol);
+	return ret;
+}
+
+int lists_add(struct pins *p, const struct list_item *items, size_t n)
+{
+	struct sluice_list_entry entry, *saved = NULL;
+	__u64 now = mono_now_ns(), wall = time(NULL);
+	struct sluice_lpm_key key;
+	bool *existed = NULL;
+	__u32 active;
+	size_t i;
+	int ret;
+
+	ret = pins_active(p, &active);
+	if (ret)
+		return ret;
+	saved = calloc(n ? n : 1, sizeof(*saved));
+	existed = calloc(n ? n : 1, sizeof(*existed));
+	if (!saved || !existed) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	for (int kind = LIST_ALLOW; kind <= LIST_BLOCK; kind++) {
+		for (i = 0; i < n && items[i].kind != (enum list_kind)kind; i++)
+			;
+		ret = i < n ? set_list_flag(p, active, kind, true) : 0;
+		if (ret)
+			goto out;
+	}
+	for (i = 0; i < n; i++) {
+		int fd = list_fd(p, items[i].kind, SLUICE_ACTIVE_LISTS(active));
+
+		prefix_to_key(&items[i].prefix, &key);
+		existed[i] = bpf_map_lookup_elem(fd, &key, &saved[i]) == 0;
+		memset(&entry, 0, sizeof(entry));
+		entry.expires_ns = items[i].ttl_ns ? now + items[i].ttl_ns : 0;
+		entry.added = wall;
+		entry.prefixlen = key.prefixlen;
+		memcpy(entry.comment, items[i].comment, sizeof(entry.comment));
+		if (bpf_map_update_elem(fd, &key, &entry, BPF_ANY)) {
+			ret = -errno;
+			break;
+		}
+	}
+	if (ret) {
+		/* Undo: what was there before comes back, what was not goes. */
+		while (i-- > 0) {
+			int fd = list_fd(p, items[i].kind, SLUICE_ACTIVE_LISTS(active));
+
+			prefix_to_key(&items[i].prefix, &key);
+			if (existed[i])
+				bpf_map_update_elem(fd, &key, &saved[i], BPF_ANY);
+			else
+				bpf_map_delete_elem(fd, &key);
+		}
+	}
+out:
+	free(saved);
+	free(existed);
+	return ret;
+}
+
+int lists_del(struct pins *p, enum list_kind kind, const struct prefix *pfx)
+{
+	struct sluice_lpm_key key;
+	__u32 active;
+	int ret;
+
+	ret = pins_active(p, &active);
+	if (ret)
+		return ret;
+	prefix_to_key(pfx, &key);
+	if (bpf_map_delete_elem(list_fd(p, kind, SLUICE_ACTIVE_LISTS(active)), &key))
+		return -errno;
+	return 0;
+}
+
+long lists_flush(struct pins *p, enum list_kind kind)
+{
+	__u32 active;
+	long n;
+	int ret;
+
+	ret = pins_active(p, &active);
+	if (ret)
+		return ret;
+	ret = set_list_flag(p, active, kind, false);
+	if (ret)
+		return ret;
+	n = clear_map(list_fd(p, kind, SLUICE_ACTIVE_LISTS(active)));
+	return n;
+}
+
+long lists_count(const struct pins *p, enum list_kind kind)
+{
+	struct sluice_lpm_key key, next;
+	struct sluice_list_entry entry;
+	__u64 now = mono_now_ns();
+	void *prev = NULL;
+	__u32 active;
+	long count = 0;
+	int fd, ret;
+
+	ret = pins_active(p, &active);
+	if (ret)
+		return ret;
+	fd = list_fd(p, kind, SLUICE_ACTIVE_LISTS(active));
+	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(fd, &key, &entry) == 0 &&
+		    (!entry.expires_ns || entry.expires_ns > now))
+			count++;
+	}
+	return count;
+}
+
+static long collect_list(int fd, __u64 now)
+{
+	struct sluice_lpm_key cur, next;
+	struct sluice_list_entry entry;
+	bool walked = false;
+	long removed = 0;
+
+	while (bpf_map_get_next_key(fd, walked ? &cur : NULL, &next) == 0) {
+		if (bpf_map_lookup_elem(fd, &next, &entry) == 0 && entry.expires_ns &&
+		    entry.expires_ns <= now && bpf_map_delete_elem(fd, &next) == 0) {
+			removed++;
+			continue; /* walk on from the same key */
+		}
+		cur = next;
+		walked = true;
+	}
+	return removed;
+}
+
+static long collect_bans(int fd, __u64 now)
+{
+	struct sluice_ban_key cur, next;
+	struct sluice_ban ban;
+	bool walked = false;
+	long removed = 0;
+
+	while (bpf_map_get_next_key(fd, walked ? &cur : NULL, &next) == 0) {
+		if (bpf_map_lookup_elem(fd, &next, &ban) == 0 && ban.expires_ns <= now &&
+		    bpf_map_delete_elem(fd, &next) == 0) {
+			removed++;
+			continue;
+		}
+		cur = next;
+		walked = true;
+	}
+	return removed;
+}
+
+long collect_expired(struct pins *p)
+{
+	__u64 now = mono_now_ns();
+	__u32 active;
+	int ret;
+
+	ret = pins_active(p, &active);
+	if (ret)
+		return ret;
+	return collect_list(list_fd(p, LIST_ALLOW, SLUICE_ACTIVE_LISTS(active)), now) +
+	       collect_list(list_fd(p, LIST_BLOCK, SLUICE_ACTIVE_LISTS(active)), now) +
+	       collect_bans(p->fds[PIN_BANS], now);
+}

@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* Reading the per-CPU counters into totals per interface, rule, verdict and reason. */
+#ifndef SLUICE_STATS_H
+#define SLUICE_STATS_H
+
+#include <jansson.h>
+#include "pins.h"
+
+extern const char *const verdict_names[SLUICE_VERDICT_COUNT];
+extern const char *const reason_names[SLUICE_REASON_COUNT];
+
+/* Counters summed over CPUs, indexed by sluice_stats_index(). */
+struct stats_snapshot {
+	__u64 taken_ns; /* CLOCK_MONOTONIC when read */
+	struct sluice_counter c[SLUICE_STATS_ENTRIES];
+};
+
+int stats_read(const struct pins *p, struct stats_snapshot *snap);
+
+/* Sum of one interface's counters for a rule slot (or all, with rule < 0) by verdict and reason. */
+struct sluice_counter stats_sum(const struct stats_snapshot *snap, __u32 iface, int rule,
+				int verdict, int reason);
+
+/*
+ * The stats document of `sluice stats -j`: interfaces with totals by verdict, drops
+ * by reason, and per rule by verdict. With PREV (may be NULL), rates per second too.
+ * Rule names come from the live policy.
+ */
+json_t *stats_to_json(const struct pins *p, const struct stats_snapshot *snap,
+		      const struct stats_snapshot *prev);
+
+#endif /* SLUICE_STATS_H */
