@@ -75,4 +75,30 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } sluice_stats SEC(".maps");
 
+/* Sampled drop events for `sluice events` and `sluice top`; read by the controller. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, SLUICE_EVENT_RING_BYTES);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sluice_events SEC(".maps");
+
+/* Per-CPU event counts and sampling state, written by the data path. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sluice_event_stats);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sluice_evstats SEC(".maps");
+
+/* When each key last had an event reported, for first-in-period sampling; per-CPU LRU. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, SLUICE_EVENT_KEYS);
+	__type(key, struct sluice_ban_key);
+	__type(value, __u64);
+	__uint(map_flags, BPF_F_NO_COMMON_LRU);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sluice_evseen SEC(".maps");
+
 #endif /* SLUICE_MAPS_H */

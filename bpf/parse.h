@@ -176,6 +176,9 @@ static __always_inline int skip_ipv6_ext(struct cursor *c, void *l3_end, struct 
 		}
 		p->nexthdr = hdr[0];
 		c->pos += len;
+		/* The header's own length may run past the packet, whatever follows it. */
+		if (c->pos > l3_end)
+			return PARSE_MALFORMED;
 	}
 	/* Too long a chain to find the upper layer: we cannot apply port rules to it. */
 	switch (p->nexthdr) {

@@ -149,11 +149,21 @@ struct sluice_policy {
 	/* 128-bit-form prefix lengths under which bans are keyed, looked up per packet */
 	__u8 ban_plens4[SLUICE_MAX_BAN_PLENS];
 	__u8 ban_plens6[SLUICE_MAX_BAN_PLENS];
-	__u32 pad2;
+	__u32 event_sample; /* after a key's first event in a period, 1 in N of its drops */
 	__u64 digest; /* of the policy text, for status and metrics */
+	__u64 event_period_ns; /* a key's first drop in each period is always reported */
+	__u32 event_ceiling; /* events per second per CPU at most; 0 turns events off */
+	__u32 pad2;
 	struct sluice_rule rules[SLUICE_MAX_RULES];
 };
-_Static_assert(sizeof(struct sluice_policy) == 32 + SLUICE_MAX_RULES * 216, "sluice_policy layout");
+_Static_assert(sizeof(struct sluice_policy) == 48 + SLUICE_MAX_RULES * 216, "sluice_policy layout");
+
+/* Event defaults, used when a policy sets none. */
+#define SLUICE_DEFAULT_EVENT_PERIOD_NS 1000000000ULL
+#define SLUICE_DEFAULT_EVENT_SAMPLE 1000
+#define SLUICE_DEFAULT_EVENT_CEILING 2000
+#define SLUICE_EVENT_RING_BYTES (1U << 20)
+#define SLUICE_EVENT_KEYS 65536 /* keys remembered for first-in-period sampling */
 
 /*
  * Which policy slot and which list generation are live, in one word so a restore
@@ -208,6 +218,36 @@ struct sluice_ban {
 	__u32 pad;
 };
 _Static_assert(sizeof(struct sluice_ban) == 16, "sluice_ban layout");
+
+/* A sampled drop (or monitor) event, sent through the sluice_events ring buffer. */
+struct sluice_event {
+	__u64 time_ns; /* CLOCK_MONOTONIC */
+	__u32 src[4]; /* 128-bit form */
+	__u32 dst[4];
+	__u32 ifindex;
+	__u16 sport; /* host order; 0 without ports */
+	__u16 dport;
+	__u8 family;
+	__u8 l4proto;
+	__u8 reason; /* enum sluice_reason */
+	__u8 verdict; /* enum sluice_verdict */
+	__u8 rule; /* counter slot of the rule, SLUICE_NO_RULE if none */
+	__u8 limit; /* index of the refusing limit in its rule, 0xff if none */
+	__u16 len; /* frame length */
+	__u32 sampled; /* drops this event stands for: 1, or the sampling rate */
+};
+_Static_assert(sizeof(struct sluice_event) == 64, "sluice_event layout");
+
+/* Per-CPU event accounting: nothing is dropped silently. */
+struct sluice_event_stats {
+	__u64 emitted; /* written to the ring */
+	__u64 suppressed; /* left out by sampling or the per-CPU ceiling */
+	__u64 lost; /* the ring was full */
+	__u64 window_start_ns; /* ceiling bookkeeping, per CPU */
+	__u64 window_events;
+	__u64 sample_tick; /* counts drops for the 1-in-N sampling */
+};
+_Static_assert(sizeof(struct sluice_event_stats) == 48, "sluice_event_stats layout");
 
 struct sluice_counter {
 	__u64 packets;

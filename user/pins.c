@@ -24,8 +24,9 @@ const char *const pin_map_names[PIN_MAP_COUNT] = {
 	[PIN_ALLOW0] = "sluice_allow0",	  [PIN_ALLOW1] = "sluice_allow1",
 	[PIN_BLOCK0] = "sluice_block0",	  [PIN_BLOCK1] = "sluice_block1",
 	[PIN_BUCKETS] = "sluice_buckets", [PIN_BANS] = "sluice_bans",
-	[PIN_STATS] = "sluice_stats",	  [PIN_TEXT] = "sluice_text",
-	[PIN_IFACES] = "sluice_ifaces",
+	[PIN_STATS] = "sluice_stats",	  [PIN_EVENTS] = "sluice_events",
+	[PIN_EVSTATS] = "sluice_evstats", [PIN_EVSEEN] = "sluice_evseen",
+	[PIN_TEXT] = "sluice_text",	  [PIN_IFACES] = "sluice_ifaces",
 };
 
 /* Key and value sizes each pinned map must have for this layout version. */
@@ -42,6 +43,9 @@ static const struct {
 	[PIN_BUCKETS] = { sizeof(struct sluice_bucket_key), sizeof(__u64) },
 	[PIN_BANS] = { sizeof(struct sluice_ban_key), sizeof(struct sluice_ban) },
 	[PIN_STATS] = { 4, sizeof(struct sluice_counter) },
+	[PIN_EVENTS] = { 0, 0 },
+	[PIN_EVSTATS] = { 4, sizeof(struct sluice_event_stats) },
+	[PIN_EVSEEN] = { sizeof(struct sluice_ban_key), sizeof(__u64) },
 	[PIN_TEXT] = { 4, sizeof(struct sluice_text) },
 	[PIN_IFACES] = { 4, sizeof(struct sluice_iface) },
 };

@@ -38,7 +38,10 @@ enum pin_map {
 	PIN_BUCKETS,
 	PIN_BANS,
 	PIN_STATS,
-	PIN_TEXT,
+	PIN_EVENTS,
+	PIN_EVSTATS,
+	PIN_EVSEEN,
+	PIN_TEXT, /* the controller's own maps last: created after the program's */
 	PIN_IFACES,
 	PIN_MAP_COUNT,
 };

@@ -100,6 +100,9 @@ int policy_build(const struct policy_doc *doc, const struct sluice_policy *old,
 	memset(out, 0, sizeof(*out));
 	*fresh_slots = 0;
 	out->nrules = doc->nrules;
+	out->event_period_ns = SLUICE_DEFAULT_EVENT_PERIOD_NS;
+	out->event_sample = SLUICE_DEFAULT_EVENT_SAMPLE;
+	out->event_ceiling = SLUICE_DEFAULT_EVENT_CEILING;
 	if (doc->malformed_drop)
 		out->flags |= SLUICE_POLICY_MALFORMED_DROP;
 
