@@ -1,0 +1,541 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * Data-path tests run through BPF_PROG_TEST_RUN: every packet class, malformed input at
+ * every length, lists and bans, rules, limits; each checked by its verdict and by the
+ * exact change of every counter of the interface.
+ */
+#include <stdlib.h>
+#include "harness.h"
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+#define TCP4(...) { .family = 4, .proto = IPPROTO_TCP, __VA_ARGS__ }
+#define UDP4(...) { .family = 4, .proto = IPPROTO_UDP, __VA_ARGS__ }
+#define ICMP4(...) { .family = 4, .proto = IPPROTO_ICMP, __VA_ARGS__ }
+#define TCP6(...) { .family = 6, .proto = IPPROTO_TCP, __VA_ARGS__ }
+#define UDP6(...) { .family = 6, .proto = IPPROTO_UDP, __VA_ARGS__ }
+#define ICMP6(...) { .family = 6, .proto = IPPROTO_ICMPV6, __VA_ARGS__ }
+#define ARP() { .family = 0 }
+
+#define PASS_NONE W(1, NR, PASS, NONE)
+#define NONIP W(1, NR, PASS, NONIP)
+#define MALF_PASS W(1, NR, PASS, MALFORMED)
+#define MALF_DROP W(1, NR, DROP, MALFORMED)
+#define ALLOWED W(1, NR, PASS, ALLOWLIST)
+#define BLOCKED W(1, NR, DROP, BLOCKLIST)
+#define BANNED W(1, NR, DROP, BAN)
+#define ACL(i) W(1, SLOT(i), DROP, ACL)
+#define HIT(i) W(1, SLOT(i), PASS, NONE)
+#define LIMITED(n, i) W(n, SLOT(i), DROP, RATELIMIT)
+
+#define L(kind, expiry, cidr) { LIST_##kind, expiry, cidr }
+#define STEP(pkt_, n_, ...) { .pkt = pkt_, .n = (n_), .want = { __VA_ARGS__ } }
+#define ONE(pkt_, want_) .steps = { { .pkt = pkt_, .n = 1, .want = { want_ } } }
+
+/* Every packet class, with no policy and then under a rule of the kind that should match it. */
+static const struct class_case {
+	const char *desc;
+	struct pkt_spec pkt;
+	struct rule_spec rule;
+	struct want bare, ruled;
+} classes[] = {
+	{ "arp", ARP(), R(ACT(DROP)), NONIP, NONIP },
+	{ "ipv4 tcp syn", TCP4(), R(PROTO(TCP), DPORT(80, 80), ACT(DROP)), PASS_NONE, ACL(0) },
+	{ "ipv4 tcp with ip and tcp options", TCP4(.ip_opts = 8, .tcp_opts = 12, .len = 120),
+	  R(PROTO(TCP), DPORT(80, 80), ACT(DROP)), PASS_NONE, ACL(0) },
+	{ "ipv4 udp", UDP4(.dport = 53), R(PROTO(UDP), DPORT(53, 53), ACT(DROP)), PASS_NONE,
+	  ACL(0) },
+	{ "ipv4 icmp", ICMP4(), R(PROTO(ICMP), ACT(DROP)), PASS_NONE, ACL(0) },
+	{ "ipv4 gre (no l4 header read)", { .family = 4, .proto = IPPROTO_GRE, .len = 60 },
+	  R(.family = SLUICE_FAMILY_IPV4, ACT(DROP)), PASS_NONE, ACL(0) },
+	{ "ipv4 udp with ethernet padding", UDP4(.dport = 53, .trailer = 10),
+	  R(PROTO(UDP), DPORT(53, 53), ACT(DROP)), PASS_NONE, ACL(0) },
+	{ "vlan ipv4 udp", UDP4(.vlans = 1, .dport = 53), R(PROTO(UDP), DPORT(53, 53), ACT(DROP)),
+	  PASS_NONE, ACL(0) },
+	{ "qinq ipv4 tcp", TCP4(.vlans = 2), R(PROTO(TCP), DPORT(80, 80), ACT(DROP)), PASS_NONE,
+	  ACL(0) },
+	{ "ipv4 first fragment tcp", TCP4(.frag = FRAG_FIRST),
+	  R(PROTO(TCP), DPORT(80, 80), ACT(DROP)), PASS_NONE, ACL(0) },
+	{ "ipv4 non-first fragment udp", UDP4(.frag = FRAG_LATER, .dport = 53),
+	  R(PROTO(UDP), ACT(DROP)), PASS_NONE, ACL(0) },
+	{ "ipv6 tcp syn", TCP6(), R(PROTO(TCP), DPORT(80, 80), ACT(DROP)), PASS_NONE, ACL(0) },
+	{ "ipv6 udp", UDP6(.dport = 53), R(PROTO(UDP), DPORT(53, 53), ACT(DROP)), PASS_NONE,
+	  ACL(0) },
+	{ "ipv6 icmpv6", ICMP6(), R(PROTO(ICMP), .family = SLUICE_FAMILY_IPV6, ACT(DROP)),
+	  PASS_NONE, ACL(0) },
+	{ "ipv6 tcp behind hop-by-hop, routing, dest-opts", TCP6(.ext = "HRD"),
+	  R(PROTO(TCP), DPORT(80, 80), ACT(DROP)), PASS_NONE, ACL(0) },
+	{ "ipv6 udp behind ah", UDP6(.ext = "A", .dport = 53),
+	  R(PROTO(UDP), DPORT(53, 53), ACT(DROP)), PASS_NONE, ACL(0) },
+	{ "ipv6 udp behind six extension headers", UDP6(.ext = "HRDDAD", .dport = 53),
+	  R(PROTO(UDP), DPORT(53, 53), ACT(DROP)), PASS_NONE, ACL(0) },
+	{ "vlan ipv6 tcp", TCP6(.vlans = 1), R(PROTO(TCP), DPORT(80, 80), ACT(DROP)), PASS_NONE,
+	  ACL(0) },
+	{ "qinq ipv6 udp", UDP6(.vlans = 2, .dport = 53), R(PROTO(UDP), DPORT(53, 53), ACT(DROP)),
+	  PASS_NONE, ACL(0) },
+	{ "ipv6 first fragment udp", UDP6(.frag = FRAG_FIRST, .dport = 53),
+	  R(PROTO(UDP), DPORT(53, 53), ACT(DROP)), PASS_NONE, ACL(0) },
+	{ "ipv6 non-first fragment tcp", TCP6(.frag = FRAG_LATER), R(PROTO(TCP), ACT(DROP)),
+	  PASS_NONE, ACL(0) },
+	{ "ipv6 non-first fragment behind hop-by-hop, routing, dest-opts",
+	  UDP6(.ext = "HRD", .frag = FRAG_LATER), R(PROTO(UDP), ACT(DROP)), PASS_NONE, ACL(0) },
+};
+
+/* Malformed packets: passed by default, dropped under SLUICE_POLICY_MALFORMED_DROP. */
+static const struct malformed_case {
+	const char *desc;
+	struct pkt_spec pkt;
+} malformed[] = {
+	{ "three vlan tags", UDP4(.vlans = 3) },
+	{ "ipv4 ethertype, version 5", TCP4(.version = 5) },
+	{ "ipv6 ethertype, version 4", TCP6(.version = 4) },
+	{ "ipv4 ihl 4", TCP4(.ihl = 4) },
+	{ "ipv4 ihl 15, options cut off by the frame", UDP4(.ihl = 15) },
+	{ "ipv4 total length 1 beyond the frame", TCP4(.len_adj = 1) },
+	{ "ipv4 total length 19, under its header", ICMP4(.len_adj = -9) },
+	{ "ipv6 payload length 1 beyond the frame", UDP6(.len_adj = 1) },
+	{ "ipv6 seven extension headers", UDP6(.ext = "HDDDDDD") },
+	{ "ipv6 extension header cut by the payload length", TCP6(.ext = "D", .len_adj = -30) },
+	{ "ipv6 extension header longer than the payload, no next header",
+	  { .family = 6, .proto = IPPROTO_NONE, .ext = "D", .len_adj = -8 } },
+	{ "tcp data offset 4", TCP4(.doff = 4) },
+	{ "ipv6 tcp data offset 4 behind extension headers", TCP6(.ext = "HR", .doff = 4) },
+	{ "tcp header cut by the ip total length", TCP4(.len_adj = -1) },
+	{ "udp header cut by the ip total length", UDP6(.len_adj = -1) },
+	{ "icmp header of 3 bytes", ICMP4(.len_adj = -5) },
+	{ "icmpv6 header of 3 bytes", ICMP6(.len_adj = -5) },
+};
+
+static const struct scenario scenarios[] = {
+	/* Allowlist, blocklist and bans */
+	{ "allow beats block for the same /32",
+	  .lists = { L(ALLOW, PERMANENT, "198.18.0.1/32"), L(BLOCK, PERMANENT, "198.18.0.1/32") },
+	  ONE(TCP4(), ALLOWED) },
+	{ "a /32 allow inside a /16 block",
+	  .lists = { L(ALLOW, PERMANENT, "198.18.0.1/32"), L(BLOCK, PERMANENT, "198.18.0.0/16") },
+	  .steps = { STEP(TCP4(), 1, ALLOWED), STEP(TCP4(.src = "198.18.200.7"), 1, BLOCKED),
+		     STEP(TCP4(.src = "203.0.113.9"), 1, PASS_NONE) } },
+	{ "an ipv6 /128 allow inside a /32 block",
+	  .lists = { L(ALLOW, PERMANENT, "2001:db8::1/128"), L(BLOCK, PERMANENT, "2001:db8::/32") },
+	  .steps = { STEP(TCP6(), 1, ALLOWED), STEP(TCP6(.src = "2001:db8:5::9"), 1, BLOCKED),
+		     STEP(TCP6(.src = "fd00::9"), 1, PASS_NONE) } },
+	{ "an expired block no longer drops", .lists = { L(BLOCK, EXPIRED, "198.18.0.1/32") },
+	  ONE(TCP4(), PASS_NONE) },
+	{ "a block that expires later drops", .lists = { L(BLOCK, LIVE, "198.18.0.1/32") },
+	  ONE(TCP4(), BLOCKED) },
+	{ "an expired /24 block inside a permanent /16 block still drops",
+	  .lists = { L(BLOCK, EXPIRED, "198.18.0.0/24"), L(BLOCK, PERMANENT, "198.18.0.0/16") },
+	  ONE(TCP4(), BLOCKED) },
+	{ "an expired /24 block inside an expired /16 block passes",
+	  .lists = { L(BLOCK, EXPIRED, "198.18.0.0/24"), L(BLOCK, EXPIRED, "198.18.0.0/16") },
+	  ONE(TCP4(), PASS_NONE) },
+	{ "an expired ipv6 /64 block inside a permanent /32 block still drops",
+	  .lists = { L(BLOCK, EXPIRED, "2001:db8::/64"), L(BLOCK, PERMANENT, "2001:db8::/32") },
+	  ONE(UDP6(), BLOCKED) },
+	{ "an expired allow does not beat a block",
+	  .lists = { L(ALLOW, EXPIRED, "198.18.0.1/32"), L(BLOCK, PERMANENT, "198.18.0.0/16") },
+	  ONE(TCP4(), BLOCKED) },
+	{ "lists are not read unless the policy flags enable them",
+	  .lists = { L(BLOCK, PERMANENT, "198.18.0.0/16") }, .lists_off = true,
+	  ONE(TCP4(), PASS_NONE) },
+	{ "the blocklist comes before rules",
+	  .rules = { R(ACT(PASS)) }, .lists = { L(BLOCK, PERMANENT, "198.18.0.0/15") },
+	  ONE(TCP4(), BLOCKED) },
+	{ "the allowlist beats a drop rule",
+	  .rules = { R(ACT(DROP)) }, .lists = { L(ALLOW, PERMANENT, "198.18.0.0/15") },
+	  ONE(TCP4(), ALLOWED) },
+	{ "a live ban drops its /24 and nothing else",
+	  .lists = { L(BAN, LIVE, "198.18.0.0/24") },
+	  .steps = { STEP(TCP4(), 1, BANNED), STEP(UDP4(.src = "198.18.0.250"), 1, BANNED),
+		     STEP(TCP4(.src = "198.18.1.1"), 1, PASS_NONE) } },
+	{ "an expired ban no longer drops", .lists = { L(BAN, EXPIRED, "198.18.0.0/24") },
+	  ONE(TCP4(), PASS_NONE) },
+	{ "a live ipv6 /64 ban",
+	  .lists = { L(BAN, LIVE, "2001:db8::/64") },
+	  .steps = { STEP(TCP6(.src = "2001:db8::ffff"), 1, BANNED),
+		     STEP(TCP6(.src = "2001:db8:0:1::1"), 1, PASS_NONE) } },
+	{ "the allowlist beats a ban",
+	  .lists = { L(BAN, LIVE, "198.18.0.1/32"), L(ALLOW, PERMANENT, "198.18.0.1/32") },
+	  ONE(TCP4(), ALLOWED) },
+	{ "a ban beats rules",
+	  .rules = { R(ACT(PASS)) }, .lists = { L(BAN, LIVE, "198.18.0.1/32") },
+	  ONE(TCP4(), BANNED) },
+	{ "a blocked source with a bad tcp header is blocked, not malformed",
+	  .lists = { L(BLOCK, PERMANENT, "198.18.0.1/32") }, ONE(TCP4(.doff = 4), BLOCKED) },
+	{ "an allowed source with a bad tcp header passes as allowed",
+	  .lists = { L(ALLOW, PERMANENT, "198.18.0.1/32") }, .malformed_drop = true,
+	  ONE(TCP4(.doff = 4), ALLOWED) },
+	{ "a banned source with a short udp header is banned",
+	  .lists = { L(BAN, LIVE, "198.18.0.1/32") }, ONE(UDP4(.len_adj = -1), BANNED) },
+	{ "a blocked source with ihl 4 is malformed, before the lists",
+	  .lists = { L(BLOCK, PERMANENT, "198.18.0.1/32") }, .malformed_drop = true,
+	  ONE(TCP4(.ihl = 4), MALF_DROP) },
+
+	/* Rule matching */
+	{ "first match wins",
+	  .rules = { R(PROTO(TCP), DPORT(80, 80), ACT(DROP)), R(PROTO(TCP), ACT(PASS)) },
+	  .steps = { STEP(TCP4(), 1, ACL(0)), STEP(TCP4(.dport = 443), 1, HIT(1)),
+		     STEP(UDP4(), 1, PASS_NONE) } },
+	{ "first match wins, other order",
+	  .rules = { R(PROTO(TCP), ACT(PASS)), R(PROTO(TCP), DPORT(80, 80), ACT(DROP)) },
+	  ONE(TCP4(), HIT(0)) },
+	{ "dport range 1000-2000, tcp and udp",
+	  .rules = { R(DPORT(1000, 2000), ACT(DROP)) },
+	  .steps = { STEP(TCP4(.dport = 999), 1, PASS_NONE), STEP(TCP4(.dport = 1000), 1, ACL(0)),
+		     STEP(UDP6(.dport = 2000), 1, ACL(0)), STEP(UDP4(.dport = 2001), 1, PASS_NONE),
+		     STEP(ICMP4(), 1, PASS_NONE) } },
+	{ "syn rule: syn and syn+ece, not syn+ack, ack or udp",
+	  .rules = { R(.flags = SLUICE_RULE_SYN, ACT(DROP)) },
+	  .steps = { STEP(TCP4(), 1, ACL(0)), STEP(TCP6(.tcp_flags = TCP_SYN | 0x40), 1, ACL(0)),
+		     STEP(TCP4(.tcp_flags = TCP_SYN | TCP_ACK), 1, PASS_NONE),
+		     STEP(TCP4(.tcp_flags = TCP_ACK), 1, PASS_NONE), STEP(UDP4(), 1, PASS_NONE) } },
+	{ "syn rule does not match a non-first fragment",
+	  .rules = { R(.flags = SLUICE_RULE_SYN, ACT(DROP)) },
+	  .steps = { STEP(TCP4(.frag = FRAG_LATER), 1, PASS_NONE),
+		     STEP(TCP6(.frag = FRAG_LATER), 1, PASS_NONE),
+		     STEP(TCP4(.frag = FRAG_FIRST), 1, ACL(0)) } },
+	{ "dport rule does not match a non-first fragment",
+	  .rules = { R(DPORT(80, 80), ACT(DROP)) },
+	  .steps = { STEP(TCP4(.frag = FRAG_LATER), 1, PASS_NONE),
+		     STEP(UDP6(.frag = FRAG_LATER, .ext = "H"), 1, PASS_NONE),
+		     STEP(UDP6(.frag = FRAG_FIRST), 1, ACL(0)) } },
+	{ "family rule",
+	  .rules = { R(.family = SLUICE_FAMILY_IPV6, ACT(DROP)) },
+	  .steps = { STEP(TCP4(), 1, PASS_NONE), STEP(TCP6(), 1, ACL(0)) } },
+	{ "icmp rule matches icmp and icmpv6, not tcp",
+	  .rules = { R(PROTO(ICMP), ACT(DROP)) },
+	  .steps = { STEP(ICMP4(), 1, ACL(0)), STEP(ICMP6(), 1, ACL(0)),
+		     STEP(TCP4(), 1, PASS_NONE) } },
+	{ "ipv4 dst prefix rule",
+	  .rules = { R_DST("192.0.2.0/24", ACT(DROP)) },
+	  .steps = { STEP(TCP4(.dst = "192.0.2.77"), 1, ACL(0)),
+		     STEP(TCP4(.dst = "198.51.100.1"), 1, PASS_NONE),
+		     STEP(TCP6(), 1, PASS_NONE) } },
+	{ "ipv6 dst prefix rule",
+	  .rules = { R_DST("fd00::/8", ACT(DROP)) },
+	  .steps = { STEP(UDP6(.dst = "fd12::1"), 1, ACL(0)),
+		     STEP(UDP6(.dst = "2001:db8::2"), 1, PASS_NONE), STEP(UDP4(), 1, PASS_NONE) } },
+	{ "rules without limits: drop, monitor, pass",
+	  .rules = { R(PROTO(TCP), ACT(DROP)), R(PROTO(UDP), ACT(MONITOR)), R(ACT(PASS)) },
+	  .steps = { STEP(TCP4(), 1, ACL(0)), STEP(UDP4(), 1, W(1, SLOT(1), MONITOR, ACL)),
+		     STEP(ICMP6(), 1, HIT(2)) } },
+
+	/* Limits */
+	{ "rate 1/s burst 10: 10 of 100 pass",
+	  .rules = { R(ACT(DROP), .limits = { { PKTS(1, 10) } }) },
+	  .steps = { STEP(TCP4(), 100, W(10, SLOT(0), PASS, NONE), LIMITED(90, 0)) } },
+	{ "1000 B/s burst 3000 B: 30 of 100 100-byte frames pass",
+	  .rules = { R(ACT(DROP), .limits = { { BYTES(1000, 3000) } }) },
+	  .steps = { STEP(TCP4(.len = 100), 100, W(30, SLOT(0), PASS, NONE), LIMITED(70, 0)) } },
+	{ "monitor passes what the limit refuses",
+	  .rules = { R(ACT(MONITOR), .limits = { { PKTS(1, 5) } }) },
+	  .steps = { STEP(TCP4(), 20, W(5, SLOT(0), PASS, NONE),
+			  W(15, SLOT(0), MONITOR, RATELIMIT)) } },
+	{ "ban bans the limit's /24, on any port",
+	  .rules = { R(ACT(BAN), .limits = { { PKTS(1, 3), .prefix4 = 24 } }) },
+	  .steps = { STEP(TCP4(), 4, W(3, SLOT(0), PASS, NONE), W(1, SLOT(0), BAN, RATELIMIT)),
+		     STEP(UDP4(.dport = 443), 1, BANNED),
+		     STEP(TCP4(.src = "198.18.0.77"), 1, BANNED),
+		     STEP(TCP4(.src = "198.18.1.1"), 1, HIT(0)) },
+	  .want_ban = "198.18.0.0/24" },
+	{ "ban bans the limit's ipv6 /64",
+	  .rules = { R(ACT(BAN), .limits = { { PKTS(1, 2), .prefix6 = 64 } }) },
+	  .steps = { STEP(TCP6(), 3, W(2, SLOT(0), PASS, NONE), W(1, SLOT(0), BAN, RATELIMIT)),
+		     STEP(TCP6(.src = "2001:db8::ffff"), 1, BANNED),
+		     STEP(TCP6(.src = "2001:db8:0:1::1"), 1, HIT(0)) },
+	  .want_ban = "2001:db8::/64" },
+	{ "ban on a global limit bans the single address",
+	  .rules = { R(ACT(BAN), .limits = { { PKTS(1, 1), .key = SLUICE_KEY_GLOBAL } }) },
+	  .steps = { STEP(TCP4(), 2, HIT(0), W(1, SLOT(0), BAN, RATELIMIT)),
+		     STEP(TCP4(.src = "198.18.0.2"), 1, W(1, SLOT(0), BAN, RATELIMIT)),
+		     STEP(TCP4(), 1, BANNED) } },
+	{ "prefix4 24: one /24 shares a bucket",
+	  .rules = { R(ACT(DROP), .limits = { { PKTS(1, 2), .prefix4 = 24 } }) },
+	  .steps = { STEP(TCP4(), 2, W(2, SLOT(0), PASS, NONE)),
+		     STEP(TCP4(.src = "198.18.0.200"), 1, LIMITED(1, 0)),
+		     STEP(TCP4(.src = "198.18.1.1"), 2, W(2, SLOT(0), PASS, NONE)) } },
+	{ "prefix4 32: each address has its bucket",
+	  .rules = { R(ACT(DROP), .limits = { { PKTS(1, 2), .prefix4 = 32 } }) },
+	  .steps = { STEP(TCP4(), 2, W(2, SLOT(0), PASS, NONE)),
+		     STEP(TCP4(.src = "198.18.0.2"), 2, W(2, SLOT(0), PASS, NONE)),
+		     STEP(TCP4(), 1, LIMITED(1, 0)) } },
+	{ "prefix6 64: one /64 shares a bucket",
+	  .rules = { R(ACT(DROP), .limits = { { PKTS(1, 2), .prefix6 = 64 } }) },
+	  .steps = { STEP(TCP6(), 2, W(2, SLOT(0), PASS, NONE)),
+		     STEP(TCP6(.src = "2001:db8::beef"), 1, LIMITED(1, 0)),
+		     STEP(TCP6(.src = "2001:db8:0:1::1"), 2, W(2, SLOT(0), PASS, NONE)) } },
+	{ "prefix6 128: each address has its bucket",
+	  .rules = { R(ACT(DROP), .limits = { { PKTS(1, 2) } }) },
+	  .steps = { STEP(TCP6(), 2, W(2, SLOT(0), PASS, NONE)),
+		     STEP(TCP6(.src = "2001:db8::2"), 2, W(2, SLOT(0), PASS, NONE)),
+		     STEP(TCP6(), 1, LIMITED(1, 0)) } },
+	{ "dport in the key: one bucket per port",
+	  .rules = { R(ACT(DROP), .limits = { { PKTS(1, 2), .flags = SLUICE_LIMIT_DPORT } }) },
+	  .steps = { STEP(TCP4(), 2, W(2, SLOT(0), PASS, NONE)),
+		     STEP(TCP4(.dport = 443), 2, W(2, SLOT(0), PASS, NONE)),
+		     STEP(TCP4(), 1, LIMITED(1, 0)) } },
+	{ "no dport in the key: ports share the bucket",
+	  .rules = { R(ACT(DROP), .limits = { { PKTS(1, 2) } }) },
+	  .steps = { STEP(TCP4(), 2, W(2, SLOT(0), PASS, NONE)),
+		     STEP(TCP4(.dport = 443), 1, LIMITED(1, 0)) } },
+	{ "global: sources of both families share one bucket",
+	  .rules = { R(ACT(DROP), .limits = { { PKTS(1, 2), .key = SLUICE_KEY_GLOBAL } }) },
+	  .steps = { STEP(TCP4(), 1, HIT(0)), STEP(UDP4(.src = "203.0.113.5"), 1, HIT(0)),
+		     STEP(TCP6(), 1, LIMITED(1, 0)) } },
+	{ "three limits: the second refuses",
+	  .rules = { R(ACT(DROP),
+		       .limits = { { PKTS(1, 100) }, { PKTS(1, 2) }, { PKTS(1, 100) } }) },
+	  .steps = { STEP(TCP4(), 5, W(2, SLOT(0), PASS, NONE), LIMITED(3, 0)) } },
+	{ "three limits: a refusal by the third refunds the first",
+	  .rules = { R(ACT(DROP), .limits = { { PKTS(1, 3) },
+					      { PKTS(1, 100) },
+					      { PKTS(1, 1), .flags = SLUICE_LIMIT_DPORT } }) },
+	  .steps = { STEP(TCP4(), 6, HIT(0), LIMITED(5, 0)), STEP(TCP4(.dport = 443), 1, HIT(0)),
+		     STEP(TCP4(.dport = 8080), 1, HIT(0)),
+		     STEP(TCP4(.dport = 8443), 1, LIMITED(1, 0)) } },
+	{ "limits of two rules are separate",
+	  .rules = { R(PROTO(TCP), ACT(DROP), .limits = { { PKTS(1, 1) } }),
+		     R(ACT(DROP), .limits = { { PKTS(1, 1) } }) },
+	  .steps = { STEP(TCP4(), 2, HIT(0), LIMITED(1, 0)),
+		     STEP(UDP4(), 2, HIT(1), LIMITED(1, 1)) } },
+};
+
+/* Frames cut at every length: each must run, and be malformed unless a list decides first. */
+static const struct trunc_case {
+	const char *desc;
+	struct pkt_spec pkt;
+	const char *block; /* a prefix holding the source */
+} truncs[] = {
+	{ "ipv4 tcp with options", TCP4(.ip_opts = 8, .tcp_opts = 12, .len = 100),
+	  "198.18.0.0/15" },
+	{ "ipv6 tcp behind 3 extension headers", TCP6(.ext = "HRD", .len = 140), "2001:db8::/32" },
+	{ "vlan ipv4 udp", UDP4(.vlans = 1, .dport = 53, .len = 70), "198.18.0.0/15" },
+	{ "qinq ipv4 tcp", TCP4(.vlans = 2, .len = 80), "198.18.0.0/15" },
+	{ "ipv6 first fragment udp", UDP6(.frag = FRAG_FIRST, .len = 90), "2001:db8::/32" },
+};
+
+/* Sends n copies of the first len bytes of f; checks the verdicts and the counter deltas. */
+static bool send_expect(const struct frame *f, __u32 len, __u32 n, const struct want *w)
+{
+	static struct snap before, after;
+	__u32 retval = 0, passed = 0, want_passed = 0;
+	int err = snap_read(&before);
+
+	for (__u32 i = 0; i < n && !err; i++) {
+		err = run_xdp(H.prog, f, len, 1, &retval, NULL);
+		if (!err && retval != XDP_PASS && retval != XDP_DROP)
+			err = -ERANGE;
+		passed += retval == XDP_PASS;
+	}
+	err = err ?: snap_read(&after);
+	if (err) {
+		tap_diag("test run: %s", strerror(-err));
+		return false;
+	}
+	for (int k = 0; k < WANTS_MAX; k++)
+		if (w[k].verdict == SLUICE_VERDICT_PASS || w[k].verdict == SLUICE_VERDICT_MONITOR)
+			want_passed += w[k].n;
+	return snap_expect(&before, &after, w, len) &
+	       TAP_EXPECT_EQ("XDP_PASS verdicts", passed, want_passed);
+}
+
+static bool check_ban(const char *cidr)
+{
+	struct sluice_ban_key key = {}, next;
+	struct sluice_ban ban;
+	__u32 plen, n = 0;
+	__u64 now = mono_ns();
+
+	for (void *prev = NULL; !bpf_map_get_next_key(H.bans, prev, &next); prev = &next)
+		n++;
+	parse_cidr(cidr, key.addr, &plen);
+	key.prefixlen = plen;
+	if (bpf_map_lookup_elem(H.bans, &key, &ban)) {
+		tap_diag("no ban entry for %s", cidr);
+		return false;
+	}
+	/* Stamped with the coarse clock, at most a tick behind now, a few ticks ago. */
+	return TAP_EXPECT_EQ("ban entries", n, 1) &
+	       TAP_EXPECT_EQ("ban slot", ban.stat_slot, SLOT(0)) &
+	       TAP_EXPECT_EQ("ban expires within a second before now + ban time",
+			     ban.expires_ns <= now + BAN_NS &&
+				     ban.expires_ns > now + BAN_NS - 1000000000ULL,
+			     1);
+}
+
+static bool run_scenario(const struct scenario *sc, __u32 active)
+{
+	struct frame f;
+	bool ok = !scenario_apply(sc, active);
+
+	for (int i = 0; ok && i < STEPS_MAX && sc->steps[i].n; i++) {
+		build_frame(&sc->steps[i].pkt, &f);
+		ok = send_expect(&f, f.len, sc->steps[i].n, sc->steps[i].want);
+		if (!ok)
+			tap_diag("at step %d", i + 1);
+	}
+	if (ok && sc->want_ban)
+		ok = check_ban(sc->want_ban);
+	tap_result(ok, "%s (active %u)", sc->desc, active);
+	return ok;
+}
+
+static void test_classes(void)
+{
+	char desc[128];
+
+	for (size_t i = 0; i < ARRAY_SIZE(classes); i++) {
+		const struct class_case *c = &classes[i];
+		struct scenario sc = { .desc = desc, .steps = { STEP(c->pkt, 1, c->bare) } };
+
+		snprintf(desc, sizeof(desc), "%s, no policy", c->desc);
+		run_scenario(&sc, i % 4);
+		sc.rules[0] = c->rule;
+		sc.steps[0].want[0] = c->ruled;
+		snprintf(desc, sizeof(desc), "%s, matched by a rule", c->desc);
+		run_scenario(&sc, (i + 1) % 4);
+	}
+}
+
+static void test_malformed(void)
+{
+	char desc[128];
+
+	for (size_t i = 0; i < ARRAY_SIZE(malformed); i++) {
+		const struct malformed_case *c = &malformed[i];
+		struct scenario sc = { .desc = desc, .steps = { STEP(c->pkt, 1, MALF_PASS) } };
+
+		snprintf(desc, sizeof(desc), "malformed: %s, passed", c->desc);
+		run_scenario(&sc, i % 4);
+		sc.malformed_drop = true;
+		sc.steps[0].want[0] = (struct want)MALF_DROP;
+		snprintf(desc, sizeof(desc), "malformed: %s, dropped by policy", c->desc);
+		run_scenario(&sc, (i + 1) % 4);
+	}
+}
+
+static void test_truncation(const struct trunc_case *c, __u32 min_len, bool drop, bool blocked)
+{
+	const struct want pass[WANTS_MAX] = { PASS_NONE }, block[WANTS_MAX] = { BLOCKED },
+			  malf[WANTS_MAX] = { MALF_PASS },
+			  malf_drop[WANTS_MAX] = { MALF_DROP };
+	struct scenario sc = { .malformed_drop = drop };
+	struct frame f;
+	bool ok;
+
+	if (blocked)
+		sc.lists[0] = (struct list_spec)L(BLOCK, PERMANENT, c->block);
+	build_frame(&c->pkt, &f);
+	ok = !scenario_apply(&sc, blocked | drop << 1);
+	for (__u32 cut = min_len; ok && cut <= f.len; cut++) {
+		const struct want *w = drop ? malf_drop : malf;
+
+		if (blocked && cut >= f.ip_hdr_end)
+			w = block;
+		else if (cut == f.len)
+			w = pass;
+		ok = send_expect(&f, cut, 1, w);
+		if (!ok)
+			tap_diag("cut to %u of %u bytes", cut, f.len);
+	}
+	tap_result(ok, "%s cut at every length, malformed %s%s", c->desc,
+		   drop ? "dropped" : "passed", blocked ? ", source blocked" : "");
+}
+
+/* XDP_DROP and exit: the floor that the cost of sluice is measured against. */
+static int bare_drop_prog(void)
+{
+	const struct bpf_insn insns[] = {
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = XDP_DROP },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+
+	return bpf_prog_load(BPF_PROG_TYPE_XDP, "bare_drop", "GPL", insns, ARRAY_SIZE(insns), NULL);
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	return *(const __u32 *)a < *(const __u32 *)b ? -1 : *(const __u32 *)a > *(const __u32 *)b;
+}
+
+#define BENCH_REPEAT 1000000
+#define BENCH_RUNS 5
+
+/* Median of BENCH_RUNS means of BENCH_REPEAT runs, in ns; the last verdict must be as wanted. */
+static int bench_ns(int prog, const struct frame *f, __u32 want_retval, __u32 *ns)
+{
+	__u32 d[BENCH_RUNS], retval = 0;
+
+	for (int i = 0; i < BENCH_RUNS; i++) {
+		int err = run_xdp(prog, f, f->len, BENCH_REPEAT, &retval, &d[i]);
+
+		if (err)
+			return err;
+		if (retval != want_retval)
+			return -EPROTO;
+	}
+	qsort(d, BENCH_RUNS, sizeof(d[0]), cmp_u32);
+	*ns = d[BENCH_RUNS / 2];
+	return 0;
+}
+
+static const struct bench_case {
+	const char *desc;
+	struct scenario sc;
+	__u32 retval;
+} benches[] = {
+	{ "no rule matches",
+	  { .rules = { R(PROTO(UDP), ACT(DROP)) },
+	    .lists = { L(BLOCK, PERMANENT, "203.0.113.0/24") } },
+	  XDP_PASS },
+	{ "blocklisted", { .lists = { L(BLOCK, PERMANENT, "198.18.0.0/15") } }, XDP_DROP },
+	{ "under limit", { .rules = { R(.limits = { { PKTS(1000000000ULL, 10000000ULL) } }) } },
+	  XDP_PASS },
+	{ "over limit", { .rules = { R(ACT(DROP), .limits = { { PKTS(1, 1) } }) } }, XDP_DROP },
+};
+
+static void test_bench(void)
+{
+	const struct pkt_spec spec = TCP4();
+	char line[256];
+	struct frame f;
+	__u32 ns = 0;
+	int prog = bare_drop_prog(), err = prog < 0 ? -errno : 0, at;
+
+	build_frame(&spec, &f);
+	err = err ?: bench_ns(prog, &f, XDP_DROP, &ns);
+	at = snprintf(line, sizeof(line), "ns/packet, median of %d x %d runs: bare XDP_DROP %u",
+		      BENCH_RUNS, BENCH_REPEAT, ns);
+	for (size_t i = 0; i < ARRAY_SIZE(benches) && !err; i++) {
+		err = scenario_apply(&benches[i].sc, 0);
+		err = err ?: bench_ns(H.prog, &f, benches[i].retval, &ns);
+		at += snprintf(line + at, sizeof(line) - at, ", %s %u", benches[i].desc, ns);
+	}
+	if (prog >= 0)
+		close(prog);
+	if (err)
+		tap_diag("bench: %s", strerror(-err));
+	else
+		tap_diag("%s", line);
+	tap_result(!err, "per-packet cost measured, with the verdicts expected");
+}
+
+int main(void)
+{
+	__u32 min_len;
+
+	HARNESS_OPEN_OR_SKIP("data-path tests");
+	test_classes();
+	test_malformed();
+	for (size_t i = 0; i < ARRAY_SIZE(scenarios); i++)
+		run_scenario(&scenarios[i], i % 4);
+	min_len = min_test_len();
+	tap_diag("the kernel runs test frames of %u bytes or more: cuts start there", min_len);
+	for (size_t i = 0; i < ARRAY_SIZE(truncs); i++)
+		for (int drop = 0; drop < 2; drop++)
+			for (int blocked = 0; blocked < 2; blocked++)
+				test_truncation(&truncs[i], min_len, drop, blocked);
+	test_bench();
+	harness_close();
+	return tap_exit();
+}
