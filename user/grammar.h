@@ -90,6 +90,10 @@ struct policy_doc {
 	size_t nitems;
 	size_t items_cap;
 	bool malformed_drop; /* `set malformed drop`; default pass */
+	bool events_set; /* a `set events` line was given (dump prints it back) */
+	__u64 event_period_ns; /* `set events period D sample N ceiling N`; ceiling 0: off */
+	__u32 event_sample;
+	__u32 event_ceiling;
 };
 
 /* Value parsers: 0 on success, -EINVAL with a message in err->msg (line/column untouched). */
@@ -98,7 +102,7 @@ int parse_rate(const char *s, struct rate *out, struct parse_error *err);
 int parse_duration(const char *s, __u64 *ns, struct parse_error *err); /* 30s 10m 1h 1d 1h30m */
 int parse_burst(const char *s, enum rate_kind kind, __u64 *out, struct parse_error *err);
 int parse_port_range(const char *s, __u16 *lo, __u16 *hi, struct parse_error *err);
-/* A list comment: at most SLUICE_COMMENT_LEN - 1 bytes of printable ASCII; out gets it NUL-padded. */
+/* A list item's comment: at most 39 bytes of printable ASCII; OUT gets it NUL-padded. */
 int parse_comment(const char *s, char out[SLUICE_COMMENT_LEN], struct parse_error *err);
 
 /* Canonical printing: what the parsers above read back to the same value. */
@@ -141,26 +145,6 @@ int compile_rule(const struct rule_spec *spec, struct sluice_rule *out, struct p
 void policy_init(struct policy_doc *doc);
 void policy_free(struct policy_doc *doc);
 int policy_add_item(struct policy_doc *doc, const struct list_item *item); /* -ENOMEM */
-
-/*
- * A hash of a doc's list items by kind and prefix, so that long lists find duplicates
- * in constant time. Zero-initialise it, add items only through policy_add_unique()
- * while it is in use, and free it.
- */
-struct item_index {
-	size_t *slots; /* item index + 1; 0 is empty */
-	size_t mask; /* slots - 1, a power of two less one */
-	size_t used; /* leading items of the doc indexed so far */
-};
-
-/*
- * Appends ITEM to DOC unless DOC already has an item of the same kind and prefix:
- * then returns -EEXIST and sets *dup to that item's index. The first call indexes
- * the items already in DOC. -ENOMEM.
- */
-int policy_add_unique(struct policy_doc *doc, struct item_index *index,
-		      const struct list_item *item, size_t *dup);
-void item_index_free(struct item_index *index);
 
 /*
  * Parses one policy line (allow add, block add, rule add, set malformed pass|drop;
