@@ -47,6 +47,8 @@ TOOL_SRCS := $(wildcard tests/tools/*.c)
 TOOL_BINS := $(patsubst tests/tools/%.c,$(BUILD)/tests/tools/%,$(TOOL_SRCS))
 
 .DELETE_ON_ERROR:
+# Objects and skeletons made along pattern chains are kept, not removed as intermediates.
+.SECONDARY:
 .PHONY: all test check-deps demo bench clean help install man
 
 all: $(BUILD)/sluice

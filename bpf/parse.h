@@ -43,7 +43,7 @@ struct packet {
 	__u8 tcp_flags;
 	__u8 fragment; /* non-first fragment: no L4 header */
 	__u8 nexthdr; /* while walking IPv6 extension headers */
-	__u8 pad2[2];
+	__u16 sport; /* host order; valid when has_ports */
 	__u32 len; /* frame length */
 };
 
@@ -223,6 +223,7 @@ static __always_inline int parse_l4(struct cursor *c, const struct l3_span *l3, 
 
 		if ((void *)(tcph + 1) > c->end || (void *)(tcph + 1) > l3_end || tcph->doff < 5)
 			return PARSE_MALFORMED;
+		p->sport = bpf_ntohs(tcph->source);
 		p->dport = bpf_ntohs(tcph->dest);
 		p->tcp_flags = ((__u8 *)tcph)[13];
 		p->has_ports = 1;
@@ -233,6 +234,7 @@ static __always_inline int parse_l4(struct cursor *c, const struct l3_span *l3, 
 
 		if ((void *)(udph + 1) > c->end || (void *)(udph + 1) > l3_end)
 			return PARSE_MALFORMED;
+		p->sport = bpf_ntohs(udph->source);
 		p->dport = bpf_ntohs(udph->dest);
 		p->has_ports = 1;
 		break;

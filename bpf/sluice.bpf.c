@@ -12,6 +12,7 @@
 #include "lists.h"
 #include "limiter.h"
 #include "stats.h"
+#include "events.h"
 
 /* Counter slot of the interface this copy of the program is attached to; set at load. */
 const volatile __u32 iface_slot = 0;
@@ -20,6 +21,7 @@ struct decision {
 	__u32 verdict;
 	__u32 reason;
 	__u32 rule; /* counter slot of the deciding rule, or SLUICE_NO_RULE */
+	__u32 limit; /* index of the refusing limit in its rule, or EVENT_NO_LIMIT */
 };
 
 static __always_inline int rule_matches(const struct sluice_rule *r, const struct packet *p)
@@ -110,6 +112,7 @@ __noinline int apply_rule(const struct sluice_rule *r, const struct packet *p, _
 			d->reason = SLUICE_REASON_ERROR;
 			return 0;
 		}
+		d->limit = i;
 		refuse(r, &r->limits[i], p, now, d);
 		return 0;
 	}
@@ -134,7 +137,8 @@ __noinline __u32 find_rule(const struct sluice_policy *pol, const struct packet 
 	return SLUICE_MAX_RULES;
 }
 
-static __always_inline void decide(struct xdp_md *ctx, struct packet *p, struct decision *d)
+static __always_inline void decide(struct xdp_md *ctx, struct packet *p, struct decision *d,
+				   const struct sluice_policy **polp, __u64 *now)
 {
 	struct cursor c = { .pos = (void *)(long)ctx->data, .end = (void *)(long)ctx->data_end };
 	struct l3_span l3 = {};
@@ -142,7 +146,6 @@ static __always_inline void decide(struct xdp_md *ctx, struct packet *p, struct 
 	struct sluice_state *state;
 	__u32 zero = 0, active, policy_slot, i;
 	__u16 ethertype;
-	__u64 now = 0;
 	int res;
 
 	res = parse_eth(&c, &ethertype);
@@ -161,24 +164,25 @@ static __always_inline void decide(struct xdp_md *ctx, struct packet *p, struct 
 	pol = bpf_map_lookup_elem(&sluice_policy, &policy_slot);
 	if (!pol)
 		goto error;
+	*polp = pol;
 
 	if (res != PARSE_OK)
 		goto malformed;
 
 	if ((pol->flags & SLUICE_POLICY_ALLOW) &&
 	    list_match(SLUICE_ACTIVE_LISTS(active) ? (void *)&sluice_allow1 : (void *)&sluice_allow0,
-		       p->src, &now)) {
+		       p->src, now)) {
 		d->reason = SLUICE_REASON_ALLOWLIST;
 		return;
 	}
 	if ((pol->flags & SLUICE_POLICY_BLOCK) &&
 	    list_match(SLUICE_ACTIVE_LISTS(active) ? (void *)&sluice_block1 : (void *)&sluice_block0,
-		       p->src, &now)) {
+		       p->src, now)) {
 		d->verdict = SLUICE_VERDICT_DROP;
 		d->reason = SLUICE_REASON_BLOCKLIST;
 		return;
 	}
-	if (is_banned(pol, p->src, p->family, &now)) {
+	if (is_banned(pol, p->src, p->family, now)) {
 		d->verdict = SLUICE_VERDICT_DROP;
 		d->reason = SLUICE_REASON_BAN;
 		return;
@@ -189,7 +193,7 @@ static __always_inline void decide(struct xdp_md *ctx, struct packet *p, struct 
 
 	i = find_rule(pol, p);
 	if (i < SLUICE_MAX_RULES)
-		apply_rule(&pol->rules[i], p, now, d);
+		apply_rule(&pol->rules[i], p, *now, d);
 	return;
 
 malformed:
@@ -204,16 +208,22 @@ error:
 SEC("xdp")
 int sluice_xdp(struct xdp_md *ctx)
 {
+	const struct sluice_policy *pol = NULL;
 	struct packet p = {};
 	struct decision d = {
 		.verdict = SLUICE_VERDICT_PASS,
 		.reason = SLUICE_REASON_NONE,
 		.rule = SLUICE_NO_RULE,
+		.limit = EVENT_NO_LIMIT,
 	};
+	__u64 now = 0;
 
 	p.len = ctx->data_end - ctx->data;
-	decide(ctx, &p, &d);
+	decide(ctx, &p, &d, &pol, &now);
 	stats_count(iface_slot, d.rule, d.verdict, d.reason, p.len);
+	if (d.verdict != SLUICE_VERDICT_PASS && pol)
+		event_emit(pol, &p, ctx->ingress_ifindex, d.verdict, d.reason, d.rule, d.limit,
+			   &now);
 	return d.verdict == SLUICE_VERDICT_DROP || d.verdict == SLUICE_VERDICT_BAN ? XDP_DROP :
 										    XDP_PASS;
 }

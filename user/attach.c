@@ -290,7 +290,7 @@ int detach_iface(struct pins *p, const char *ifname)
 	err = iface_find(p, ifname, &slot, &rec);
 	if (err) {
 		pr_warn("detach: %s: not attached by sluice under %s", ifname, p->dir);
-		return err == -ENOENT ? -ENODEV : err;
+		return err;
 	}
 	link_pin_path(p, rec.ifindex, path, sizeof(path));
 	fd = bpf_obj_get(path);

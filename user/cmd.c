@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #include <errno.h>
+#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 #include "cmd.h"
@@ -22,6 +23,8 @@ void cmd_list_help(FILE *out, const char *prefix, const struct cmd *cmds)
 
 int cmd_dispatch(const char *prefix, const struct cmd *cmds, int argc, char **argv)
 {
+	/* Messages carry the object, not the program name the log prefix already has. */
+	const char *object = strncmp(prefix, "sluice ", 7) == 0 ? prefix + 7 : NULL;
 	const struct cmd *found = NULL;
 	size_t len;
 
@@ -41,17 +44,36 @@ int cmd_dispatch(const char *prefix, const struct cmd *cmds, int argc, char **ar
 			break;
 		}
 		if (found) {
-			pr_warn("%s: '%s' is ambiguous: %s or %s", prefix, argv[0], found->name,
-				c->name);
+			pr_warn("%s%s'%s' is ambiguous: %s or %s", object ? object : "",
+				object ? ": " : "", argv[0], found->name, c->name);
 			return EXIT_USAGE;
 		}
 		found = c;
 	}
 	if (!found) {
-		pr_warn("%s: unknown command '%s'; try '%s help'", prefix, argv[0], prefix);
+		pr_warn("%s%sunknown command '%s'; try '%s help'", object ? object : "",
+			object ? ": " : "", argv[0], prefix);
 		return EXIT_USAGE;
 	}
+	if (!found->object && argc >= 2 && cmd_is_help(argv[1])) {
+		if (!object) {
+			static char help_opt[] = "--help";
+
+			argv[1] = help_opt; /* top-level verbs print their full usage */
+		} else {
+			printf("Usage: %s %s %s\n", prefix, found->name, found->help);
+			return EXIT_OK;
+		}
+	}
 	return found->fn(argc, argv);
+}
+
+int cmd_bad_option(const char *verb, char **argv, void (*usage)(FILE *out))
+{
+	pr_warn("%s: unknown option or missing argument '%s'", verb, argv[optind - 1]);
+	if (usage)
+		usage(stderr);
+	return EXIT_USAGE;
 }
 
 void json_print(json_t *doc)

@@ -81,8 +81,7 @@ int cmd_attach(int argc, char **argv)
 			attach_usage(stdout);
 			return EXIT_OK;
 		default:
-			attach_usage(stderr);
-			return EXIT_USAGE;
+			return cmd_bad_option("attach", argv, attach_usage);
 		}
 	}
 	if (optind != argc - 1) {
@@ -189,6 +188,14 @@ static json_t *status_maps(const struct pins *p)
 
 		if (bpf_obj_get_info_by_fd(p->fds[i], &info, &len))
 			continue;
+		if (info.type == BPF_MAP_TYPE_RINGBUF) {
+			/* A ring has bytes, not entries. */
+			json_array_append_new(maps, json_pack("{s:s,s:i,s:I}", "name",
+							      pin_map_names[i], "id", info.id,
+							      "capacity",
+							      (json_int_t)info.max_entries));
+			continue;
+		}
 		/* Arrays are always full; only the growing maps have a fill level. */
 		if (info.type == BPF_MAP_TYPE_ARRAY || info.type == BPF_MAP_TYPE_PERCPU_ARRAY)
 			entries = info.max_entries;
@@ -281,9 +288,15 @@ static void status_print(json_t *doc)
 
 		if (live && !json_is_true(live))
 			continue; /* the idle list generation is empty between restores */
-		printf("map %-15s %10lld / %-10lld\n", json_string_value(json_object_get(v, "name")),
-		       json_integer_value(json_object_get(v, "entries")),
-		       json_integer_value(json_object_get(v, "capacity")));
+		if (json_object_get(v, "entries"))
+			printf("map %-15s %10lld / %lld\n",
+			       json_string_value(json_object_get(v, "name")),
+			       json_integer_value(json_object_get(v, "entries")),
+			       json_integer_value(json_object_get(v, "capacity")));
+		else
+			printf("map %-15s %10s   %lld bytes\n",
+			       json_string_value(json_object_get(v, "name")), "ring",
+			       json_integer_value(json_object_get(v, "capacity")));
 	}
 }
 

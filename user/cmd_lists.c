@@ -96,7 +96,7 @@ static int list_del(enum list_kind kind, int argc, char **argv)
 
 static int list_show(enum list_kind kind, int argc, char **argv)
 {
-	char line[GRAMMAR_LINE_MAX];
+	char line[GRAMMAR_LINE_MAX], verb[32];
 	struct policy_doc doc;
 	struct pins p;
 	int err;
@@ -106,7 +106,8 @@ static int list_show(enum list_kind kind, int argc, char **argv)
 		fprintf(stderr, "Usage: sluice [-j] %s list\n", list_names[kind]);
 		return EXIT_USAGE;
 	}
-	err = cmd_open_pins("list", &p, false);
+	snprintf(verb, sizeof(verb), "%s list", list_names[kind]);
+	err = cmd_open_pins(verb, &p, false);
 	if (err)
 		return err;
 	policy_init(&doc);
@@ -133,6 +134,7 @@ static int list_show(enum list_kind kind, int argc, char **argv)
 
 static int list_flush(enum list_kind kind, int argc, char **argv)
 {
+	char verb[32];
 	struct pins p;
 	long n;
 	int err;
@@ -142,7 +144,8 @@ static int list_flush(enum list_kind kind, int argc, char **argv)
 		fprintf(stderr, "Usage: sluice %s flush\n", list_names[kind]);
 		return EXIT_USAGE;
 	}
-	err = cmd_open_pins("flush", &p, true);
+	snprintf(verb, sizeof(verb), "%s flush", list_names[kind]);
+	err = cmd_open_pins(verb, &p, true);
 	if (err)
 		return err;
 	n = lists_flush(&p, kind);
@@ -198,7 +201,7 @@ static int list_import(enum list_kind kind, int argc, char **argv)
 			       verb);
 			return EXIT_OK;
 		default:
-			return EXIT_USAGE;
+			return cmd_bad_option(verb, argv, NULL);
 		}
 	}
 	if (optind != argc - 1) {
@@ -216,7 +219,7 @@ static int list_import(enum list_kind kind, int argc, char **argv)
 			pr_warn("%s: %s: %s", verb, argv[optind], strerror(-err));
 		}
 		policy_free(&doc);
-		return EXIT_USAGE;
+		return err == -EINVAL || err == -ENOENT ? EXIT_USAGE : EXIT_RUNTIME;
 	}
 	ret = cmd_open_pins(verb, &p, true);
 	if (ret) {

@@ -65,8 +65,7 @@ int cmd_restore(int argc, char **argv)
 			restore_usage(stdout);
 			return EXIT_OK;
 		default:
-			restore_usage(stderr);
-			return EXIT_USAGE;
+			return cmd_bad_option("restore", argv, restore_usage);
 		}
 	}
 	if (optind != argc - 1) {
@@ -208,7 +207,8 @@ static int rule_change(const char *verb, int (*edit)(struct policy_doc *, void *
 	}
 	pins_close(&p);
 	policy_free(&doc);
-	return err == -EEXIST || err == -ENOENT ? EXIT_USAGE : exit_code_for(err);
+	/* A name that clashes is an input error; one that is not there, like `block del`, is not. */
+	return err == -EEXIST ? EXIT_USAGE : exit_code_for(err);
 }
 
 static int edit_add(struct policy_doc *doc, void *arg)

@@ -84,7 +84,7 @@ int cmd_stats(int argc, char **argv)
 			       "with rates,\nuntil interrupted; with -j, one JSON document a line.\n");
 			return EXIT_OK;
 		default:
-			return EXIT_USAGE;
+			return cmd_bad_option("stats", argv, NULL);
 		}
 	}
 	if (optind != argc) {

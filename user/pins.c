@@ -58,6 +58,15 @@ __u64 mono_now_ns(void)
 	return (__u64)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 }
 
+/* True when this process does not share init's mount namespace. */
+static bool in_private_mount_ns(void)
+{
+	struct stat self, init;
+
+	return stat("/proc/self/ns/mnt", &self) == 0 && stat("/proc/1/ns/mnt", &init) == 0 &&
+	       self.st_ino != init.st_ino;
+}
+
 static bool is_bpffs(const char *path)
 {
 	struct statfs st;
@@ -89,6 +98,10 @@ int pins_prepare_dir(const char *dir)
 			return err;
 		}
 		pr_info("mounted bpffs on /sys/fs/bpf");
+		if (in_private_mount_ns())
+			pr_warn("mounted bpffs in a private mount namespace: pins under %s vanish "
+				"with it (ip netns exec does this; use nsenter --net instead)",
+				dir);
 	}
 	if (mkdir(dir, 0700) && errno != EEXIST) {
 		int err = -errno;

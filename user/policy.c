@@ -80,6 +80,29 @@ static int add_ban_plen(__u8 *plens, __u8 *n, __u8 plen)
 	return 0;
 }
 
+/*
+ * Bans outlive the rules that made them: the data path looks bans up only under the
+ * policy's prefix lengths, so those of live bans are kept in the new policy too.
+ */
+static void keep_live_ban_plens(const struct pins *p, struct sluice_policy *pol)
+{
+	struct sluice_ban_key cur, next;
+	bool walked = false;
+
+	while (bpf_map_get_next_key(p->fds[PIN_BANS], walked ? &cur : NULL, &next) == 0) {
+		bool v4 = next.prefixlen >= SLUICE_V4_MAPPED_PLEN && addr_is_v4_mapped(next.addr);
+		int err = v4 ? add_ban_plen(pol->ban_plens4, &pol->nban_plens4, next.prefixlen) :
+			       add_ban_plen(pol->ban_plens6, &pol->nban_plens6, next.prefixlen);
+
+		if (err)
+			pr_warn("bans under more than %d prefix lengths: those of /%u are not "
+				"enforced until they expire",
+				SLUICE_MAX_BAN_PLENS, next.prefixlen);
+		cur = next;
+		walked = true;
+	}
+}
+
 static int old_slot_of(const struct sluice_policy *old, const char *name)
 {
 	if (!old)
@@ -100,9 +123,9 @@ int policy_build(const struct policy_doc *doc, const struct sluice_policy *old,
 	memset(out, 0, sizeof(*out));
 	*fresh_slots = 0;
 	out->nrules = doc->nrules;
-	out->event_period_ns = SLUICE_DEFAULT_EVENT_PERIOD_NS;
-	out->event_sample = SLUICE_DEFAULT_EVENT_SAMPLE;
-	out->event_ceiling = SLUICE_DEFAULT_EVENT_CEILING;
+	out->event_period_ns = doc->event_period_ns;
+	out->event_sample = doc->event_sample;
+	out->event_ceiling = doc->event_ceiling;
 	if (doc->malformed_drop)
 		out->flags |= SLUICE_POLICY_MALFORMED_DROP;
 
@@ -317,6 +340,7 @@ int policy_apply(struct pins *p, const struct policy_doc *doc, bool replace_list
 	ret = policy_build(doc, old, next_pol, &fresh, err);
 	if (ret)
 		goto out;
+	keep_live_ban_plens(p, next_pol);
 	if (!replace_lists) {
 		next_pol->flags &= ~(SLUICE_POLICY_ALLOW | SLUICE_POLICY_BLOCK);
 		next_pol->flags |= old->flags & (SLUICE_POLICY_ALLOW | SLUICE_POLICY_BLOCK);

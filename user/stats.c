@@ -64,10 +64,36 @@ int stats_read(const struct pins *p, struct stats_snapshot *snap)
 		if (err)
 			break; /* ENOENT: that was the last batch */
 	}
+	if (!ret)
+		ret = event_stats_read(p, &snap->events);
 	snap->taken_ns = mono_now_ns();
 out:
 	free(keys);
 	free(values);
+	return ret;
+}
+
+int event_stats_read(const struct pins *p, struct sluice_event_stats *sum)
+{
+	int ncpus = libbpf_num_possible_cpus();
+	struct sluice_event_stats *percpu;
+	__u32 zero = 0;
+	int ret = 0;
+
+	if (ncpus < 0)
+		return ncpus;
+	memset(sum, 0, sizeof(*sum));
+	percpu = calloc(ncpus, sizeof(*percpu));
+	if (!percpu)
+		return -ENOMEM;
+	if (bpf_map_lookup_elem(p->fds[PIN_EVSTATS], &zero, percpu))
+		ret = -errno;
+	for (int cpu = 0; !ret && cpu < ncpus; cpu++) {
+		sum->emitted += percpu[cpu].emitted;
+		sum->suppressed += percpu[cpu].suppressed;
+		sum->lost += percpu[cpu].lost;
+	}
+	free(percpu);
 	return ret;
 }
 
@@ -205,6 +231,10 @@ json_t *stats_to_json(const struct pins *p, const struct stats_snapshot *snap,
 	}
 	free(pol);
 	json_object_set_new(root, "interfaces", ifaces);
+	json_object_set_new(root, "events",
+			    json_pack("{s:I,s:I,s:I}", "emitted", (json_int_t)snap->events.emitted,
+				      "suppressed", (json_int_t)snap->events.suppressed, "lost",
+				      (json_int_t)snap->events.lost));
 	if (prev)
 		json_object_set_new(root, "interval_sec", json_real(seconds));
 	return root;

@@ -12,10 +12,14 @@ extern const char *const reason_names[SLUICE_REASON_COUNT];
 /* Counters summed over CPUs, indexed by sluice_stats_index(). */
 struct stats_snapshot {
 	__u64 taken_ns; /* CLOCK_MONOTONIC when read */
+	struct sluice_event_stats events; /* emitted, suppressed, lost summed over CPUs */
 	struct sluice_counter c[SLUICE_STATS_ENTRIES];
 };
 
 int stats_read(const struct pins *p, struct stats_snapshot *snap);
+
+/* The event counters of sluice_evstats, summed over CPUs (sampling state left zero). */
+int event_stats_read(const struct pins *p, struct sluice_event_stats *sum);
 
 /* Sum of one interface's counters for a rule slot (or all, with rule < 0) by verdict and reason. */
 struct sluice_counter stats_sum(const struct stats_snapshot *snap, __u32 iface, int rule,

@@ -1,0 +1,87 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* Sampled drop events: a key's first drop in a period, then 1 in N, under a per-CPU ceiling. */
+#ifndef SLUICE_EVENTS_H
+#define SLUICE_EVENTS_H
+
+#include "addr.h"
+#include "maps.h"
+#include "parse.h"
+
+#define EVENT_WINDOW_NS 1000000000ULL
+#define EVENT_NO_LIMIT 0xff
+
+/*
+ * Every drop or monitor verdict ends up counted once in sluice_evstats: emitted,
+ * suppressed (sampled out or over the ceiling) or lost (ring full). Under a flood the
+ * ceiling is reached early in each window, and from then on a drop costs one per-CPU
+ * array access; the per-key lookup runs only below the ceiling.
+ */
+static __always_inline void event_emit(const struct sluice_policy *pol, const struct packet *p,
+				       __u32 ifindex, __u32 verdict, __u32 reason, __u32 rule,
+				       __u32 limit, __u64 *now)
+{
+	struct sluice_ban_key key = {};
+	struct sluice_event_stats *st;
+	struct sluice_event *e;
+	__u32 zero = 0, sampled = 1;
+	__u64 t, *seen;
+
+	st = bpf_map_lookup_elem(&sluice_evstats, &zero);
+	if (!st)
+		return;
+	if (!pol->event_ceiling) {
+		st->suppressed++;
+		return;
+	}
+	t = clock_now(now);
+	if (t - st->window_start_ns >= EVENT_WINDOW_NS) {
+		st->window_start_ns = t;
+		st->window_events = 0;
+	}
+	if (st->window_events >= pol->event_ceiling) {
+		st->suppressed++;
+		return;
+	}
+
+	/* Keyed by source, reason and rule, so a source hitting two rules shows both. */
+	key.prefixlen = reason;
+	key.pad[0] = rule;
+	__builtin_memcpy(key.addr, p->src, sizeof(key.addr));
+	seen = bpf_map_lookup_elem(&sluice_evseen, &key);
+	if (seen && t - *seen < pol->event_period_ns) {
+		if (pol->event_sample > 1 && ++st->sample_tick % pol->event_sample) {
+			st->suppressed++;
+			return;
+		}
+		sampled = pol->event_sample ? pol->event_sample : 1;
+	} else if (seen) {
+		*seen = t;
+	} else {
+		bpf_map_update_elem(&sluice_evseen, &key, &t, BPF_ANY);
+	}
+
+	e = bpf_ringbuf_reserve(&sluice_events, sizeof(*e), 0);
+	if (!e) {
+		st->lost++;
+		return;
+	}
+	e->time_ns = t;
+	__builtin_memcpy(e->src, p->src, sizeof(e->src));
+	__builtin_memcpy(e->dst, p->dst, sizeof(e->dst));
+	e->ifindex = ifindex;
+	e->sport = p->has_ports ? p->sport : 0;
+	e->dport = p->has_ports ? p->dport : 0;
+	e->family = p->family;
+	e->l4proto = p->l4proto;
+	e->reason = reason;
+	e->verdict = verdict;
+	e->rule = rule;
+	e->limit = limit;
+	e->len = p->len > 0xffff ? 0xffff : p->len;
+	e->sampled = sampled;
+	bpf_ringbuf_submit(e, 0);
+	st->emitted++;
+	st->window_events++;
+}
+
+#endif /* SLUICE_EVENTS_H */

@@ -1,0 +1,503 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/* events, top: reading the sampled drop events of the data path. */
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "cmd.h"
+#include "log.h"
+#include "policy.h"
+#include "stats.h"
+
+static volatile sig_atomic_t stop;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
+
+/* What turns an event's numbers into names: interfaces and rules of the live policy. */
+struct event_names {
+	struct sluice_iface ifaces[SLUICE_MAX_IFACES];
+	char rules[SLUICE_RULE_SLOTS][SLUICE_NAME_LEN];
+	__s64 mono_to_real_ns;
+};
+
+static void names_load(const struct pins *p, struct event_names *n)
+{
+	struct sluice_policy *pol = malloc(sizeof(*pol));
+	struct timespec mono, real;
+	__u32 active, slot;
+
+	memset(n, 0, sizeof(*n));
+	for (__u32 i = 0; i < SLUICE_MAX_IFACES; i++)
+		bpf_map_lookup_elem(p->fds[PIN_IFACES], &i, &n->ifaces[i]);
+	if (pol && !pins_active(p, &active)) {
+		slot = SLUICE_ACTIVE_POLICY(active);
+		if (!bpf_map_lookup_elem(p->fds[PIN_POLICY], &slot, pol))
+			for (__u32 r = 0; r < pol->nrules && r < SLUICE_MAX_RULES; r++)
+				memcpy(n->rules[pol->rules[r].stat_slot], pol->rules[r].name,
+				       SLUICE_NAME_LEN);
+	}
+	free(pol);
+	clock_gettime(CLOCK_MONOTONIC, &mono);
+	clock_gettime(CLOCK_REALTIME, &real);
+	n->mono_to_real_ns = (real.tv_sec - mono.tv_sec) * 1000000000LL + real.tv_nsec - mono.tv_nsec;
+}
+
+static const char *iface_name(const struct event_names *n, __u32 ifindex)
+{
+	for (int i = 0; i < SLUICE_MAX_IFACES; i++)
+		if (n->ifaces[i].ifindex == ifindex)
+			return n->ifaces[i].name;
+	return "?";
+}
+
+static const char *proto_name(__u8 proto)
+{
+	switch (proto) {
+	case 6:
+		return "tcp";
+	case 17:
+		return "udp";
+	case 1:
+		return "icmp";
+	case 58:
+		return "icmpv6";
+	default:
+		return NULL;
+	}
+}
+
+static void addr_text(const __u32 addr[4], char *buf, size_t len)
+{
+	struct sluice_lpm_key key = { .prefixlen = 128 };
+	struct prefix pfx;
+
+	memcpy(key.addr, addr, sizeof(key.addr));
+	key_to_prefix(&key, &pfx);
+	format_prefix(&pfx, buf, len);
+}
+
+static const char *rule_name(const struct event_names *n, __u8 rule)
+{
+	if (rule >= SLUICE_MAX_RULES || !n->rules[rule][0])
+		return "";
+	return n->rules[rule];
+}
+
+static json_t *event_json(const struct sluice_event *e, const struct event_names *n)
+{
+	char src[64], dst[64], when[40];
+	__s64 real = (__s64)e->time_ns + n->mono_to_real_ns;
+	time_t secs = real / 1000000000LL;
+	struct tm tm;
+	const char *proto = proto_name(e->l4proto);
+	json_t *o;
+
+	gmtime_r(&secs, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(when + strlen(when), sizeof(when) - strlen(when), ".%06lldZ",
+		 (long long)(real % 1000000000LL) / 1000);
+	addr_text(e->src, src, sizeof(src));
+	addr_text(e->dst, dst, sizeof(dst));
+	o = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:i,s:i}", "time", when, "interface",
+		      iface_name(n, e->ifindex), "verdict",
+		      e->verdict < SLUICE_VERDICT_COUNT ? verdict_names[e->verdict] : "?",
+		      "reason", e->reason < SLUICE_REASON_COUNT ? reason_names[e->reason] : "?",
+		      "rule", rule_name(n, e->rule), "src", src, "dst", dst, "len", e->len,
+		      "sampled", e->sampled);
+	if (proto)
+		json_object_set_new(o, "proto", json_string(proto));
+	else
+		json_object_set_new(o, "proto", json_integer(e->l4proto));
+	if (e->limit != 0xff)
+		json_object_set_new(o, "limit", json_integer(e->limit));
+	if (e->sport || e->dport) {
+		json_object_set_new(o, "sport", json_integer(e->sport));
+		json_object_set_new(o, "dport", json_integer(e->dport));
+	}
+	return o;
+}
+
+static void event_print(const struct sluice_event *e, const struct event_names *n)
+{
+	json_t *o = event_json(e, n);
+	json_t *sport = json_object_get(o, "sport");
+	json_t *proto = json_object_get(o, "proto");
+	char pbuf[16];
+
+	if (json_is_string(proto))
+		snprintf(pbuf, sizeof(pbuf), "%s", json_string_value(proto));
+	else
+		snprintf(pbuf, sizeof(pbuf), "proto %lld", json_integer_value(proto));
+	printf("%s %s %s %s", json_string_value(json_object_get(o, "time")),
+	       json_string_value(json_object_get(o, "interface")),
+	       json_string_value(json_object_get(o, "verdict")),
+	       json_string_value(json_object_get(o, "reason")));
+	if (e->rule < SLUICE_MAX_RULES)
+		printf(" rule %s", json_string_value(json_object_get(o, "rule")));
+	if (e->limit != 0xff)
+		printf(" limit %u", e->limit);
+	if (sport)
+		printf(" %s %s:%u > %s:%u", pbuf, json_string_value(json_object_get(o, "src")),
+		       e->sport, json_string_value(json_object_get(o, "dst")), e->dport);
+	else
+		printf(" %s %s > %s", pbuf, json_string_value(json_object_get(o, "src")),
+		       json_string_value(json_object_get(o, "dst")));
+	printf(" len %u", e->len);
+	if (e->sampled > 1)
+		printf(" sampled 1/%u", e->sampled);
+	printf("\n");
+	json_decref(o);
+}
+
+struct events_ctx {
+	struct event_names names;
+};
+
+static int on_event(void *ctx, void *data, size_t size)
+{
+	struct events_ctx *c = ctx;
+
+	if (size < sizeof(struct sluice_event))
+		return 0;
+	if (json_output) {
+		json_t *o = event_json(data, &c->names);
+
+		json_dumpf(o, stdout, JSON_COMPACT);
+		fputc('\n', stdout);
+		json_decref(o);
+	} else {
+		event_print(data, &c->names);
+	}
+	/* Flushed per event so a pipe into jq or a log shipper sees it at once. */
+	fflush(stdout);
+	return 0;
+}
+
+static int open_ring(const char *verb, struct pins *p, ring_buffer_sample_fn fn, void *ctx,
+		     struct ring_buffer **rb)
+{
+	int err = cmd_open_pins(verb, p, false);
+
+	if (err)
+		return err;
+	*rb = ring_buffer__new(p->fds[PIN_EVENTS], fn, ctx, NULL);
+	if (!*rb) {
+		pr_warn("%s: open the event ring: %s", verb, strerror(errno));
+		pins_close(p);
+		return EXIT_RUNTIME;
+	}
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	signal(SIGPIPE, on_signal);
+	return EXIT_OK;
+}
+
+int cmd_events(int argc, char **argv)
+{
+	struct events_ctx ctx;
+	struct ring_buffer *rb;
+	__u64 last_names = 0;
+	struct pins p;
+	int err;
+
+	if (argc == 2 && cmd_is_help(argv[1])) {
+		printf("Usage: sluice [-j] events\n\n"
+		       "Streams the data path's sampled drop and monitor events, one line each\n"
+		       "(JSON lines with -j), until interrupted. Sampling and its ceiling are set\n"
+		       "with `set events ...` in the policy; what sampling leaves out is counted\n"
+		       "(sluice_events_suppressed_total). One reader at a time: two would share\n"
+		       "the events between them.\n");
+		return EXIT_OK;
+	}
+	if (argc != 1) {
+		fprintf(stderr, "Usage: sluice [-j] events\n");
+		return EXIT_USAGE;
+	}
+	err = open_ring("events", &p, on_event, &ctx, &rb);
+	if (err)
+		return err;
+	while (!stop) {
+		/* Rule and interface names change with restores; reload them now and then. */
+		if (mono_now_ns() - last_names > 1000000000ULL) {
+			names_load(&p, &ctx.names);
+			last_names = mono_now_ns();
+		}
+		err = ring_buffer__poll(rb, 200);
+		if (err < 0 && err != -EINTR) {
+			pr_warn("events: %s", strerror(-err));
+			break;
+		}
+	}
+	ring_buffer__free(rb);
+	pins_close(&p);
+	return err < 0 && err != -EINTR ? EXIT_RUNTIME : EXIT_OK;
+}
+
+/* `top`: drops per key over the last interval, from the events weighted by their sampling. */
+struct top_entry {
+	__u32 src[4];
+	__u8 rule;
+	__u8 reason;
+	__u64 drops;
+	__u64 bytes;
+};
+
+struct top_ctx {
+	struct event_names names;
+	struct top_entry *entries;
+	size_t n, cap;
+	__u64 events;
+};
+
+static int on_top_event(void *ctx, void *data, size_t size)
+{
+	struct top_ctx *t = ctx;
+	const struct sluice_event *e = data;
+	size_t i;
+
+	if (size < sizeof(*e))
+		return 0;
+	t->events++;
+	for (i = 0; i < t->n; i++)
+		if (!memcmp(t->entries[i].src, e->src, sizeof(e->src)) &&
+		    t->entries[i].rule == e->rule && t->entries[i].reason == e->reason)
+			break;
+	if (i == t->n) {
+		if (t->n == t->cap) {
+			size_t cap = t->cap ? t->cap * 2 : 256;
+			struct top_entry *grown = realloc(t->entries, cap * sizeof(*grown));
+
+			if (!grown)
+				return -ENOMEM;
+			t->entries = grown;
+			t->cap = cap;
+		}
+		memset(&t->entries[i], 0, sizeof(t->entries[i]));
+		memcpy(t->entries[i].src, e->src, sizeof(e->src));
+		t->entries[i].rule = e->rule;
+		t->entries[i].reason = e->reason;
+		t->n++;
+	}
+	t->entries[i].drops += e->sampled;
+	t->entries[i].bytes += (__u64)e->sampled * e->len;
+	return 0;
+}
+
+static int by_drops(const void *a, const void *b)
+{
+	const struct top_entry *x = a, *y = b;
+
+	return x->drops < y->drops ? 1 : x->drops > y->drops ? -1 : 0;
+}
+
+static json_t *top_json(struct top_ctx *t, unsigned int limit, double seconds,
+			const struct stats_snapshot *now, const struct stats_snapshot *before)
+{
+	json_t *keys = json_array(), *doc;
+	__u64 drops = 0, passes = 0;
+
+	qsort(t->entries, t->n, sizeof(*t->entries), by_drops);
+	for (size_t i = 0; i < t->n && i < limit; i++) {
+		char src[64];
+
+		addr_text(t->entries[i].src, src, sizeof(src));
+		json_array_append_new(
+			keys, json_pack("{s:s,s:s,s:s,s:f,s:I}", "src", src, "rule",
+					rule_name(&t->names, t->entries[i].rule), "reason",
+					reason_names[t->entries[i].reason % SLUICE_REASON_COUNT],
+					"drops_per_sec", t->entries[i].drops / seconds, "drops",
+					(json_int_t)t->entries[i].drops));
+	}
+	for (__u32 i = 0; i < SLUICE_MAX_IFACES; i++) {
+		struct sluice_counter d1 = stats_sum(now, i, -1, SLUICE_VERDICT_DROP, -1);
+		struct sluice_counter b1 = stats_sum(now, i, -1, SLUICE_VERDICT_BAN, -1);
+		struct sluice_counter p1 = stats_sum(now, i, -1, SLUICE_VERDICT_PASS, -1);
+		struct sluice_counter d0 = stats_sum(before, i, -1, SLUICE_VERDICT_DROP, -1);
+		struct sluice_counter b0 = stats_sum(before, i, -1, SLUICE_VERDICT_BAN, -1);
+		struct sluice_counter p0 = stats_sum(before, i, -1, SLUICE_VERDICT_PASS, -1);
+
+		drops += d1.packets + b1.packets - d0.packets - b0.packets;
+		passes += p1.packets - p0.packets;
+	}
+	doc = json_pack("{s:f,s:f,s:f,s:I,s:o}", "interval_sec", seconds, "drops_per_sec",
+			drops / seconds, "passes_per_sec", passes / seconds, "events",
+			(json_int_t)t->events, "top", keys);
+	t->n = 0;
+	t->events = 0;
+	return doc;
+}
+
+static struct termios saved_tty;
+static bool tty_raw;
+
+static void tty_restore(void)
+{
+	if (tty_raw) {
+		tcsetattr(STDIN_FILENO, TCSANOW, &saved_tty);
+		printf("\033[?25h"); /* cursor back */
+		fflush(stdout);
+		tty_raw = false;
+	}
+}
+
+static void tty_setup(void)
+{
+	struct termios raw;
+
+	if (!isatty(STDIN_FILENO) || tcgetattr(STDIN_FILENO, &saved_tty))
+		return;
+	raw = saved_tty;
+	raw.c_lflag &= ~(ICANON | ECHO);
+	raw.c_cc[VMIN] = 0;
+	raw.c_cc[VTIME] = 0;
+	if (tcsetattr(STDIN_FILENO, TCSANOW, &raw))
+		return;
+	tty_raw = true;
+	atexit(tty_restore);
+	printf("\033[?25l");
+}
+
+static void top_draw(json_t *doc, unsigned int limit)
+{
+	json_t *k;
+	size_t i;
+
+	printf("\033[H\033[2J");
+	printf("sluice top  every %.1fs  drops %.0f/s  passes %.0f/s  events %lld   (q quits)\n\n",
+	       json_real_value(json_object_get(doc, "interval_sec")),
+	       json_real_value(json_object_get(doc, "drops_per_sec")),
+	       json_real_value(json_object_get(doc, "passes_per_sec")),
+	       json_integer_value(json_object_get(doc, "events")));
+	printf("%-40s %-20s %-10s %12s\n", "SOURCE", "RULE", "REASON", "DROPS/S");
+	json_array_foreach(json_object_get(doc, "top"), i, k) {
+		if (i >= limit)
+			break;
+		printf("%-40s %-20s %-10s %12.1f\n", json_string_value(json_object_get(k, "src")),
+		       json_string_value(json_object_get(k, "rule")),
+		       json_string_value(json_object_get(k, "reason")),
+		       json_real_value(json_object_get(k, "drops_per_sec")));
+	}
+	fflush(stdout);
+}
+
+static bool quit_pressed(void)
+{
+	char c;
+
+	return tty_raw && read(STDIN_FILENO, &c, 1) == 1 && (c == 'q' || c == 'Q');
+}
+
+int cmd_top(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "interval", required_argument, NULL, 'i' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct stats_snapshot *now = malloc(sizeof(*now)), *before = malloc(sizeof(*before));
+	unsigned long long limit = 20, interval_ms = 1000, v;
+	struct top_ctx t = {};
+	struct ring_buffer *rb = NULL;
+	struct pins p;
+	int c, err, ret = EXIT_OK;
+
+	optind = 0; /* glibc: also resets its argument permutation */
+	while ((c = getopt_long(argc, argv, "n:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'n':
+			if (!parse_count(optarg, 10000, &limit)) {
+				pr_warn("top: -n: expected a count from 1 to 10000, got \"%s\"",
+					optarg);
+				ret = EXIT_USAGE;
+				goto out_free;
+			}
+			break;
+		case 'i': {
+			struct parse_error perr = {};
+			__u64 ns;
+
+			if (parse_count(optarg, 3600, &v)) {
+				interval_ms = v * 1000;
+			} else if (!parse_duration(optarg, &ns, &perr) && ns >= 100000000ULL) {
+				interval_ms = ns / 1000000;
+			} else {
+				pr_warn("top: --interval: expected seconds or a duration of at least "
+					"100ms, got \"%s\"",
+					optarg);
+				ret = EXIT_USAGE;
+				goto out_free;
+			}
+			break;
+		}
+		case 'h':
+			printf("Usage: sluice [-j] top [-n N] [--interval S]\n\n"
+			       "A live view of the N (default 20) source addresses dropped most, with\n"
+			       "their rule and reason, refreshed every S seconds (default 1); q or\n"
+			       "Ctrl-C quits. With -j, one JSON snapshot per interval instead.\n"
+			       "Rates come from the sampled events, weighted by their sampling.\n");
+			goto out_free;
+		default:
+			ret = cmd_bad_option("top", argv, NULL);
+			goto out_free;
+		}
+	}
+	if (optind != argc || !now || !before) {
+		fprintf(stderr, "Usage: sluice [-j] top [-n N] [--interval S]\n");
+		ret = EXIT_USAGE;
+		goto out_free;
+	}
+	ret = open_ring("top", &p, on_top_event, &t, &rb);
+	if (ret)
+		goto out_free;
+	names_load(&p, &t.names);
+	err = stats_read(&p, before);
+	if (!json_output)
+		tty_setup();
+	while (!stop && !err) {
+		__u64 end = mono_now_ns() + interval_ms * 1000000ULL;
+		json_t *doc;
+
+		while (!stop && mono_now_ns() < end) {
+			err = ring_buffer__poll(rb, 100);
+			if (err < 0 && err != -EINTR)
+				break;
+			err = 0;
+			if (quit_pressed())
+				stop = 1;
+		}
+		if (err || stats_read(&p, now))
+			break;
+		doc = top_json(&t, limit, (now->taken_ns - before->taken_ns) / 1e9, now, before);
+		if (json_output) {
+			json_print(doc);
+		} else {
+			top_draw(doc, limit);
+			json_decref(doc);
+		}
+		memcpy(before, now, sizeof(*now));
+		names_load(&p, &t.names);
+	}
+	tty_restore();
+	if (err) {
+		pr_warn("top: %s", strerror(-err));
+		ret = EXIT_RUNTIME;
+	}
+	ring_buffer__free(rb);
+	pins_close(&p);
+out_free:
+	free(t.entries);
+	free(now);
+	free(before);
+	return ret;
+}
