@@ -57,7 +57,7 @@ static int list_add(enum list_kind kind, int argc, char **argv)
 	err = cmd_open_pins(verb, &p, true);
 	if (err)
 		return err;
-	err = lists_add(&p, &item, 1);
+	err = lists_add(&p, &item);
 	if (err)
 		pr_warn("%s: %s: %s%s", verb, argv[1], strerror(-err),
 			err == -ENOSPC || err == -E2BIG ? " (list full)" : "");
@@ -226,7 +226,7 @@ static int list_import(enum list_kind kind, int argc, char **argv)
 		policy_free(&doc);
 		return ret;
 	}
-	err = lists_add(&p, doc.items, doc.nitems);
+	err = lists_import(&p, doc.items, doc.nitems);
 	pins_close(&p);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	if (err) {

@@ -197,39 +197,125 @@ int policy_rules_text(const struct policy_doc *doc, char *buf, size_t len)
 
 static long clear_map(int fd)
 {
-	struct sluice_lpm_key first;
+	LIBBPF_OPTS(bpf_map_batch_opts, opts);
+	struct sluice_lpm_key *keys, cur, next;
+	size_t n = 0, cap = 0;
 	long removed = 0;
+	bool walked = false;
 
-	/* Deleting the first key makes its successor the first. */
-	while (bpf_map_get_next_key(fd, NULL, &first) == 0) {
-		if (bpf_map_delete_elem(fd, &first))
-			return -errno;
-		removed++;
+	/* Collect the keys, then one batch delete: a delete per key costs a syscall each. */
+	keys = NULL;
+	while (bpf_map_get_next_key(fd, walked ? &cur : NULL, &next) == 0) {
+		if (n == cap) {
+			struct sluice_lpm_key *grown;
+
+			cap = cap ? cap * 2 : 4096;
+			grown = realloc(keys, cap * sizeof(*keys));
+			if (!grown) {
+				free(keys);
+				return -ENOMEM;
+			}
+			keys = grown;
+		}
+		keys[n++] = next;
+		cur = next;
+		walked = true;
 	}
+	for (size_t i = 0; i < n;) {
+		__u32 count = n - i;
+		int err = bpf_map_delete_batch(fd, keys + i, &count, &opts);
+
+		removed += count;
+		i += count;
+		if (!err)
+			continue;
+		if (errno == ENOENT) {
+			i++; /* gone meanwhile: go on with the rest */
+			continue;
+		}
+		/* No batch deletes here: one by one. */
+		for (; i < n; i++)
+			if (!bpf_map_delete_elem(fd, &keys[i]))
+				removed++;
+	}
+	free(keys);
 	return removed;
 }
 
-static int insert_items(int fd, const struct policy_doc *doc, enum list_kind kind, __u64 now)
+static void fill_entry(struct sluice_list_entry *entry, const struct list_item *item,
+		       const struct sluice_lpm_key *key, __u64 now, __u64 wall)
 {
+	memset(entry, 0, sizeof(*entry));
+	entry->expires_ns = item->ttl_ns ? now + item->ttl_ns : 0;
+	entry->added = wall;
+	entry->prefixlen = key->prefixlen;
+	memcpy(entry->comment, item->comment, sizeof(entry->comment));
+}
+
+/* Writes list entries in batches: one bpf() call per chunk instead of per entry. */
+#define LIST_BATCH 4096
+
+struct list_writer {
+	int fd;
+	__u32 n;
+	bool single; /* the kernel has no batch updates for this map */
+	struct sluice_lpm_key keys[LIST_BATCH];
+	struct sluice_list_entry values[LIST_BATCH];
+};
+
+static int writer_flush(struct list_writer *w)
+{
+	LIBBPF_OPTS(bpf_map_batch_opts, opts);
+	__u32 count = w->n;
+
+	if (!w->n)
+		return 0;
+	w->n = 0;
+	if (!w->single) {
+		if (!bpf_map_update_batch(w->fd, w->keys, w->values, &count, &opts))
+			return 0;
+		if (errno != EINVAL && errno != 524 /* ENOTSUPP */ && errno != EOPNOTSUPP)
+			return -errno;
+		w->single = true;
+	}
+	for (__u32 i = 0; i < count; i++)
+		if (bpf_map_update_elem(w->fd, &w->keys[i], &w->values[i], BPF_ANY))
+			return -errno;
+	return 0;
+}
+
+static int writer_put(struct list_writer *w, const struct sluice_lpm_key *key,
+		      const struct sluice_list_entry *value)
+{
+	w->keys[w->n] = *key;
+	w->values[w->n] = *value;
+	return ++w->n == LIST_BATCH ? writer_flush(w) : 0;
+}
+
+/* Writes the items of KIND into the trie FD. */
+static int insert_items(int fd, const struct list_item *items, size_t n, enum list_kind kind,
+			__u64 now)
+{
+	struct list_writer *w = calloc(1, sizeof(*w));
 	struct sluice_list_entry entry;
 	struct sluice_lpm_key key;
 	__u64 wall = time(NULL);
+	int ret = 0;
 
-	for (size_t i = 0; i < doc->nitems; i++) {
-		const struct list_item *item = &doc->items[i];
-
-		if (item->kind != kind)
+	if (!w)
+		return -ENOMEM;
+	w->fd = fd;
+	for (size_t i = 0; i < n && !ret; i++) {
+		if (items[i].kind != kind)
 			continue;
-		prefix_to_key(&item->prefix, &key);
-		memset(&entry, 0, sizeof(entry));
-		entry.expires_ns = item->ttl_ns ? now + item->ttl_ns : 0;
-		entry.added = wall;
-		entry.prefixlen = key.prefixlen;
-		memcpy(entry.comment, item->comment, sizeof(entry.comment));
-		if (bpf_map_update_elem(fd, &key, &entry, BPF_ANY))
-			return -errno;
+		prefix_to_key(&items[i].prefix, &key);
+		fill_entry(&entry, &items[i], &key, now, wall);
+		ret = writer_put(w, &key, &entry);
 	}
-	return 0;
+	if (!ret)
+		ret = writer_flush(w);
+	free(w);
+	return ret;
 }
 
 static int zero_counters(const struct pins *p, __u64 slots)
@@ -295,7 +381,7 @@ static int fill_lists(const struct pins *p, const struct policy_doc *doc, __u32 
 		}
 	}
 	for (int kind = LIST_ALLOW; kind <= LIST_BLOCK; kind++) {
-		ret = insert_items(list_fd(p, kind, gen), doc, kind, now);
+		ret = insert_items(list_fd(p, kind, gen), doc->items, doc->nitems, kind, now);
 		if (ret) {
 			snprintf(err->msg, sizeof(err->msg), "%s list: %s%s",
 				 kind == LIST_ALLOW ? "allow" : "block", strerror(-ret),
@@ -508,62 +594,113 @@ out:
 	return ret;
 }
 
-int lists_add(struct pins *p, const struct list_item *items, size_t n)
+int lists_add(struct pins *p, const struct list_item *item)
 {
-	struct sluice_list_entry entry, *saved = NULL;
-	__u64 now = mono_now_ns(), wall = time(NULL);
+	struct sluice_list_entry entry;
 	struct sluice_lpm_key key;
-	bool *existed = NULL;
 	__u32 active;
-	size_t i;
 	int ret;
 
 	ret = pins_active(p, &active);
+	if (!ret)
+		ret = set_list_flag(p, active, item->kind, true);
 	if (ret)
 		return ret;
-	saved = calloc(n ? n : 1, sizeof(*saved));
-	existed = calloc(n ? n : 1, sizeof(*existed));
-	if (!saved || !existed) {
+	prefix_to_key(&item->prefix, &key);
+	fill_entry(&entry, item, &key, mono_now_ns(), time(NULL));
+	if (bpf_map_update_elem(list_fd(p, item->kind, SLUICE_ACTIVE_LISTS(active)), &key, &entry,
+				BPF_ANY))
+		return -errno;
+	return 0;
+}
+
+/* Copies the unexpired entries of one trie into another. */
+static int copy_live_entries(int from, int to, __u64 now)
+{
+	struct list_writer *w = calloc(1, sizeof(*w));
+	struct sluice_lpm_key cur, next;
+	struct sluice_list_entry entry;
+	bool walked = false;
+	int ret = 0;
+
+	if (!w)
+		return -ENOMEM;
+	w->fd = to;
+	while (!ret && bpf_map_get_next_key(from, walked ? &cur : NULL, &next) == 0) {
+		cur = next;
+		walked = true;
+		if (bpf_map_lookup_elem(from, &cur, &entry))
+			continue;
+		if (entry.expires_ns && entry.expires_ns <= now)
+			continue;
+		ret = writer_put(w, &cur, &entry);
+	}
+	if (!ret)
+		ret = writer_flush(w);
+	free(w);
+	return ret;
+}
+
+int lists_import(struct pins *p, const struct list_item *items, size_t n)
+{
+	struct sluice_policy *pol = malloc(sizeof(*pol));
+	struct sluice_text *text = malloc(sizeof(*text));
+	__u32 active, lists_old, lists_next, slot_old, slot_next;
+	__u64 now = mono_now_ns();
+	int ret;
+
+	if (!pol || !text) {
 		ret = -ENOMEM;
 		goto out;
 	}
+	ret = pins_active(p, &active);
+	if (ret)
+		goto out;
+	lists_old = SLUICE_ACTIVE_LISTS(active);
+	lists_next = !lists_old;
+	slot_old = SLUICE_ACTIVE_POLICY(active);
+	slot_next = !slot_old;
+
+	/* The idle generation becomes the live lists plus the new items, then one switch. */
 	for (int kind = LIST_ALLOW; kind <= LIST_BLOCK; kind++) {
-		for (i = 0; i < n && items[i].kind != (enum list_kind)kind; i++)
-			;
-		ret = i < n ? set_list_flag(p, active, kind, true) : 0;
+		long cleared = clear_map(list_fd(p, kind, lists_next));
+
+		ret = cleared < 0 ? (int)cleared :
+				    copy_live_entries(list_fd(p, kind, lists_old),
+						      list_fd(p, kind, lists_next), now);
 		if (ret)
-			goto out;
+			goto fail;
 	}
-	for (i = 0; i < n; i++) {
-		int fd = list_fd(p, items[i].kind, SLUICE_ACTIVE_LISTS(active));
-
-		prefix_to_key(&items[i].prefix, &key);
-		existed[i] = bpf_map_lookup_elem(fd, &key, &saved[i]) == 0;
-		memset(&entry, 0, sizeof(entry));
-		entry.expires_ns = items[i].ttl_ns ? now + items[i].ttl_ns : 0;
-		entry.added = wall;
-		entry.prefixlen = key.prefixlen;
-		memcpy(entry.comment, items[i].comment, sizeof(entry.comment));
-		if (bpf_map_update_elem(fd, &key, &entry, BPF_ANY)) {
-			ret = -errno;
-			break;
-		}
+	for (int kind = LIST_ALLOW; kind <= LIST_BLOCK; kind++) {
+		ret = insert_items(list_fd(p, kind, lists_next), items, n, kind, now);
+		if (ret)
+			goto fail;
 	}
-	if (ret) {
-		/* Undo: what was there before comes back, what was not goes. */
-		while (i-- > 0) {
-			int fd = list_fd(p, items[i].kind, SLUICE_ACTIVE_LISTS(active));
-
-			prefix_to_key(&items[i].prefix, &key);
-			if (existed[i])
-				bpf_map_update_elem(fd, &key, &saved[i], BPF_ANY);
-			else
-				bpf_map_delete_elem(fd, &key);
-		}
+	if (bpf_map_lookup_elem(p->fds[PIN_POLICY], &slot_old, pol) ||
+	    bpf_map_lookup_elem(p->fds[PIN_TEXT], &slot_old, text)) {
+		ret = -errno;
+		goto fail;
 	}
+	for (size_t i = 0; i < n; i++)
+		pol->flags |= items[i].kind == LIST_ALLOW ? SLUICE_POLICY_ALLOW : SLUICE_POLICY_BLOCK;
+	if (bpf_map_update_elem(p->fds[PIN_POLICY], &slot_next, pol, BPF_ANY) ||
+	    bpf_map_update_elem(p->fds[PIN_TEXT], &slot_next, text, BPF_ANY)) {
+		ret = -errno;
+		goto fail;
+	}
+	ret = write_state(p, active ^ 3);
+	if (ret)
+		goto fail;
+	usleep(GENERATION_GRACE_US);
+	clear_map(list_fd(p, LIST_ALLOW, lists_old));
+	clear_map(list_fd(p, LIST_BLOCK, lists_old));
+	goto out;
+fail:
+	clear_map(list_fd(p, LIST_ALLOW, lists_next));
+	clear_map(list_fd(p, LIST_BLOCK, lists_next));
 out:
-	free(saved);
-	free(existed);
+	free(pol);
+	free(text);
 	return ret;
 }
 

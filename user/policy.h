@@ -38,11 +38,15 @@ int policy_read(const struct pins *p, struct policy_doc *doc);
 /* Reads only the live rules and settings (no list items). */
 int policy_read_rules(const struct pins *p, struct policy_doc *doc);
 
+/* Adds one item to a live list, or updates its TTL and comment if it is listed. */
+int lists_add(struct pins *p, const struct list_item *item);
+
 /*
- * Adds items to the live lists, all or nothing: on a failure the ones already added
- * are taken out again. An item already listed is replaced (new TTL and comment).
+ * Adds many items in one switch: the idle list generation gets the live entries and
+ * the new ones, then policy and lists flip together. All or nothing, even if the
+ * controller is killed half-way; the cost is a copy of the live lists.
  */
-int lists_add(struct pins *p, const struct list_item *items, size_t n);
+int lists_import(struct pins *p, const struct list_item *items, size_t n);
 
 /* Deletes one prefix from a live list: -ENOENT when it is not listed. */
 int lists_del(struct pins *p, enum list_kind kind, const struct prefix *pfx);
