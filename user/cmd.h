@@ -20,12 +20,16 @@ struct cmd {
 	const char *name;
 	int (*fn)(int argc, char **argv);
 	const char *help; /* "ARGS   what it does" */
+	bool object; /* has verbs of its own, and its own help */
 };
 
 extern bool json_output;
 extern bool json_pretty;
 
-/* Runs the command whose name argv[0] is a unique prefix of; "help" lists them. */
+/*
+ * Runs the command whose name argv[0] is a unique prefix of; "help" lists them.
+ * `help` after a verb asks the verb for its usage.
+ */
 int cmd_dispatch(const char *prefix, const struct cmd *cmds, int argc, char **argv);
 void cmd_list_help(FILE *out, const char *prefix, const struct cmd *cmds);
 bool cmd_is_help(const char *arg);
@@ -40,6 +44,9 @@ void json_print(json_t *doc);
 int cmd_open_pins(const char *what, struct pins *p, bool write);
 
 bool parse_count(const char *s, unsigned long long max, unsigned long long *out);
+
+/* For getopt's '?': names the bad option in one line, then the usage on stderr. */
+int cmd_bad_option(const char *verb, char **argv, void (*usage)(FILE *out));
 
 /* A list's items as the JSON array of `list -j` and `dump -j`. */
 json_t *list_items_json(const struct policy_doc *doc, enum list_kind kind);
@@ -57,5 +64,8 @@ int cmd_allow(int argc, char **argv);
 int cmd_block(int argc, char **argv);
 int cmd_ban(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
+int cmd_exporter(int argc, char **argv);
+int cmd_events(int argc, char **argv);
+int cmd_top(int argc, char **argv);
 
 #endif /* SLUICE_CMD_H */

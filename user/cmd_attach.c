@@ -134,46 +134,6 @@ int cmd_detach(int argc, char **argv)
 	return exit_code_for(err);
 }
 
-/* Entries in a map: batch lookups where the map has them, else a key walk. */
-static long count_entries(int fd, __u32 key_size, __u32 value_size)
-{
-	const __u32 batch = 8192;
-	void *keys = calloc(batch, key_size), *values = calloc(batch, value_size);
-	unsigned char cursor[64], cur[64], next[64];
-	bool first = true, walked = false;
-	long total = 0;
-
-	if (!keys || !values || key_size > sizeof(cursor)) {
-		total = -ENOMEM;
-		goto out;
-	}
-	for (;;) {
-		LIBBPF_OPTS(bpf_map_batch_opts, opts);
-		__u32 count = batch;
-		int err = bpf_map_lookup_batch(fd, first ? NULL : cursor, cursor, keys, values,
-					       &count, &opts);
-
-		if (err && errno == EINVAL && first)
-			break; /* no batch support for this map type: walk */
-		first = false;
-		total += count;
-		if (err) {
-			if (errno != ENOENT)
-				total = -errno;
-			goto out;
-		}
-	}
-	while (bpf_map_get_next_key(fd, walked ? cur : NULL, next) == 0) {
-		memcpy(cur, next, key_size);
-		walked = true;
-		total++;
-	}
-out:
-	free(keys);
-	free(values);
-	return total;
-}
-
 static json_t *status_maps(const struct pins *p)
 {
 	json_t *maps = json_array();
@@ -200,7 +160,7 @@ static json_t *status_maps(const struct pins *p)
 		if (info.type == BPF_MAP_TYPE_ARRAY || info.type == BPF_MAP_TYPE_PERCPU_ARRAY)
 			entries = info.max_entries;
 		else
-			entries = count_entries(p->fds[i], info.key_size, info.value_size);
+			entries = map_count_entries(p->fds[i]);
 		m = json_pack("{s:s,s:i,s:I,s:I}", "name", pin_map_names[i], "id", info.id,
 			      "entries", (json_int_t)entries, "capacity",
 			      (json_int_t)info.max_entries);

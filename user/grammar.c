@@ -948,6 +948,9 @@ int parse_rule(char **words, const unsigned int *columns, unsigned int n, struct
 			&ws, 0,
 			"rule: expected a NAME of letters, digits, _ . or - (at most %d), got %s",
 			SLUICE_NAME_LEN - 1, Q(words[0]));
+	/* Metrics label packets that no rule decided with rule="none". */
+	if (!strcmp(words[0], "none"))
+		return wfail(&ws, 0, "rule: the name \"none\" is reserved for packets no rule decided");
 	strcpy(spec->name, words[0]);
 	while (!ret && ws.i < n) {
 		unsigned int i = ws.i++;

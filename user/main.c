@@ -7,22 +7,24 @@
 #include "cmd.h"
 #include "log.h"
 #include "pins.h"
+#include "version.h"
 
-#ifndef SLUICE_VERSION
-#define SLUICE_VERSION "0.1.0"
-#endif
 
 static const struct cmd top_cmds[] = {
-	{ "attach", cmd_attach, "IFACE [--mode native|skb|auto]  load and attach to IFACE" },
+	{ "attach", cmd_attach, "IFACE [--mode M] [--limiter-keys N] [--list-entries N] [--bans N]\n"
+					"                                load and attach to IFACE" },
 	{ "detach", cmd_detach, "IFACE                           detach from IFACE" },
 	{ "status", cmd_status, "                                interfaces, policy, map fill" },
 	{ "restore", cmd_restore, "[--check] FILE|-                replace the whole policy" },
 	{ "dump", cmd_dump, "                                print the policy as restore reads it" },
-	{ "rule", cmd_rule, "add|del|list                    rate-limit and ACL rules" },
-	{ "allow", cmd_allow, "add|del|list|flush|import       the allowlist" },
-	{ "block", cmd_block, "add|del|list|flush|import       the blocklist" },
-	{ "ban", cmd_ban, "list|del|flush                  dynamic bans" },
+	{ "rule", cmd_rule, "add|del|list                    rate-limit and ACL rules", true },
+	{ "allow", cmd_allow, "add|del|list|flush|import       the allowlist", true },
+	{ "block", cmd_block, "add|del|list|flush|import       the blocklist", true },
+	{ "ban", cmd_ban, "list|del|flush                  dynamic bans", true },
 	{ "stats", cmd_stats, "[--watch SECONDS]               counters by interface and rule" },
+	{ "exporter", cmd_exporter, "[--listen ADDR:PORT]            serve Prometheus metrics" },
+	{ "events", cmd_events, "                                stream sampled drop events" },
+	{ "top", cmd_top, "[-n N] [--interval S]           top dropped sources, live" },
 	{ NULL, NULL, NULL },
 };
 
@@ -57,6 +59,7 @@ int main(int argc, char **argv)
 	int c;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	opterr = 0; /* unknown options are reported by sluice, with its prefix */
 	/* '+': options end at OBJECT, so verbs parse their own. */
 	while ((c = getopt_long(argc, argv, "+jpvVh", opts, NULL)) != -1) {
 		switch (c) {
@@ -80,8 +83,7 @@ int main(int argc, char **argv)
 			usage(stdout);
 			return EXIT_OK;
 		default:
-			usage(stderr);
-			return EXIT_USAGE;
+			return cmd_bad_option("options", argv, usage);
 		}
 	}
 	log_json = json_output;

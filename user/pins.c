@@ -303,6 +303,54 @@ int pins_active(const struct pins *p, __u32 *active)
 	return 0;
 }
 
+long map_count_entries(int fd)
+{
+	const __u32 batch = 8192;
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	unsigned char cursor[64], cur[64], next[64];
+	void *keys = NULL, *values = NULL;
+	bool first = true, walked = false;
+	long total = 0;
+
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		return -errno;
+	if (info.key_size > sizeof(cur))
+		return -EINVAL;
+	if (info.type == BPF_MAP_TYPE_HASH || info.type == BPF_MAP_TYPE_LRU_HASH) {
+		/* Hashes answer in batches; one call per entry would cost a syscall each. */
+		keys = calloc(batch, info.key_size);
+		values = calloc(batch, info.value_size);
+		if (!keys || !values) {
+			total = -ENOMEM;
+			goto out;
+		}
+		for (;;) {
+			LIBBPF_OPTS(bpf_map_batch_opts, opts);
+			__u32 count = batch;
+			int err = bpf_map_lookup_batch(fd, first ? NULL : cursor, cursor, keys,
+						       values, &count, &opts);
+
+			first = false;
+			total += count;
+			if (err) {
+				if (errno != ENOENT) /* ENOENT: that was the last batch */
+					total = -errno;
+				goto out;
+			}
+		}
+	}
+	while (bpf_map_get_next_key(fd, walked ? cur : NULL, next) == 0) {
+		memcpy(cur, next, info.key_size);
+		walked = true;
+		total++;
+	}
+out:
+	free(keys);
+	free(values);
+	return total;
+}
+
 __u32 pins_pinned_max_entries(const char *dir, const char *name)
 {
 	struct bpf_map_info info = {};

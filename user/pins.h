@@ -88,6 +88,9 @@ int pins_remove_all(struct pins *p);
 /* The live word of sluice_state: SLUICE_ACTIVE_POLICY and SLUICE_ACTIVE_LISTS bits. */
 int pins_active(const struct pins *p, __u32 *active);
 
+/* Entries in a hash or trie map: batch lookups where the map has them, else a key walk. */
+long map_count_entries(int fd);
+
 /* Reads a map's max_entries from a pinned map at DIR/NAME; 0 if it is not pinned. */
 __u32 pins_pinned_max_entries(const char *dir, const char *name);
 

@@ -15,9 +15,8 @@ POLICY
 check "restore a policy with event settings" sl restore "$TMP/policy"
 expect_eq "dump keeps the event settings" "$(sl dump | head -n 1)" "set events period 10s sample 100 ceiling 50"
 
-sl -j events >"$TMP/events" 2>"$TMP/events.err" &
-events_pid=$!
-bg_pids+=("$events_pid")
+bg "$SRV" "$SLUICE" --pin-path "$PIN" -j events >"$TMP/events" 2>"$TMP/events.err"
+events_pid=${bg_pids[-1]}
 sleep 0.5
 udp_send "$CLI_IP" "$SRV_IP" 9999 3000
 sleep 0.5
@@ -41,9 +40,8 @@ expect_eq "every drop is emitted, suppressed or lost" "$((emitted + suppressed +
 expect_eq "the reader got every emitted event" "$lines" "$emitted"
 
 # top -j: the source sending most is named first.
-sl -j top --interval 1 >"$TMP/top" 2>"$TMP/top.err" &
-top_pid=$!
-bg_pids+=("$top_pid")
+bg "$SRV" "$SLUICE" --pin-path "$PIN" -j top --interval 1 >"$TMP/top" 2>"$TMP/top.err"
+top_pid=${bg_pids[-1]}
 sleep 0.3
 udp_send 198.18.0.3 "$SRV_IP" 9999 2000
 udp_send "$CLI_IP" "$SRV_IP" 9999 50

@@ -1018,6 +1018,7 @@ static void test_policy_line(void **state)
 		{ "rule add p udp limit src/32 rate 5/s action pass", 38,
 		  "action pass: a rule with limits takes drop, monitor or ban DURATION" },
 		{ "rule add", 6, "rule: expected NAME, got the end of the line" },
+		{ "rule add none udp", 10, "rule: the name \"none\" is reserved for packets no rule decided" },
 		{ "block add", 7,
 		  "expected PREFIX [ttl DURATION] [comment TEXT], got the end of the line" },
 		{ "rule add web tcp", 10, "rule web: already defined" },

@@ -1,0 +1,214 @@
+#!/bin/bash
+# SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+# The Prometheus exporter: promtool-clean scrapes that agree with `sluice -j stats`, gzip,
+# HTTP errors, sluice_up across attach and detach, collection of expired entries, dropped
+# capabilities, a real Prometheus scraping it, and the scrape time with 64 rules on 4 interfaces.
+. "$(dirname "$0")/lib.sh"
+require_root
+setup_netns || { not_ok "set up namespaces"; finish; }
+
+# Both servers listen on the server namespace's own loopback, so fixed ports are safe.
+PORT=9741
+PROM_PORT=9090
+URL="http://127.0.0.1:$PORT/metrics"
+exporter_pid=
+
+scrape() { in_srv curl -sf --max-time 5 "$URL"; }
+
+# The value of one series in a scrape: mval FILE 'name{labels}'
+mval() { awk -v s="$2" '$1 == s { print $2 }' "$1"; }
+
+# Starts the exporter in the server namespace and waits until it answers.
+start_exporter() {
+	bg "$SRV" "$SLUICE" --pin-path "$PIN" exporter --collect 1 "$@"
+	exporter_pid=$!
+	for _ in $(seq 50); do
+		in_srv curl -sf -o /dev/null --max-time 1 "$URL" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# Scrapes until a series has a value, for at most 8 s (the map fill is counted every
+# second): wait_metric SERIES VALUE; the last scrape is left in $TMP/mw.
+wait_metric() {
+	for _ in $(seq 40); do
+		scrape >"$TMP/mw"
+		[ "$(mval "$TMP/mw" "$1")" = "$2" ] && return 0
+		sleep 0.2
+	done
+	return 1
+}
+
+stop_exporter() {
+	kill -TERM "$exporter_pid" 2>/dev/null
+	wait "$exporter_pid"
+}
+
+# Nothing attached yet: the exporter runs anyway and says so.
+check "exporter starts with nothing attached" start_exporter
+scrape >"$TMP/m0"
+expect_eq "without an attach: sluice_up 0" "$(mval "$TMP/m0" sluice_up)" 0
+expect_eq "without an attach: build info only" \
+	"$(grep -v '^#' "$TMP/m0" | cut -d' ' -f1 | cut -d'{' -f1 | sort | tr '\n' ' ')" \
+	"sluice_build_info sluice_scrape_duration_seconds sluice_up "
+check "promtool passes the sluice_up 0 document" promtool check metrics <"$TMP/m0"
+
+check "attach" sl attach "$SRV_IF"
+cat >"$TMP/policy" <<POLICY
+block add 198.18.0.3 comment "bad \"client\""
+block add 198.18.0.130 ttl 2s
+rule add dns udp dport 5353 limit src/32 rate 1/h burst 3 action drop
+POLICY
+check "restore a policy with a block and a limit" sl restore "$TMP/policy"
+udp_send 198.18.0.3 "$SRV_IP" 9999 5
+udp_send "$CLI_IP" "$SRV_IP" 5353 10
+
+scrape >"$TMP/m1"
+expect_eq "the running exporter recovers: sluice_up 1" "$(mval "$TMP/m1" sluice_up)" 1
+promtool check metrics <"$TMP/m1" >"$TMP/promtool.out" 2>&1
+expect_eq "promtool check metrics passes, no lint output" "$?:$(cat "$TMP/promtool.out")" "0:"
+expect_eq "blocklist drops equal sluice -j stats" \
+	"$(mval "$TMP/m1" "sluice_drops_total{interface=\"$SRV_IF\",reason=\"blocklist\"}")" \
+	"$(drop_count "$SRV_IF" blocklist)"
+expect_eq "blocklist drops are the 5 sent" "$(drop_count "$SRV_IF" blocklist)" 5
+expect_eq "ratelimit drops equal sluice -j stats" \
+	"$(mval "$TMP/m1" "sluice_drops_total{interface=\"$SRV_IF\",reason=\"ratelimit\"}")" \
+	"$(drop_count "$SRV_IF" ratelimit)"
+expect_eq "rule packets and bytes by verdict equal sluice -j stats" \
+	"$(awk '/^sluice_(packets|bytes)_total\{.*rule="dns"/' "$TMP/m1" | sort)" \
+	"$(sl -j stats | jq -r --arg i "$SRV_IF" '.interfaces[] | select(.name == $i) | .rules[] |
+		.name as $r | .verdicts | to_entries[] | .key as $v | .value |
+		"sluice_packets_total{interface=\"\($i)\",rule=\"\($r)\",verdict=\"\($v)\"} \(.packets)",
+		"sluice_bytes_total{interface=\"\($i)\",rule=\"\($r)\",verdict=\"\($v)\"} \(.bytes)"' | sort)"
+expect_eq "list drops count under rule \"none\"" \
+	"$(mval "$TMP/m1" "sluice_packets_total{interface=\"$SRV_IF\",rule=\"none\",verdict=\"drop\"}")" 5
+expect_eq "interface info" "$(grep '^sluice_interface_info' "$TMP/m1")" \
+	"sluice_interface_info{interface=\"$SRV_IF\",mode=\"$(sl -j status | jq -r '.interfaces[0].mode')\"} 1"
+expect_eq "policy digest as in status" "$(grep '^sluice_policy_info' "$TMP/m1")" \
+	"sluice_policy_info{digest=\"$(sl -j status | jq -r .policy.digest)\"} 1"
+expect_eq "policy reloads are the generation" "$(mval "$TMP/m1" sluice_policy_reloads_total)" \
+	"$(sl -j status | jq -r .policy.generation)"
+expect_eq "policy rules" "$(mval "$TMP/m1" sluice_policy_rules)" 1
+wait_metric sluice_limiter_keys 1
+expect_eq "limiter keys: one source" "$(mval "$TMP/mw" sluice_limiter_keys)" 1
+expect_eq "limiter capacity as in status" "$(mval "$TMP/m1" sluice_limiter_keys_capacity)" \
+	"$(sl -j status | jq -r '.maps[] | select(.name == "sluice_buckets") | .capacity')"
+expect_eq "event counters equal sluice -j stats" \
+	"$(for k in emitted suppressed lost; do mval "$TMP/m1" "sluice_events_${k}_total"; done | tr '\n' ' ')" \
+	"$(sl -j stats | jq -r '[.events.emitted, .events.suppressed, .events.lost] | map(tostring + " ") | add')"
+expect_eq "no addresses in any label" "$(grep -c '198\.18\.\|fd00:' "$TMP/m1")" 0
+
+# The ttl entry expires after 2 s and the exporter's collection (every second here) removes it.
+wait_metric 'sluice_list_entries{list="block"}' 1
+expect_eq "the exporter collects the expired block entry" \
+	"$(mval "$TMP/mw" 'sluice_list_entries{list="block"}')" 1
+expect_eq "and the map holds one entry" \
+	"$(sl -j status | jq -r '[.maps[] | select(.live == true and (.name | startswith("sluice_block")))][0].entries')" 1
+
+# gzip, HEAD and the HTTP errors.
+in_srv curl -s --compressed -D "$TMP/headers" -o "$TMP/mgz" "$URL"
+check "gzip when asked (Content-Encoding: gzip)" grep -qi '^Content-Encoding: gzip' "$TMP/headers"
+expect_eq "gzipped body holds the same counters" \
+	"$(mval "$TMP/mgz" "sluice_drops_total{interface=\"$SRV_IF\",reason=\"blocklist\"}")" 5
+in_srv curl -s -D "$TMP/headers" -o /dev/null "$URL"
+expect_eq "no gzip unless asked" "$(grep -ci '^Content-Encoding' "$TMP/headers")" 0
+expect_eq "Content-Type" "$(grep -i '^Content-Type' "$TMP/headers" | tr -d '\r')" \
+	"Content-Type: text/plain; version=0.0.4; charset=utf-8"
+expect_eq "HEAD /metrics is 200" \
+	"$(in_srv curl -s -I -o /dev/null -w '%{http_code}' "$URL")" 200
+expect_eq "POST /metrics is 405" \
+	"$(in_srv curl -s -o /dev/null -w '%{http_code}' -X POST -d x=1 "$URL")" 405
+expect_eq "GET /nope is 404" \
+	"$(in_srv curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/nope")" 404
+
+# Only CAP_BPF (bit 39) is left, in every thread.
+expect_eq "capabilities: only CAP_BPF effective, permitted and bounding" \
+	"$(cat /proc/"$exporter_pid"/task/*/status | grep -E '^Cap(Eff|Prm|Bnd|Inh|Amb)' | sort -u | tr -s '\t\n' '  ')" \
+	"CapAmb: 0000000000000000 CapBnd: 0000008000000000 CapEff: 0000008000000000 CapInh: 0000000000000000 CapPrm: 0000008000000000 "
+
+# Counters live in pinned maps: an exporter restart or a re-applied policy loses nothing.
+before=$(mval "$TMP/m1" "sluice_drops_total{interface=\"$SRV_IF\",reason=\"ratelimit\"}")
+stop_exporter
+expect_eq "SIGTERM stops the exporter cleanly" "$?" 0
+check "exporter restarts" start_exporter
+sl dump >"$TMP/dump"
+check "re-apply the same policy" sl restore "$TMP/dump"
+scrape >"$TMP/m3"
+expect_eq "counters survive exporter restart and restore" \
+	"$(mval "$TMP/m3" "sluice_drops_total{interface=\"$SRV_IF\",reason=\"ratelimit\"}")" "$before"
+[ "$(mval "$TMP/m3" sluice_policy_reloads_total)" -gt "$(mval "$TMP/m1" sluice_policy_reloads_total)" ] &&
+	ok "policy reloads count the restore" || not_ok "policy reloads count the restore"
+
+# A real Prometheus scrapes the exporter during traffic; its view must match sluice -j stats.
+cat >"$TMP/prometheus.yml" <<YAML
+global:
+  scrape_interval: 1s
+  scrape_timeout: 1s
+scrape_configs:
+  - job_name: sluice
+    static_configs:
+      - targets: ["127.0.0.1:$PORT"]
+YAML
+bg "$SRV" prometheus --config.file="$TMP/prometheus.yml" --storage.tsdb.path="$TMP/prom" \
+	--web.listen-address="127.0.0.1:$PROM_PORT" --log.level=warn >"$TMP/prom.log" 2>&1
+promql() {
+	in_srv curl -s --max-time 2 "http://127.0.0.1:$PROM_PORT/api/v1/query" \
+		--data-urlencode "query=$1" | jq -r '.data.result[0].value[1] // empty' 2>/dev/null
+}
+for _ in $(seq 100); do
+	[ "$(promql 'up{job="sluice"}')" = 1 ] && break
+	sleep 0.2
+done
+expect_eq "Prometheus scrapes the exporter (up 1)" "$(promql 'up{job="sluice"}')" 1
+for _ in $(seq 5); do
+	udp_send 198.18.0.3 "$SRV_IP" 9999 20
+	sleep 0.3
+done
+want=$(drop_count "$SRV_IF" blocklist)
+query="sluice_drops_total{interface=\"$SRV_IF\",reason=\"blocklist\"}"
+for _ in $(seq 50); do
+	[ "$(promql "$query")" = "$want" ] && break
+	sleep 0.2
+done
+expect_eq "Prometheus's blocklist drops equal sluice -j stats ($want)" "$(promql "$query")" "$want"
+expect_eq "Prometheus saw sluice_up 1" "$(promql 'sluice_up')" 1
+grep -i 'level=error' "$TMP/prom.log" | head -n 5 | sed 's/^/# /'
+
+# Scrape time with 64 rules on 4 interfaces: three more veth pairs in the server namespace.
+for i in 1 2 3; do
+	in_srv ip link add "sx$i$$" type veth peer name "sy$i$$"
+	in_srv ip link set "sx$i$$" up
+	in_srv ip link set "sy$i$$" up
+	sl attach "sx$i$$" >/dev/null || not_ok "attach sx$i$$"
+done
+for i in $(seq 64); do
+	echo "rule add r$i udp dport $((10000 + i)) limit src/32 rate 100/s action drop"
+done >"$TMP/policy64"
+check "restore 64 rules" sl restore "$TMP/policy64"
+expect_eq "4 interfaces in the scrape" "$(scrape | grep -c '^sluice_interface_info')" 4
+# 20 scrapes, as Prometheus asks (gzip) and plain; medians in ms of the whole HTTP request
+# (curl) and of the exporter's own work (reading the maps and writing the text).
+ms() { sort -n | sed -n 10p | awk '{ printf "%.2f", $1 * 1000 }'; }
+for i in $(seq 20); do
+	in_srv curl -s --compressed -o "$TMP/s$i" -w '%{time_total}\n' "$URL"
+done >"$TMP/gz_times"
+for i in $(seq 20); do
+	in_srv curl -s -o /dev/null -w '%{time_total}\n' "$URL"
+done >"$TMP/plain_times"
+own=$(for i in $(seq 20); do mval "$TMP/s$i" sluice_scrape_duration_seconds; done | ms)
+gz_ms=$(ms <"$TMP/gz_times")
+scrape >"$TMP/m64"
+diag "scrape, 64 rules x 4 interfaces, median of 20: $gz_ms ms gzip," \
+	"$(ms <"$TMP/plain_times") ms plain, $own ms in the exporter" \
+	"($(wc -c <"$TMP/m64") bytes, $(grep -vc '^#' "$TMP/m64") samples)"
+awk -v t="$gz_ms" 'BEGIN { exit !(t < 10) }' && ok "a gzip scrape takes under 10 ms ($gz_ms ms)" ||
+	not_ok "a gzip scrape takes under 10 ms ($gz_ms ms)"
+check "promtool passes the 64-rule document" promtool check metrics <"$TMP/m64"
+
+# Detaching everything removes the pins: the exporter answers sluice_up 0 again.
+for i in 1 2 3; do sl detach "sx$i$$" >/dev/null; done
+check "detach" sl detach "$SRV_IF"
+scrape >"$TMP/m4"
+expect_eq "after the last detach: sluice_up 0" "$(mval "$TMP/m4" sluice_up)" 0
+finish
