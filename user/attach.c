@@ -12,7 +12,9 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "attach.h"
+#include "lockout.h"
 #include "log.h"
+#include "policy.h"
 #include "sluice.skel.h"
 
 static void link_pin_path(const struct pins *p, __u32 ifindex, char *buf, size_t len)
@@ -132,6 +134,64 @@ static int open_all_maps(struct pins *p)
 	return err;
 }
 
+/*
+ * Names the first kernel feature the program needs and this kernel lacks, so the
+ * error says more than a verifier log would. sluice needs Linux 5.15 or newer.
+ */
+static int probe_kernel(void)
+{
+	static const struct {
+		enum bpf_map_type type;
+		const char *what;
+	} maps[] = {
+		{ BPF_MAP_TYPE_LPM_TRIE, "LPM trie maps" },
+		{ BPF_MAP_TYPE_LRU_HASH, "LRU hash maps" },
+		{ BPF_MAP_TYPE_PERCPU_ARRAY, "per-CPU array maps" },
+		{ BPF_MAP_TYPE_RINGBUF, "BPF ring buffers (Linux 5.8)" },
+	};
+	static const struct {
+		enum bpf_func_id id;
+		const char *what;
+	} helpers[] = {
+		{ BPF_FUNC_ktime_get_coarse_ns, "the bpf_ktime_get_coarse_ns helper (Linux 5.11)" },
+		{ BPF_FUNC_ringbuf_reserve, "the bpf_ringbuf_reserve helper (Linux 5.8)" },
+	};
+	int ret;
+
+	for (size_t i = 0; i < sizeof(maps) / sizeof(maps[0]); i++) {
+		ret = libbpf_probe_bpf_map_type(maps[i].type, NULL);
+		if (ret == 0) {
+			pr_warn("attach: this kernel lacks %s; sluice needs Linux 5.15 or newer",
+				maps[i].what);
+			return -EOPNOTSUPP;
+		}
+		if (ret < 0)
+			return 0; /* cannot probe (no privilege): the load will say why */
+	}
+	for (size_t i = 0; i < sizeof(helpers) / sizeof(helpers[0]); i++) {
+		if (libbpf_probe_bpf_helper(BPF_PROG_TYPE_XDP, helpers[i].id, NULL) == 0) {
+			pr_warn("attach: this kernel lacks %s; sluice needs Linux 5.15 or newer",
+				helpers[i].what);
+			return -EOPNOTSUPP;
+		}
+	}
+	return 0;
+}
+
+/* A policy is already live for other interfaces: it must not cut off the operator. */
+static int guard_live_policy(const struct pins *p, bool force)
+{
+	struct policy_doc rules;
+	int err;
+
+	policy_init(&rules);
+	err = policy_read_rules(p, &rules);
+	if (!err)
+		err = lockout_check_live("attach", p, NULL, 0, &rules, force);
+	policy_free(&rules);
+	return err;
+}
+
 int attach_iface(struct pins *p, const char *ifname, const struct attach_opts *o)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, open_opts, .pin_root_path = p->dir);
@@ -162,6 +222,9 @@ int attach_iface(struct pins *p, const char *ifname, const struct attach_opts *o
 				pr_warn("attach: %s: %s", p->dir, strerror(-err));
 			return err;
 		}
+		err = guard_live_policy(p, o->force);
+		if (err)
+			return err;
 		if (iface_find(p, ifname, &slot, &rec) == 0) {
 			pr_warn("attach: %s: already attached (program id %u)", ifname, rec.prog_id);
 			return -EEXIST;
@@ -194,6 +257,9 @@ int attach_iface(struct pins *p, const char *ifname, const struct attach_opts *o
 		return -EBUSY;
 	}
 
+	err = probe_kernel();
+	if (err)
+		return err;
 	skel = sluice__open_opts(&open_opts);
 	if (!skel) {
 		err = -errno;

@@ -16,6 +16,7 @@ struct attach_opts {
 	__u32 limiter_keys; /* capacities when the maps are first created; 0: default */
 	__u32 list_entries;
 	__u32 bans;
+	bool force; /* attach even if the live policy would cut off the management path */
 };
 
 /*

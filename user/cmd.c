@@ -9,6 +9,7 @@
 
 bool json_output;
 bool json_pretty;
+bool force;
 
 bool cmd_is_help(const char *arg)
 {
@@ -17,8 +18,17 @@ bool cmd_is_help(const char *arg)
 
 void cmd_list_help(FILE *out, const char *prefix, const struct cmd *cmds)
 {
-	for (const struct cmd *c = cmds; c->name; c++)
-		fprintf(out, "  %s %-9s %s\n", prefix, c->name, c->help);
+	for (const struct cmd *c = cmds; c->name; c++) {
+		int indent = fprintf(out, "  %s %-9s ", prefix, c->name);
+
+		/* A help text on two lines continues under the first. */
+		for (const char *h = c->help; *h; h++) {
+			fputc(*h, out);
+			if (*h == '\n')
+				fprintf(out, "%*s", indent, "");
+		}
+		fputc('\n', out);
+	}
 }
 
 int cmd_dispatch(const char *prefix, const struct cmd *cmds, int argc, char **argv)
@@ -91,6 +101,7 @@ int exit_code_for(int err)
 		return EXIT_OK;
 	case EINVAL:
 	case ENODEV:
+	case ECANCELED: /* refused to cut off the management path */
 	case ENAMETOOLONG:
 		return EXIT_USAGE;
 	default:

@@ -25,6 +25,7 @@ struct cmd {
 
 extern bool json_output;
 extern bool json_pretty;
+extern bool force; /* --force: go ahead even if the management path would be cut off */
 
 /*
  * Runs the command whose name argv[0] is a unique prefix of; "help" lists them.
@@ -59,6 +60,7 @@ int cmd_detach(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_restore(int argc, char **argv);
 int cmd_dump(int argc, char **argv);
+int cmd_confirm(int argc, char **argv);
 int cmd_rule(int argc, char **argv);
 int cmd_allow(int argc, char **argv);
 int cmd_block(int argc, char **argv);

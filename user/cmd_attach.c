@@ -40,7 +40,7 @@ int cmd_attach(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct attach_opts o = { .mode = ATTACH_AUTO };
+	struct attach_opts o = { .mode = ATTACH_AUTO, .force = force };
 	unsigned long long n;
 	struct pins p;
 	int c, err;

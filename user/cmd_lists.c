@@ -8,6 +8,7 @@
 #include <bpf/bpf.h>
 #include "cmd.h"
 #include "import.h"
+#include "lockout.h"
 #include "log.h"
 #include "policy.h"
 
@@ -36,6 +37,23 @@ json_t *list_items_json(const struct policy_doc *doc, enum list_kind kind)
 }
 
 
+/* Refuses blocks that would cut off the management path (see lockout.h). */
+static int guard_blocks(const char *verb, const struct pins *p, const struct list_item *items,
+			size_t n)
+{
+	struct policy_doc rules;
+	int err;
+
+	if (!n || items[0].kind != LIST_BLOCK)
+		return 0;
+	policy_init(&rules);
+	err = policy_read_rules(p, &rules);
+	if (!err)
+		err = lockout_check_live(verb, p, items, n, &rules, force);
+	policy_free(&rules);
+	return err;
+}
+
 static int list_add(enum list_kind kind, int argc, char **argv)
 {
 	struct parse_error perr = {};
@@ -57,6 +75,11 @@ static int list_add(enum list_kind kind, int argc, char **argv)
 	err = cmd_open_pins(verb, &p, true);
 	if (err)
 		return err;
+	err = guard_blocks(verb, &p, &item, 1);
+	if (err) {
+		pins_close(&p);
+		return EXIT_USAGE;
+	}
 	err = lists_add(&p, &item);
 	if (err)
 		pr_warn("%s: %s: %s%s", verb, argv[1], strerror(-err),
@@ -225,6 +248,11 @@ static int list_import(enum list_kind kind, int argc, char **argv)
 	if (ret) {
 		policy_free(&doc);
 		return ret;
+	}
+	if (guard_blocks(verb, &p, doc.items, doc.nitems)) {
+		pins_close(&p);
+		policy_free(&doc);
+		return EXIT_USAGE;
 	}
 	err = lists_import(&p, doc.items, doc.nitems);
 	pins_close(&p);

@@ -6,6 +6,8 @@
 #include <string.h>
 #include <time.h>
 #include "cmd.h"
+#include "guard.h"
+#include "lockout.h"
 #include "log.h"
 #include "policy.h"
 
@@ -32,19 +34,24 @@ static void report_parse_error(const char *verb, const struct parse_error *err)
 
 static void restore_usage(FILE *out)
 {
-	fprintf(out, "Usage: sluice restore [--check] FILE|-\n"
+	fprintf(out, "Usage: sluice [-f] restore [--check] [--confirm-within DURATION] FILE|-\n"
 		     "\n"
 		     "Replaces the whole policy (settings, rules, allowlist, blocklist) with the\n"
 		     "lines of FILE, as `sluice dump` prints them. Everything is validated first;\n"
 		     "the data path then switches from the complete old to the complete new policy\n"
 		     "at once. Limiter state of unchanged limits, and all bans, survive.\n"
-		     "  --check   validate only; change nothing\n");
+		     "A policy that would drop your SSH client ($SSH_CONNECTION) or an address of\n"
+		     "$SLUICE_MANAGEMENT is refused unless -f (--force) is given.\n"
+		     "  --check                      validate only; change nothing\n"
+		     "  --confirm-within DURATION    put the previous policy back after DURATION\n"
+		     "                               unless `sluice confirm` runs first\n");
 }
 
 int cmd_restore(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "check", no_argument, NULL, 'c' },
+		{ "confirm-within", required_argument, NULL, 'w' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -52,6 +59,7 @@ int cmd_restore(int argc, char **argv)
 	struct policy_doc doc;
 	struct timespec t0;
 	bool check = false;
+	__u64 confirm_ns = 0;
 	struct pins p;
 	int c, err, ret = EXIT_OK;
 
@@ -60,6 +68,13 @@ int cmd_restore(int argc, char **argv)
 		switch (c) {
 		case 'c':
 			check = true;
+			break;
+		case 'w':
+			if (parse_duration(optarg, &confirm_ns, &perr) || confirm_ns < 1000000000ULL) {
+				pr_warn("restore: --confirm-within: %s",
+					perr.msg[0] ? perr.msg : "at least 1s");
+				return EXIT_USAGE;
+			}
 			break;
 		case 'h':
 			restore_usage(stdout);
@@ -89,6 +104,10 @@ int cmd_restore(int argc, char **argv)
 
 		err = pol ? policy_build(&doc, NULL, pol, &fresh, &perr) : -ENOMEM;
 		free(pol);
+		if (!err && lockout_check("restore", &doc, force)) {
+			policy_free(&doc);
+			return EXIT_USAGE;
+		}
 		if (err) {
 			snprintf(perr.file, sizeof(perr.file), "%s", argv[optind]);
 			report_parse_error("restore", &perr);
@@ -104,12 +123,36 @@ int cmd_restore(int argc, char **argv)
 		return ret;
 	}
 
+	if (lockout_check("restore", &doc, force)) {
+		policy_free(&doc);
+		return EXIT_USAGE;
+	}
 	ret = cmd_open_pins("restore", &p, true);
 	if (ret) {
 		policy_free(&doc);
 		return ret;
 	}
+	err = confirm_ns ? guard_save(&p) : 0;
+	if (err) {
+		pr_warn("restore: save the rollback point under %s: %s", GUARD_RUN_DIR,
+			strerror(-err));
+		pins_close(&p);
+		policy_free(&doc);
+		return EXIT_RUNTIME;
+	}
 	err = policy_apply(&p, &doc, true, &perr);
+	if (!err && confirm_ns) {
+		char d[32];
+
+		err = guard_arm(confirm_ns);
+		format_duration(confirm_ns, d, sizeof(d));
+		if (err)
+			pr_warn("restore: start the rollback guard: %s", strerror(-err));
+		else
+			printf("restored; run 'sluice confirm' within %s or the previous policy "
+			       "comes back\n",
+			       d);
+	}
 	if (err) {
 		snprintf(perr.file, sizeof(perr.file), "%s", err == -EINVAL ? argv[optind] : "");
 		report_parse_error("restore", &perr);
@@ -121,6 +164,33 @@ int cmd_restore(int argc, char **argv)
 	pins_close(&p);
 	policy_free(&doc);
 	return ret;
+}
+
+int cmd_confirm(int argc, char **argv)
+{
+	struct pins p;
+	int err;
+
+	if (argc == 2 && cmd_is_help(argv[1])) {
+		printf("Usage: sluice confirm\n\nKeeps the policy of the last `restore "
+		       "--confirm-within`: its rollback guard stops.\n");
+		return EXIT_OK;
+	}
+	if (argc != 1) {
+		fprintf(stderr, "Usage: sluice confirm\n");
+		return EXIT_USAGE;
+	}
+	err = guard_confirm(&p);
+	if (err == -ENOENT) {
+		pr_warn("confirm: no restore awaits confirmation under %s", pin_path);
+		return EXIT_RUNTIME;
+	}
+	if (err) {
+		pr_warn("confirm: %s", strerror(-err));
+		return EXIT_RUNTIME;
+	}
+	printf("confirmed\n");
+	return EXIT_OK;
 }
 
 static json_t *rules_json(const struct policy_doc *doc)
@@ -198,11 +268,14 @@ static int rule_change(const char *verb, int (*edit)(struct policy_doc *, void *
 	err = policy_read_rules(&p, &doc);
 	if (!err)
 		err = edit(&doc, arg);
+	if (!err)
+		err = lockout_check_live(verb, &p, NULL, 0, &doc, force);
 	if (!err) {
 		err = policy_apply(&p, &doc, false, &perr);
 		if (err)
 			report_parse_error(verb, &perr);
-	} else if (err != -EPROTO && err != -EINVAL && err != -EEXIST && err != -ENOENT) {
+	} else if (err != -EPROTO && err != -EINVAL && err != -EEXIST && err != -ENOENT &&
+		   err != -ECANCELED) {
 		pr_warn("%s: %s", verb, strerror(-err));
 	}
 	pins_close(&p);

@@ -15,7 +15,9 @@ static const struct cmd top_cmds[] = {
 					"                                load and attach to IFACE" },
 	{ "detach", cmd_detach, "IFACE                           detach from IFACE" },
 	{ "status", cmd_status, "                                interfaces, policy, map fill" },
-	{ "restore", cmd_restore, "[--check] FILE|-                replace the whole policy" },
+	{ "restore", cmd_restore, "[--check] [--confirm-within D] FILE|-\n"
+				  "                                replace the whole policy" },
+	{ "confirm", cmd_confirm, "                                keep a restore --confirm-within" },
 	{ "dump", cmd_dump, "                                print the policy as restore reads it" },
 	{ "rule", cmd_rule, "add|del|list                    rate-limit and ACL rules", true },
 	{ "allow", cmd_allow, "add|del|list|flush|import       the allowlist", true },
@@ -38,6 +40,7 @@ static void usage(FILE *out)
 		"  -j, --json           JSON output (errors too)\n"
 		"  -p, --pretty         pretty JSON output (implies -j)\n"
 		"  -v, --verbose        more messages, libbpf's debug output with -vv\n"
+		"  -f, --force          apply a change that would cut off the management path\n"
 		"      --pin-path DIR   pin directory (default " SLUICE_DEFAULT_PIN_PATH ")\n"
 		"  -V, --version        print the version\n"
 		"  -h, --help           this help\n"
@@ -52,7 +55,8 @@ int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "json", no_argument, NULL, 'j' },	{ "pretty", no_argument, NULL, 'p' },
-		{ "verbose", no_argument, NULL, 'v' },	{ "pin-path", required_argument, NULL, 'P' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "force", no_argument, NULL, 'f' },	{ "pin-path", required_argument, NULL, 'P' },
 		{ "version", no_argument, NULL, 'V' },	{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -61,13 +65,16 @@ int main(int argc, char **argv)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	opterr = 0; /* unknown options are reported by sluice, with its prefix */
 	/* '+': options end at OBJECT, so verbs parse their own. */
-	while ((c = getopt_long(argc, argv, "+jpvVh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+jpvfVh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'j':
 			json_output = true;
 			break;
 		case 'p':
 			json_output = json_pretty = true;
+			break;
+		case 'f':
+			force = true;
 			break;
 		case 'v':
 			log_level = log_level == LOG_WARN ? LOG_INFO : LOG_DEBUG;

@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* The rollback guard of `restore --confirm-within`: the old policy comes back unless confirmed. */
+#ifndef SLUICE_GUARD_H
+#define SLUICE_GUARD_H
+
+#include "pins.h"
+
+#define GUARD_RUN_DIR "/run/sluice"
+
+/*
+ * Saves the live policy of P as the rollback point, unless an earlier restore still
+ * awaits confirmation (then its rollback point, the last confirmed policy, stays).
+ * Call before switching to the new policy. -errno.
+ */
+int guard_save(const struct pins *p);
+
+/*
+ * Starts a detached process that, after TIMEOUT_NS, restores the rollback point
+ * unless `sluice confirm` removed it first. Replaces an earlier guard. -errno.
+ */
+int guard_arm(__u64 timeout_ns);
+
+/* Confirms: removes the rollback point and stops the guard. -ENOENT if none waits. */
+int guard_confirm(struct pins *p);
+
+#endif /* SLUICE_GUARD_H */
