@@ -202,8 +202,7 @@ scrape >"$TMP/m64"
 diag "scrape, 64 rules x 4 interfaces, median of 20: $gz_ms ms gzip," \
 	"$(ms <"$TMP/plain_times") ms plain, $own ms in the exporter" \
 	"($(wc -c <"$TMP/m64") bytes, $(grep -vc '^#' "$TMP/m64") samples)"
-awk -v t="$gz_ms" 'BEGIN { exit !(t < 10) }' && ok "a gzip scrape takes under 10 ms ($gz_ms ms)" ||
-	not_ok "a gzip scrape takes under 10 ms ($gz_ms ms)"
+# A figure, not an assertion: timings on a shared machine are noise in a test (make bench).
 check "promtool passes the 64-rule document" promtool check metrics <"$TMP/m64"
 
 # Detaching everything removes the pins: the exporter answers sluice_up 0 again.
