@@ -6,6 +6,7 @@
 #include "addr.h"
 #include "maps.h"
 #include "parse.h"
+#include "stats.h"
 
 #define EVENT_WINDOW_NS 1000000000ULL
 #define EVENT_NO_LIMIT 0xff
@@ -16,9 +17,8 @@
  * ceiling is reached early in each window, and from then on a drop costs one per-CPU
  * array access; the per-key lookup runs only below the ceiling.
  */
-static __always_inline void event_emit(const struct sluice_policy *pol, const struct packet *p,
-				       __u32 ifindex, __u32 verdict, __u32 reason, __u32 rule,
-				       __u32 limit, __u64 *now)
+__noinline int event_emit(const struct sluice_policy *pol, const struct packet *p,
+			  const struct decision *d, __u32 ifindex, __u64 *now)
 {
 	struct sluice_ban_key key = {};
 	struct sluice_event_stats *st;
@@ -26,12 +26,14 @@ static __always_inline void event_emit(const struct sluice_policy *pol, const st
 	__u32 zero = 0, sampled = 1;
 	__u64 t, *seen;
 
+	if (!pol || !p || !d || !now)
+		return 0;
 	st = bpf_map_lookup_elem(&sluice_evstats, &zero);
 	if (!st)
-		return;
+		return 0;
 	if (!pol->event_ceiling) {
 		st->suppressed++;
-		return;
+		return 0;
 	}
 	t = clock_now(now);
 	if (t - st->window_start_ns >= EVENT_WINDOW_NS) {
@@ -40,18 +42,18 @@ static __always_inline void event_emit(const struct sluice_policy *pol, const st
 	}
 	if (st->window_events >= pol->event_ceiling) {
 		st->suppressed++;
-		return;
+		return 0;
 	}
 
 	/* Keyed by source, reason and rule, so a source hitting two rules shows both. */
-	key.prefixlen = reason;
-	key.pad[0] = rule;
+	key.prefixlen = d->reason;
+	key.pad[0] = d->rule;
 	__builtin_memcpy(key.addr, p->src, sizeof(key.addr));
 	seen = bpf_map_lookup_elem(&sluice_evseen, &key);
 	if (seen && t - *seen < pol->event_period_ns) {
 		if (pol->event_sample > 1 && ++st->sample_tick % pol->event_sample) {
 			st->suppressed++;
-			return;
+			return 0;
 		}
 		sampled = pol->event_sample ? pol->event_sample : 1;
 	} else if (seen) {
@@ -63,7 +65,7 @@ static __always_inline void event_emit(const struct sluice_policy *pol, const st
 	e = bpf_ringbuf_reserve(&sluice_events, sizeof(*e), 0);
 	if (!e) {
 		st->lost++;
-		return;
+		return 0;
 	}
 	e->time_ns = t;
 	__builtin_memcpy(e->src, p->src, sizeof(e->src));
@@ -73,15 +75,16 @@ static __always_inline void event_emit(const struct sluice_policy *pol, const st
 	e->dport = p->has_ports ? p->dport : 0;
 	e->family = p->family;
 	e->l4proto = p->l4proto;
-	e->reason = reason;
-	e->verdict = verdict;
-	e->rule = rule;
-	e->limit = limit;
+	e->reason = d->reason;
+	e->verdict = d->verdict;
+	e->rule = d->rule;
+	e->limit = d->limit;
 	e->len = p->len > 0xffff ? 0xffff : p->len;
 	e->sampled = sampled;
 	bpf_ringbuf_submit(e, 0);
 	st->emitted++;
 	st->window_events++;
+	return 0;
 }
 
 #endif /* SLUICE_EVENTS_H */

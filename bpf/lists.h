@@ -5,6 +5,7 @@
 
 #include "addr.h"
 #include "maps.h"
+#include "parse.h"
 
 /* How many expired entries on one address's path are stepped over before giving up. */
 #define LIST_EXPIRED_FALLBACKS 4
@@ -45,21 +46,42 @@ static __always_inline int ban_lookup(__u32 plen, const __u32 src[4], __u64 *now
 	return ban && ban->expires_ns > clock_now(now);
 }
 
-/* Is the source banned under any of the prefix lengths the policy bans by? */
-static __always_inline int is_banned(const struct sluice_policy *pol, const __u32 src[4],
-				     __u8 family, __u64 *now)
+/*
+ * Is the source banned under any of the prefix lengths the policy bans by? Global,
+ * like the other lookups below, so the verifier checks it once rather than on every
+ * path through the parser.
+ */
+__noinline int source_banned(const struct sluice_policy *pol, const struct packet *p, __u64 *now)
 {
-	const __u8 *plens = family == SLUICE_FAMILY_IPV4 ? pol->ban_plens4 : pol->ban_plens6;
-	__u32 n = family == SLUICE_FAMILY_IPV4 ? pol->nban_plens4 : pol->nban_plens6;
+	const __u8 *plens;
+	__u32 n;
 	int i;
 
+	if (!pol || !p || !now)
+		return 0;
+	plens = p->family == SLUICE_FAMILY_IPV4 ? pol->ban_plens4 : pol->ban_plens6;
+	n = p->family == SLUICE_FAMILY_IPV4 ? pol->nban_plens4 : pol->nban_plens6;
 	for (i = 0; i < SLUICE_MAX_BAN_PLENS; i++) {
 		if (i >= n)
 			break;
-		if (ban_lookup(plens[i], src, now))
+		if (ban_lookup(plens[i], p->src, now))
 			return 1;
 	}
 	return 0;
+}
+
+/* Is the source on the allowlist (BLOCK 0) or blocklist (BLOCK 1) of list generation GEN? */
+__noinline int source_listed(__u32 block, __u32 gen, const struct packet *p, __u64 *now)
+{
+	void *trie;
+
+	if (!p || !now)
+		return 0;
+	if (block)
+		trie = gen ? (void *)&sluice_block1 : (void *)&sluice_block0;
+	else
+		trie = gen ? (void *)&sluice_allow1 : (void *)&sluice_allow0;
+	return list_match(trie, p->src, now);
 }
 
 static __always_inline int ban_insert(__u32 plen, const __u32 src[4], __u64 expires_ns,

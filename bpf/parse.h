@@ -212,7 +212,8 @@ static __always_inline int parse_l4(struct cursor *c, const struct l3_span *l3, 
 			return err;
 	}
 	p->proto_class = p->l4proto;
-	if (p->l4proto == IPPROTO_ICMPV6)
+	/* ICMPv6 is ICMP on IPv6 only; protocol 58 on IPv4 is just a number. */
+	if (p->l4proto == IPPROTO_ICMPV6 && p->family == SLUICE_FAMILY_IPV6)
 		p->proto_class = SLUICE_PROTO_ICMP;
 	if (p->fragment)
 		return PARSE_OK;
@@ -243,6 +244,8 @@ static __always_inline int parse_l4(struct cursor *c, const struct l3_span *l3, 
 	case IPPROTO_ICMPV6: {
 		__u8 *icmp = c->pos;
 
+		if (p->proto_class != SLUICE_PROTO_ICMP)
+			break;
 		/* type, code and checksum */
 		if ((void *)(icmp + 4) > c->end || (void *)(icmp + 4) > l3_end)
 			return PARSE_MALFORMED;

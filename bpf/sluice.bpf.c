@@ -17,13 +17,6 @@
 /* Counter slot of the interface this copy of the program is attached to; set at load. */
 const volatile __u32 iface_slot = 0;
 
-struct decision {
-	__u32 verdict;
-	__u32 reason;
-	__u32 rule; /* counter slot of the deciding rule, or SLUICE_NO_RULE */
-	__u32 limit; /* index of the refusing limit in its rule, or EVENT_NO_LIMIT */
-};
-
 static __always_inline int rule_matches(const struct sluice_rule *r, const struct packet *p)
 {
 	if (r->family && r->family != p->family)
@@ -170,19 +163,17 @@ static __always_inline void decide(struct xdp_md *ctx, struct packet *p, struct 
 		goto malformed;
 
 	if ((pol->flags & SLUICE_POLICY_ALLOW) &&
-	    list_match(SLUICE_ACTIVE_LISTS(active) ? (void *)&sluice_allow1 : (void *)&sluice_allow0,
-		       p->src, now)) {
+	    source_listed(0, SLUICE_ACTIVE_LISTS(active), p, now)) {
 		d->reason = SLUICE_REASON_ALLOWLIST;
 		return;
 	}
 	if ((pol->flags & SLUICE_POLICY_BLOCK) &&
-	    list_match(SLUICE_ACTIVE_LISTS(active) ? (void *)&sluice_block1 : (void *)&sluice_block0,
-		       p->src, now)) {
+	    source_listed(1, SLUICE_ACTIVE_LISTS(active), p, now)) {
 		d->verdict = SLUICE_VERDICT_DROP;
 		d->reason = SLUICE_REASON_BLOCKLIST;
 		return;
 	}
-	if (is_banned(pol, p->src, p->family, now)) {
+	if ((pol->nban_plens4 || pol->nban_plens6) && source_banned(pol, p, now)) {
 		d->verdict = SLUICE_VERDICT_DROP;
 		d->reason = SLUICE_REASON_BAN;
 		return;
@@ -222,8 +213,7 @@ int sluice_xdp(struct xdp_md *ctx)
 	decide(ctx, &p, &d, &pol, &now);
 	stats_count(iface_slot, d.rule, d.verdict, d.reason, p.len);
 	if (d.verdict != SLUICE_VERDICT_PASS && pol)
-		event_emit(pol, &p, ctx->ingress_ifindex, d.verdict, d.reason, d.rule, d.limit,
-			   &now);
+		event_emit(pol, &p, &d, ctx->ingress_ifindex, &now);
 	return d.verdict == SLUICE_VERDICT_DROP || d.verdict == SLUICE_VERDICT_BAN ? XDP_DROP :
 										    XDP_PASS;
 }

@@ -5,6 +5,14 @@
 
 #include "maps.h"
 
+/* What the pipeline decided for a packet: the one thing counted, and reported as an event. */
+struct decision {
+	__u32 verdict;
+	__u32 reason;
+	__u32 rule; /* counter slot of the deciding rule, or SLUICE_NO_RULE */
+	__u32 limit; /* index of the refusing limit in its rule, or EVENT_NO_LIMIT */
+};
+
 static __always_inline void stats_count(__u32 iface, __u32 rule, __u32 verdict, __u32 reason,
 					__u32 len)
 {

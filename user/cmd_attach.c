@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* attach, detach, status */
 #include <errno.h>
+#include <limits.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,7 +42,9 @@ int cmd_attach(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct attach_opts o = { .mode = ATTACH_AUTO, .force = force };
+	char state_pin[PATH_MAX];
 	unsigned long long n;
+	bool first;
 	struct pins p;
 	int c, err;
 
@@ -96,18 +99,12 @@ int cmd_attach(int argc, char **argv)
 		pr_warn("attach: lock %s: %s", pin_path, strerror(-err));
 		return EXIT_RUNTIME;
 	}
+	snprintf(state_pin, sizeof(state_pin), "%s/%s", pin_path, pin_map_names[PIN_STATE]);
+	first = access(state_pin, F_OK) != 0;
 	err = attach_iface(&p, argv[optind], &o);
-	if (err && !access(pin_path, F_OK)) {
-		/* A first attach that failed leaves nothing behind. */
-		struct sluice_iface rec;
-		bool any = false;
-
-		for (__u32 i = 0; p.fds[PIN_IFACES] >= 0 && i < SLUICE_MAX_IFACES; i++)
-			if (!bpf_map_lookup_elem(p.fds[PIN_IFACES], &i, &rec) && rec.ifindex)
-				any = true;
-		if (!any)
-			pins_remove_all(&p);
-	}
+	/* A first attach that failed leaves nothing behind; a later one never touches the rest. */
+	if (err && first)
+		pins_remove_all(&p);
 	pins_close(&p);
 	return exit_code_for(err);
 }

@@ -48,6 +48,8 @@ static int guard_blocks(const char *verb, const struct pins *p, const struct lis
 		return 0;
 	policy_init(&rules);
 	err = policy_read_rules(p, &rules);
+	if (err && err != -EPROTO)
+		pr_warn("%s: read the live rules: %s", verb, strerror(-err));
 	if (!err)
 		err = lockout_check_live(verb, p, items, n, &rules, force);
 	policy_free(&rules);
@@ -78,7 +80,7 @@ static int list_add(enum list_kind kind, int argc, char **argv)
 	err = guard_blocks(verb, &p, &item, 1);
 	if (err) {
 		pins_close(&p);
-		return EXIT_USAGE;
+		return exit_code_for(err);
 	}
 	err = lists_add(&p, &item);
 	if (err)
@@ -249,10 +251,11 @@ static int list_import(enum list_kind kind, int argc, char **argv)
 		policy_free(&doc);
 		return ret;
 	}
-	if (guard_blocks(verb, &p, doc.items, doc.nitems)) {
+	err = guard_blocks(verb, &p, doc.items, doc.nitems);
+	if (err) {
 		pins_close(&p);
 		policy_free(&doc);
-		return EXIT_USAGE;
+		return exit_code_for(err);
 	}
 	err = lists_import(&p, doc.items, doc.nitems);
 	pins_close(&p);

@@ -60,6 +60,7 @@ int cmd_restore(int argc, char **argv)
 	struct timespec t0;
 	bool check = false;
 	__u64 confirm_ns = 0;
+	int saved = 0;
 	struct pins p;
 	int c, err, ret = EXIT_OK;
 
@@ -132,8 +133,9 @@ int cmd_restore(int argc, char **argv)
 		policy_free(&doc);
 		return ret;
 	}
-	err = confirm_ns ? guard_save(&p) : 0;
-	if (err) {
+	saved = confirm_ns ? guard_save(&p) : 0;
+	if (saved < 0) {
+		err = saved;
 		pr_warn("restore: save the rollback point under %s: %s", GUARD_RUN_DIR,
 			strerror(-err));
 		pins_close(&p);
@@ -145,6 +147,8 @@ int cmd_restore(int argc, char **argv)
 		char d[32];
 
 		err = guard_arm(confirm_ns);
+		if (err)
+			perr.msg[0] = '\0'; /* reported here */
 		format_duration(confirm_ns, d, sizeof(d));
 		if (err)
 			pr_warn("restore: start the rollback guard: %s", strerror(-err));
@@ -153,6 +157,8 @@ int cmd_restore(int argc, char **argv)
 			       "comes back\n",
 			       d);
 	}
+	if (err && saved > 0)
+		guard_discard();
 	if (err) {
 		snprintf(perr.file, sizeof(perr.file), "%s", err == -EINVAL ? argv[optind] : "");
 		report_parse_error("restore", &perr);

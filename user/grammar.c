@@ -1366,6 +1366,11 @@ static int parse_set_events(struct policy_doc *doc, char **words, const unsigned
 {
 	struct policy_doc parsed = *doc;
 	unsigned long long v;
+
+	/* Each `set events` line is the whole setting: what it leaves out takes its default. */
+	parsed.event_period_ns = SLUICE_DEFAULT_EVENT_PERIOD_NS;
+	parsed.event_sample = SLUICE_DEFAULT_EVENT_SAMPLE;
+	parsed.event_ceiling = SLUICE_DEFAULT_EVENT_CEILING;
 	unsigned int i;
 	char *end;
 

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -17,7 +18,9 @@
 /* One rollback point per pin path: /run/sluice/<hash of the pin path>.{rollback,pid,log} */
 static void guard_file(const char *ext, char *buf, size_t len)
 {
-	__u64 h = fnv1a64(pin_path, strlen(pin_path), FNV1A64_SEED);
+	char canonical[PATH_MAX];
+	const char *dir = realpath(pin_path, canonical) ? canonical : pin_path;
+	__u64 h = fnv1a64(dir, strlen(dir), FNV1A64_SEED);
 
 	snprintf(buf, len, "%s/%016llx.%s", GUARD_RUN_DIR, (unsigned long long)h, ext);
 }
@@ -29,6 +32,7 @@ int guard_save(const struct pins *p)
 	FILE *f;
 	int err;
 
+	umask(077); /* policies, pids and logs are root's business */
 	guard_file("rollback", path, sizeof(path));
 	if (access(path, F_OK) == 0)
 		return 0; /* the last confirmed policy stays the rollback point */
@@ -39,7 +43,6 @@ int guard_save(const struct pins *p)
 	if (err)
 		goto out;
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	umask(077); /* the policy is root's business */
 	f = fopen(tmp, "we");
 	if (!f) {
 		err = -errno;
@@ -57,7 +60,15 @@ int guard_save(const struct pins *p)
 		unlink(tmp);
 out:
 	policy_free(&doc);
-	return err;
+	return err ? err : 1;
+}
+
+void guard_discard(void)
+{
+	char path[256];
+
+	guard_file("rollback", path, sizeof(path));
+	unlink(path);
 }
 
 static void stop_guard(void)
@@ -76,33 +87,45 @@ static void stop_guard(void)
 	unlink(path);
 }
 
+static void guard_log(const char *what, const char *detail)
+{
+	char path[256];
+	FILE *log;
+
+	guard_file("log", path, sizeof(path));
+	log = fopen(path, "ae");
+	if (!log)
+		return;
+	fprintf(log, "%ld: not confirmed in time: %s%s\n", (long)time(NULL), what, detail);
+	fclose(log);
+}
+
 /* In the guard: restore the rollback point if it is still there, under the pin lock. */
 static void roll_back(void)
 {
 	struct parse_error perr = {};
-	char path[256], logpath[256];
 	struct policy_doc doc;
+	char path[256];
 	struct pins p;
-	FILE *log;
 	int err;
 
 	guard_file("rollback", path, sizeof(path));
-	guard_file("log", logpath, sizeof(logpath));
 	err = pins_open(&p, pin_path, true);
-	if (err)
+	if (err) {
+		/* Detached meanwhile: nothing to roll back to, nor any point keeping it. */
+		guard_log("no instance to roll back: ", strerror(-err));
+		unlink(path);
 		return;
+	}
 	if (access(path, F_OK) == 0) { /* not confirmed meanwhile */
 		policy_init(&doc);
 		err = policy_parse_file(path, &doc, &perr);
 		if (!err)
 			err = policy_apply(&p, &doc, true, &perr);
-		log = fopen(logpath, "ae");
-		if (log) {
-			fprintf(log, "%ld: not confirmed in time: %s%s\n", (long)time(NULL),
-				err ? "rollback failed: " : "rolled back to the previous policy",
-				err ? (perr.msg[0] ? perr.msg : strerror(-err)) : "");
-			fclose(log);
-		}
+		if (err)
+			guard_log("rollback failed: ", perr.msg[0] ? perr.msg : strerror(-err));
+		else
+			guard_log("rolled back to the previous policy", "");
 		if (!err)
 			unlink(path);
 		policy_free(&doc);
@@ -134,16 +157,18 @@ int guard_arm(__u64 timeout_ns)
 	pid = fork();
 	if (pid < 0)
 		_exit(1);
-	if (pid > 0)
-		_exit(0);
+	if (pid > 0) {
+		/* Written before the caller returns, so a confirm right after finds the guard. */
+		guard_file("pid", path, sizeof(path));
+		f = fopen(path, "we");
+		if (!f)
+			_exit(1);
+		fprintf(f, "%d\n", pid);
+		_exit(fclose(f) ? 1 : 0);
+	}
 	/* The inherited descriptors include the pin directory and its flock: let go. */
 	closefrom(STDERR_FILENO + 1);
 	guard_file("pid", path, sizeof(path));
-	f = fopen(path, "we");
-	if (f) {
-		fprintf(f, "%d\n", getpid());
-		fclose(f);
-	}
 	{
 		int null = open("/dev/null", O_RDWR);
 

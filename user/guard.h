@@ -10,9 +10,13 @@
 /*
  * Saves the live policy of P as the rollback point, unless an earlier restore still
  * awaits confirmation (then its rollback point, the last confirmed policy, stays).
- * Call before switching to the new policy. -errno.
+ * Call before switching to the new policy. 1 if it saved one, 0 if it kept the
+ * earlier one, -errno.
  */
 int guard_save(const struct pins *p);
+
+/* Removes a rollback point that guard_save just made, when the switch did not happen. */
+void guard_discard(void);
 
 /*
  * Starts a detached process that, after TIMEOUT_NS, restores the rollback point

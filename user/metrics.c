@@ -330,7 +330,7 @@ void metrics_render(struct mbuf *b, const struct metrics_input *in)
 	render_reasons(b, in);
 
 	single(b, "sluice_policy_reloads_total",
-	       "Policy switches (restores and rule changes) since the maps were created.",
+	       "Policy switches (restores, rule changes, imports) since the maps were created.",
 	       METRIC_COUNTER, in->generation);
 	single(b, "sluice_policy_rules", "Rules in the live policy.", METRIC_GAUGE, in->nrules);
 	snprintf(digest, sizeof(digest), "%016llx", (unsigned long long)in->digest);

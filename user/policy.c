@@ -87,17 +87,20 @@ static int add_ban_plen(__u8 *plens, __u8 *n, __u8 plen)
 static void keep_live_ban_plens(const struct pins *p, struct sluice_policy *pol)
 {
 	struct sluice_ban_key cur, next;
-	bool walked = false;
+	bool walked = false, warned[129] = {};
 
 	while (bpf_map_get_next_key(p->fds[PIN_BANS], walked ? &cur : NULL, &next) == 0) {
 		bool v4 = next.prefixlen >= SLUICE_V4_MAPPED_PLEN && addr_is_v4_mapped(next.addr);
 		int err = v4 ? add_ban_plen(pol->ban_plens4, &pol->nban_plens4, next.prefixlen) :
 			       add_ban_plen(pol->ban_plens6, &pol->nban_plens6, next.prefixlen);
 
-		if (err)
-			pr_warn("bans under more than %d prefix lengths: those of /%u are not "
-				"enforced until they expire",
-				SLUICE_MAX_BAN_PLENS, next.prefixlen);
+		if (err && !warned[next.prefixlen]) {
+			warned[next.prefixlen] = true;
+			pr_warn("bans under more than %d prefix lengths per family: those of %s/%u "
+				"are not enforced until they expire",
+				SLUICE_MAX_BAN_PLENS, v4 ? "IPv4 " : "IPv6 ",
+				v4 ? next.prefixlen - SLUICE_V4_MAPPED_PLEN : next.prefixlen);
+		}
 		cur = next;
 		walked = true;
 	}

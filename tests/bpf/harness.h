@@ -599,14 +599,48 @@ static inline int add_entry(struct sluice_policy *pol, __u32 gen, const struct l
 }
 
 /*
- * Clears every list, bucket and ban, then writes the scenario into the policy slot and the
- * list generation that the state word `active` (0..3) names. The other policy slot drops
- * everything, and the other lists allow and block every address, so reading the wrong
- * one cannot go unseen.
+ * Empties a hash map of any size in batches. map_clear restarts its walk at the first bucket
+ * after every delete, which is quadratic in a large map's buckets; this is one pass.
  */
-static inline int scenario_apply(const struct scenario *sc, __u32 active)
+static inline int map_drain(int fd)
 {
-	static struct sluice_policy pol, poison;
+	struct bpf_map_info info = {};
+	__u32 info_len = sizeof(info), in = 0, out = 0, count;
+	const __u32 chunk = 4096;
+	void *keys, *values;
+	int err = 0;
+
+	if (bpf_obj_get_info_by_fd(fd, &info, &info_len))
+		return -errno;
+	keys = calloc(chunk, info.key_size);
+	values = calloc(chunk, ((info.value_size + 7) & ~7U) * H.ncpus);
+	for (bool first = true; keys && values; first = false, in = out) {
+		LIBBPF_OPTS(bpf_map_batch_opts, opts);
+
+		count = chunk;
+		if (bpf_map_lookup_and_delete_batch(fd, first ? NULL : &in, &out, keys, values,
+						    &count, &opts)) {
+			err = errno == ENOENT ? 0 : -errno;
+			break;
+		}
+	}
+	if (!keys || !values)
+		err = -ENOMEM;
+	free(keys);
+	free(values);
+	return err;
+}
+
+/*
+ * Clears every list, bucket and ban, then writes pol (its rules filled in) and the lists into
+ * the policy slot and the list generation that the state word `active` (0..3) names. The
+ * other policy slot drops everything, and the other lists allow and block every address, so
+ * reading the wrong one cannot go unseen. Lists and bans add their flags and ban lengths to pol.
+ */
+static inline int policy_install(struct sluice_policy *pol, const struct list_spec *lists,
+				 int nlists, bool lists_off, bool malformed_drop, __u32 active)
+{
+	static struct sluice_policy poison;
 	struct sluice_state state = { .layout_version = SLUICE_LAYOUT_VERSION, .active = active };
 	struct list_spec allow_all = { LIST_ALLOW, PERMANENT, "::/0" };
 	struct list_spec block_all = { LIST_BLOCK, PERMANENT, "::/0" };
@@ -618,28 +652,39 @@ static inline int scenario_apply(const struct scenario *sc, __u32 active)
 	for (int i = 0; i < 2 && !err; i++)
 		err = map_clear(H.allow[i]) ?: map_clear(H.block[i]);
 	err = err ?: map_clear(H.buckets) ?: map_clear(H.bans);
-	memset(&pol, 0, sizeof(pol));
 	memset(&poison, 0, sizeof(poison));
-	for (int i = 0; i < RULES_MAX && sc->rules[i].on; i++)
-		fill_rule(&pol, i, &sc->rules[i]);
-	for (int i = 0; i < LISTS_MAX && sc->lists[i].cidr && !err; i++)
-		err = add_entry(&pol, gen, &sc->lists[i], now);
-	if (sc->lists_off)
-		pol.flags = 0;
-	if (sc->malformed_drop)
-		pol.flags |= SLUICE_POLICY_MALFORMED_DROP;
+	for (int i = 0; i < nlists && !err; i++)
+		err = add_entry(pol, gen, &lists[i], now);
+	if (lists_off)
+		pol->flags = 0;
+	if (malformed_drop)
+		pol->flags |= SLUICE_POLICY_MALFORMED_DROP;
 	fill_rule(&poison, 0, &(struct rule_spec){ .on = true, .r = { ACT(DROP) } });
 	poison.rules[0].stat_slot = POISON_SLOT;
 	err = err ?: add_entry(&poison, !gen, &allow_all, now);
 	err = err ?: add_entry(&poison, !gen, &block_all, now);
 	poison.flags |= SLUICE_POLICY_MALFORMED_DROP;
-	if (!err && (bpf_map_update_elem(H.policy, &slot, &pol, BPF_ANY) ||
+	if (!err && (bpf_map_update_elem(H.policy, &slot, pol, BPF_ANY) ||
 		     bpf_map_update_elem(H.policy, &other, &poison, BPF_ANY) ||
 		     bpf_map_update_elem(H.state, &zero, &state, BPF_ANY)))
 		err = -errno;
 	if (err)
-		tap_diag("scenario setup: %s", strerror(-err));
+		tap_diag("policy setup: %s", strerror(-err));
 	return err;
+}
+
+/* policy_install for a scenario: its rules, its lists and bans, its settings. */
+static inline int scenario_apply(const struct scenario *sc, __u32 active)
+{
+	static struct sluice_policy pol;
+	int nlists = 0;
+
+	memset(&pol, 0, sizeof(pol));
+	for (int i = 0; i < RULES_MAX && sc->rules[i].on; i++)
+		fill_rule(&pol, i, &sc->rules[i]);
+	while (nlists < LISTS_MAX && sc->lists[nlists].cidr)
+		nlists++;
+	return policy_install(&pol, sc->lists, nlists, sc->lists_off, sc->malformed_drop, active);
 }
 
 #endif /* SLUICE_TEST_HARNESS_H */

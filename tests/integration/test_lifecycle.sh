@@ -22,6 +22,8 @@ expect_eq "pinned link exists" "$(ls "$PIN" | grep -c '^link_')" 1
 expect_eq "ip link shows the program" \
 	"$(in_srv ip -j link show "$SRV_IF" | jq -r '.[0].xdp.prog.id')" \
 	"$(sl -j status | jq -r '.interfaces[0].prog_id')"
+expect_exit "attach to a missing interface beside a live one exits 2" 2 sl attach nosuch0
+expect_eq "the live instance survives a failed attach" "$(sl -j status | jq -r '.interfaces | length')" 1
 expect_exit "second attach to the same interface exits non-zero" 1 sl attach "$SRV_IF"
 grep -q "already attached" "$TMP/err" && ok "second attach says already attached" ||
 	not_ok "second attach says already attached: $(cat "$TMP/err")"
