@@ -482,6 +482,8 @@ struct scenario {
 	struct list_spec lists[LISTS_MAX];
 	bool malformed_drop;
 	bool lists_off; /* entries in the lists but not the policy flags that enable them */
+	__u32 event_ceiling; /* drop events per second per CPU; 0, the default here: off */
+	__u32 event_sample;
 	struct step steps[STEPS_MAX];
 	const char *want_ban; /* the single ban entry the steps must leave */
 };
@@ -682,6 +684,9 @@ static inline int scenario_apply(const struct scenario *sc, __u32 active)
 	memset(&pol, 0, sizeof(pol));
 	for (int i = 0; i < RULES_MAX && sc->rules[i].on; i++)
 		fill_rule(&pol, i, &sc->rules[i]);
+	pol.event_ceiling = sc->event_ceiling;
+	pol.event_sample = sc->event_sample;
+	pol.event_period_ns = SLUICE_DEFAULT_EVENT_PERIOD_NS;
 	while (nlists < LISTS_MAX && sc->lists[nlists].cidr)
 		nlists++;
 	return policy_install(&pol, sc->lists, nlists, sc->lists_off, sc->malformed_drop, active);

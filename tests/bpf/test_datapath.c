@@ -492,6 +492,14 @@ static const struct bench_case {
 	{ "under limit", { .rules = { R(.limits = { { PKTS(1000000000ULL, 10000000ULL) } }) } },
 	  XDP_PASS },
 	{ "over limit", { .rules = { R(ACT(DROP), .limits = { { PKTS(1, 1) } }) } }, XDP_DROP },
+	/* Drop events: the default sampling, and a flood past the per-CPU ceiling. */
+	{ "over limit with events", { .rules = { R(ACT(DROP), .limits = { { PKTS(1, 1) } }) },
+	  .event_ceiling = SLUICE_DEFAULT_EVENT_CEILING, .event_sample = SLUICE_DEFAULT_EVENT_SAMPLE },
+	  XDP_DROP },
+	{ "over limit with events past the ceiling",
+	  { .rules = { R(ACT(DROP), .limits = { { PKTS(1, 1) } }) }, .event_ceiling = 1,
+	    .event_sample = SLUICE_DEFAULT_EVENT_SAMPLE },
+	  XDP_DROP },
 };
 
 static void test_bench(void)
