@@ -120,6 +120,11 @@ man: doc/sluice.8
 install: all
 	install -D -m 0755 $(BUILD)/sluice $(DESTDIR)$(PREFIX)/sbin/sluice
 	install -D -m 0644 doc/sluice.8 $(DESTDIR)$(PREFIX)/share/man/man8/sluice.8
+	install -D -m 0644 dist/sluice@.service $(DESTDIR)$(PREFIX)/lib/systemd/system/sluice@.service
+	install -D -m 0644 dist/sluice-exporter.service \
+		$(DESTDIR)$(PREFIX)/lib/systemd/system/sluice-exporter.service
+	test -e $(DESTDIR)/etc/default/sluice || \
+		install -D -m 0644 dist/sluice.default $(DESTDIR)/etc/default/sluice
 
 clean:
 	rm -rf $(BUILD)
