@@ -19,6 +19,10 @@
  * keeps the count exact at the price of a slightly early TAT for that one packet.
  * A packet refused by a later limit of its rule gives back what earlier limits
  * took (refund), so several limits consume only for packets they all admit.
+ *
+ * Churn. A key's first packet is accounted in sluice_newkeys; its second moves the
+ * state into sluice_buckets. Spoofed sources that send one packet each only ever
+ * evict each other there, never the tracked keys of real clients.
  */
 #define LIMIT_CAS_TRIES 4
 
@@ -65,15 +69,25 @@ __noinline int limit_admit(const struct sluice_limit *lim, const struct packet *
 	bucket_key(&key, lim, p);
 	tat = bpf_map_lookup_elem(&sluice_buckets, &key);
 	if (!tat) {
-		__u64 fresh = now + cost;
+		__u64 fresh = now + cost, *seen = bpf_map_lookup_elem(&sluice_newkeys, &key);
 
-		/* A new key starts with a full burst. */
-		if (cost > lim->tolerance)
-			return LIMIT_REFUSE;
+		if (!seen) {
+			/* A new key starts with a full burst, on probation. */
+			if (cost > lim->tolerance)
+				return LIMIT_REFUSE;
+			err = bpf_map_update_elem(&sluice_newkeys, &key, &fresh, BPF_NOEXIST);
+			if (!err)
+				return LIMIT_ADMIT;
+			if (err != -EEXIST)
+				return LIMIT_ERROR;
+			seen = bpf_map_lookup_elem(&sluice_newkeys, &key);
+			if (!seen)
+				return LIMIT_ERROR;
+		}
+		/* Seen before: the key is tracked from now on, with the state it has. */
+		fresh = *(volatile __u64 *)seen;
 		err = bpf_map_update_elem(&sluice_buckets, &key, &fresh, BPF_NOEXIST);
-		if (!err)
-			return LIMIT_ADMIT;
-		if (err != -EEXIST)
+		if (err && err != -EEXIST)
 			return LIMIT_ERROR;
 		tat = bpf_map_lookup_elem(&sluice_buckets, &key);
 		if (!tat)
@@ -102,6 +116,8 @@ __noinline int limit_refund(const struct sluice_limit *lim, const struct packet 
 		return 0;
 	bucket_key(&key, lim, p);
 	tat = bpf_map_lookup_elem(&sluice_buckets, &key);
+	if (!tat)
+		tat = bpf_map_lookup_elem(&sluice_newkeys, &key);
 	if (tat)
 		__sync_fetch_and_sub(tat, cost);
 	return 0;

@@ -57,6 +57,19 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } sluice_buckets SEC(".maps");
 
+/*
+ * Keys seen once, on probation: a key's first packet is tracked here, its second
+ * promotes it to sluice_buckets. A flood of spoofed one-packet sources churns this
+ * map only, and cannot evict the buckets of sources that talk more than once.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, SLUICE_DEFAULT_NEW_KEYS);
+	__type(key, struct sluice_bucket_key);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sluice_newkeys SEC(".maps");
+
 /* Dynamic bans, written by the data path on a ban action and by the controller. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);

@@ -9,7 +9,7 @@
  * Bump whenever a map key, value or meaning below changes. The controller refuses
  * to touch pinned maps whose state record carries another version.
  */
-#define SLUICE_LAYOUT_VERSION 2
+#define SLUICE_LAYOUT_VERSION 3
 
 #define SLUICE_MAX_RULES 64
 #define SLUICE_MAX_LIMITS 4
@@ -22,6 +22,7 @@
 
 /* Default capacities; the controller may change them when it first creates the maps. */
 #define SLUICE_DEFAULT_LIMITER_KEYS (1U << 20)
+#define SLUICE_DEFAULT_NEW_KEYS (1U << 18) /* keys on probation, seen once */
 #define SLUICE_DEFAULT_LIST_ENTRIES (1U << 20)
 #define SLUICE_DEFAULT_BANS (1U << 16)
 

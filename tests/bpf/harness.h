@@ -283,7 +283,7 @@ static inline void build_frame(const struct pkt_spec *s, struct frame *f)
 struct harness {
 	struct sluice *skel;
 	int prog;
-	int state, policy, allow[2], block[2], buckets, bans, stats;
+	int state, policy, allow[2], block[2], buckets, newkeys, bans, stats;
 	int ncpus;
 	struct sluice_counter *percpu; /* lookup buffer for one interface's counters */
 };
@@ -317,6 +317,7 @@ static inline bool harness_open(void)
 	H.block[0] = bpf_map__fd(H.skel->maps.sluice_block0);
 	H.block[1] = bpf_map__fd(H.skel->maps.sluice_block1);
 	H.buckets = bpf_map__fd(H.skel->maps.sluice_buckets);
+	H.newkeys = bpf_map__fd(H.skel->maps.sluice_newkeys);
 	H.bans = bpf_map__fd(H.skel->maps.sluice_bans);
 	H.stats = bpf_map__fd(H.skel->maps.sluice_stats);
 	H.percpu = calloc((size_t)SLUICE_STATS_PER_IFACE * H.ncpus, sizeof(*H.percpu));
@@ -653,7 +654,7 @@ static inline int policy_install(struct sluice_policy *pol, const struct list_sp
 
 	for (int i = 0; i < 2 && !err; i++)
 		err = map_clear(H.allow[i]) ?: map_clear(H.block[i]);
-	err = err ?: map_clear(H.buckets) ?: map_clear(H.bans);
+	err = err ?: map_clear(H.buckets) ?: map_clear(H.newkeys) ?: map_clear(H.bans);
 	memset(&poison, 0, sizeof(poison));
 	for (int i = 0; i < nlists && !err; i++)
 		err = add_entry(pol, gen, &lists[i], now);

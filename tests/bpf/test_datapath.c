@@ -442,6 +442,50 @@ static void test_truncation(const struct trunc_case *c, __u32 min_len, bool drop
 		   drop ? "dropped" : "passed", blocked ? ", source blocked" : "");
 }
 
+static long count_keys(int fd)
+{
+	struct sluice_bucket_key cur, next;
+	long n = 0;
+
+	while (!bpf_map_get_next_key(fd, n ? &cur : NULL, &next)) {
+		cur = next;
+		n++;
+	}
+	return n;
+}
+
+/* Spoofed one-packet sources churn the probation map, never the tracked buckets. */
+static void test_churn(void)
+{
+	const struct scenario sc = { .rules = { R(ACT(DROP), .limits = { { PKTS(1, 3) } }) } };
+	struct pkt_spec spec = TCP4();
+	__u32 retval = 0, verdicts[4] = {};
+	char src[32];
+	struct frame f;
+	bool ok = !scenario_apply(&sc, 0);
+
+	build_frame(&spec, &f);
+	for (int i = 0; ok && i < 2; i++)
+		ok = !run_xdp(H.prog, &f, f.len, 1, &verdicts[i], NULL);
+	for (int i = 0; ok && i < 2000; i++) {
+		snprintf(src, sizeof(src), "198.19.%d.%d", i / 250, i % 250 + 1);
+		spec.src = src;
+		build_frame(&spec, &f);
+		ok = !run_xdp(H.prog, &f, f.len, 1, &retval, NULL) && retval == XDP_PASS;
+	}
+	ok = ok && TAP_EXPECT_EQ("tracked keys", count_keys(H.buckets), 1);
+	ok = ok && TAP_EXPECT_EQ("keys on probation", count_keys(H.newkeys), 2001);
+	spec.src = SRC4;
+	build_frame(&spec, &f);
+	for (int i = 2; ok && i < 4; i++)
+		ok = !run_xdp(H.prog, &f, f.len, 1, &verdicts[i], NULL);
+	ok = ok && TAP_EXPECT_EQ("1st", verdicts[0], XDP_PASS) &&
+	     TAP_EXPECT_EQ("2nd", verdicts[1], XDP_PASS) &&
+	     TAP_EXPECT_EQ("3rd", verdicts[2], XDP_PASS) &&
+	     TAP_EXPECT_EQ("4th, over the burst of 3", verdicts[3], XDP_DROP);
+	tap_result(ok, "2000 one-packet sources stay on probation; the tracked key keeps its state");
+}
+
 /* XDP_DROP and exit: the floor that the cost of sluice is measured against. */
 static int bare_drop_prog(void)
 {
@@ -543,6 +587,7 @@ int main(void)
 		for (int drop = 0; drop < 2; drop++)
 			for (int blocked = 0; blocked < 2; blocked++)
 				test_truncation(&truncs[i], min_len, drop, blocked);
+	test_churn();
 	test_bench();
 	harness_close();
 	return tap_exit();
