@@ -70,12 +70,35 @@ __noinline int source_banned(const struct sluice_policy *pol, const struct packe
 	return 0;
 }
 
-/* Is the source on the allowlist (BLOCK 0) or blocklist (BLOCK 1) of list generation GEN? */
-__noinline int source_listed(__u32 block, __u32 gen, const struct packet *p, __u64 *now)
+/* False when the list's filter proves the source is not on it. */
+static __always_inline int filter_may_list(__u32 block, __u32 gen, const struct packet *p)
+{
+	__u32 region = sluice_filter_region(block, gen), bit, idx;
+	__u64 *word;
+
+	word = bpf_map_lookup_elem(&sluice_filter, &region);
+	if (!word || (*word & SLUICE_FILTER_ALL))
+		return 1;
+	/* By the address's form, as the trie sees it: an IPv6 ::ffff:a.b.c.d is IPv4 here. */
+	bit = sluice_filter_bit(p->src, p->src[0] == 0 && p->src[1] == 0 &&
+						p->src[2] == bpf_htonl(0xffff));
+	idx = region + 1 + (bit >> 6);
+	word = bpf_map_lookup_elem(&sluice_filter, &idx);
+	return !word || (*word >> (bit & 63)) & 1;
+}
+
+/*
+ * Is the source on the allowlist (BLOCK 0) or blocklist (BLOCK 1) of list generation
+ * GEN? With FILTERED, the filter is asked first.
+ */
+__noinline int source_listed(__u32 block, __u32 gen, __u32 filtered, const struct packet *p,
+			     __u64 *now)
 {
 	void *trie;
 
 	if (!p || !now)
+		return 0;
+	if (filtered && !filter_may_list(block, gen, p))
 		return 0;
 	if (block)
 		trie = gen ? (void *)&sluice_block1 : (void *)&sluice_block0;

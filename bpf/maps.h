@@ -88,6 +88,16 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } sluice_stats SEC(".maps");
 
+/* List filters (see sluice.h), written by the controller through mmap; read per packet. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 4 * SLUICE_FILTER_REGION);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sluice_filter SEC(".maps");
+
 /* Sampled drop events for `sluice events` and `sluice top`; read by the controller. */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);

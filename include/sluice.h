@@ -9,7 +9,7 @@
  * Bump whenever a map key, value or meaning below changes. The controller refuses
  * to touch pinned maps whose state record carries another version.
  */
-#define SLUICE_LAYOUT_VERSION 3
+#define SLUICE_LAYOUT_VERSION 4
 
 #define SLUICE_MAX_RULES 64
 #define SLUICE_MAX_LIMITS 4
@@ -104,7 +104,44 @@ enum sluice_policy_flags {
 	SLUICE_POLICY_ALLOW = 1 << 0,
 	SLUICE_POLICY_BLOCK = 1 << 1,
 	SLUICE_POLICY_MALFORMED_DROP = 1 << 2,
+	SLUICE_POLICY_FILTERED = 1 << 3, /* the controller keeps sluice_filter up to date */
 };
+
+/*
+ * List filters: one bitmap per list (allow, block) and generation, with a bit per
+ * hash of an IPv4 /24 or an IPv6 /48 that some entry covers or lies in. A clear bit
+ * proves the source is not listed, and spares the trie lookup (~100 ns at 100k
+ * prefixes) on the common path. Word 0 of a region is its header: SLUICE_FILTER_ALL
+ * when an entry was too short to spread over buckets, and every source must be
+ * looked up. Bits are only ever cleared when a whole generation is rebuilt.
+ */
+#define SLUICE_FILTER_BITS_LOG2 21
+#define SLUICE_FILTER_WORDS (1U << (SLUICE_FILTER_BITS_LOG2 - 6))
+#define SLUICE_FILTER_REGION (SLUICE_FILTER_WORDS + 1)
+#define SLUICE_FILTER_ALL 1ULL
+#define SLUICE_FILTER_V4_BUCKET 24
+#define SLUICE_FILTER_V6_BUCKET 48
+
+/* Region of a list (0 allow, 1 block) in generation GEN. */
+static inline __u32 sluice_filter_region(__u32 list, __u32 gen)
+{
+	return (list * 2 + gen) * SLUICE_FILTER_REGION;
+}
+
+/*
+ * The filter bit of the bucket of ADDR (128-bit form, network order): the /24 of an
+ * IPv4 or the /48 of an IPv6 address, hashed. x86 is little-endian, hence the swaps.
+ */
+static inline __u32 sluice_filter_bit(const __u32 addr[4], int v4)
+{
+	__u64 bucket;
+
+	if (v4)
+		bucket = __builtin_bswap32(addr[3]) >> 8;
+	else
+		bucket = (__u64)__builtin_bswap32(addr[0]) << 16 | __builtin_bswap32(addr[1]) >> 16;
+	return (__u32)((bucket * 0x9E3779B97F4A7C15ULL) >> (64 - SLUICE_FILTER_BITS_LOG2));
+}
 
 /*
  * One token bucket, run as GCRA: the key's state is its theoretical arrival time,

@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include <dirent.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -25,7 +26,8 @@ const char *const pin_map_names[PIN_MAP_COUNT] = {
 	[PIN_BLOCK0] = "sluice_block0",	  [PIN_BLOCK1] = "sluice_block1",
 	[PIN_BUCKETS] = "sluice_buckets", [PIN_NEWKEYS] = "sluice_newkeys",
 	[PIN_BANS] = "sluice_bans",
-	[PIN_STATS] = "sluice_stats",	  [PIN_EVENTS] = "sluice_events",
+	[PIN_STATS] = "sluice_stats",	  [PIN_FILTER] = "sluice_filter",
+	[PIN_EVENTS] = "sluice_events",
 	[PIN_EVSTATS] = "sluice_evstats", [PIN_EVSEEN] = "sluice_evseen",
 	[PIN_TEXT] = "sluice_text",	  [PIN_IFACES] = "sluice_ifaces",
 };
@@ -45,6 +47,7 @@ static const struct {
 	[PIN_NEWKEYS] = { sizeof(struct sluice_bucket_key), sizeof(__u64) },
 	[PIN_BANS] = { sizeof(struct sluice_ban_key), sizeof(struct sluice_ban) },
 	[PIN_STATS] = { 4, sizeof(struct sluice_counter) },
+	[PIN_FILTER] = { 4, sizeof(__u64) },
 	[PIN_EVENTS] = { 0, 0 },
 	[PIN_EVSTATS] = { 4, sizeof(struct sluice_event_stats) },
 	[PIN_EVSEEN] = { sizeof(struct sluice_ban_key), sizeof(__u64) },
@@ -133,6 +136,7 @@ static int lock_dir(struct pins *p, const char *dir, int how)
 
 int pins_lock(struct pins *p, const char *dir)
 {
+	p->filter = NULL;
 	for (int i = 0; i < PIN_MAP_COUNT; i++)
 		p->fds[i] = -1;
 	return lock_dir(p, dir, LOCK_EX);
@@ -172,6 +176,7 @@ int pins_open(struct pins *p, const char *dir, bool write)
 {
 	int err, i;
 
+	p->filter = NULL;
 	for (i = 0; i < PIN_MAP_COUNT; i++)
 		p->fds[i] = -1;
 	/*
@@ -259,8 +264,29 @@ int pins_create_user_maps(struct pins *p)
 	return err;
 }
 
+static size_t filter_bytes(void)
+{
+	return 4 * SLUICE_FILTER_REGION * sizeof(__u64);
+}
+
+__u64 *pins_filter_region(struct pins *p, __u32 list, __u32 gen)
+{
+	if (!p->filter) {
+		void *mem = mmap(NULL, filter_bytes(), PROT_READ | PROT_WRITE, MAP_SHARED,
+				 p->fds[PIN_FILTER], 0);
+
+		if (mem == MAP_FAILED)
+			return NULL;
+		p->filter = mem;
+	}
+	return p->filter + sluice_filter_region(list, gen);
+}
+
 void pins_close(struct pins *p)
 {
+	if (p->filter)
+		munmap(p->filter, filter_bytes());
+	p->filter = NULL;
 	for (int i = 0; i < PIN_MAP_COUNT; i++) {
 		if (p->fds[i] >= 0)
 			close(p->fds[i]);

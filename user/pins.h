@@ -39,6 +39,7 @@ enum pin_map {
 	PIN_NEWKEYS,
 	PIN_BANS,
 	PIN_STATS,
+	PIN_FILTER,
 	PIN_EVENTS,
 	PIN_EVSTATS,
 	PIN_EVSEEN,
@@ -54,6 +55,7 @@ struct pins {
 	int dir_fd; /* holds the flock */
 	int fds[PIN_MAP_COUNT];
 	__u32 max_entries[PIN_MAP_COUNT];
+	__u64 *filter; /* sluice_filter, mapped on first use */
 };
 
 /* The pin directory in use: --pin-path, else SLUICE_DEFAULT_PIN_PATH. */
@@ -88,6 +90,9 @@ int pins_remove_all(struct pins *p);
 
 /* The live word of sluice_state: SLUICE_ACTIVE_POLICY and SLUICE_ACTIVE_LISTS bits. */
 int pins_active(const struct pins *p, __u32 *active);
+
+/* The list filter region of a list (0 allow, 1 block) and generation, mapped; NULL on error. */
+__u64 *pins_filter_region(struct pins *p, __u32 list, __u32 gen);
 
 /* Entries in a hash or trie map: batch lookups where the map has them, else a key walk. */
 long map_count_entries(int fd);

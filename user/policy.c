@@ -126,6 +126,7 @@ int policy_build(const struct policy_doc *doc, const struct sluice_policy *old,
 	memset(out, 0, sizeof(*out));
 	*fresh_slots = 0;
 	out->nrules = doc->nrules;
+	out->flags = SLUICE_POLICY_FILTERED;
 	out->event_period_ns = doc->event_period_ns;
 	out->event_sample = doc->event_sample;
 	out->event_ceiling = doc->event_ceiling;
@@ -295,6 +296,46 @@ static int writer_put(struct list_writer *w, const struct sluice_lpm_key *key,
 	return ++w->n == LIST_BATCH ? writer_flush(w) : 0;
 }
 
+static void filter_set(__u64 *region, __u32 bit)
+{
+	__atomic_fetch_or(&region[1 + (bit >> 6)], 1ULL << (bit & 63), __ATOMIC_RELAXED);
+}
+
+/*
+ * Marks the buckets KEY covers or lies in (see sluice.h). An entry shorter than its
+ * bucket is spread over every bucket it covers, up to 2^16 of them; a shorter one
+ * makes the filter pass everything.
+ */
+static void filter_add(__u64 *region, const struct sluice_lpm_key *key)
+{
+	bool v4 = key->prefixlen >= SLUICE_V4_MAPPED_PLEN && addr_is_v4_mapped(key->addr);
+	__u32 bucket = v4 ? SLUICE_V4_MAPPED_PLEN + SLUICE_FILTER_V4_BUCKET : SLUICE_FILTER_V6_BUCKET;
+	__u32 addr[4] = { key->addr[0], key->addr[1], key->addr[2], key->addr[3] };
+	__u64 first, span;
+
+	if (!region)
+		return;
+	if (key->prefixlen >= bucket) {
+		filter_set(region, sluice_filter_bit(addr, v4));
+		return;
+	}
+	if (bucket - key->prefixlen > 16) {
+		__atomic_fetch_or(&region[0], SLUICE_FILTER_ALL, __ATOMIC_RELAXED);
+		return;
+	}
+	span = 1ULL << (bucket - key->prefixlen);
+	first = v4 ? ntohl(addr[3]) >> 8 : (__u64)ntohl(addr[0]) << 16 | ntohl(addr[1]) >> 16;
+	for (__u64 b = first; b < first + span; b++) {
+		if (v4) {
+			addr[3] = htonl((__u32)(b << 8));
+		} else {
+			addr[0] = htonl((__u32)(b >> 16));
+			addr[1] = htonl((__u32)(b << 16));
+		}
+		filter_set(region, sluice_filter_bit(addr, v4));
+	}
+}
+
 /* An item's place in address order: the address as two host-order halves, then length. */
 struct sort_ref {
 	__u64 hi, lo;
@@ -317,8 +358,8 @@ static int compare_refs(const void *a, const void *b)
  * Writes the items of KIND into the trie FD in address order: each insertion then
  * walks a path the previous one left in the cache, 5x faster here than random order.
  */
-static int insert_items(int fd, const struct list_item *items, size_t n, enum list_kind kind,
-			__u64 now)
+static int insert_items(int fd, __u64 *filter, const struct list_item *items, size_t n,
+			enum list_kind kind, __u64 now)
 {
 	struct list_writer *w = calloc(1, sizeof(*w));
 	struct sort_ref *refs = calloc(n ? n : 1, sizeof(*refs));
@@ -327,8 +368,8 @@ static int insert_items(int fd, const struct list_item *items, size_t n, enum li
 	size_t count = 0;
 	int ret = 0;
 
-	if (!w || !refs) {
-		ret = -ENOMEM;
+	if (!w || !refs || !filter) {
+		ret = filter ? -ENOMEM : -EIO; /* no filter: the entries would be hidden */
 		goto out;
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -355,6 +396,7 @@ static int insert_items(int fd, const struct list_item *items, size_t n, enum li
 
 		prefix_to_key(&item->prefix, &w->keys[w->n]);
 		fill_entry(&w->values[w->n], item, &w->keys[w->n], now, wall);
+		filter_add(filter, &w->keys[w->n]);
 		ret = ++w->n == LIST_BATCH ? writer_flush(w) : 0;
 	}
 	if (!ret)
@@ -411,7 +453,17 @@ static int write_state(const struct pins *p, __u32 active)
 	return 0;
 }
 
-static int fill_lists(const struct pins *p, const struct policy_doc *doc, __u32 gen,
+/* Empties the filter of a list generation that no packet reads. */
+static __u64 *filter_reset(struct pins *p, enum list_kind kind, __u32 gen)
+{
+	__u64 *region = pins_filter_region(p, kind, gen);
+
+	if (region)
+		memset(region, 0, SLUICE_FILTER_REGION * sizeof(*region));
+	return region;
+}
+
+static int fill_lists(struct pins *p, const struct policy_doc *doc, __u32 gen,
 		      struct parse_error *err)
 {
 	__u64 now = mono_now_ns();
@@ -428,7 +480,8 @@ static int fill_lists(const struct pins *p, const struct policy_doc *doc, __u32 
 		}
 	}
 	for (int kind = LIST_ALLOW; kind <= LIST_BLOCK; kind++) {
-		ret = insert_items(list_fd(p, kind, gen), doc->items, doc->nitems, kind, now);
+		ret = insert_items(list_fd(p, kind, gen), filter_reset(p, kind, gen), doc->items,
+				   doc->nitems, kind, now);
 		if (ret) {
 			snprintf(err->msg, sizeof(err->msg), "%s list: %s%s",
 				 kind == LIST_ALLOW ? "allow" : "block", strerror(-ret),
@@ -644,6 +697,7 @@ out:
 int lists_add(struct pins *p, const struct list_item *item)
 {
 	struct sluice_list_entry entry;
+	__u64 *filter;
 	struct sluice_lpm_key key;
 	__u32 active;
 	int ret;
@@ -655,6 +709,11 @@ int lists_add(struct pins *p, const struct list_item *item)
 		return ret;
 	prefix_to_key(&item->prefix, &key);
 	fill_entry(&entry, item, &key, mono_now_ns(), time(NULL));
+	/* Filter first: a set bit costs a lookup, a missing one would hide the entry. */
+	filter = pins_filter_region(p, item->kind, SLUICE_ACTIVE_LISTS(active));
+	if (!filter)
+		return -EIO;
+	filter_add(filter, &key);
 	if (bpf_map_update_elem(list_fd(p, item->kind, SLUICE_ACTIVE_LISTS(active)), &key, &entry,
 				BPF_ANY))
 		return -errno;
@@ -662,7 +721,7 @@ int lists_add(struct pins *p, const struct list_item *item)
 }
 
 /* Copies the unexpired entries of one trie into another. */
-static int copy_live_entries(int from, int to, __u64 now)
+static int copy_live_entries(int from, int to, __u64 *filter, __u64 now)
 {
 	struct list_writer *w = calloc(1, sizeof(*w));
 	struct sluice_lpm_key cur, next;
@@ -670,8 +729,10 @@ static int copy_live_entries(int from, int to, __u64 now)
 	bool walked = false;
 	int ret = 0;
 
-	if (!w)
-		return -ENOMEM;
+	if (!w || !filter) {
+		free(w);
+		return filter ? -ENOMEM : -EIO;
+	}
 	w->fd = to;
 	while (!ret && bpf_map_get_next_key(from, walked ? &cur : NULL, &next) == 0) {
 		cur = next;
@@ -680,6 +741,7 @@ static int copy_live_entries(int from, int to, __u64 now)
 			continue;
 		if (entry.expires_ns && entry.expires_ns <= now)
 			continue;
+		filter_add(filter, &cur);
 		ret = writer_put(w, &cur, &entry);
 	}
 	if (!ret)
@@ -714,12 +776,14 @@ int lists_import(struct pins *p, const struct list_item *items, size_t n)
 
 		ret = cleared < 0 ? (int)cleared :
 				    copy_live_entries(list_fd(p, kind, lists_old),
-						      list_fd(p, kind, lists_next), now);
+						      list_fd(p, kind, lists_next),
+						      filter_reset(p, kind, lists_next), now);
 		if (ret)
 			goto fail;
 	}
 	for (int kind = LIST_ALLOW; kind <= LIST_BLOCK; kind++) {
-		ret = insert_items(list_fd(p, kind, lists_next), items, n, kind, now);
+		ret = insert_items(list_fd(p, kind, lists_next),
+				   pins_filter_region(p, kind, lists_next), items, n, kind, now);
 		if (ret)
 			goto fail;
 	}
@@ -779,6 +843,8 @@ long lists_flush(struct pins *p, enum list_kind kind)
 	if (ret)
 		return ret;
 	n = clear_map(list_fd(p, kind, SLUICE_ACTIVE_LISTS(active)));
+	if (n >= 0) /* the list is empty: its filter may be too */
+		filter_reset(p, kind, SLUICE_ACTIVE_LISTS(active));
 	return n;
 }
 
