@@ -64,7 +64,10 @@ __noinline int event_emit(const struct sluice_policy *pol, const struct packet *
 
 	e = bpf_ringbuf_reserve(&sluice_events, sizeof(*e), 0);
 	if (!e) {
+		/* A full ring (nobody reading) counts against the ceiling too, so a flood then
+		 * takes the cheap path instead of a key lookup and a failed reserve per drop. */
 		st->lost++;
+		st->window_events++;
 		return 0;
 	}
 	e->time_ns = t;

@@ -73,15 +73,15 @@ __noinline int source_banned(const struct sluice_policy *pol, const struct packe
 /* False when the list's filter proves the source is not on it. */
 static __always_inline int filter_may_list(__u32 block, __u32 gen, const struct packet *p)
 {
-	__u32 region = sluice_filter_region(block, gen), bit, idx;
+	/* By the address's form, as the trie sees it: an IPv6 ::ffff:a.b.c.d is IPv4 here. */
+	__u32 v4 = p->src[0] == 0 && p->src[1] == 0 && p->src[2] == bpf_htonl(0xffff);
+	__u32 region = sluice_filter_region(block, gen, v4), bit, idx;
 	__u64 *word;
 
 	word = bpf_map_lookup_elem(&sluice_filter, &region);
 	if (!word || (*word & SLUICE_FILTER_ALL))
 		return 1;
-	/* By the address's form, as the trie sees it: an IPv6 ::ffff:a.b.c.d is IPv4 here. */
-	bit = sluice_filter_bit(p->src, p->src[0] == 0 && p->src[1] == 0 &&
-						p->src[2] == bpf_htonl(0xffff));
+	bit = sluice_filter_bit(p->src, v4);
 	idx = region + 1 + (bit >> 6);
 	word = bpf_map_lookup_elem(&sluice_filter, &idx);
 	return !word || (*word >> (bit & 63)) & 1;

@@ -108,24 +108,30 @@ enum sluice_policy_flags {
 };
 
 /*
- * List filters: one bitmap per list (allow, block) and generation, with a bit per
+ * List filters: one bitmap per list (allow, block), generation and family, a bit per
  * hash of an IPv4 /24 or an IPv6 /48 that some entry covers or lies in. A clear bit
  * proves the source is not listed, and spares the trie lookup (~100 ns at 100k
  * prefixes) on the common path. Word 0 of a region is its header: SLUICE_FILTER_ALL
  * when an entry was too short to spread over buckets, and every source must be
  * looked up. Bits are only ever cleared when a whole generation is rebuilt.
  */
-#define SLUICE_FILTER_BITS_LOG2 21
+#define SLUICE_FILTER_BITS_LOG2 22
 #define SLUICE_FILTER_WORDS (1U << (SLUICE_FILTER_BITS_LOG2 - 6))
 #define SLUICE_FILTER_REGION (SLUICE_FILTER_WORDS + 1)
 #define SLUICE_FILTER_ALL 1ULL
 #define SLUICE_FILTER_V4_BUCKET 24
 #define SLUICE_FILTER_V6_BUCKET 48
 
-/* Region of a list (0 allow, 1 block) in generation GEN. */
-static inline __u32 sluice_filter_region(__u32 list, __u32 gen)
+#define SLUICE_FILTER_REGIONS 8
+
+/*
+ * Region of a list (0 allow, 1 block) in generation GEN, for IPv4 (V4 1) or IPv6
+ * sources: the families have regions of their own, so an IPv6 /32 that makes its
+ * region pass everything leaves the IPv4 one precise.
+ */
+static inline __u32 sluice_filter_region(__u32 list, __u32 gen, __u32 v4)
 {
-	return (list * 2 + gen) * SLUICE_FILTER_REGION;
+	return ((list * 2 + gen) * 2 + v4) * SLUICE_FILTER_REGION;
 }
 
 /*

@@ -266,20 +266,24 @@ int pins_create_user_maps(struct pins *p)
 
 static size_t filter_bytes(void)
 {
-	return 4 * SLUICE_FILTER_REGION * sizeof(__u64);
+	return SLUICE_FILTER_REGIONS * SLUICE_FILTER_REGION * sizeof(__u64);
 }
 
-__u64 *pins_filter_region(struct pins *p, __u32 list, __u32 gen)
+struct list_filter pins_filter(struct pins *p, __u32 list, __u32 gen)
 {
+	struct list_filter f = {};
+
 	if (!p->filter) {
 		void *mem = mmap(NULL, filter_bytes(), PROT_READ | PROT_WRITE, MAP_SHARED,
 				 p->fds[PIN_FILTER], 0);
 
 		if (mem == MAP_FAILED)
-			return NULL;
+			return f;
 		p->filter = mem;
 	}
-	return p->filter + sluice_filter_region(list, gen);
+	f.v4 = p->filter + sluice_filter_region(list, gen, 1);
+	f.v6 = p->filter + sluice_filter_region(list, gen, 0);
+	return f;
 }
 
 void pins_close(struct pins *p)

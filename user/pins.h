@@ -91,8 +91,12 @@ int pins_remove_all(struct pins *p);
 /* The live word of sluice_state: SLUICE_ACTIVE_POLICY and SLUICE_ACTIVE_LISTS bits. */
 int pins_active(const struct pins *p, __u32 *active);
 
-/* The list filter region of a list (0 allow, 1 block) and generation, mapped; NULL on error. */
-__u64 *pins_filter_region(struct pins *p, __u32 list, __u32 gen);
+/* The list filter (sluice.h) of a list (0 allow, 1 block) and generation, mapped. */
+struct list_filter {
+	__u64 *v4, *v6; /* the regions of each family; NULL if the map could not be mapped */
+};
+
+struct list_filter pins_filter(struct pins *p, __u32 list, __u32 gen);
 
 /* Entries in a hash or trie map: batch lookups where the map has them, else a key walk. */
 long map_count_entries(int fd);

@@ -296,6 +296,9 @@ static int writer_put(struct list_writer *w, const struct sluice_lpm_key *key,
 	return ++w->n == LIST_BATCH ? writer_flush(w) : 0;
 }
 
+/* An entry spreads over at most 2^8 buckets: a /16 of IPv4, a /40 of IPv6. */
+#define FILTER_MAX_SPREAD_LOG2 8
+
 static void filter_set(__u64 *region, __u32 bit)
 {
 	__atomic_fetch_or(&region[1 + (bit >> 6)], 1ULL << (bit & 63), __ATOMIC_RELAXED);
@@ -303,23 +306,22 @@ static void filter_set(__u64 *region, __u32 bit)
 
 /*
  * Marks the buckets KEY covers or lies in (see sluice.h). An entry shorter than its
- * bucket is spread over every bucket it covers, up to 2^16 of them; a shorter one
- * makes the filter pass everything.
+ * bucket is spread over every bucket it covers, up to 2^8 of them; a shorter one
+ * makes its family's filter pass everything, which costs lookups, never matches.
  */
-static void filter_add(__u64 *region, const struct sluice_lpm_key *key)
+static void filter_add(const struct list_filter *f, const struct sluice_lpm_key *key)
 {
 	bool v4 = key->prefixlen >= SLUICE_V4_MAPPED_PLEN && addr_is_v4_mapped(key->addr);
+	__u64 *region = v4 ? f->v4 : f->v6;
 	__u32 bucket = v4 ? SLUICE_V4_MAPPED_PLEN + SLUICE_FILTER_V4_BUCKET : SLUICE_FILTER_V6_BUCKET;
 	__u32 addr[4] = { key->addr[0], key->addr[1], key->addr[2], key->addr[3] };
 	__u64 first, span;
 
-	if (!region)
-		return;
 	if (key->prefixlen >= bucket) {
 		filter_set(region, sluice_filter_bit(addr, v4));
 		return;
 	}
-	if (bucket - key->prefixlen > 16) {
+	if (bucket - key->prefixlen > FILTER_MAX_SPREAD_LOG2) {
 		__atomic_fetch_or(&region[0], SLUICE_FILTER_ALL, __ATOMIC_RELAXED);
 		return;
 	}
@@ -358,7 +360,7 @@ static int compare_refs(const void *a, const void *b)
  * Writes the items of KIND into the trie FD in address order: each insertion then
  * walks a path the previous one left in the cache, 5x faster here than random order.
  */
-static int insert_items(int fd, __u64 *filter, const struct list_item *items, size_t n,
+static int insert_items(int fd, struct list_filter filter, const struct list_item *items, size_t n,
 			enum list_kind kind, __u64 now)
 {
 	struct list_writer *w = calloc(1, sizeof(*w));
@@ -368,8 +370,8 @@ static int insert_items(int fd, __u64 *filter, const struct list_item *items, si
 	size_t count = 0;
 	int ret = 0;
 
-	if (!w || !refs || !filter) {
-		ret = filter ? -ENOMEM : -EIO; /* no filter: the entries would be hidden */
+	if (!w || !refs || !filter.v4) {
+		ret = filter.v4 ? -ENOMEM : -EIO; /* no filter: the entries would be hidden */
 		goto out;
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -396,7 +398,7 @@ static int insert_items(int fd, __u64 *filter, const struct list_item *items, si
 
 		prefix_to_key(&item->prefix, &w->keys[w->n]);
 		fill_entry(&w->values[w->n], item, &w->keys[w->n], now, wall);
-		filter_add(filter, &w->keys[w->n]);
+		filter_add(&filter, &w->keys[w->n]);
 		ret = ++w->n == LIST_BATCH ? writer_flush(w) : 0;
 	}
 	if (!ret)
@@ -453,14 +455,16 @@ static int write_state(const struct pins *p, __u32 active)
 	return 0;
 }
 
-/* Empties the filter of a list generation that no packet reads. */
-static __u64 *filter_reset(struct pins *p, enum list_kind kind, __u32 gen)
+/* Empties the filter of a list generation that no packet reads (or an empty list). */
+static struct list_filter filter_reset(struct pins *p, enum list_kind kind, __u32 gen)
 {
-	__u64 *region = pins_filter_region(p, kind, gen);
+	struct list_filter f = pins_filter(p, kind, gen);
 
-	if (region)
-		memset(region, 0, SLUICE_FILTER_REGION * sizeof(*region));
-	return region;
+	if (f.v4) {
+		memset(f.v4, 0, SLUICE_FILTER_REGION * sizeof(*f.v4));
+		memset(f.v6, 0, SLUICE_FILTER_REGION * sizeof(*f.v6));
+	}
+	return f;
 }
 
 static int fill_lists(struct pins *p, const struct policy_doc *doc, __u32 gen,
@@ -697,7 +701,7 @@ out:
 int lists_add(struct pins *p, const struct list_item *item)
 {
 	struct sluice_list_entry entry;
-	__u64 *filter;
+	struct list_filter filter;
 	struct sluice_lpm_key key;
 	__u32 active;
 	int ret;
@@ -710,10 +714,10 @@ int lists_add(struct pins *p, const struct list_item *item)
 	prefix_to_key(&item->prefix, &key);
 	fill_entry(&entry, item, &key, mono_now_ns(), time(NULL));
 	/* Filter first: a set bit costs a lookup, a missing one would hide the entry. */
-	filter = pins_filter_region(p, item->kind, SLUICE_ACTIVE_LISTS(active));
-	if (!filter)
+	filter = pins_filter(p, item->kind, SLUICE_ACTIVE_LISTS(active));
+	if (!filter.v4)
 		return -EIO;
-	filter_add(filter, &key);
+	filter_add(&filter, &key);
 	if (bpf_map_update_elem(list_fd(p, item->kind, SLUICE_ACTIVE_LISTS(active)), &key, &entry,
 				BPF_ANY))
 		return -errno;
@@ -721,7 +725,7 @@ int lists_add(struct pins *p, const struct list_item *item)
 }
 
 /* Copies the unexpired entries of one trie into another. */
-static int copy_live_entries(int from, int to, __u64 *filter, __u64 now)
+static int copy_live_entries(int from, int to, struct list_filter filter, __u64 now)
 {
 	struct list_writer *w = calloc(1, sizeof(*w));
 	struct sluice_lpm_key cur, next;
@@ -729,9 +733,9 @@ static int copy_live_entries(int from, int to, __u64 *filter, __u64 now)
 	bool walked = false;
 	int ret = 0;
 
-	if (!w || !filter) {
+	if (!w || !filter.v4) {
 		free(w);
-		return filter ? -ENOMEM : -EIO;
+		return filter.v4 ? -ENOMEM : -EIO;
 	}
 	w->fd = to;
 	while (!ret && bpf_map_get_next_key(from, walked ? &cur : NULL, &next) == 0) {
@@ -741,7 +745,7 @@ static int copy_live_entries(int from, int to, __u64 *filter, __u64 now)
 			continue;
 		if (entry.expires_ns && entry.expires_ns <= now)
 			continue;
-		filter_add(filter, &cur);
+		filter_add(&filter, &cur);
 		ret = writer_put(w, &cur, &entry);
 	}
 	if (!ret)
@@ -783,7 +787,7 @@ int lists_import(struct pins *p, const struct list_item *items, size_t n)
 	}
 	for (int kind = LIST_ALLOW; kind <= LIST_BLOCK; kind++) {
 		ret = insert_items(list_fd(p, kind, lists_next),
-				   pins_filter_region(p, kind, lists_next), items, n, kind, now);
+				   pins_filter(p, kind, lists_next), items, n, kind, now);
 		if (ret)
 			goto fail;
 	}
