@@ -1,0 +1,518 @@
+#!/bin/bash
+# SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+# `make bench`: what sluice costs per packet (bench_prog: BPF_PROG_TEST_RUN against a bare
+# XDP_DROP), what it delivers end to end against bare XDP and nftables on the same traffic
+# (trafficgen into a veth), and what the controller's verbs take. Prints tables, writes
+# bench/results.json and puts the tables into bench/README.md. Needs root.
+#
+#   BENCH_PARTS="prog e2e control"  the parts to run (default: all three)
+#   BENCH_QUICK=1                   3 runs, 2 s per end-to-end round, no 1M/10M scale points
+#   BENCH_SECONDS=N                 seconds per end-to-end round (default 5)
+#   BENCH_ROUNDS=N                  end-to-end rounds per scenario, median taken (default 3)
+#
+# Everything runs in two namespaces made here and removed on exit, joined by one veth:
+#   sb-gen-PID: veth sbgPID, the generator      sb-dut-PID: veth sbdPID 198.18.0.1/24, the device under test
+# Generated sources are 198.19.0.0/16 (IPv4) and fd00:1::/96 (IPv6); the frames carry a
+# destination MAC that is not the DUT's, so whatever passes is dropped by the DUT's IP
+# layer as not for this host and nothing is ever sent anywhere else.
+set -u
+BUILD=${BUILD:-build}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT" || exit 1
+case $BUILD in /*) ;; *) BUILD="$ROOT/$BUILD" ;; esac
+SLUICE="$BUILD/sluice"
+GEN="$BUILD/tests/tools/trafficgen"
+PROG="$BUILD/tests/tools/bench_prog"
+PARTS=${BENCH_PARTS:-prog e2e control}
+QUICK=${BENCH_QUICK:-0}
+SECONDS_PER_ROUND=${BENCH_SECONDS:-5}
+ROUNDS=${BENCH_ROUNDS:-3}
+PROG_RUNS=5
+if [ "$QUICK" = 1 ]; then
+	SECONDS_PER_ROUND=${BENCH_SECONDS:-2}
+	PROG_RUNS=3
+fi
+
+GEN_NS="sb-gen-$$"
+DUT_NS="sb-dut-$$"
+GEN_IF="sbg$$"
+DUT_IF="sbd$$"
+DUT_IP=198.18.0.1
+SRC_BASE=198.19.0.0
+SRC_KEYS=65536
+OTHER_MAC=02:00:00:00:00:99 # not the DUT's: passed frames die in its IP layer
+PIN="/sys/fs/bpf/sluice-bench-$$"
+TMP=$(mktemp -d)
+RESULTS="$TMP/results.json"
+exporter_pid=
+
+log() { echo "bench: $*" >&2; }
+die() {
+	log "$*"
+	exit 1
+}
+
+cleanup() {
+	[ -n "$exporter_pid" ] && kill "$exporter_pid" 2>/dev/null
+	[ -n "$events_reader" ] && kill "$events_reader" 2>/dev/null
+	ip netns del "$GEN_NS" 2>/dev/null
+	ip netns del "$DUT_NS" 2>/dev/null
+	rm -rf "$PIN" "$TMP"
+}
+
+in_gen() { nsenter --net="/run/netns/$GEN_NS" "$@"; }
+in_dut() { nsenter --net="/run/netns/$DUT_NS" "$@"; }
+sl() { in_dut "$SLUICE" --pin-path "$PIN" "$@"; }
+
+# Seconds a command takes, to the millisecond; its output goes to $TMP/timed.out.
+timed() {
+	local t0 t1
+	t0=$(date +%s%N)
+	"$@" >"$TMP/timed.out" 2>&1 || {
+		log "failed: $* ($(head -c 300 "$TMP/timed.out"))"
+		return 1
+	}
+	t1=$(date +%s%N)
+	awk -v d=$((t1 - t0)) 'BEGIN { printf "%.3f\n", d / 1e9 }'
+}
+
+# Adds KEY=JSON to the results document.
+put_result() {
+	jq --arg k "$1" --argjson v "$2" '.[$k] = $v' "$RESULTS" >"$TMP/r.tmp" && mv "$TMP/r.tmp" "$RESULTS"
+}
+
+# Deterministic prefix lists: gen_prefixes N4 N6 SEED prints `block add` lines of
+# mixed lengths (IPv4 anywhere but 0/8, 10/8, 127/8 and 198.18/15; IPv6 in 2000::/3).
+gen_prefixes() {
+	python3 - "$@" <<'PY'
+import ipaddress, random, sys
+n4, n6, seed = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+prefix = sys.argv[4] if len(sys.argv) > 4 else "block add "
+r = random.Random(seed)
+reserved = [ipaddress.ip_network(n) for n in ("0.0.0.0/8", "10.0.0.0/8", "127.0.0.0/8", "198.18.0.0/15")]
+def plen4():
+    x = r.randrange(100)
+    return 32 if x < 70 else 24 if x < 90 else r.randint(21, 23) if x < 98 else r.randint(16, 20)
+def plen6():
+    x = r.randrange(100)
+    return 128 if x < 40 else 64 if x < 80 else 56 if x < 90 else 48 if x < 98 else 32
+seen = set()
+out = []
+while len(seen) < n4:
+    net = ipaddress.ip_network((r.getrandbits(32), plen4()), strict=False)
+    if net in seen or any(net.overlaps(x) for x in reserved):
+        continue
+    seen.add(net)
+    out.append(f"{prefix}{net}")
+seen6 = set()
+while len(seen6) < n6:
+    net = ipaddress.ip_network(((0x2 << 125) | r.getrandbits(125), plen6()), strict=False)
+    if net in seen6:
+        continue
+    seen6.add(net)
+    out.append(f"{prefix}{net}")
+sys.stdout.write("\n".join(out) + ("\n" if out else ""))
+PY
+}
+
+# The generated sources as `block add` lines: 198.19.0.0 .. 198.19.255.255.
+gen_sources() {
+	python3 -c 'import sys
+for i in range(int(sys.argv[1])): print(f"block add 198.19.{i >> 8}.{i & 255}")' "$SRC_KEYS"
+}
+
+# The 16 rules of the end-to-end policy; the flood rule, last, limits the generated traffic.
+RATE_PER_SEC=1
+BURST=5
+e2e_rules() {
+	cat <<EOF
+rule add ssh tcp dport 22 syn limit src/32 rate 10/m burst 5 action ban 10m
+rule add http tcp dport 80 syn limit src/32 rate 50/s burst 100
+rule add https tcp dport 443 syn limit src/32 rate 50/s burst 100
+rule add dns udp dport 53 limit src/32 rate 100/s burst 200 limit src/24 rate 1000/s burst 2000
+rule add ntp udp dport 123 limit global rate 1000/s
+rule add ping icmp limit src/32 rate 10/s burst 20
+rule add admin tcp dport 8443 action drop
+rule add mgmt tcp dport 9100-9200 action drop
+rule add smtp tcp dport 25 syn limit src/24 rate 20/s
+rule add quic udp dport 443 limit src/32 rate 1000/s burst 2000
+rule add memcached udp dport 11211 action drop
+rule add ssdp udp dport 1900 action drop
+rule add v6udp ip6 udp dport 5000-5100 limit src6/64 rate 100/s
+rule add game udp dport 27015 limit src/32 rate 200/s burst 400
+rule add flood6 ip6 udp dport 9000 limit src6/128 rate $RATE_PER_SEC/s burst $BURST
+rule add flood udp dport 9000 limit src/32 rate $RATE_PER_SEC/s burst $BURST
+EOF
+}
+
+setup_netns() {
+	local ns
+	ip netns add "$GEN_NS" && ip netns add "$DUT_NS" || return 1
+	for ns in "$GEN_NS" "$DUT_NS"; do
+		# No IPv6 autoconfiguration chatter on the link: the counts are the generator's alone.
+		ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
+		ip -n "$ns" link set lo up
+	done
+	ip link add "$GEN_IF" netns "$GEN_NS" type veth peer name "$DUT_IF" netns "$DUT_NS" || return 1
+	ip -n "$DUT_NS" addr add "$DUT_IP/24" dev "$DUT_IF"
+	ip -n "$GEN_NS" link set "$GEN_IF" up
+	ip -n "$DUT_NS" link set "$DUT_IF" up
+}
+
+rx_packets() { ip -n "$DUT_NS" -s -j link show dev "$DUT_IF" | jq '.[0].stats64.rx.packets'; }
+xmit_errors() { in_gen ethtool -S "$GEN_IF" | awk '/tx_queue_0_xdp_xmit_errors/ { s += $2 } END { print s + 0 }'; }
+
+# The end-to-end traffic: 64-byte UDP frames from 64k sources to port 9000, one CPU.
+gen_send() {
+	in_gen "$GEN" send --dev "$GEN_IF" --src "$SRC_BASE" --keys "$SRC_KEYS" --dst "$DUT_IP" \
+		--dst-mac "$OTHER_MAC" --dport 9000 --cpu 0 "$@"
+}
+
+# e2e_rounds: WARMUP seconds of traffic, then ROUNDS rounds; prints a JSON array of rounds.
+WARMUP=1
+e2e_rounds() {
+	local i rx0 rx1 er0 er1 out
+	gen_send --seconds "$WARMUP" >/dev/null || return 1
+	for i in $(seq "$ROUNDS"); do
+		rx0=$(rx_packets)
+		er0=$(xmit_errors)
+		out=$(gen_send --seconds "$SECONDS_PER_ROUND" -j) || return 1
+		rx1=$(rx_packets)
+		er1=$(xmit_errors)
+		jq -n --argjson g "$out" --argjson rx $((rx1 - rx0)) --argjson er $((er1 - er0)) \
+			'$g + {received: $rx, xmit_errors: $er, delivered_mpps: ($rx / $g.seconds / 1e6)}'
+	done | jq -s .
+}
+
+# Verdict counts of the sluice interface: {"pass": N, "drop": N, ...} packets.
+sluice_verdicts() {
+	sl -j stats | jq --arg i "$DUT_IF" '(.interfaces[] | select(.name == $i) | .verdicts | map_values(.packets)) +
+		((.events // {}) | with_entries(.key = "events_" + .key))'
+}
+nft_counters() {
+	in_dut nft -j list table netdev sbench |
+		jq '[.nftables[] | select(.rule) | .rule | {(.comment): (.expr[] | select(.counter) | .counter.packets)}] | add'
+}
+
+# e2e_scenario NAME SETUP_FN VERDICT_FN TEARDOWN_FN: measures and records one scenario.
+declare -a E2E_NAMES=()
+e2e_scenario() {
+	local name=$1 label=$2 setup=$3 verdicts=$4 teardown=$5 v0 v1 rounds
+	log "end to end: $label"
+	if ! $setup; then
+		log "$name: set-up failed"
+		$teardown
+		return 1
+	fi
+	v0=$($verdicts)
+	rounds=$(e2e_rounds) || {
+		$teardown
+		return 1
+	}
+	v1=$($verdicts)
+	$teardown
+	E2E_NAMES+=("$name")
+	jq -n --arg name "$name" --arg lbl "$label" --argjson r "$rounds" --argjson a "$v0" --argjson b "$v1" '
+		{name: $name, "label": $lbl, rounds: $r,
+		 delivered_mpps: ($r | map(.delivered_mpps) | sort | .[length / 2 | floor]),
+		 offered_mpps: ($r | map(.mpps) | sort | .[length / 2 | floor]),
+		 verdicts: ($b | with_entries(.value -= ($a[.key] // 0)) | with_entries(select(.value != 0)))}' \
+		>"$TMP/e2e-$name.json"
+}
+
+bare_setup() { in_dut "$GEN" xdp "$DUT_IF" drop; }
+bare_verdicts() { jq -n --argjson d "$(rx_packets)" '{drop: $d}'; }
+xdp_off() { in_dut "$GEN" xdp "$DUT_IF" off 2>/dev/null; }
+
+SLUICE_LOADED=0
+sluice_attach() {
+	[ "$SLUICE_LOADED" = 1 ] && return 0
+	sl attach "$DUT_IF" --mode native || return 1
+	SLUICE_LOADED=1
+}
+# A reader of the event ring, as a deployment that consumes events runs one.
+events_reader=
+reader_start() {
+	[ -n "$events_reader" ] && return 0
+	# nsenter execs sluice, so $! is the reader itself.
+	nsenter --net="/run/netns/$DUT_NS" "$SLUICE" --pin-path "$PIN" -j events >/dev/null 2>&1 &
+	events_reader=$!
+}
+reader_stop() {
+	[ -n "$events_reader" ] || return 0
+	kill "$events_reader" 2>/dev/null
+	wait "$events_reader" 2>/dev/null
+	events_reader=
+}
+sluice_block_setup() {
+	sluice_attach || return 1
+	local t
+	t=$(timed sl restore "$TMP/policy-block") || return 1
+	CONTROL_RESTORE_BLOCK=$t
+	reader_start
+}
+# The same, with nobody reading events: the warm-up fills the event ring first.
+sluice_unread_setup() {
+	reader_stop
+	WARMUP=10
+}
+sluice_limit_setup() {
+	sluice_attach || return 1
+	WARMUP=1
+	sl restore "$TMP/policy-limit" && reader_start
+}
+sluice_keep() { :; }
+sluice_detach() {
+	reader_stop
+	sl detach "$DUT_IF"
+	SLUICE_LOADED=0
+}
+
+nft_set_setup() {
+	in_dut "$GEN" xdp "$DUT_IF" pass || return 1
+	{
+		echo "table netdev sbench {"
+		echo "	set blk { type ipv4_addr; size 131072; elements = {"
+		python3 -c 'import sys
+n = int(sys.argv[1])
+print(",\n".join(f"198.19.{i >> 8}.{i & 255}" for i in range(n)))' "$SRC_KEYS"
+		echo "	} }"
+		echo "	chain in { type filter hook ingress device \"$DUT_IF\" priority 0;"
+		echo "		ip saddr @blk counter drop comment \"drop\""
+		echo "		counter comment \"pass\"; }"
+		echo "}"
+	} >"$TMP/nft-set"
+	in_dut nft -f "$TMP/nft-set"
+}
+nft_meter_setup() {
+	in_dut "$GEN" xdp "$DUT_IF" pass || return 1
+	cat >"$TMP/nft-meter" <<EOF
+table netdev sbench {
+	set m { type ipv4_addr; size 131072; flags dynamic,timeout; timeout 60s; }
+	chain in { type filter hook ingress device "$DUT_IF" priority 0;
+		udp dport 9000 update @m { ip saddr limit rate over $RATE_PER_SEC/second burst $BURST packets } counter drop comment "drop"
+		counter comment "pass"; }
+}
+EOF
+	in_dut nft -f "$TMP/nft-meter"
+}
+nft_teardown() {
+	in_dut nft delete table netdev sbench 2>/dev/null
+	xdp_off
+}
+
+part_e2e() {
+	local f
+	log "end to end: writing policies (15 rules + flood rule, 100k+100k background block prefixes)"
+	gen_prefixes 100000 100000 42 >"$TMP/background"
+	gen_sources >"$TMP/sources"
+	{
+		e2e_rules
+		cat "$TMP/background" "$TMP/sources"
+	} >"$TMP/policy-block"
+	{
+		e2e_rules
+		cat "$TMP/background"
+	} >"$TMP/policy-limit"
+
+	e2e_scenario bare "bare XDP_DROP" bare_setup bare_verdicts xdp_off
+	e2e_scenario sluice_block "sluice, block scenario (every source blocklisted)" \
+		sluice_block_setup sluice_verdicts sluice_keep
+	e2e_scenario sluice_block_unread "sluice, block scenario, no events reader (ring full)" \
+		sluice_unread_setup sluice_verdicts sluice_keep
+	e2e_scenario sluice_limit "sluice, rate-limit scenario ($RATE_PER_SEC/s burst $BURST per source)" \
+		sluice_limit_setup sluice_verdicts sluice_detach
+	e2e_scenario nft_set "XDP_PASS + nftables ingress drop with a set" \
+		nft_set_setup nft_counters nft_teardown
+	e2e_scenario nft_meter "XDP_PASS + nftables meter ($RATE_PER_SEC/s burst $BURST per source)" \
+		nft_meter_setup nft_counters nft_teardown
+	for f in "${E2E_NAMES[@]}"; do cat "$TMP/e2e-$f.json"; done | jq -s \
+		--argjson secs "$SECONDS_PER_ROUND" --argjson keys "$SRC_KEYS" --argjson rate "$RATE_PER_SEC" \
+		--argjson burst "$BURST" --arg rb "${CONTROL_RESTORE_BLOCK:-}" '
+		{seconds_per_round: $secs, sources: $keys, limit_rate: $rate, limit_burst: $burst,
+		 frame_len: 60, generator_cpus: 1, restore_block_policy_s: (if $rb == "" then null else ($rb | tonumber) end),
+		 scenarios: .}' >"$TMP/e2e.json"
+	put_result e2e "$(cat "$TMP/e2e.json")"
+}
+
+# Control plane: the controller's verbs on big inputs, timed from the shell.
+part_control() {
+	local t_import t_restore t_restore_big t_stats t_status t_scrape keys port=9911 i
+	sl attach "$DUT_IF" --mode native || return 1
+	log "control plane: restore of a 1,000-line policy"
+	{
+		e2e_rules
+		gen_prefixes 492 492 9
+	} >"$TMP/policy-1000"
+	t_restore=$(timed sl restore "$TMP/policy-1000")
+	log "control plane: import of 1M prefixes"
+	gen_prefixes 500000 500000 7 "" >"$TMP/import-1m"
+	t_import=$(timed sl block import "$TMP/import-1m")
+	log "control plane: the same restore, now replacing lists of 1M prefixes"
+	t_restore_big=$(timed sl restore "$TMP/policy-1000")
+	log "control plane: 1M tracked keys from 1M IPv6 sources, then stats"
+	in_gen "$GEN" send --dev "$GEN_IF" --src fd00:1:: --keys 1000000 --dst fd00:5::1 \
+		--dst-mac "$OTHER_MAC" --dport 9000 --packets 2000000 >/dev/null
+	t_stats=$(timed sl -j stats)
+	t_status=$(timed sl -j status)
+	keys=$(jq '[.maps[]? | select(.name == "sluice_buckets") | .entries] | first // null' "$TMP/timed.out" 2>/dev/null)
+	t_scrape=null
+	if "$SLUICE" help 2>&1 | grep -q exporter; then
+		nsenter --net="/run/netns/$DUT_NS" "$SLUICE" --pin-path "$PIN" exporter \
+			--listen "$DUT_IP:$port" >/dev/null 2>&1 &
+		exporter_pid=$!
+		for i in $(seq 50); do
+			in_dut curl -s -o /dev/null "http://$DUT_IP:$port/metrics" && break
+			sleep 0.1
+		done
+		t_scrape=$(timed in_dut curl -sf -o /dev/null "http://$DUT_IP:$port/metrics") || t_scrape=null
+		kill "$exporter_pid" 2>/dev/null
+		wait "$exporter_pid" 2>/dev/null
+		exporter_pid=
+	fi
+	sl detach "$DUT_IF"
+	put_result control "$(jq -n --arg i "${t_import:-}" --arg r "${t_restore:-}" --arg rb "${t_restore_big:-}" --arg s "${t_stats:-}" \
+		--arg st "${t_status:-}" --argjson sc "${t_scrape:-null}" --argjson k "${keys:-null}" '
+		def num: if . == "" then null else tonumber end;
+		{import_1m_prefixes_s: ($i | num), restore_1000_lines_s: ($r | num),
+		 restore_1000_lines_replacing_1m_s: ($rb | num),
+		 stats_json_1m_keys_s: ($s | num), status_json_1m_keys_s: ($st | num),
+		 scrape_1m_keys_s: $sc, tracked_keys: $k}')"
+}
+
+part_prog() {
+	local args=(--runs "$PROG_RUNS")
+	[ "$QUICK" = 1 ] && args+=(--quick)
+	log "program cost: bench_prog ${args[*]} (a few minutes)"
+	"$PROG" "${args[@]}" >"$TMP/prog.json" || log "bench_prog reported an error; keeping what it measured"
+	jq -e . "$TMP/prog.json" >/dev/null || return 1
+	put_result prog "$(cat "$TMP/prog.json")"
+}
+
+# ---- tables ----
+
+fmt_tables() {
+	jq -r '
+	def f1: if . == null then "-" else (. * 10 | round / 10 | tostring) end;
+	def f2: if . == null then "-" else (. * 100 | round / 100 | tostring) end;
+	def row: "| " + join(" | ") + " |";
+	def fill: if . == null then "-" elif . < 0 then "off (an entry too short to spread)" else (. * 1000 | round / 10 | tostring) + "% of bits" end;
+	def verdicts: if . == null then "-" else (to_entries | map("\(.key) \(.value)") | join(", ")) end;
+	(if .prog.cost then
+	 "### Program cost (BPF_PROG_TEST_RUN, repeat \(.prog.config.repeat), median of \(.prog.config.runs) runs)\n",
+	 "Load: \(.prog.load.block_v4) + \(.prog.load.block_v6) block prefixes, \(.prog.load.allow_v4 + .prog.load.allow_v6) allow prefixes, \(.prog.load.rules) rules, \(.prog.load.tracked_keys) tracked keys, \(.prog.load.bans) bans. List filters set: allow \(.prog.load.allow_filter_fill | fill), block \(.prog.load.block_filter_fill | fill).\n",
+	 "| scenario | ns/packet | bare XDP_DROP | ns over bare | verdict, counter |",
+	 "|---|---:|---:|---:|---|",
+	 (.prog.cost[] | [.label, (.ns | f1), (.bare_ns | f1), (.over_bare_ns | f1), "\(.retval // "-"), \(.path // .error // "-")"] | row),
+	 "" else empty end),
+	(if .prog.rotating then
+	 "### Sources in turn, as on the wire (generator rewrite + tail call into sluice, repeat \(.prog.config.repeat))\n",
+	 "The cost section repeats one packet, so every lookup hits warm cache lines. Here the generator program gives each packet the next of 64k sources (as the end-to-end traffic does) and tail-calls sluice; the first row is that wrapper around a bare XDP_DROP.\n",
+	 "| case | ns/packet | ns over wrapped bare |", "|---|---:|---:|",
+	 (.prog.rotating[] | [.label, (.ns | f1), (.over_wrapped_bare_ns | f1)] | row), "" else empty end),
+	(if .prog.churn then
+	 "### Churn (generator rewrite + tail call into sluice, repeat \(.prog.config.repeat))\n",
+	 "| case | ns/packet | ns over wrapped bare |", "|---|---:|---:|",
+	 (.prog.churn.cases[] | [.label, (.ns | f1), (.over_wrapped_bare_ns | f1)] | row),
+	 "",
+	 "Tracked keys still present (sample of 1 in 100): \(.prog.churn.tracked_surviving_before * 100 | f1)% before the flood, \(.prog.churn.tracked_surviving_after * 100 | f1)% after \(.prog.churn.flood_packets) new keys (LRU of \(.prog.churn.buckets_max_entries)).\n"
+	 else empty end),
+	(if .prog.ablation then
+	 "### Where the no-match path spends its time (same packet, policy cut down)\n",
+	 "| step | ns/packet | ns over bare |", "|---|---:|---:|",
+	 (.prog.ablation[] | [.name, (.ns | f1), (.over_bare_ns | f1)] | row), "" else empty end),
+	(if .prog.micro then
+	 "### Single operations (each in a program of its own, minus the bare program)\n",
+	 "| operation | ns over bare |", "|---|---:|",
+	 (.prog.micro[] | [.name, (.over_bare_ns | f1)] | row), "" else empty end),
+	(if .prog.scale_lists then
+	 "### Scale: blocklist size (half IPv4, half IPv6), ns over bare\n",
+	 "| prefixes | blocklisted v4 | blocklisted v6 | no match v4 | trie lookup alone | trie memlock MiB | block filter |",
+	 "|---:|---:|---:|---:|---:|---:|---:|",
+	 (.prog.scale_lists[] | [(.prefixes | tostring), (.block_v4.over_bare_ns | f1), (.block_v6.over_bare_ns | f1),
+	   (.nomatch.over_bare_ns | f1), (.lpm_hit.over_bare_ns | f1), (.trie_memlock / 1048576 | f1), (.block_filter_fill | fill)] | row), "" else empty end),
+	(if .prog.scale_keys then
+	 "### Scale: tracked keys, under-limit path through the generator wrapper, ns over wrapped bare\n",
+	 "| tracked keys | max_entries | one key | all keys in turn | memlock bytes/entry | MemAvailable drop MiB |",
+	 "|---:|---:|---:|---:|---:|---:|",
+	 (.prog.scale_keys[] | [(.keys | tostring), (.max_entries | tostring), ((.one_key.ns - .wrap_bare.ns) | f1),
+	   ((.all_keys.ns - .wrap_bare.ns) | f1), (.memlock_per_entry | f1), (.memavailable_drop_kb / 1024 | f1)] | row), "" else empty end),
+	(if .prog.accuracy then
+	 "### Limiter accuracy: \(.prog.accuracy.cpus) CPUs on one key, rate \(.prog.accuracy.rate)/s burst \(.prog.accuracy.burst)\n",
+	 "Admitted \(.prog.accuracy.admitted) of \(.prog.accuracy.offered) in \(.prog.accuracy.seconds | f2) s; burst + rate x elapsed is \(.prog.accuracy.expected | round): error \(.prog.accuracy.error_pct | f2)%. Mid-run admitted rate over \(.prog.accuracy.mid_seconds | f2) s: \(.prog.accuracy.mid_rate | round)/s, error \(.prog.accuracy.mid_error_pct | f2)%. (Time the machine takes from both bench threads at once is time no packet is offered, and shows as a deficit.)\n"
+	 else empty end),
+	(if .e2e then
+	 "### End to end: \(.e2e.frame_len + 4)-byte UDP frames from \(.e2e.sources) sources, one generator CPU, \(.e2e.seconds_per_round) s rounds (median)\n",
+	 "| device under test | delivered Mpps | vs bare | offered Mpps | verdicts (packets) |",
+	 "|---|---:|---:|---:|---|",
+	 ((.e2e.scenarios | map(select(.name == "bare")) | first.delivered_mpps) as $bare |
+	  .e2e.scenarios[] | [.label, (.delivered_mpps | f2), (if $bare then (.delivered_mpps / $bare * 100 | f1) + "%" else "-" end),
+	   (.offered_mpps | f2), (.verdicts | verdicts)] | row), "" else empty end),
+	(if .control then
+	 "### Control plane\n",
+	 "| operation | seconds |", "|---|---:|",
+	 (["sluice block import, 1M prefixes", (.control.import_1m_prefixes_s | f2)] | row),
+	 (["sluice restore, 1,000-line policy", (.control.restore_1000_lines_s | f2)] | row),
+	 (["sluice restore, the same policy, replacing lists of 1M prefixes", (.control.restore_1000_lines_replacing_1m_s | f2)] | row),
+	 (if .e2e.restore_block_policy_s then (["sluice restore, 16 rules + 265,536 block lines", (.e2e.restore_block_policy_s | f2)] | row) else empty end),
+	 (["sluice -j stats, ~1M tracked keys", (.control.stats_json_1m_keys_s | f2)] | row),
+	 (["sluice -j status, ~1M tracked keys", (.control.status_json_1m_keys_s | f2)] | row),
+	 (["exporter scrape, ~1M tracked keys", (.control.scrape_1m_keys_s | f2)] | row), ""
+	 else empty end)
+	' "$1"
+}
+
+main() {
+	[ "$(id -u)" -eq 0 ] || die "needs root"
+	for b in "$SLUICE" "$GEN" "$PROG"; do
+		[ -x "$b" ] || die "$b missing: run make bench"
+	done
+	trap cleanup EXIT
+	trap 'exit 130' INT TERM
+	awk '$1 > 0.5 { exit 1 }' /proc/loadavg ||
+		log "load average $(cut -d' ' -f1 /proc/loadavg): other work on this machine will show in the figures"
+	echo '{}' >"$RESULTS"
+	put_result machine "$(jq -n --arg date "$(date -u '+%Y-%m-%d %H:%M UTC')" --arg cpus "$(nproc)" \
+		--arg model "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')" \
+		--arg kernel "$(uname -r)" --arg commit "$(git rev-parse --short HEAD 2>/dev/null)" \
+		--arg dirty "$(git status --porcelain --untracked-files=no -- bpf include 2>/dev/null | wc -l)" \
+		--arg load "$(cut -d' ' -f1-3 /proc/loadavg)" \
+		'{date: $date, cpus: ($cpus | tonumber), model: $model, kernel: $kernel, commit: $commit,
+		  data_path_files_modified: ($dirty | tonumber), loadavg_at_start: $load}')"
+	case " $PARTS " in *" prog "*) part_prog ;; esac
+	if [[ " $PARTS " == *" e2e "* || " $PARTS " == *" control "* ]]; then
+		setup_netns || die "cannot set up the namespaces"
+		case " $PARTS " in *" e2e "*) part_e2e ;; esac
+		case " $PARTS " in *" control "*) part_control ;; esac
+	fi
+
+	put_result machine "$(jq --arg load "$(cut -d' ' -f1-3 /proc/loadavg)" '.machine + {loadavg_at_end: $load}' "$RESULTS")"
+	mkdir -p bench
+	cp "$RESULTS" bench/results.json
+	fmt_tables "$RESULTS" >"$TMP/tables.md"
+	cat "$TMP/tables.md"
+	write_readme "$TMP/tables.md"
+	log "wrote bench/results.json and bench/README.md"
+}
+
+# bench/README.md: the fixed text, then the latest tables with the date, machine and kernel.
+write_readme() {
+	local m
+	m=$(jq -r '.machine | "\(.date); \(.cpus) CPUs, \(.model); kernel \(.kernel); commit \(.commit)\(if .data_path_files_modified > 0 then " with uncommitted data-path changes" else "" end); load average \(.loadavg_at_start) at the start, \(.loadavg_at_end) at the end."' "$RESULTS")
+	if [ -f bench/README.md ] && grep -q '^<!-- results -->' bench/README.md; then
+		sed '/^<!-- results -->/,$d' bench/README.md >"$TMP/readme"
+	else
+		echo "# sluice benchmarks" >"$TMP/readme"
+	fi
+	{
+		echo "<!-- results -->"
+		echo "## Latest results"
+		echo
+		echo "$m"
+		echo
+		cat "$1"
+	} >>"$TMP/readme"
+	cp "$TMP/readme" bench/README.md
+}
+
+main "$@"
