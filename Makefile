@@ -1,7 +1,13 @@
 # SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 # sluice: XDP edge rate limiter and filter. `make help` lists the targets.
 
+# SANITIZE=1 builds into a directory of its own, so sanitized and plain objects never mix.
+SAN_BUILD ?= build/san
+ifeq ($(SANITIZE),1)
+BUILD ?= $(SAN_BUILD)
+else
 BUILD ?= build
+endif
 CC ?= gcc
 CLANG ?= clang
 BPFTOOL ?= bpftool
@@ -46,22 +52,38 @@ BPFTEST_BINS := $(patsubst tests/bpf/%.c,$(BUILD)/tests/bpf/%,$(BPFTEST_SRCS))
 TOOL_SRCS := $(wildcard tests/tools/*.c)
 TOOL_BINS := $(patsubst tests/tools/%.c,$(BUILD)/tests/tools/%,$(TOOL_SRCS))
 
+# libFuzzer targets: each links only the parsers it fuzzes, built with coverage and sanitizers.
+FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
+FUZZ_LIB_OBJS := $(BUILD)/fuzz/user/grammar.o $(BUILD)/fuzz/user/import.o
+FUZZ_CFLAGS := -g -O1 -fno-omit-frame-pointer -fno-sanitize-recover=all -std=gnu11 -Wall -Wextra
+FUZZ_CFLAGS += -Werror -Werror=undef -Wno-missing-field-initializers -D_GNU_SOURCE -Iinclude
+FUZZ_CFLAGS += -Iuser -MMD -MP
+
+# Under CI=true, `make test` also runs the unit and integration tests built with SANITIZE=1
+# (SANITIZE=0 opts out).
+ifeq ($(CI)-$(SANITIZE),true-)
+TEST_SAN_BUILD := $(SAN_BUILD)
+endif
+
 .DELETE_ON_ERROR:
 # Objects and skeletons made along pattern chains are kept, not removed as intermediates.
 .SECONDARY:
-.PHONY: all test check-deps demo bench clean help install man
+.PHONY: all test test-progs fuzz check-deps demo bench clean help install man
 
 all: $(BUILD)/sluice
 
 help:
 	@echo 'make            build $(BUILD)/sluice (V=1 shows commands, SANITIZE=1 adds ASan/UBSan)'
-	@echo 'make test       install missing packages, build, run every test (root for BPF and netns tests)'
+	@echo 'make test       install missing packages, build, run every test (root for BPF and netns tests);'
+	@echo '                under CI=true also the fuzzers for 60 s each and a SANITIZE=1 pass'
+	@echo 'make fuzz       build the libFuzzer targets and run each for FUZZ_SECONDS (default 10)'
 	@echo 'make demo       run the demo: two namespaces, a veth pair, sluice and an HTTP server'
 	@echo 'make bench      run the benchmarks (not part of make test)'
 	@echo 'make install    install sluice, its man page and systemd units under $(PREFIX)'
 	@echo 'make clean      remove $(BUILD)'
 
-$(BUILD) $(BUILD)/user $(BUILD)/tests/unit $(BUILD)/tests/bpf $(BUILD)/tests/tools:
+$(BUILD) $(BUILD)/user $(BUILD)/tests/unit $(BUILD)/tests/bpf $(BUILD)/tests/tools $(BUILD)/fuzz/user:
 	$(Q)mkdir -p $@
 
 $(BUILD)/%.bpf.o: bpf/%.bpf.c $(BPF_HDRS) | $(BUILD)
@@ -98,13 +120,27 @@ $(BUILD)/tests/tools/%: tests/tools/%.c $(LIB) $(SKELS) | $(BUILD)/tests/tools
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -Itests $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
 
+$(BUILD)/fuzz/user/%.o: user/%.c | $(BUILD)/fuzz/user
+	$(call msg,FUZZ-CC,$@)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link,address,undefined -c $< -o $@
+
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LIB_OBJS)
+	$(call msg,FUZZ-LD,$@)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined $< $(FUZZ_LIB_OBJS) -lz -o $@
+
 check-deps:
 	$(Q)scripts/deps.sh
 
+test-progs: all $(UNIT_BINS) $(BPFTEST_BINS) $(TOOL_BINS)
+
 # The dependency check runs first so a fresh machine needs nothing but `make test`.
 test: check-deps
-	$(Q)$(MAKE) --no-print-directory all $(UNIT_BINS) $(BPFTEST_BINS) $(TOOL_BINS)
-	$(Q)BUILD=$(BUILD) tests/run.sh
+	$(Q)$(MAKE) --no-print-directory test-progs $(FUZZ_BINS)
+	$(if $(TEST_SAN_BUILD),$(Q)$(MAKE) --no-print-directory SANITIZE=1 BUILD=$(TEST_SAN_BUILD) test-progs)
+	$(Q)BUILD=$(BUILD) SAN_BUILD=$(TEST_SAN_BUILD) tests/run.sh
+
+fuzz: $(FUZZ_BINS)
+	$(Q)BUILD=$(BUILD) tests/fuzz/run.sh
 
 demo: check-deps
 	$(Q)$(MAKE) --no-print-directory all
@@ -129,4 +165,4 @@ install: all
 clean:
 	rm -rf $(BUILD)
 
--include $(wildcard $(BUILD)/user/*.d $(BUILD)/tests/*/*.d)
+-include $(wildcard $(BUILD)/user/*.d $(BUILD)/tests/*/*.d $(BUILD)/fuzz/*.d $(BUILD)/fuzz/user/*.d)

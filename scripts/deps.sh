@@ -5,7 +5,7 @@ set -eu
 
 PACKAGES="make gcc clang llvm libc6-dev pkg-config bpftool libbpf-dev libelf-dev zlib1g-dev
 libjansson-dev libmicrohttpd-dev libcmocka-dev iproute2 iputils-ping nftables ethtool procps psmisc util-linux
-python3 curl jq gzip man-db groff-base prometheus"
+python3 curl jq gzip man-db groff-base prometheus libclang-rt-dev"
 
 missing=""
 for p in $PACKAGES; do

@@ -655,19 +655,56 @@ static int compare_items(const void *a, const void *b)
 	return kx.prefixlen < ky.prefixlen ? -1 : kx.prefixlen > ky.prefixlen;
 }
 
+static int read_generation(const struct pins *p, __u64 *generation)
+{
+	struct sluice_state state;
+	__u32 zero = 0;
+
+	if (bpf_map_lookup_elem(p->fds[PIN_STATE], &zero, &state))
+		return -errno;
+	*generation = state.generation;
+	return 0;
+}
+
+#define READ_TRIES 20
+
 int policy_read(const struct pins *p, struct policy_doc *doc)
 {
-	__u64 now = mono_now_ns();
+	__u64 now = mono_now_ns(), before = 0, after = 0;
 	__u32 active;
 	int ret;
 
-	ret = policy_read_rules(p, doc);
-	if (!ret)
-		ret = pins_active(p, &active);
-	if (!ret)
-		ret = read_list(p, LIST_ALLOW, SLUICE_ACTIVE_LISTS(active), now, doc);
-	if (!ret)
-		ret = read_list(p, LIST_BLOCK, SLUICE_ACTIVE_LISTS(active), now, doc);
+	/*
+	 * Readers take no lock. A switch during the read may clear the generation being
+	 * walked, so read again until no switch happened meanwhile, as a seqlock does.
+	 */
+	for (int tries = 0;; tries++) {
+		ret = read_generation(p, &before);
+		if (!ret)
+			ret = policy_read_rules(p, doc);
+		if (!ret)
+			ret = pins_active(p, &active);
+		if (!ret)
+			ret = read_list(p, LIST_ALLOW, SLUICE_ACTIVE_LISTS(active), now, doc);
+		if (!ret)
+			ret = read_list(p, LIST_BLOCK, SLUICE_ACTIVE_LISTS(active), now, doc);
+		if (!ret)
+			ret = read_generation(p, &after);
+		if (ret || before == after)
+			break;
+		if (tries == READ_TRIES) {
+			ret = -EAGAIN;
+			break;
+		}
+		{
+			struct list_item *items = doc->items;
+			size_t cap = doc->items_cap;
+
+			policy_init(doc);
+			doc->items = items;
+			doc->items_cap = cap;
+		}
+	}
 	if (!ret && doc->nitems > 1)
 		/* Trie walk order is an implementation detail; print in address order. */
 		qsort(doc->items, doc->nitems, sizeof(*doc->items), compare_items);

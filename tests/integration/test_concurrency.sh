@@ -1,0 +1,124 @@
+#!/bin/bash
+# SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+# Concurrency: two controllers restoring different policies while a third adds and deletes
+# a block entry serialise, every command succeeds and one whole policy is left; dump -j,
+# stats -j and status -j, run all the while, always show one whole policy.
+# CONCURRENCY_SECONDS sets how long they all run (default 8).
+. "$(dirname "$0")/lib.sh"
+require_root
+setup_netns || { not_ok "set up namespaces"; finish; }
+seconds=${CONCURRENCY_SECONDS:-8}
+shared=192.0.2.200 # in both policies, and added and deleted by the third writer
+
+check "attach" sl attach "$SRV_IF" --limiter-keys 4096 --bans 1024 --list-entries 65536
+{
+	echo "rule add p1a udp dport 5001 limit src/32 rate 100/s action drop"
+	echo "rule add p1b tcp dport 22 syn action drop"
+	echo "allow add 192.0.2.1"
+	echo "block add $shared"
+	for i in $(seq 0 2999); do echo "block add 10.1.$((i / 256)).$((i % 256))"; done
+} >"$TMP/p1.conf"
+{
+	echo "set malformed drop"
+	echo "rule add p2a udp dport 5002 action drop"
+	echo "block add $shared"
+	for i in $(seq 0 4999); do echo "block add 10.2.$((i / 256)).$((i % 256))"; done
+} >"$TMP/p2.conf"
+
+# Which policy a dump -j shows: p1, p2 (each with or without the shared entry), or what
+# it shows instead. Every block entry must come from the one policy its rules belong to.
+cat >"$TMP/classify.jq" <<JQ
+def names: [.rules[].name] | join(",");
+def whole(\$rules; \$allow; \$net; \$n):
+	names == \$rules and (.allow | length) == \$allow
+	and ([.block[].prefix | select(startswith(\$net))] | unique | length) == \$n
+	and ([.block[].prefix | select(startswith(\$net) or . == "$shared")] | length)
+		== (.block | length)
+	and (.block | length) == ([.block[].prefix] | unique | length);
+if whole("p1a,p1b"; 1; "10.1."; 3000) then "p1"
+elif whole("p2a"; 0; "10.2."; 5000) then "p2"
+else "torn: rules \(names), \(.allow | length) allow, \(.block | length) block entries, "
+	+ "\([.block[].prefix | select(startswith("10.1."))] | length) of p1, "
+	+ "\([.block[].prefix | select(startswith("10.2."))] | length) of p2"
+end
+JQ
+classify() { jq -r -f "$TMP/classify.jq"; }
+
+check "restore p1" sl restore "$TMP/p1.conf"
+expect_eq "dump shows p1" "$(sl -j dump | classify)" p1
+digest1=$(sl -j status | jq -r .policy.digest)
+check "restore p2" sl restore "$TMP/p2.conf"
+expect_eq "dump shows p2" "$(sl -j dump | classify)" p2
+digest2=$(sl -j status | jq -r .policy.digest)
+
+# loop NAME COMMAND...: runs COMMAND until the time is up; writes "RUNS FAILURES" to
+# $TMP/NAME and what failures said to $TMP/NAME.err.
+loop() {
+	local name=$1 runs=0 fails=0 end=$(($(date +%s) + seconds))
+	shift
+	: >"$TMP/$name.err"
+	while [ "$(date +%s)" -lt "$end" ]; do
+		"$@" >/dev/null 2>>"$TMP/$name.err" || fails=$((fails + 1))
+		runs=$((runs + 1))
+	done
+	echo "$runs $fails" >"$TMP/$name"
+}
+
+add_del() { sl block add "$shared" && sl block del "$shared"; }
+
+# Readers: fail, saying what they saw, unless it is one whole policy.
+read_dump() {
+	local d
+	d=$(sl -j dump | classify)
+	[ "$d" = p1 ] || [ "$d" = p2 ] || { echo "dump: $d" >&2; return 1; }
+}
+read_stats() {
+	local r
+	r=$(sl -j stats | jq -r --arg i "$SRV_IF" \
+		'.interfaces[] | select(.name == $i) | [.rules[].name] | join(",")')
+	[ "$r" = p1a,p1b ] || [ "$r" = p2a ] || { echo "stats: rules '$r'" >&2; return 1; }
+}
+read_status() {
+	local d
+	d=$(sl -j status | jq -r .policy.digest)
+	[ "$d" = "$digest1" ] || [ "$d" = "$digest2" ] || { echo "status: digest '$d'" >&2; return 1; }
+}
+
+# expect_loop NAME DESCRIPTION: the loop ran at least 3 times and nothing failed.
+expect_loop() {
+	local runs fails
+	read -r runs fails <"$TMP/$1"
+	if [ "$fails" -eq 0 ] && [ "$runs" -ge 3 ]; then
+		ok "$2 ($runs runs)"
+	else
+		not_ok "$2 ($fails of $runs failed)"
+		sort "$TMP/$1.err" | uniq -c | sort -rn | head -n 5 | sed 's/^/#   /'
+	fi
+}
+
+pids=()
+for l in "restore1 sl restore $TMP/p1.conf" "restore2 sl restore $TMP/p2.conf" "adddel add_del" \
+	"dump1 read_dump" "dump2 read_dump" "stats read_stats" "status read_status"; do
+	# shellcheck disable=SC2086
+	loop $l &
+	pids+=($!)
+done
+wait "${pids[@]}"
+diag "writers and readers ran side by side for ${seconds}s"
+expect_loop restore1 "every restore of p1 succeeded"
+expect_loop restore2 "every restore of p2 succeeded"
+expect_loop adddel "every block add and del succeeded"
+expect_loop dump1 "every dump -j during the restores showed one whole policy"
+expect_loop dump2 "so did those of a second reader"
+expect_loop stats "every stats -j during the restores was valid and named one policy's rules"
+expect_loop status "every status -j during the restores named one policy's digest"
+
+final=$(sl -j dump | classify)
+case "$final" in
+p1 | p2) ok "afterwards the dump is one whole policy ($final)" ;;
+*) not_ok "afterwards the dump is one whole policy"; diag "$final" ;;
+esac
+want=$([ "$final" = p1 ] && echo "$digest1" || echo "$digest2")
+expect_eq "status names the same policy" "$(sl -j status | jq -r .policy.digest)" "$want"
+check "detach" sl detach "$SRV_IF"
+finish
