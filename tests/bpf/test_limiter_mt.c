@@ -77,16 +77,61 @@ static const struct scenario one_bucket = {
 	.rules = { R(ACT(DROP), .limits = { { PKTS(RATE, BURST) } }) },
 };
 
-int main(void)
+struct attempt {
+	__u64 offered, admitted, refused;
+	double elapsed, dev;
+};
+
+/* One run of both threads on a fresh bucket. */
+static int measure(const struct frame *f, struct attempt *a)
 {
 	static struct snap before, after;
-	const struct pkt_spec spec = { .family = 4, .proto = IPPROTO_UDP, .dport = 53 };
 	struct worker w[2] = { { .cpu = 0 }, { .cpu = 1 } };
 	pthread_barrier_t start;
-	__u64 first, last, offered, admitted, refused;
-	struct frame f;
-	double elapsed, expected, dev;
+	__u64 first, last;
 	int err;
+
+	err = scenario_apply(&one_bucket, 0) ?: snap_read(&before);
+	pthread_barrier_init(&start, NULL, 2);
+	for (int i = 0; i < 2 && !err; i++) {
+		w[i].start = &start;
+		w[i].frame = f;
+		err = -pthread_create(&w[i].thread, NULL, worker_main, &w[i]);
+	}
+	for (int i = 0; i < 2 && !err; i++)
+		pthread_join(w[i].thread, NULL);
+	pthread_barrier_destroy(&start);
+	err = err ?: w[0].err ?: w[1].err ?: snap_read(&after);
+	if (err)
+		return err;
+	first = w[0].first_ns < w[1].first_ns ? w[0].first_ns : w[1].first_ns;
+	last = w[0].last_ns > w[1].last_ns ? w[0].last_ns : w[1].last_ns;
+	a->elapsed = (last - first) / 1e9;
+	a->offered = (w[0].runs + w[1].runs) * REPEAT;
+	a->admitted = rule_packets(&before, &after, SLUICE_VERDICT_PASS, SLUICE_REASON_NONE);
+	a->refused = rule_packets(&before, &after, SLUICE_VERDICT_DROP, SLUICE_REASON_RATELIMIT);
+	a->dev = (a->admitted - (RATE * a->elapsed + BURST)) / (RATE * a->elapsed + BURST);
+	tap_diag("elapsed %.4f s, offered %llu (cpu0 %llu, cpu1 %llu), admitted %llu, deviation "
+		 "%+.3f%%",
+		 a->elapsed, (unsigned long long)a->offered, (unsigned long long)w[0].runs * REPEAT,
+		 (unsigned long long)w[1].runs * REPEAT, (unsigned long long)a->admitted,
+		 a->dev * 100);
+	return 0;
+}
+
+/*
+ * Up to three attempts: a machine busy elsewhere can take both CPUs away at once,
+ * and tokens that accrue while nothing is offered are lost beyond the burst, which
+ * reads as a deficit. A limiter that is wrong (per-CPU budgets: +100%) fails all three.
+ */
+#define ATTEMPTS 3
+
+int main(void)
+{
+	const struct pkt_spec spec = { .family = 4, .proto = IPPROTO_UDP, .dport = 53 };
+	struct attempt a = {};
+	struct frame f;
+	int err = 0, i;
 
 	if (geteuid() == 0 && !cpus_0_and_1_online()) {
 		tap_skip("limiter accuracy on two CPUs", "needs CPUs 0 and 1 online");
@@ -94,40 +139,23 @@ int main(void)
 	}
 	HARNESS_OPEN_OR_SKIP("limiter accuracy on two CPUs");
 	build_frame(&spec, &f);
-	err = scenario_apply(&one_bucket, 0) ?: snap_read(&before);
-	pthread_barrier_init(&start, NULL, 2);
-	for (int i = 0; i < 2 && !err; i++) {
-		w[i].start = &start;
-		w[i].frame = &f;
-		err = -pthread_create(&w[i].thread, NULL, worker_main, &w[i]);
+	for (i = 0; i < ATTEMPTS && !err; i++) {
+		err = measure(&f, &a);
+		if (!err && a.dev <= TOLERANCE && a.dev >= -TOLERANCE)
+			break;
 	}
-	for (int i = 0; i < 2 && !err; i++)
-		pthread_join(w[i].thread, NULL);
-	err = err ?: w[0].err ?: w[1].err ?: snap_read(&after);
 	tap_result(!err, "two threads on CPUs 0 and 1 ran the program");
 	if (err) {
 		tap_diag("%s", strerror(-err));
 		harness_close();
 		return tap_exit();
 	}
-
-	first = w[0].first_ns < w[1].first_ns ? w[0].first_ns : w[1].first_ns;
-	last = w[0].last_ns > w[1].last_ns ? w[0].last_ns : w[1].last_ns;
-	elapsed = (last - first) / 1e9;
-	offered = (w[0].runs + w[1].runs) * REPEAT;
-	admitted = rule_packets(&before, &after, SLUICE_VERDICT_PASS, SLUICE_REASON_NONE);
-	refused = rule_packets(&before, &after, SLUICE_VERDICT_DROP, SLUICE_REASON_RATELIMIT);
-	expected = RATE * elapsed + BURST;
-	dev = (admitted - expected) / expected;
-	tap_diag("elapsed %.4f s, offered %llu (cpu0 %llu, cpu1 %llu), %.0f/s", elapsed,
-		 (unsigned long long)offered, (unsigned long long)w[0].runs * REPEAT,
-		 (unsigned long long)w[1].runs * REPEAT, offered / elapsed);
-	tap_diag("admitted %llu, expected rate x elapsed + burst = %.0f, deviation %+.3f%%",
-		 (unsigned long long)admitted, expected, dev * 100);
-	tap_result(admitted + refused == offered, "every packet counted once as passed or limited");
-	tap_result(refused > 10 * admitted, "the offered load is far over the rate");
-	tap_result(dev <= TOLERANCE && dev >= -TOLERANCE,
-		   "admitted within 2%% of rate x elapsed + burst");
+	tap_result(a.admitted + a.refused == a.offered,
+		   "every packet counted once as passed or limited");
+	tap_result(a.refused > 10 * a.admitted, "the offered load is far over the rate");
+	tap_result(a.dev <= TOLERANCE && a.dev >= -TOLERANCE,
+		   "admitted within 2%% of rate x elapsed + burst (attempt %d of %d)",
+		   i < ATTEMPTS ? i + 1 : ATTEMPTS, ATTEMPTS);
 	harness_close();
 	return tap_exit();
 }
