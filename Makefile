@@ -75,15 +75,16 @@ all: $(BUILD)/sluice
 
 help:
 	@echo 'make            build $(BUILD)/sluice (V=1 shows commands, SANITIZE=1 adds ASan/UBSan)'
-	@echo 'make test       install missing packages, build, run every test (root for BPF and netns tests);'
-	@echo '                under CI=true also the fuzzers for 60 s each and a SANITIZE=1 pass'
+	@echo 'make test       install missing packages, build, run every test (root for BPF and netns tests)'
+	@echo '                and the fuzzers; under CI=true fuzzers for 60 s each and a SANITIZE=1 pass'
 	@echo 'make fuzz       build the libFuzzer targets and run each for FUZZ_SECONDS (default 10)'
 	@echo 'make demo       run the demo: two namespaces, a veth pair, sluice and an HTTP server'
 	@echo 'make bench      run the benchmarks (not part of make test)'
 	@echo 'make install    install sluice, its man page and systemd units under $(PREFIX)'
 	@echo 'make clean      remove $(BUILD)'
 
-$(BUILD) $(BUILD)/user $(BUILD)/tests/unit $(BUILD)/tests/bpf $(BUILD)/tests/tools $(BUILD)/fuzz/user:
+$(BUILD) $(BUILD)/user $(BUILD)/tests/unit $(BUILD)/tests/bpf $(BUILD)/tests/tools \
+		$(BUILD)/fuzz/user:
 	$(Q)mkdir -p $@
 
 $(BUILD)/%.bpf.o: bpf/%.bpf.c $(BPF_HDRS) | $(BUILD)
@@ -136,7 +137,8 @@ test-progs: all $(UNIT_BINS) $(BPFTEST_BINS) $(TOOL_BINS)
 # The dependency check runs first so a fresh machine needs nothing but `make test`.
 test: check-deps
 	$(Q)$(MAKE) --no-print-directory test-progs $(FUZZ_BINS)
-	$(if $(TEST_SAN_BUILD),$(Q)$(MAKE) --no-print-directory SANITIZE=1 BUILD=$(TEST_SAN_BUILD) test-progs)
+	$(if $(TEST_SAN_BUILD),$(Q)$(MAKE) --no-print-directory SANITIZE=1 \
+		BUILD=$(TEST_SAN_BUILD) test-progs)
 	$(Q)BUILD=$(BUILD) SAN_BUILD=$(TEST_SAN_BUILD) tests/run.sh
 
 fuzz: $(FUZZ_BINS)

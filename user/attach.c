@@ -192,6 +192,27 @@ static int guard_live_policy(const struct pins *p, bool force)
 	return err;
 }
 
+/*
+ * A link pinned for IFINDEX with no interface record is what an attach killed
+ * between the two leaves behind: take it off, so the interface can be attached
+ * (or counts as detached). Returns true if there was one.
+ */
+static bool drop_stale_link(const struct pins *p, __u32 ifindex)
+{
+	char path[PATH_MAX];
+	int fd;
+
+	link_pin_path(p, ifindex, path, sizeof(path));
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return false;
+	bpf_link_detach(fd);
+	close(fd);
+	unlink(path);
+	pr_info("removed the link of an attach that did not finish (%s)", path);
+	return true;
+}
+
 int attach_iface(struct pins *p, const char *ifname, const struct attach_opts *o)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, open_opts, .pin_root_path = p->dir);
@@ -225,6 +246,8 @@ int attach_iface(struct pins *p, const char *ifname, const struct attach_opts *o
 		err = guard_live_policy(p, o->force);
 		if (err)
 			return err;
+		if (iface_find(p, ifname, &slot, &rec) != 0)
+			drop_stale_link(p, ifindex);
 		if (iface_find(p, ifname, &slot, &rec) == 0) {
 			pr_warn("attach: %s: already attached (program id %u)", ifname, rec.prog_id);
 			return -EEXIST;
@@ -357,6 +380,8 @@ int detach_iface(struct pins *p, const char *ifname)
 	bool any = false;
 
 	err = iface_find(p, ifname, &slot, &rec);
+	if (err && if_nametoindex(ifname) && drop_stale_link(p, if_nametoindex(ifname)))
+		return 0;
 	if (err) {
 		pr_warn("detach: %s: not attached by sluice under %s", ifname, p->dir);
 		return err;

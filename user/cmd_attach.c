@@ -42,7 +42,6 @@ int cmd_attach(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct attach_opts o = { .mode = ATTACH_AUTO, .force = force };
-	char state_pin[PATH_MAX];
 	unsigned long long n;
 	bool first;
 	struct pins p;
@@ -99,9 +98,14 @@ int cmd_attach(int argc, char **argv)
 		pr_warn("attach: lock %s: %s", pin_path, strerror(-err));
 		return EXIT_RUNTIME;
 	}
-	snprintf(state_pin, sizeof(state_pin), "%s/%s", pin_path, pin_map_names[PIN_STATE]);
-	first = access(state_pin, F_OK) != 0;
-	err = attach_iface(&p, argv[optind], &o);
+	/*
+	 * Pins are removed with the last link, so pins without a link are the leftovers of
+	 * an attach that was killed: start afresh rather than build on a partial set.
+	 */
+	first = !pins_have_links(pin_path);
+	err = first ? pins_clear_leftovers(&p) : 0;
+	if (!err)
+		err = attach_iface(&p, argv[optind], &o);
 	/* A first attach that failed leaves nothing behind; a later one never touches the rest. */
 	if (err && first)
 		pins_remove_all(&p);

@@ -477,8 +477,9 @@ int parse_port_range(const char *s, __u16 *lo, __u16 *hi, struct parse_error *er
 	rb = read_u64(&p, &b);
 	if (rb == -EINVAL || *p)
 		return fail(err, "port: expected a port 1-65535 or a range LO-HI, got %s", Q(s));
-	if (ra || rb || a > 65535 || b > 65535)
-		return fail(err, "port range %s out of range (0-65535)", QB(s));
+	/* Ports are 1-65535 in ranges too, so every range prints back as it parses. */
+	if (ra || rb || !a || a > 65535 || b > 65535)
+		return fail(err, "port range %s out of range (1-65535)", QB(s));
 	if (a > b)
 		return fail(err, "port range %s: %llu is above %llu", QB(s), a, b);
 	*lo = a;

@@ -301,27 +301,59 @@ void pins_close(struct pins *p)
 	p->dir_fd = -1;
 }
 
-int pins_remove_all(struct pins *p)
+/* Unlinks every pin whose name starts with PREFIX ("" for all); returns how many, or -errno. */
+static int unlink_pins(const char *dir, const char *prefix)
 {
-	DIR *d = opendir(p->dir);
+	DIR *d = opendir(dir);
 	struct dirent *e;
-	int err = 0;
+	int n = 0, err = 0;
 
 	if (!d)
 		return -errno;
 	while ((e = readdir(d))) {
 		char path[PATH_MAX];
 
-		if (e->d_name[0] == '.')
+		if (e->d_name[0] == '.' || strncmp(e->d_name, prefix, strlen(prefix)))
 			continue;
-		snprintf(path, sizeof(path), "%s/%s", p->dir, e->d_name);
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
 		if (unlink(path) && !err)
 			err = -errno;
+		n++;
 	}
 	closedir(d);
-	if (!err && rmdir(p->dir))
+	return err ? err : n;
+}
+
+int pins_remove_all(struct pins *p)
+{
+	int err = unlink_pins(p->dir, "");
+
+	if (err >= 0 && rmdir(p->dir))
 		err = -errno;
-	return err;
+	return err < 0 ? err : 0;
+}
+
+int pins_clear_leftovers(struct pins *p)
+{
+	int n = unlink_pins(p->dir, "");
+
+	if (n > 0)
+		pr_info("removed %d pins left by an attach that did not finish", n);
+	return n < 0 ? n : 0;
+}
+
+bool pins_have_links(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	bool found = false;
+
+	if (!d)
+		return false;
+	while (!found && (e = readdir(d)))
+		found = !strncmp(e->d_name, "link_", 5);
+	closedir(d);
+	return found;
 }
 
 int pins_active(const struct pins *p, __u32 *active)

@@ -88,6 +88,15 @@ void pins_close(struct pins *p);
 /* Removes every pin and the directory (after the last detach). */
 int pins_remove_all(struct pins *p);
 
+/*
+ * Removes the pins of an instance with no interface linked: what an attach killed
+ * half-way leaves. The directory (and its lock) stays.
+ */
+int pins_clear_leftovers(struct pins *p);
+
+/* Does DIR hold a pinned XDP link, i.e. an instance with an interface attached? */
+bool pins_have_links(const char *dir);
+
 /* The live word of sluice_state: SLUICE_ACTIVE_POLICY and SLUICE_ACTIVE_LISTS bits. */
 int pins_active(const struct pins *p, __u32 *active);
 

@@ -218,7 +218,7 @@ for i in $(seq "$kills"); do
 	if [ "$cur" = a ]; then target=b ms=$(kill_ms "$ms_b"); else target=a ms=$(kill_ms "$ms_a"); fi
 	if killed_after "$ms" restore "$TMP/$target.conf"; then h=1; else h=0; fi
 	hit=$((hit + h))
-	if [ "$target" = b ]; then ms_b=$(adapt "$ms_b" "$ms" $h); else ms_a=$(adapt "$ms_a" "$ms" $h); fi
+	[ "$target" = b ] && ms_b=$(adapt "$ms_b" "$ms" $h) || ms_a=$(adapt "$ms_a" "$ms" $h)
 	s=$(live_state)
 	if [ "$s" = "$state_a" ] || [ "$s" = "$state_b" ]; then
 		whole=$((whole + 1))
@@ -267,7 +267,7 @@ for i in $(seq "$kills"); do
 		partial+=("$(echo "$s" | cut -d'|' -f3)")
 		[ "${#partial[@]}" -le 3 ] && diag "import killed after $ms ms: state '$s'"
 	fi
-	# The next command: the import again when none was done, else back to 2 entries.
+	# The next command: a write when nothing was imported, else back to 2 entries.
 	if [ "$s" = "$state_a" ]; then
 		next_write import && next=$((next + 1))
 	else

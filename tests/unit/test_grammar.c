@@ -232,7 +232,8 @@ static void test_value_errors(void **state)
 		{ &port_kind, "65536", "port 65536 out of range (1-65535)" },
 		{ &port_kind, "99999999999999999999",
 		  "port 99999999999999999999 out of range (1-65535)" },
-		{ &port_kind, "1-70000", "port range 1-70000 out of range (0-65535)" },
+		{ &port_kind, "1-70000", "port range 1-70000 out of range (1-65535)" },
+		{ &port_kind, "0-0", "port range 0-0 out of range (1-65535)" },
 		{ &port_kind, "9000-8000", "port range 9000-8000: 9000 is above 8000" },
 		{ &port_kind, "", "port: expected a port 1-65535 or a range LO-HI, got \"\"" },
 		{ &port_kind, "http",
@@ -438,7 +439,7 @@ static void test_port_range(void **state)
 		unsigned int lo, hi;
 	} good[] = {
 		{ "443", 443, 443 },	     { "1", 1, 1 },	      { "65535", 65535, 65535 },
-		{ "8000-8999", 8000, 8999 }, { "0-65535", 0, 65535 }, { "53-53", 53, 53 },
+		{ "8000-8999", 8000, 8999 }, { "1-65535", 1, 65535 }, { "53-53", 53, 53 },
 	};
 	__u16 range[2];
 	size_t i;
