@@ -381,7 +381,7 @@ int detach_iface(struct pins *p, const char *ifname)
 
 	err = iface_find(p, ifname, &slot, &rec);
 	if (err && if_nametoindex(ifname) && drop_stale_link(p, if_nametoindex(ifname)))
-		return 0;
+		goto last; /* the link of an attach that did not finish: off it goes */
 	if (err) {
 		pr_warn("detach: %s: not attached by sluice under %s", ifname, p->dir);
 		return err;
@@ -400,7 +400,9 @@ int detach_iface(struct pins *p, const char *ifname)
 	}
 	if (bpf_map_update_elem(p->fds[PIN_IFACES], &slot, &empty, BPF_ANY))
 		return -errno;
-
+last:
+	err = 0;
+	any = pins_have_links(p->dir);
 	for (i = 0; i < SLUICE_MAX_IFACES; i++)
 		if (bpf_map_lookup_elem(p->fds[PIN_IFACES], &i, &rec) == 0 && rec.ifindex)
 			any = true;

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* attach, detach, status */
+#include <dirent.h>
 #include <errno.h>
+#include <net/if.h>
 #include <limits.h>
 #include <getopt.h>
 #include <stdlib.h>
@@ -8,6 +10,7 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <linux/if_link.h>
 #include "attach.h"
 #include "cmd.h"
 #include "log.h"
@@ -174,6 +177,58 @@ static json_t *status_maps(const struct pins *p)
 	return maps;
 }
 
+/*
+ * Links pinned without an interface record: an attach killed between the two. The
+ * program runs, so status shows it (recorded: false); the next attach or detach of
+ * the interface takes it off.
+ */
+static void add_unrecorded_links(const struct pins *p, json_t *ifaces)
+{
+	DIR *d = opendir(p->dir);
+	struct dirent *e;
+
+	while (d && (e = readdir(d))) {
+		struct bpf_link_info info = {};
+		__u32 len = sizeof(info), ifindex, slot;
+		struct sluice_iface rec;
+		char path[PATH_MAX], name[IF_NAMESIZE] = "";
+		bool recorded = false;
+		int fd;
+
+		if (sscanf(e->d_name, "link_%u", &ifindex) != 1)
+			continue;
+		for (slot = 0; slot < SLUICE_MAX_IFACES && !recorded; slot++)
+			recorded = !bpf_map_lookup_elem(p->fds[PIN_IFACES], &slot, &rec) &&
+				   rec.ifindex == ifindex;
+		if (recorded)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", p->dir, e->d_name);
+		fd = bpf_obj_get(path);
+		if (fd < 0)
+			continue;
+		if (!bpf_obj_get_info_by_fd(fd, &info, &len)) {
+			LIBBPF_OPTS(bpf_xdp_query_opts, query);
+			bool linked = !bpf_xdp_query(ifindex, 0, &query) &&
+				      query.prog_id == info.prog_id;
+
+			if_indextoname(ifindex, name);
+			json_array_append_new(
+				ifaces, json_pack("{s:s,s:i,s:i,s:s,s:i,s:b,s:b}", "name", name,
+						  "ifindex", ifindex, "slot", -1, "mode",
+						  linked ? xdp_mode_name(query.attach_mode ==
+										 XDP_ATTACHED_SKB ?
+									 XDP_FLAGS_SKB_MODE :
+									 XDP_FLAGS_DRV_MODE) :
+							   "unknown",
+						  "prog_id", info.prog_id, "linked", linked,
+						  "recorded", false));
+		}
+		close(fd);
+	}
+	if (d)
+		closedir(d);
+}
+
 static json_t *status_doc(const struct pins *p)
 {
 	struct sluice_policy *pol = malloc(sizeof(*pol));
@@ -199,6 +254,7 @@ static json_t *status_doc(const struct pins *p)
 						 query.prog_id == rec.prog_id));
 		json_array_append_new(ifaces, o);
 	}
+	add_unrecorded_links(p, ifaces);
 	json_object_set_new(doc, "pin_path", json_string(p->dir));
 	json_object_set_new(doc, "layout_version", json_integer(state.layout_version));
 	json_object_set_new(doc, "interfaces", ifaces);
