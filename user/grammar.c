@@ -130,13 +130,12 @@ static unsigned int family_bits(__u8 family)
 	return family == SLUICE_FAMILY_IPV4 ? 32 : 128;
 }
 
-/* The prefix length in the 128-bit form of sluice.h. */
-static unsigned int form_plen(const struct prefix *p)
+unsigned int prefix_plen128(const struct prefix *p)
 {
 	return p->family == SLUICE_FAMILY_IPV4 ? SLUICE_V4_MAPPED_PLEN + p->plen : p->plen;
 }
 
-static void plen_mask(unsigned int bits, __u32 mask[4])
+void plen128_mask(unsigned int bits, __u32 mask[4])
 {
 	unsigned int i;
 
@@ -147,7 +146,7 @@ static void plen_mask(unsigned int bits, __u32 mask[4])
 	}
 }
 
-static bool is_v4_mapped(const __u32 addr[4])
+bool addr_is_v4_mapped(const __u32 addr[4])
 {
 	return !addr[0] && !addr[1] && addr[2] == htonl(0xffff);
 }
@@ -190,11 +189,11 @@ int parse_prefix(const char *s, struct prefix *out, struct parse_error *err)
 	}
 	p.family = v6 ? SLUICE_FAMILY_IPV6 : SLUICE_FAMILY_IPV4;
 	p.plen = plen;
-	if (v6 && is_v4_mapped(p.addr) && plen >= SLUICE_V4_MAPPED_PLEN) {
+	if (v6 && addr_is_v4_mapped(p.addr) && plen >= SLUICE_V4_MAPPED_PLEN) {
 		p.family = SLUICE_FAMILY_IPV4;
 		p.plen = plen - SLUICE_V4_MAPPED_PLEN;
 	}
-	plen_mask(form_plen(&p), mask);
+	plen128_mask(prefix_plen128(&p), mask);
 	masked = p;
 	for (i = 0; i < 4; i++)
 		masked.addr[i] &= mask[i];
@@ -1057,7 +1056,7 @@ int compile_rule(const struct rule_spec *spec, struct sluice_rule *out, struct p
 	}
 	if (spec->has_dst) {
 		out->flags |= SLUICE_RULE_DST;
-		plen_mask(form_plen(&spec->dst), out->dst_mask);
+		plen128_mask(prefix_plen128(&spec->dst), out->dst_mask);
 		for (i = 0; i < 4; i++)
 			out->dst_addr[i] = spec->dst.addr[i] & out->dst_mask[i];
 	}

@@ -96,6 +96,15 @@ struct policy_doc {
 	__u32 event_ceiling;
 };
 
+/* The prefix length of P in the 128-bit form (IPv4 plus 96). */
+unsigned int prefix_plen128(const struct prefix *p);
+
+/* Network-order mask words of a 128-bit-form prefix length. */
+void plen128_mask(unsigned int bits, __u32 mask[4]);
+
+/* Is ADDR (128-bit form) an IPv4 address, ::ffff:a.b.c.d? */
+bool addr_is_v4_mapped(const __u32 addr[4]);
+
 /* Value parsers: 0 on success, -EINVAL with a message in err->msg (line/column untouched). */
 int parse_prefix(const char *s, struct prefix *out, struct parse_error *err);
 int parse_rate(const char *s, struct rate *out, struct parse_error *err);

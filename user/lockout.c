@@ -70,25 +70,15 @@ int mgmt_paths_detect(struct mgmt_path *paths, unsigned int max)
 	return n;
 }
 
-/* Network-order mask of word W (0..3) of a 128-bit-form prefix of length PLEN. */
-static __u32 word_mask(unsigned int plen, unsigned int w)
-{
-	unsigned int bits = plen > w * 32 ? plen - w * 32 : 0;
-
-	return bits >= 32 ? 0xffffffff : bits ? htonl(0xffffffffU << (32 - bits)) : 0;
-}
-
-static unsigned int plen128(const struct prefix *p)
-{
-	return p->plen + (p->family == SLUICE_FAMILY_IPV4 ? SLUICE_V4_MAPPED_PLEN : 0);
-}
-
 static bool prefix_contains(const struct prefix *net, const struct prefix *addr)
 {
+	__u32 mask[4];
+
 	if (net->family != addr->family)
 		return false;
+	plen128_mask(prefix_plen128(net), mask);
 	for (unsigned int w = 0; w < 4; w++)
-		if ((addr->addr[w] & word_mask(plen128(net), w)) != net->addr[w])
+		if ((addr->addr[w] & mask[w]) != net->addr[w])
 			return false;
 	return true;
 }
@@ -210,6 +200,7 @@ static bool live_match(const struct live_ctx *c, enum list_kind kind, const stru
 {
 	struct sluice_list_entry entry;
 	struct sluice_lpm_key key;
+	__u32 mask[4];
 
 	prefix_to_key(addr, &key);
 	if (bpf_map_lookup_elem(list_fd(c->p, kind, c->lists), &key, &entry))
@@ -217,8 +208,9 @@ static bool live_match(const struct live_ctx *c, enum list_kind kind, const stru
 	if (entry.expires_ns && entry.expires_ns <= mono_now_ns())
 		return false; /* expired, not yet collected */
 	key.prefixlen = entry.prefixlen;
+	plen128_mask(entry.prefixlen, mask);
 	for (unsigned int w = 0; w < 4; w++)
-		key.addr[w] &= word_mask(entry.prefixlen, w);
+		key.addr[w] &= mask[w];
 	key_to_prefix(&key, net);
 	return true;
 }

@@ -40,11 +40,6 @@ void prefix_to_key(const struct prefix *pfx, struct sluice_lpm_key *key)
 	memcpy(key->addr, pfx->addr, sizeof(key->addr));
 }
 
-static bool addr_is_v4_mapped(const __u32 addr[4])
-{
-	return addr[0] == 0 && addr[1] == 0 && addr[2] == htonl(0xffff);
-}
-
 void key_to_prefix(const struct sluice_lpm_key *key, struct prefix *pfx)
 {
 	memset(pfx, 0, sizeof(*pfx));
