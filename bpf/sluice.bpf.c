@@ -88,6 +88,15 @@ __noinline int apply_rule(const struct sluice_rule *r, const struct packet *p, _
 		return 0;
 	}
 
+	/* One clock for the whole rule; a limit always runs on the same one. */
+	for (i = 0; i < SLUICE_MAX_LIMITS; i++) {
+		if (i >= r->nlimits)
+			break;
+		if (r->limits[i].tolerance < SLUICE_COARSE_CLOCK_MIN_TOLERANCE) {
+			now = bpf_ktime_get_ns();
+			break;
+		}
+	}
 	now_units = clock_now(&now) << SLUICE_TIME_SHIFT;
 	for (i = 0; i < SLUICE_MAX_LIMITS; i++) {
 		if (i >= r->nlimits)

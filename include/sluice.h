@@ -34,6 +34,14 @@
 #define SLUICE_UNITS_PER_SEC (1000000000ULL << SLUICE_TIME_SHIFT)
 
 /*
+ * A rule whose limits all tolerate at least this much (burst x interval) runs on the
+ * coarse clock, which steps a tick at a time (10 ms at HZ=100, 4 ms at HZ=250). With
+ * a smaller tolerance a bucket would refill only once per tick, and admit burst per
+ * tick instead of the rate, so such a rule reads the nanosecond clock (~20 ns more).
+ */
+#define SLUICE_COARSE_CLOCK_MIN_TOLERANCE (10000000ULL << SLUICE_TIME_SHIFT)
+
+/*
  * Addresses are kept in one 128-bit form: IPv6 as is, IPv4 mapped to ::ffff:a.b.c.d
  * with its prefix length raised by 96, so one trie and one mask routine serve both.
  */
