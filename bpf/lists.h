@@ -36,12 +36,25 @@ static __always_inline int list_match(void *trie, const __u32 addr[4], __u64 *no
 	return 0;
 }
 
+/* The ban filter's word for KEY, and its bit in it. */
+static __always_inline __u64 *ban_filter_word(const struct sluice_ban_key *key, __u64 *bit)
+{
+	__u32 b = sluice_ban_bit(key->prefixlen, key->addr), idx = b >> 6;
+
+	*bit = 1ULL << (b & 63);
+	return bpf_map_lookup_elem(&sluice_banfilter, &idx);
+}
+
 static __always_inline int ban_lookup(__u32 plen, const __u32 src[4], __u64 *now)
 {
 	struct sluice_ban_key key = { .prefixlen = plen };
 	struct sluice_ban *ban;
+	__u64 *word, bit;
 
 	mask_addr(key.addr, src, plen);
+	word = ban_filter_word(&key, &bit);
+	if (word && !(*word & bit))
+		return 0;
 	ban = bpf_map_lookup_elem(&sluice_bans, &key);
 	return ban && ban->expires_ns > clock_now(now);
 }
@@ -70,40 +83,81 @@ __noinline int source_banned(const struct sluice_policy *pol, const struct packe
 	return 0;
 }
 
-/* False when the list's filter proves the source is not on it. */
-static __always_inline int filter_may_list(__u32 block, __u32 gen, const struct packet *p)
+/* The list filter's header word and the source's bit in it, for the source's family. */
+static __always_inline int filter_read(__u32 block, __u32 gen, __u32 v4, const struct packet *p,
+				       __u64 *header, __u32 *bit_set)
 {
-	/* By the address's form, as the trie sees it: an IPv6 ::ffff:a.b.c.d is IPv4 here. */
-	__u32 v4 = p->src[0] == 0 && p->src[1] == 0 && p->src[2] == bpf_htonl(0xffff);
 	__u32 region = sluice_filter_region(block, gen, v4), bit, idx;
 	__u64 *word;
 
 	word = bpf_map_lookup_elem(&sluice_filter, &region);
-	if (!word || (*word & SLUICE_FILTER_ALL))
-		return 1;
+	if (!word)
+		return -1;
+	*header = *word;
 	bit = sluice_filter_bit(p->src, v4);
 	idx = region + 1 + (bit >> 6);
 	word = bpf_map_lookup_elem(&sluice_filter, &idx);
-	return !word || (*word >> (bit & 63)) & 1;
+	if (!word)
+		return -1;
+	*bit_set = (*word >> (bit & 63)) & 1;
+	return 0;
+}
+
+/*
+ * What the IPv4 index says of the source (see sluice.h): 1 listed, 0 not listed,
+ * -1 ask the trie.
+ */
+static __always_inline int index_says(void *index, __u64 header, const struct packet *p)
+{
+	__u32 addr = bpf_ntohl(p->src[3]), net = addr >> 8, host = addr & 0xff;
+	int proves_absence = !(header & (SLUICE_FILTER_ALL | SLUICE_FILTER_UNINDEXED));
+	struct sluice_net *rec;
+
+	rec = bpf_map_lookup_elem(index, &net);
+	if (!rec)
+		return proves_absence ? 0 : -1;
+	if (rec->flags & SLUICE_NET_ASK)
+		return -1;
+	if ((rec->flags & SLUICE_NET_WHOLE) || ((rec->hosts[(host >> 6) & 3] >> (host & 63)) & 1))
+		return 1;
+	return proves_absence ? 0 : -1;
 }
 
 /*
  * Is the source on the allowlist (BLOCK 0) or blocklist (BLOCK 1) of list generation
- * GEN? With FILTERED, the filter is asked first.
+ * GEN? With FILTERED the controller keeps the filter and the IPv4 index, which answer
+ * most sources; the rest are looked up in the trie.
  */
 __noinline int source_listed(__u32 block, __u32 gen, __u32 filtered, const struct packet *p,
 			     __u64 *now)
 {
-	void *trie;
+	__u32 v4, bit_set = 1;
+	__u64 header = SLUICE_FILTER_ALL;
+	void *trie, *index;
+	int says;
 
 	if (!p || !now)
 		return 0;
-	if (filtered && !filter_may_list(block, gen, p))
-		return 0;
-	if (block)
+	if (block) {
 		trie = gen ? (void *)&sluice_block1 : (void *)&sluice_block0;
-	else
+		index = gen ? (void *)&sluice_nets_block1 : (void *)&sluice_nets_block0;
+	} else {
 		trie = gen ? (void *)&sluice_allow1 : (void *)&sluice_allow0;
+		index = gen ? (void *)&sluice_nets_allow1 : (void *)&sluice_nets_allow0;
+	}
+	if (!filtered)
+		return list_match(trie, p->src, now);
+	/* By the address's form, as the trie sees it: an IPv6 ::ffff:a.b.c.d is IPv4 here. */
+	v4 = p->src[0] == 0 && p->src[1] == 0 && p->src[2] == bpf_htonl(0xffff);
+	if (filter_read(block, gen, v4, p, &header, &bit_set))
+		return list_match(trie, p->src, now);
+	if (!(header & SLUICE_FILTER_ALL) && !bit_set)
+		return 0;
+	if (v4) {
+		says = index_says(index, header, p);
+		if (says >= 0)
+			return says;
+	}
 	return list_match(trie, p->src, now);
 }
 
@@ -112,8 +166,15 @@ static __always_inline int ban_insert(__u32 plen, const __u32 src[4], __u64 expi
 {
 	struct sluice_ban_key key = { .prefixlen = plen };
 	struct sluice_ban ban = { .expires_ns = expires_ns, .stat_slot = stat_slot };
+	__u64 *word, bit;
 
 	mask_addr(key.addr, src, plen);
+	/* The bit before the ban: a ban whose bit is missing would not be seen. */
+	word = ban_filter_word(&key, &bit);
+	if (!word)
+		return -1;
+	if (!(*word & bit))
+		__sync_fetch_and_or(word, bit);
 	return bpf_map_update_elem(&sluice_bans, &key, &ban, BPF_ANY);
 }
 

@@ -45,6 +45,22 @@ SLUICE_LIST_MAP(sluice_allow1);
 SLUICE_LIST_MAP(sluice_block0);
 SLUICE_LIST_MAP(sluice_block1);
 
+/* IPv4 index of each list (see sluice.h), keyed by the /24 in host order. */
+#define SLUICE_INDEX_MAP(name)                                                                     \
+	struct {                                                                                   \
+		__uint(type, BPF_MAP_TYPE_HASH);                                                   \
+		__uint(max_entries, SLUICE_DEFAULT_LIST_ENTRIES);                                  \
+		__type(key, __u32);                                                                \
+		__type(value, struct sluice_net);                                                  \
+		__uint(map_flags, BPF_F_NO_PREALLOC);                                              \
+		__uint(pinning, LIBBPF_PIN_BY_NAME);                                               \
+	} name SEC(".maps")
+
+SLUICE_INDEX_MAP(sluice_nets_allow0);
+SLUICE_INDEX_MAP(sluice_nets_allow1);
+SLUICE_INDEX_MAP(sluice_nets_block0);
+SLUICE_INDEX_MAP(sluice_nets_block1);
+
 /*
  * Limiter state: one u64 arrival time per key, shared by all CPUs and updated with
  * compare-and-swap (see limiter.h). LRU, so new keys evict old ones and never fail.
@@ -78,6 +94,15 @@ struct {
 	__type(value, struct sluice_ban);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } sluice_bans SEC(".maps");
+
+/* Ban filter (see sluice.h): set by the data path before each ban it inserts. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, SLUICE_BAN_FILTER_WORDS);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sluice_banfilter SEC(".maps");
 
 /* Per-CPU packet and byte counters by (interface, rule, verdict, reason). */
 struct {

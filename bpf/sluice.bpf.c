@@ -123,17 +123,28 @@ __noinline int apply_rule(const struct sluice_rule *r, const struct packet *p, _
 	return 0;
 }
 
-/* Index of the first rule that matches, or SLUICE_MAX_RULES. */
+/*
+ * Index of the first rule that matches, or SLUICE_MAX_RULES. The policy's rule index
+ * names the rules that may match the packet's class and port; only those are checked,
+ * in order.
+ */
 __noinline __u32 find_rule(const struct sluice_policy *pol, const struct packet *p)
 {
+	__u64 candidates;
 	__u32 i;
 
 	if (!pol || !p)
 		return SLUICE_MAX_RULES;
+	candidates = pol->rules_by_class[p->family == SLUICE_FAMILY_IPV6]
+					[sluice_rule_class(p->proto_class) & 3];
+	candidates &= p->has_ports ? pol->rules_by_port[p->dport & 0xff] : pol->rules_portless;
+	if (p->l4proto != IPPROTO_TCP || !p->has_ports ||
+	    (p->tcp_flags & (TCP_FLAG_SYN | TCP_FLAG_ACK)) != TCP_FLAG_SYN)
+		candidates &= ~pol->rules_syn_only;
 	for (i = 0; i < SLUICE_MAX_RULES; i++) {
-		if (i >= pol->nrules)
+		if (!(candidates >> i) || i >= pol->nrules)
 			break;
-		if (rule_matches(&pol->rules[i], p))
+		if (((candidates >> i) & 1) && rule_matches(&pol->rules[i], p))
 			return i;
 	}
 	return SLUICE_MAX_RULES;

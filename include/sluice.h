@@ -9,7 +9,7 @@
  * Bump whenever a map key, value or meaning below changes. The controller refuses
  * to touch pinned maps whose state record carries another version.
  */
-#define SLUICE_LAYOUT_VERSION 4
+#define SLUICE_LAYOUT_VERSION 5
 
 #define SLUICE_MAX_RULES 64
 #define SLUICE_MAX_LIMITS 4
@@ -107,6 +107,23 @@ enum sluice_proto {
 	SLUICE_PROTO_ICMP = 1,
 };
 
+/* A packet's protocol, as the rule index sorts it. */
+enum sluice_rule_class {
+	SLUICE_CLASS_TCP = 0,
+	SLUICE_CLASS_UDP,
+	SLUICE_CLASS_ICMP,
+	SLUICE_CLASS_OTHER,
+	SLUICE_RULE_CLASSES,
+};
+
+static inline __u32 sluice_rule_class(__u8 proto)
+{
+	return proto == SLUICE_PROTO_TCP  ? SLUICE_CLASS_TCP :
+	       proto == SLUICE_PROTO_UDP  ? SLUICE_CLASS_UDP :
+	       proto == SLUICE_PROTO_ICMP ? SLUICE_CLASS_ICMP :
+					    SLUICE_CLASS_OTHER;
+}
+
 /* Policy flags: which lists hold entries, so empty ones cost no lookup. */
 enum sluice_policy_flags {
 	SLUICE_POLICY_ALLOW = 1 << 0,
@@ -127,6 +144,7 @@ enum sluice_policy_flags {
 #define SLUICE_FILTER_WORDS (1U << (SLUICE_FILTER_BITS_LOG2 - 6))
 #define SLUICE_FILTER_REGION (SLUICE_FILTER_WORDS + 1)
 #define SLUICE_FILTER_ALL 1ULL
+#define SLUICE_FILTER_UNINDEXED 2ULL /* an IPv4 entry has no index record (index full) */
 #define SLUICE_FILTER_V4_BUCKET 24
 #define SLUICE_FILTER_V6_BUCKET 48
 
@@ -156,6 +174,31 @@ static inline __u32 sluice_filter_bit(const __u32 addr[4], int v4)
 		bucket = (__u64)__builtin_bswap32(addr[0]) << 16 | __builtin_bswap32(addr[1]) >> 16;
 	return (__u32)((bucket * 0x9E3779B97F4A7C15ULL) >> (64 - SLUICE_FILTER_BITS_LOG2));
 }
+
+/*
+ * IPv4 list index: per list and generation, a hash of /24 records, one per /24 that an
+ * entry of /16 or longer covers or lies in. A permanent entry of /16 to /24 marks its
+ * records WHOLE; a longer one sets its addresses in the host bitmap. An entry that
+ * expires, and any delete, marks its records ASK: there the trie decides. So without
+ * ASK a record answers alone, and in one hash lookup instead of a trie walk: listed
+ * when WHOLE or the host's bit is set, else not, unless the family's filter header
+ * says SLUICE_FILTER_ALL (an entry shorter than /16, which has no records) or
+ * SLUICE_FILTER_UNINDEXED (a record could not be written). Records are rebuilt clean
+ * with their generation.
+ */
+#define SLUICE_INDEX_MIN_PLEN 16
+
+enum sluice_net_flags {
+	SLUICE_NET_WHOLE = 1 << 0,
+	SLUICE_NET_ASK = 1 << 1,
+};
+
+struct sluice_net {
+	__u64 hosts[4]; /* bit h of word h / 64: address .h of the /24 is listed */
+	__u32 flags; /* enum sluice_net_flags */
+	__u32 pad;
+};
+_Static_assert(sizeof(struct sluice_net) == 40, "sluice_net layout");
 
 /*
  * One token bucket, run as GCRA: the key's state is its theoretical arrival time,
@@ -206,9 +249,19 @@ struct sluice_policy {
 	__u64 event_period_ns; /* a key's first drop in each period is always reported */
 	__u32 event_ceiling; /* events per second per CPU at most; 0 turns events off */
 	__u32 pad2;
+	/*
+	 * Rule index: bit i set where rule i may match, so a packet checks only the rules
+	 * in the AND of its masks. Computed from the rules by rule_index_build().
+	 */
+	__u64 rules_by_class[2][SLUICE_RULE_CLASSES]; /* [IPv6][enum sluice_rule_class] */
+	__u64 rules_by_port[256]; /* by destination port & 0xff, for packets with ports */
+	__u64 rules_portless; /* rules a packet without ports may match */
+	__u64 rules_syn_only; /* rules that match only a TCP SYN */
 	struct sluice_rule rules[SLUICE_MAX_RULES];
 };
-_Static_assert(sizeof(struct sluice_policy) == 48 + SLUICE_MAX_RULES * 216, "sluice_policy layout");
+_Static_assert(sizeof(struct sluice_policy) ==
+		       48 + 8 * (2 * SLUICE_RULE_CLASSES + 256 + 2) + SLUICE_MAX_RULES * 216,
+	       "sluice_policy layout");
 
 /* Event defaults, used when a policy sets none. */
 #define SLUICE_DEFAULT_EVENT_PERIOD_NS 1000000000ULL
@@ -263,6 +316,26 @@ struct sluice_ban_key {
 	__u32 addr[4];
 };
 _Static_assert(sizeof(struct sluice_ban_key) == 20, "sluice_ban_key layout");
+
+/*
+ * Ban filter: a bit per hash of a ban key. Whoever inserts a ban sets its bit first, so
+ * a clear bit proves there is no ban under that key and spares the hash lookup. Bits
+ * are never cleared (a stale one costs a lookup, never a wrong verdict); the filter
+ * starts empty with the maps.
+ */
+#define SLUICE_BAN_FILTER_BITS_LOG2 22
+#define SLUICE_BAN_FILTER_WORDS (1U << (SLUICE_BAN_FILTER_BITS_LOG2 - 6))
+
+static inline __u32 sluice_ban_bit(__u8 prefixlen, const __u32 addr[4])
+{
+	__u64 h = prefixlen;
+
+	h = (h ^ addr[0]) * 0x9E3779B97F4A7C15ULL;
+	h = (h ^ addr[1]) * 0x9E3779B97F4A7C15ULL;
+	h = (h ^ addr[2]) * 0x9E3779B97F4A7C15ULL;
+	h = (h ^ addr[3]) * 0x9E3779B97F4A7C15ULL;
+	return (__u32)(h >> (64 - SLUICE_BAN_FILTER_BITS_LOG2));
+}
 
 struct sluice_ban {
 	__u64 expires_ns; /* CLOCK_MONOTONIC */

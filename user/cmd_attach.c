@@ -172,6 +172,10 @@ static json_t *status_maps(const struct pins *p)
 			json_object_set_new(m, "live",
 					    json_boolean(((i - PIN_ALLOW0) & 1) ==
 							 (int)SLUICE_ACTIVE_LISTS(active)));
+		if (i >= PIN_NETS_ALLOW0 && i <= PIN_NETS_BLOCK1)
+			json_object_set_new(m, "live",
+					    json_boolean(((i - PIN_NETS_ALLOW0) & 1) ==
+							 (int)SLUICE_ACTIVE_LISTS(active)));
 		json_array_append_new(maps, m);
 	}
 	return maps;

@@ -29,6 +29,9 @@ const char *const pin_map_names[PIN_MAP_COUNT] = {
 	[PIN_STATS] = "sluice_stats",	  [PIN_FILTER] = "sluice_filter",
 	[PIN_EVENTS] = "sluice_events",
 	[PIN_EVSTATS] = "sluice_evstats", [PIN_EVSEEN] = "sluice_evseen",
+	[PIN_NETS_ALLOW0] = "sluice_nets_allow0", [PIN_NETS_ALLOW1] = "sluice_nets_allow1",
+	[PIN_NETS_BLOCK0] = "sluice_nets_block0", [PIN_NETS_BLOCK1] = "sluice_nets_block1",
+	[PIN_BANFILTER] = "sluice_banfilter",
 	[PIN_TEXT] = "sluice_text",	  [PIN_IFACES] = "sluice_ifaces",
 };
 
@@ -51,6 +54,11 @@ static const struct {
 	[PIN_EVENTS] = { 0, 0 },
 	[PIN_EVSTATS] = { 4, sizeof(struct sluice_event_stats) },
 	[PIN_EVSEEN] = { sizeof(struct sluice_ban_key), sizeof(__u64) },
+	[PIN_NETS_ALLOW0] = { 4, sizeof(struct sluice_net) },
+	[PIN_NETS_ALLOW1] = { 4, sizeof(struct sluice_net) },
+	[PIN_NETS_BLOCK0] = { 4, sizeof(struct sluice_net) },
+	[PIN_NETS_BLOCK1] = { 4, sizeof(struct sluice_net) },
+	[PIN_BANFILTER] = { 4, sizeof(__u64) },
 	[PIN_TEXT] = { 4, sizeof(struct sluice_text) },
 	[PIN_IFACES] = { 4, sizeof(struct sluice_iface) },
 };

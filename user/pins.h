@@ -43,6 +43,11 @@ enum pin_map {
 	PIN_EVENTS,
 	PIN_EVSTATS,
 	PIN_EVSEEN,
+	PIN_NETS_ALLOW0,
+	PIN_NETS_ALLOW1,
+	PIN_NETS_BLOCK0,
+	PIN_NETS_BLOCK1,
+	PIN_BANFILTER,
 	PIN_TEXT, /* the controller's own maps last: created after the program's */
 	PIN_IFACES,
 	PIN_MAP_COUNT,

@@ -8,8 +8,10 @@
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include "list_index.h"
 #include "log.h"
 #include "policy.h"
+#include "rule_index.h"
 
 /* How long in-flight packets may still be reading a generation after a switch. */
 #define GENERATION_GRACE_US 20000
@@ -31,6 +33,13 @@ int list_fd(const struct pins *p, enum list_kind kind, __u32 gen)
 	if (kind == LIST_ALLOW)
 		return p->fds[gen ? PIN_ALLOW1 : PIN_ALLOW0];
 	return p->fds[gen ? PIN_BLOCK1 : PIN_BLOCK0];
+}
+
+int index_fd(const struct pins *p, enum list_kind kind, __u32 gen)
+{
+	if (kind == LIST_ALLOW)
+		return p->fds[gen ? PIN_NETS_ALLOW1 : PIN_NETS_ALLOW0];
+	return p->fds[gen ? PIN_NETS_BLOCK1 : PIN_NETS_BLOCK0];
 }
 
 void prefix_to_key(const struct prefix *pfx, struct sluice_lpm_key *key)
@@ -173,6 +182,7 @@ int policy_build(const struct policy_doc *doc, const struct sluice_policy *old,
 	for (i = 0; i < doc->nitems; i++)
 		out->flags |= doc->items[i].kind == LIST_ALLOW ? SLUICE_POLICY_ALLOW :
 								 SLUICE_POLICY_BLOCK;
+	rule_index_build(out);
 	return 0;
 }
 
@@ -194,35 +204,45 @@ int policy_rules_text(const struct policy_doc *doc, char *buf, size_t len)
 	return 0;
 }
 
+/* Empties a list trie or index map; returns the number of entries removed or -errno. */
 static long clear_map(int fd)
 {
 	LIBBPF_OPTS(bpf_map_batch_opts, opts);
-	struct sluice_lpm_key *keys, cur, next;
+	struct bpf_map_info info = {};
+	__u32 info_len = sizeof(info), ksize;
+	unsigned char *keys = NULL, *cur, *next;
 	size_t n = 0, cap = 0;
 	long removed = 0;
 	bool walked = false;
 
+	if (bpf_obj_get_info_by_fd(fd, &info, &info_len))
+		return -errno;
+	ksize = info.key_size;
+	cur = calloc(2, ksize);
+	if (!cur)
+		return -ENOMEM;
+	next = cur + ksize;
 	/* Collect the keys, then one batch delete: a delete per key costs a syscall each. */
-	keys = NULL;
-	while (bpf_map_get_next_key(fd, walked ? &cur : NULL, &next) == 0) {
+	while (bpf_map_get_next_key(fd, walked ? cur : NULL, next) == 0) {
 		if (n == cap) {
-			struct sluice_lpm_key *grown;
+			unsigned char *grown;
 
 			cap = cap ? cap * 2 : 4096;
-			grown = realloc(keys, cap * sizeof(*keys));
+			grown = realloc(keys, cap * ksize);
 			if (!grown) {
 				free(keys);
+				free(cur);
 				return -ENOMEM;
 			}
 			keys = grown;
 		}
-		keys[n++] = next;
-		cur = next;
+		memcpy(keys + n++ * ksize, next, ksize);
+		memcpy(cur, next, ksize);
 		walked = true;
 	}
 	for (size_t i = 0; i < n;) {
 		__u32 count = n - i;
-		int err = bpf_map_delete_batch(fd, keys + i, &count, &opts);
+		int err = bpf_map_delete_batch(fd, keys + i * ksize, &count, &opts);
 
 		removed += count;
 		i += count;
@@ -234,11 +254,20 @@ static long clear_map(int fd)
 		}
 		/* No batch deletes here: one by one. */
 		for (; i < n; i++)
-			if (!bpf_map_delete_elem(fd, &keys[i]))
+			if (!bpf_map_delete_elem(fd, keys + i * ksize))
 				removed++;
 	}
 	free(keys);
+	free(cur);
 	return removed;
+}
+
+/* Empties a list of generation GEN: its trie and its index. */
+static long clear_list(const struct pins *p, enum list_kind kind, __u32 gen)
+{
+	long n = clear_map(list_fd(p, kind, gen)), ix = clear_map(index_fd(p, kind, gen));
+
+	return n < 0 ? n : ix < 0 ? ix : n;
 }
 
 static void fill_entry(struct sluice_list_entry *entry, const struct list_item *item,
@@ -352,11 +381,12 @@ static int compare_refs(const void *a, const void *b)
 }
 
 /*
- * Writes the items of KIND into the trie FD in address order: each insertion then
- * walks a path the previous one left in the cache, 5x faster here than random order.
+ * Writes the items of KIND into the trie FD in address order (each insertion then
+ * walks a path the previous one left in the cache, 5x faster here than random order),
+ * and notes them in the filter and the index IX.
  */
-static int insert_items(int fd, struct list_filter filter, const struct list_item *items, size_t n,
-			enum list_kind kind, __u64 now)
+static int insert_items(int fd, struct list_filter filter, struct list_index *ix,
+			const struct list_item *items, size_t n, enum list_kind kind, __u64 now)
 {
 	struct list_writer *w = calloc(1, sizeof(*w));
 	struct sort_ref *refs = calloc(n ? n : 1, sizeof(*refs));
@@ -394,7 +424,9 @@ static int insert_items(int fd, struct list_filter filter, const struct list_ite
 		prefix_to_key(&item->prefix, &w->keys[w->n]);
 		fill_entry(&w->values[w->n], item, &w->keys[w->n], now, wall);
 		filter_add(&filter, &w->keys[w->n]);
-		ret = ++w->n == LIST_BATCH ? writer_flush(w) : 0;
+		ret = list_index_note(ix, &w->keys[w->n], item->ttl_ns != 0);
+		if (!ret)
+			ret = ++w->n == LIST_BATCH ? writer_flush(w) : 0;
 	}
 	if (!ret)
 		ret = writer_flush(w);
@@ -466,12 +498,13 @@ static int fill_lists(struct pins *p, const struct policy_doc *doc, __u32 gen,
 		      struct parse_error *err)
 {
 	__u64 now = mono_now_ns();
+	struct list_index *ix;
 	long n;
 	int ret;
 
 	/* The inactive generation may hold leftovers of a controller that died mid-way. */
 	for (int kind = LIST_ALLOW; kind <= LIST_BLOCK; kind++) {
-		n = clear_map(list_fd(p, kind, gen));
+		n = clear_list(p, kind, gen);
 		if (n < 0) {
 			snprintf(err->msg, sizeof(err->msg), "clear inactive lists: %s",
 				 strerror(-n));
@@ -479,14 +512,21 @@ static int fill_lists(struct pins *p, const struct policy_doc *doc, __u32 gen,
 		}
 	}
 	for (int kind = LIST_ALLOW; kind <= LIST_BLOCK; kind++) {
-		ret = insert_items(list_fd(p, kind, gen), filter_reset(p, kind, gen), doc->items,
-				   doc->nitems, kind, now);
+		struct list_filter filter = filter_reset(p, kind, gen);
+
+		ix = list_index_new();
+		ret = ix ? insert_items(list_fd(p, kind, gen), filter, ix, doc->items, doc->nitems,
+					kind, now) :
+			   -ENOMEM;
+		if (!ret)
+			ret = list_index_write(ix, index_fd(p, kind, gen), false, &filter.v4[0]);
+		list_index_free(ix);
 		if (ret) {
 			snprintf(err->msg, sizeof(err->msg), "%s list: %s%s",
 				 kind == LIST_ALLOW ? "allow" : "block", strerror(-ret),
 				 ret == -ENOSPC || ret == -E2BIG ? " (list full)" : "");
-			clear_map(list_fd(p, LIST_ALLOW, gen));
-			clear_map(list_fd(p, LIST_BLOCK, gen));
+			clear_list(p, LIST_ALLOW, gen);
+			clear_list(p, LIST_BLOCK, gen);
 			return ret;
 		}
 	}
@@ -558,8 +598,8 @@ int policy_apply(struct pins *p, const struct policy_doc *doc, bool replace_list
 	if (replace_lists) {
 		/* Packets that read the old generation before the switch finish within a NAPI poll. */
 		usleep(GENERATION_GRACE_US);
-		clear_map(list_fd(p, LIST_ALLOW, lists_old));
-		clear_map(list_fd(p, LIST_BLOCK, lists_old));
+		clear_list(p, LIST_ALLOW, lists_old);
+		clear_list(p, LIST_BLOCK, lists_old);
 	}
 out:
 	free(old);
@@ -730,6 +770,19 @@ out:
 	return ret;
 }
 
+/* Notes one entry in the live index of a list: listed, or ASK (expiring, deleted). */
+static int index_update(struct pins *p, enum list_kind kind, __u32 gen,
+			const struct sluice_lpm_key *key, bool ask, __u64 *header)
+{
+	struct list_index *ix = list_index_new();
+	int ret = ix ? list_index_note(ix, key, ask) : -ENOMEM;
+
+	if (!ret)
+		ret = list_index_write(ix, index_fd(p, kind, gen), true, header);
+	list_index_free(ix);
+	return ret;
+}
+
 int lists_add(struct pins *p, const struct list_item *item)
 {
 	struct sluice_list_entry entry;
@@ -745,10 +798,17 @@ int lists_add(struct pins *p, const struct list_item *item)
 		return ret;
 	prefix_to_key(&item->prefix, &key);
 	fill_entry(&entry, item, &key, mono_now_ns(), time(NULL));
-	/* Filter first: a set bit costs a lookup, a missing one would hide the entry. */
+	/*
+	 * Index and filter first: a record or bit that is early costs nothing, one that is
+	 * missing would hide the entry.
+	 */
 	filter = pins_filter(p, item->kind, SLUICE_ACTIVE_LISTS(active));
 	if (!filter.v4)
 		return -EIO;
+	ret = index_update(p, item->kind, SLUICE_ACTIVE_LISTS(active), &key, item->ttl_ns != 0,
+			   &filter.v4[0]);
+	if (ret)
+		return ret;
 	filter_add(&filter, &key);
 	if (bpf_map_update_elem(list_fd(p, item->kind, SLUICE_ACTIVE_LISTS(active)), &key, &entry,
 				BPF_ANY))
@@ -757,7 +817,8 @@ int lists_add(struct pins *p, const struct list_item *item)
 }
 
 /* Copies the unexpired entries of one trie into another. */
-static int copy_live_entries(int from, int to, struct list_filter filter, __u64 now)
+static int copy_live_entries(int from, int to, struct list_filter filter, struct list_index *ix,
+			     __u64 now)
 {
 	struct list_writer *w = calloc(1, sizeof(*w));
 	struct sluice_lpm_key cur, next;
@@ -778,7 +839,7 @@ static int copy_live_entries(int from, int to, struct list_filter filter, __u64 
 		if (entry.expires_ns && entry.expires_ns <= now)
 			continue;
 		filter_add(&filter, &cur);
-		ret = writer_put(w, &cur, &entry);
+		ret = list_index_note(ix, &cur, entry.expires_ns != 0) ?: writer_put(w, &cur, &entry);
 	}
 	if (!ret)
 		ret = writer_flush(w);
@@ -808,18 +869,21 @@ int lists_import(struct pins *p, const struct list_item *items, size_t n)
 
 	/* The idle generation becomes the live lists plus the new items, then one switch. */
 	for (int kind = LIST_ALLOW; kind <= LIST_BLOCK; kind++) {
-		long cleared = clear_map(list_fd(p, kind, lists_next));
+		long cleared = clear_list(p, kind, lists_next);
+		struct list_filter filter = filter_reset(p, kind, lists_next);
+		struct list_index *ix = list_index_new();
 
-		ret = cleared < 0 ? (int)cleared :
-				    copy_live_entries(list_fd(p, kind, lists_old),
-						      list_fd(p, kind, lists_next),
-						      filter_reset(p, kind, lists_next), now);
-		if (ret)
-			goto fail;
-	}
-	for (int kind = LIST_ALLOW; kind <= LIST_BLOCK; kind++) {
-		ret = insert_items(list_fd(p, kind, lists_next),
-				   pins_filter(p, kind, lists_next), items, n, kind, now);
+		ret = cleared < 0 ? (int)cleared : !ix ? -ENOMEM : 0;
+		if (!ret)
+			ret = copy_live_entries(list_fd(p, kind, lists_old),
+						list_fd(p, kind, lists_next), filter, ix, now);
+		if (!ret)
+			ret = insert_items(list_fd(p, kind, lists_next), filter, ix, items, n, kind,
+					   now);
+		if (!ret)
+			ret = list_index_write(ix, index_fd(p, kind, lists_next), false,
+					       &filter.v4[0]);
+		list_index_free(ix);
 		if (ret)
 			goto fail;
 	}
@@ -839,12 +903,12 @@ int lists_import(struct pins *p, const struct list_item *items, size_t n)
 	if (ret)
 		goto fail;
 	usleep(GENERATION_GRACE_US);
-	clear_map(list_fd(p, LIST_ALLOW, lists_old));
-	clear_map(list_fd(p, LIST_BLOCK, lists_old));
+	clear_list(p, LIST_ALLOW, lists_old);
+	clear_list(p, LIST_BLOCK, lists_old);
 	goto out;
 fail:
-	clear_map(list_fd(p, LIST_ALLOW, lists_next));
-	clear_map(list_fd(p, LIST_BLOCK, lists_next));
+	clear_list(p, LIST_ALLOW, lists_next);
+	clear_list(p, LIST_BLOCK, lists_next);
 out:
 	free(pol);
 	free(text);
@@ -853,15 +917,27 @@ out:
 
 int lists_del(struct pins *p, enum list_kind kind, const struct prefix *pfx)
 {
+	struct sluice_list_entry entry;
+	struct list_filter filter;
 	struct sluice_lpm_key key;
 	__u32 active;
-	int ret;
+	int fd, ret;
 
 	ret = pins_active(p, &active);
 	if (ret)
 		return ret;
 	prefix_to_key(pfx, &key);
-	if (bpf_map_delete_elem(list_fd(p, kind, SLUICE_ACTIVE_LISTS(active)), &key))
+	fd = list_fd(p, kind, SLUICE_ACTIVE_LISTS(active));
+	if (bpf_map_lookup_elem(fd, &key, &entry))
+		return -errno;
+	/* The index hands the entry's records to the trie before the trie loses it. */
+	filter = pins_filter(p, kind, SLUICE_ACTIVE_LISTS(active));
+	if (!filter.v4)
+		return -EIO;
+	ret = index_update(p, kind, SLUICE_ACTIVE_LISTS(active), &key, true, &filter.v4[0]);
+	if (ret)
+		return ret;
+	if (bpf_map_delete_elem(fd, &key))
 		return -errno;
 	return 0;
 }
@@ -878,7 +954,7 @@ long lists_flush(struct pins *p, enum list_kind kind)
 	ret = set_list_flag(p, active, kind, false);
 	if (ret)
 		return ret;
-	n = clear_map(list_fd(p, kind, SLUICE_ACTIVE_LISTS(active)));
+	n = clear_list(p, kind, SLUICE_ACTIVE_LISTS(active));
 	if (n >= 0) /* the list is empty: its filter may be too */
 		filter_reset(p, kind, SLUICE_ACTIVE_LISTS(active));
 	return n;

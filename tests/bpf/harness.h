@@ -15,6 +15,8 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "sluice.h"
+#include "rule_index.h"
+#include "ban_filter.h"
 #include "sluice.skel.h"
 #include "tap.h"
 
@@ -283,7 +285,7 @@ static inline void build_frame(const struct pkt_spec *s, struct frame *f)
 struct harness {
 	struct sluice *skel;
 	int prog;
-	int state, policy, allow[2], block[2], buckets, newkeys, bans, stats;
+	int state, policy, allow[2], block[2], buckets, newkeys, bans, banfilter, stats;
 	int ncpus;
 	struct sluice_counter *percpu; /* lookup buffer for one interface's counters */
 };
@@ -319,6 +321,7 @@ static inline bool harness_open(void)
 	H.buckets = bpf_map__fd(H.skel->maps.sluice_buckets);
 	H.newkeys = bpf_map__fd(H.skel->maps.sluice_newkeys);
 	H.bans = bpf_map__fd(H.skel->maps.sluice_bans);
+	H.banfilter = bpf_map__fd(H.skel->maps.sluice_banfilter);
 	H.stats = bpf_map__fd(H.skel->maps.sluice_stats);
 	H.percpu = calloc((size_t)SLUICE_STATS_PER_IFACE * H.ncpus, sizeof(*H.percpu));
 	return H.percpu != NULL;
@@ -442,10 +445,10 @@ static inline bool snap_expect(const struct snap *a, const struct snap *b, const
 
 /* ---- Policies ---- */
 
-enum list_kind {
-	LIST_ALLOW = 1,
-	LIST_BLOCK,
-	LIST_BAN,
+enum entry_kind {
+	ENTRY_ALLOW = 1,
+	ENTRY_BLOCK,
+	ENTRY_BAN,
 };
 
 enum expiry {
@@ -455,12 +458,12 @@ enum expiry {
 };
 
 struct list_spec {
-	__u8 kind; /* enum list_kind */
+	__u8 kind; /* enum entry_kind */
 	__u8 expiry; /* enum expiry */
 	const char *cidr;
 };
 
-struct rule_spec {
+struct rule_case {
 	bool on;
 	const char *dst; /* sets SLUICE_RULE_DST */
 	struct sluice_rule r; /* flags DPORT and BYTES, ids, slots and defaults are filled in */
@@ -479,7 +482,7 @@ struct step {
 /* One table row: a policy, lists and bans, then packets with the counters they must move. */
 struct scenario {
 	const char *desc;
-	struct rule_spec rules[RULES_MAX];
+	struct rule_case rules[RULES_MAX];
 	struct list_spec lists[LISTS_MAX];
 	bool malformed_drop;
 	bool lists_off; /* entries in the lists but not the policy flags that enable them */
@@ -532,7 +535,7 @@ static inline void add_plen(__u8 *plens, __u8 *n, __u32 plen)
 		plens[(*n)++] = plen;
 }
 
-static inline void fill_rule(struct sluice_policy *pol, __u32 i, const struct rule_spec *rs)
+static inline void fill_rule(struct sluice_policy *pol, __u32 i, const struct rule_case *rs)
 {
 	struct sluice_rule *r = &pol->rules[i];
 
@@ -585,17 +588,18 @@ static inline int add_entry(struct sluice_policy *pol, __u32 gen, const struct l
 
 	parse_cidr(ls->cidr, key.addr, &key.prefixlen);
 	entry.prefixlen = key.prefixlen;
-	if (ls->kind == LIST_BAN) {
+	if (ls->kind == ENTRY_BAN) {
 		bkey.prefixlen = key.prefixlen;
 		memcpy(bkey.addr, key.addr, sizeof(bkey.addr));
 		if (key.addr[2] == htonl(0xffff) && !key.addr[0] && !key.addr[1])
 			add_plen(pol->ban_plens4, &pol->nban_plens4, key.prefixlen);
 		else
 			add_plen(pol->ban_plens6, &pol->nban_plens6, key.prefixlen);
-		return bpf_map_update_elem(H.bans, &bkey, &ban, BPF_ANY) ? -errno : 0;
+		return ban_filter_mark(H.banfilter, &bkey) ?:
+			       (bpf_map_update_elem(H.bans, &bkey, &ban, BPF_ANY) ? -errno : 0);
 	}
-	pol->flags |= ls->kind == LIST_ALLOW ? SLUICE_POLICY_ALLOW : SLUICE_POLICY_BLOCK;
-	return bpf_map_update_elem(ls->kind == LIST_ALLOW ? H.allow[gen] : H.block[gen], &key,
+	pol->flags |= ls->kind == ENTRY_ALLOW ? SLUICE_POLICY_ALLOW : SLUICE_POLICY_BLOCK;
+	return bpf_map_update_elem(ls->kind == ENTRY_ALLOW ? H.allow[gen] : H.block[gen], &key,
 				   &entry, BPF_ANY) ?
 		       -errno :
 		       0;
@@ -645,8 +649,8 @@ static inline int policy_install(struct sluice_policy *pol, const struct list_sp
 {
 	static struct sluice_policy poison;
 	struct sluice_state state = { .layout_version = SLUICE_LAYOUT_VERSION, .active = active };
-	struct list_spec allow_all = { LIST_ALLOW, PERMANENT, "::/0" };
-	struct list_spec block_all = { LIST_BLOCK, PERMANENT, "::/0" };
+	struct list_spec allow_all = { ENTRY_ALLOW, PERMANENT, "::/0" };
+	struct list_spec block_all = { ENTRY_BLOCK, PERMANENT, "::/0" };
 	__u32 zero = 0, slot = SLUICE_ACTIVE_POLICY(active), other = !slot;
 	__u32 gen = SLUICE_ACTIVE_LISTS(active);
 	__u64 now = mono_ns();
@@ -662,8 +666,10 @@ static inline int policy_install(struct sluice_policy *pol, const struct list_sp
 		pol->flags = 0;
 	if (malformed_drop)
 		pol->flags |= SLUICE_POLICY_MALFORMED_DROP;
-	fill_rule(&poison, 0, &(struct rule_spec){ .on = true, .r = { ACT(DROP) } });
+	fill_rule(&poison, 0, &(struct rule_case){ .on = true, .r = { ACT(DROP) } });
 	poison.rules[0].stat_slot = POISON_SLOT;
+	rule_index_build(pol);
+	rule_index_build(&poison);
 	err = err ?: add_entry(&poison, !gen, &allow_all, now);
 	err = err ?: add_entry(&poison, !gen, &block_all, now);
 	poison.flags |= SLUICE_POLICY_MALFORMED_DROP;

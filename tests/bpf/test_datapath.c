@@ -28,7 +28,7 @@
 #define HIT(i) W(1, SLOT(i), PASS, NONE)
 #define LIMITED(n, i) W(n, SLOT(i), DROP, RATELIMIT)
 
-#define L(kind, expiry, cidr) { LIST_##kind, expiry, cidr }
+#define L(kind, expiry, cidr) { ENTRY_##kind, expiry, cidr }
 #define STEP(pkt_, n_, ...) { .pkt = pkt_, .n = (n_), .want = { __VA_ARGS__ } }
 #define ONE(pkt_, want_) .steps = { { .pkt = pkt_, .n = 1, .want = { want_ } } }
 
@@ -36,7 +36,7 @@
 static const struct class_case {
 	const char *desc;
 	struct pkt_spec pkt;
-	struct rule_spec rule;
+	struct rule_case rule;
 	struct want bare, ruled;
 } classes[] = {
 	{ "arp", ARP(), R(ACT(DROP)), NONIP, NONIP },

@@ -103,25 +103,25 @@ static const struct ref_rule rules[] = {
 };
 
 static const struct list_spec lists[] = {
-	{ LIST_ALLOW, PERMANENT, "198.18.7.0/24" }, /* inside a blocked /16 */
-	{ LIST_ALLOW, PERMANENT, "203.0.113.5/32" },
-	{ LIST_ALLOW, EXPIRED, "198.18.9.0/24" },
-	{ LIST_ALLOW, PERMANENT, "2001:db8:1::/48" }, /* inside a blocked /32 */
-	{ LIST_ALLOW, LIVE, "2001:db8:2:3::/64" },
-	{ LIST_BLOCK, PERMANENT, "198.18.0.0/16" },
-	{ LIST_BLOCK, PERMANENT, "10.0.0.0/8" },
-	{ LIST_BLOCK, EXPIRED, "10.1.2.0/24" }, /* inside a permanent /8: still blocked */
-	{ LIST_BLOCK, EXPIRED, "192.168.0.0/16" },
-	{ LIST_BLOCK, LIVE, "100.64.0.0/10" },
-	{ LIST_BLOCK, PERMANENT, "203.0.113.66/32" },
-	{ LIST_BLOCK, PERMANENT, "192.0.2.64/26" },
-	{ LIST_BLOCK, PERMANENT, "2001:db8::/32" },
-	{ LIST_BLOCK, EXPIRED, "2001:db8:ffff::/48" },
-	{ LIST_BLOCK, PERMANENT, "fd00:bad::1/128" },
-	{ LIST_BAN, LIVE, "172.16.5.0/24" },
-	{ LIST_BAN, EXPIRED, "172.16.6.0/24" },
-	{ LIST_BAN, LIVE, "2001:db9:0:5::/64" },
-	{ LIST_BAN, EXPIRED, "2001:db9:0:6::/64" },
+	{ ENTRY_ALLOW, PERMANENT, "198.18.7.0/24" }, /* inside a blocked /16 */
+	{ ENTRY_ALLOW, PERMANENT, "203.0.113.5/32" },
+	{ ENTRY_ALLOW, EXPIRED, "198.18.9.0/24" },
+	{ ENTRY_ALLOW, PERMANENT, "2001:db8:1::/48" }, /* inside a blocked /32 */
+	{ ENTRY_ALLOW, LIVE, "2001:db8:2:3::/64" },
+	{ ENTRY_BLOCK, PERMANENT, "198.18.0.0/16" },
+	{ ENTRY_BLOCK, PERMANENT, "10.0.0.0/8" },
+	{ ENTRY_BLOCK, EXPIRED, "10.1.2.0/24" }, /* inside a permanent /8: still blocked */
+	{ ENTRY_BLOCK, EXPIRED, "192.168.0.0/16" },
+	{ ENTRY_BLOCK, LIVE, "100.64.0.0/10" },
+	{ ENTRY_BLOCK, PERMANENT, "203.0.113.66/32" },
+	{ ENTRY_BLOCK, PERMANENT, "192.0.2.64/26" },
+	{ ENTRY_BLOCK, PERMANENT, "2001:db8::/32" },
+	{ ENTRY_BLOCK, EXPIRED, "2001:db8:ffff::/48" },
+	{ ENTRY_BLOCK, PERMANENT, "fd00:bad::1/128" },
+	{ ENTRY_BAN, LIVE, "172.16.5.0/24" },
+	{ ENTRY_BAN, EXPIRED, "172.16.6.0/24" },
+	{ ENTRY_BAN, LIVE, "2001:db9:0:5::/64" },
+	{ ENTRY_BAN, EXPIRED, "2001:db9:0:6::/64" },
 };
 
 /* Where addresses come from, besides the lists and the rules' destinations. */
@@ -143,7 +143,7 @@ static void pool_add(const char *cidr)
 		pool[p.family == 6][npool[p.family == 6]++] = p;
 }
 
-static void rule_spec_of(const struct ref_rule *rr, struct rule_spec *rs)
+static void rule_spec_of(const struct ref_rule *rr, struct rule_case *rs)
 {
 	memset(rs, 0, sizeof(*rs));
 	rs->on = true;
@@ -189,9 +189,9 @@ static void ref_policy_of(struct ref_policy *rp, bool malformed_drop)
 
 		if (!ref_prefix_parse(lists[i].cidr, &e.p))
 			abort();
-		if (lists[i].kind == LIST_ALLOW)
+		if (lists[i].kind == ENTRY_ALLOW)
 			rp->allow[rp->nallow++] = e;
-		else if (lists[i].kind == LIST_BLOCK)
+		else if (lists[i].kind == ENTRY_BLOCK)
 			rp->block[rp->nblock++] = e;
 	}
 }
@@ -201,7 +201,7 @@ static int phase_install(__u32 phase, struct ref_policy *rp, struct ref_state *s
 {
 	static struct sluice_policy pol;
 	bool drop = phase & 1;
-	struct rule_spec rs;
+	struct rule_case rs;
 	int err = map_drain(H.buckets) ?: map_drain(H.newkeys) ?: map_drain(H.bans);
 
 	memset(&pol, 0, sizeof(pol));
@@ -215,7 +215,7 @@ static int phase_install(__u32 phase, struct ref_policy *rp, struct ref_state *s
 	for (size_t i = 0; i < ARRAY_SIZE(lists); i++) {
 		struct ref_prefix p;
 
-		if (lists[i].kind == LIST_BAN && lists[i].expiry == LIVE &&
+		if (lists[i].kind == ENTRY_BAN && lists[i].expiry == LIVE &&
 		    ref_prefix_parse(lists[i].cidr, &p))
 			ref_ban(st, p.family, p.addr, p.plen);
 	}

@@ -35,6 +35,7 @@
 #include "sluice.h"
 #include "grammar.h"
 #include "pins.h"
+#include "ban_filter.h"
 #include "policy.h"
 #include "sluice.skel.h"
 #include "trafficgen.skel.h"
@@ -529,11 +530,15 @@ static const char *const policy_lines[] = {
 	"rule add memcached udp dport 11211 action drop",
 	"rule add ssdp udp dport 1900 action drop",
 	"rule add v6udp ip6 udp dport 5000-5100 limit src6/64 rate 100/s",
-	/* 1e9/s with a burst of 1e6: a key never runs dry, so every packet takes the CAS. */
-	"rule add under udp dport 7000 limit src/32 rate 1000000000/s burst 1000000",
+	/*
+	 * 1e9/s with a burst of 1e8 (100 ms): a key never runs dry, so every packet takes
+	 * the CAS, on the coarse clock (a burst under 10 ms would read the ns clock, +23 ns).
+	 */
+	"rule add under udp dport 7000 limit src/32 rate 1000000000/s burst 100000000",
 	"rule add over udp dport 7001 limit src/32 rate 1/h burst 1",
-	"rule add three udp dport 7002 limit src/32 rate 1000000000/s burst 1000000 "
-	"limit src/24 rate 1000000000/s burst 1000000 limit global rate 1000000000/s burst 1000000",
+	"rule add three udp dport 7002 limit src/32 rate 1000000000/s burst 100000000 "
+	"limit src/24 rate 1000000000/s burst 100000000 "
+	"limit global rate 1000000000/s burst 100000000",
 };
 #define DPORT_NOMATCH 7777
 #define DPORT_UNDER   7000
@@ -763,7 +768,7 @@ static int fill_bans(struct env *e, __u32 n, const __u32 extra[4])
 {
 	struct sluice_ban ban = { .expires_ns = now_ns() + 3600ULL * 1000000000ULL };
 	struct sluice_ban_key k = { .prefixlen = 128 };
-	int ssh = rule_index(&e->pol, "ssh");
+	int ssh = rule_index(&e->pol, "ssh"), ret;
 
 	ban.stat_slot = ssh >= 0 ? e->pol.rules[ssh].stat_slot : 0;
 	for (__u32 i = 0; i <= n; i++) {
@@ -771,6 +776,9 @@ static int fill_bans(struct env *e, __u32 n, const __u32 extra[4])
 			v4_mapped(k.addr, (__u32)rnd());
 		else
 			memcpy(k.addr, extra, 16);
+		ret = ban_filter_mark(e->pins.fds[PIN_BANFILTER], &k);
+		if (ret)
+			return ret;
 		if (bpf_map_update_elem(e->bans, &k, &ban, BPF_ANY))
 			return -errno;
 	}

@@ -1,0 +1,289 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * The list filter and the IPv4 index answer most sources without the trie. They must
+ * answer exactly as the list does: prefixes of every length are added, deleted,
+ * imported and flushed through the controller's own functions (lists_add, lists_del,
+ * lists_import, lists_flush), and after each step 20,000 sources, most of them in or
+ * next to listed prefixes, are run through the program and checked against a plain
+ * scan of the prefixes that are listed.
+ */
+#include <sys/mman.h>
+#include "harness.h"
+#include "grammar.h"
+#include "pins.h"
+#include "policy.h"
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define MAX_PREFIXES 4096
+#define SOURCES 20000
+
+struct listed {
+	struct prefix pfx;
+	bool live;
+};
+
+static struct pins P;
+static struct listed L[MAX_PREFIXES];
+static int nlisted;
+static unsigned int seed = 20261128;
+
+static __u32 rnd(void)
+{
+	return (__u32)rand_r(&seed) ^ ((__u32)rand_r(&seed) << 16);
+}
+
+static bool covers(const struct prefix *pfx, const __u32 addr[4])
+{
+	__u32 mask[4];
+
+	plen128_mask(prefix_plen128(pfx), mask);
+	for (int i = 0; i < 4; i++)
+		if ((addr[i] & mask[i]) != (pfx->addr[i] & mask[i]))
+			return false;
+	return true;
+}
+
+/* The reference: a source is listed when a live prefix of its own family covers it. */
+static bool reference_listed(int family, const __u32 addr[4])
+{
+	for (int i = 0; i < nlisted; i++)
+		if (L[i].live && L[i].pfx.family == family && covers(&L[i].pfx, addr))
+			return true;
+	return false;
+}
+
+/* An IPv4 prefix of length PLEN inside 198.18.0.0/15, or anywhere for those up to /20. */
+static struct prefix random_prefix(int family, __u32 plen)
+{
+	struct prefix p = { .family = family, .plen = plen };
+	__u32 mask[4];
+
+	if (family == SLUICE_FAMILY_IPV4) {
+		__u32 a = plen > 20 ? 0xc6120000 | (rnd() & 0x1ffff) : rnd();
+
+		p.addr[2] = htonl(0xffff);
+		p.addr[3] = htonl(plen ? a & (0xffffffffU << (32 - plen)) : 0);
+	} else {
+		p.addr[0] = htonl(0xfd000000 | (rnd() & 0xff));
+		p.addr[1] = htonl(rnd() & 0xf);
+		p.addr[2] = htonl(rnd() & 1);
+		p.addr[3] = htonl(rnd() & 0xff);
+		plen128_mask(plen, mask);
+		for (int i = 0; i < 4; i++)
+			p.addr[i] &= mask[i];
+	}
+	return p;
+}
+
+static int add(enum list_kind kind, struct prefix pfx, __u64 ttl_ns)
+{
+	struct list_item item = { .kind = kind, .prefix = pfx, .ttl_ns = ttl_ns };
+	int ret;
+
+	for (int i = 0; i < nlisted; i++)
+		if (!memcmp(&L[i].pfx, &pfx, sizeof(pfx))) {
+			L[i].live = true;
+			return lists_add(&P, &item);
+		}
+	if (nlisted == MAX_PREFIXES)
+		return -ENOSPC;
+	ret = lists_add(&P, &item);
+	if (!ret)
+		L[nlisted++] = (struct listed){ .pfx = pfx, .live = true };
+	return ret;
+}
+
+static int add_random(enum list_kind kind, int n, bool with_short)
+{
+	static const __u32 v4_plens[] = { 32, 32, 32, 31, 30, 28, 25, 24, 24, 23, 20, 17, 16 };
+	static const __u32 v6_plens[] = { 128, 64, 56, 48 };
+	int ret = 0;
+
+	for (int i = 0; i < n && !ret; i++) {
+		bool v6 = i % 8 == 7;
+		__u32 plen = v6 ? v6_plens[rnd() % 4] : v4_plens[rnd() % ARRAY_SIZE(v4_plens)];
+
+		if (with_short && i % 50 == 0 && !v6)
+			plen = 8 + rnd() % 8;
+		/* One in five expires, in an hour: it lives now, but only the trie knows when. */
+		ret = add(kind, random_prefix(v6 ? SLUICE_FAMILY_IPV6 : SLUICE_FAMILY_IPV4, plen),
+			  i % 5 == 4 ? 3600ULL * 1000000000ULL : 0);
+	}
+	return ret;
+}
+
+/* A source near the listed prefixes: inside one, next to one, or in the same ranges. */
+static void random_source(int *family, __u32 addr[4])
+{
+	__u32 pick = rnd() % 10;
+
+	memset(addr, 0, 16);
+	if (pick < 5 && nlisted) {
+		const struct prefix *p = &L[rnd() % nlisted].pfx;
+		__u32 span = 128 - prefix_plen128(p);
+
+		*family = p->family;
+		memcpy(addr, p->addr, 16);
+		/* Inside, or in as much again just past its end. */
+		if (span <= 30)
+			addr[3] = htonl(ntohl(addr[3]) + (rnd() & ((2U << span) - 1)));
+		else
+			addr[3] = htonl(rnd());
+		return;
+	}
+	if (pick < 9) {
+		*family = SLUICE_FAMILY_IPV4;
+		addr[2] = htonl(0xffff);
+		addr[3] = htonl(0xc6120000 | (rnd() & 0x1ffff));
+		return;
+	}
+	*family = SLUICE_FAMILY_IPV6;
+	addr[0] = htonl(0xfd000000 | (rnd() & 0xff));
+	addr[1] = htonl(rnd() & 0xf);
+	addr[3] = htonl(rnd() & 0x1ff);
+}
+
+/* Runs SOURCES sources; the program drops exactly those the reference calls listed. */
+static void check_sources(const char *step, bool allowlist)
+{
+	int wrong = 0, listed = 0;
+
+	for (int i = 0; i < SOURCES; i++) {
+		struct pkt_spec spec = { .proto = IPPROTO_UDP, .dport = 9 };
+		char src[INET6_ADDRSTRLEN];
+		__u32 addr[4], retval = 0;
+		struct frame f;
+		int family;
+		bool want;
+
+		random_source(&family, addr);
+		spec.family = family;
+		if (family == SLUICE_FAMILY_IPV4)
+			inet_ntop(AF_INET, &addr[3], src, sizeof(src));
+		else
+			inet_ntop(AF_INET6, addr, src, sizeof(src));
+		spec.src = src;
+		build_frame(&spec, &f);
+		if (run_xdp(H.prog, &f, f.len, 1, &retval, NULL)) {
+			tap_result(false, "%s: test run failed", step);
+			return;
+		}
+		want = reference_listed(family, addr);
+		listed += want;
+		/* Allowlisted passes; the block-everything list behind it drops the rest. */
+		if ((retval == (allowlist ? XDP_PASS : XDP_DROP)) != want && wrong++ < 5)
+			tap_diag("%s: %s is %slisted, the program says otherwise", step, src,
+				 want ? "" : "not ");
+	}
+	tap_result(!wrong && listed > SOURCES / 20 && listed < SOURCES * 19 / 20,
+			  "%s: %d sources, %d listed, %d answered wrong", step, SOURCES, listed,
+			  wrong);
+}
+
+static int start(bool allowlist)
+{
+	static struct sluice_policy pol;
+	struct sluice_state st = { .layout_version = SLUICE_LAYOUT_VERSION };
+	__u32 zero = 0;
+	int ret = 0;
+
+	memset(&pol, 0, sizeof(pol));
+	pol.flags = SLUICE_POLICY_FILTERED;
+	for (int i = 0; i < 2 && !ret; i++)
+		ret = bpf_map_update_elem(H.policy, &(__u32){ i }, &pol, BPF_ANY) ? -errno : 0;
+	ret = ret ?: (bpf_map_update_elem(H.state, &zero, &st, BPF_ANY) ? -errno : 0);
+	if (!ret && (lists_flush(&P, LIST_ALLOW) < 0 || lists_flush(&P, LIST_BLOCK) < 0))
+		ret = -EIO;
+	nlisted = 0;
+	if (!ret && allowlist) {
+		struct list_item all4 = { .kind = LIST_BLOCK }, all6 = { .kind = LIST_BLOCK };
+
+		parse_prefix("0.0.0.0/0", &all4.prefix, NULL);
+		parse_prefix("::/0", &all6.prefix, NULL);
+		ret = lists_add(&P, &all4) ?: lists_add(&P, &all6);
+	}
+	return ret;
+}
+
+static void run(bool allowlist)
+{
+	enum list_kind kind = allowlist ? LIST_ALLOW : LIST_BLOCK;
+	const char *name = allowlist ? "allowlist" : "blocklist";
+	struct list_item items[600];
+	char step[96];
+	int ret, n;
+
+	ret = start(allowlist);
+	ret = ret ?: add_random(kind, 1500, false);
+	snprintf(step, sizeof(step), "%s: 1500 prefixes of /16 and longer added", name);
+	tap_result(!ret, "%s: set up (%s)", name, strerror(-ret));
+	if (ret)
+		return;
+	check_sources(step, allowlist);
+
+	/* Deletes leave records that only the trie can settle. */
+	for (int i = 0, done = 0; i < nlisted && done < 500; i += 3, done++) {
+		ret = lists_del(&P, kind, &L[i].pfx);
+		if (ret)
+			break;
+		L[i].live = false;
+	}
+	tap_result(!ret, "%s: 500 deleted (%s)", name, strerror(-ret));
+	snprintf(step, sizeof(step), "%s: after the deletes", name);
+	check_sources(step, allowlist);
+
+	ret = add_random(kind, 500, true);
+	tap_result(!ret, "%s: 500 more, some shorter than /16 (%s)", name, strerror(-ret));
+	snprintf(step, sizeof(step), "%s: with prefixes shorter than /16", name);
+	check_sources(step, allowlist);
+
+	/* An import builds the other generation afresh, and switches to it. */
+	for (n = 0; n < (int)ARRAY_SIZE(items); n++) {
+		bool v6 = n % 10 == 9;
+
+		items[n] = (struct list_item){
+			.kind = kind,
+			.prefix = random_prefix(v6 ? SLUICE_FAMILY_IPV6 : SLUICE_FAMILY_IPV4,
+						v6 ? 64 : 17 + rnd() % 16),
+		};
+	}
+	ret = lists_import(&P, items, n);
+	for (int i = 0; i < n && !ret; i++) {
+		bool known = false;
+
+		for (int j = 0; j < nlisted && !known; j++)
+			if (!memcmp(&L[j].pfx, &items[i].prefix, sizeof(items[i].prefix)))
+				known = L[j].live = true;
+		if (!known && nlisted < MAX_PREFIXES)
+			L[nlisted++] = (struct listed){ .pfx = items[i].prefix, .live = true };
+	}
+	tap_result(!ret, "%s: import of 600 into the other generation (%s)", name, strerror(-ret));
+	snprintf(step, sizeof(step), "%s: after the import", name);
+	check_sources(step, allowlist);
+}
+
+int main(void)
+{
+	HARNESS_OPEN_OR_SKIP("list index tests");
+	/* A pin set without a directory: the skeleton's maps by name, as pins_open finds them. */
+	P.dir_fd = -1;
+	for (int i = 0; i < PIN_MAP_COUNT; i++) {
+		struct bpf_map *m = bpf_object__find_map_by_name(H.skel->obj, pin_map_names[i]);
+
+		P.fds[i] = m ? bpf_map__fd(m) : -1;
+		P.max_entries[i] = m ? bpf_map__max_entries(m) : 0;
+	}
+	/* lists_import copies the policy text too: the controller's own map, made here. */
+	P.fds[PIN_TEXT] = bpf_map_create(BPF_MAP_TYPE_ARRAY, "sluice_text", 4,
+					 sizeof(struct sluice_text), 2, NULL);
+	tap_result(P.fds[PIN_TEXT] >= 0, "policy text map created");
+	if (P.fds[PIN_TEXT] < 0)
+		return tap_exit();
+	run(false);
+	run(true);
+	if (P.filter)
+		munmap(P.filter, SLUICE_FILTER_REGIONS * SLUICE_FILTER_REGION * sizeof(__u64));
+	close(P.fds[PIN_TEXT]);
+	harness_close();
+	return tap_exit();
+}
