@@ -13,16 +13,21 @@
  * (TAT) in SLUICE_TIME_SHIFT units. A packet costing c at time t is admitted when
  * max(TAT, t) + c - t <= tolerance, and then TAT becomes max(TAT, t) + c. CPUs
  * race on the same key by compare-and-swap of that word, so the budget is one per
- * key across CPUs and no lock is taken. A new key is created with NOEXIST; the loser
- * of that race falls back to the CAS path. A CAS lost too often (a CPU starved by
+ * key across CPUs and no lock is taken. A CAS lost too often (a CPU starved by
  * others hammering the same key) is settled by an atomic add of the cost, which
  * keeps the count exact at the price of a slightly early TAT for that one packet.
  * A packet refused by a later limit of its rule gives back what earlier limits
  * took (refund), so several limits consume only for packets they all admit.
  *
- * Churn. A key's first packet is accounted in sluice_newkeys; its second moves the
- * state into sluice_buckets. Spoofed sources that send one packet each only ever
- * evict each other there, never the tracked keys of real clients.
+ * Where the state lives. First in sluice_slots (see sluice.h): a key takes a slot
+ * by compare-and-swap of its tag, and only a slot whose bucket is full (TAT not
+ * ahead of now), so live state is never overwritten; two CPUs racing for one slot
+ * can at worst charge one packet of the old key to the new one. A key that finds
+ * no such slot falls back to the LRU maps: its first packet is accounted in
+ * sluice_newkeys, its second moves it into sluice_buckets. Spoofed sources that
+ * send one packet each take only free slots and then evict each other in
+ * sluice_newkeys, never the state of real clients. When a key that has state in
+ * the LRU maps takes a slot, the state comes along.
  */
 #define LIMIT_CAS_TRIES 4
 
@@ -32,19 +37,59 @@ enum limit_result {
 	LIMIT_ERROR,
 };
 
-static __always_inline void bucket_key(struct sluice_bucket_key *key, const struct sluice_limit *lim,
-				       const struct packet *p)
+/* The bucket key of a packet under a limit; returns the key's prefix length (128-bit form). */
+static __always_inline __u32 bucket_key(struct sluice_bucket_key *key,
+					const struct sluice_limit *lim, const struct packet *p)
 {
+	__u32 plen;
+
 	__builtin_memset(key, 0, sizeof(*key));
 	key->limit_id = lim->id;
 	if (lim->key == SLUICE_KEY_GLOBAL)
-		return;
+		return 0;
 	key->family = p->family;
 	if (lim->flags & SLUICE_LIMIT_DPORT)
 		key->dport = p->dport;
-	mask_addr(key->addr, p->src,
-		  p->family == SLUICE_FAMILY_IPV4 ? SLUICE_V4_MAPPED_PLEN + lim->prefix4 :
-						    lim->prefix6);
+	plen = p->family == SLUICE_FAMILY_IPV4 ? SLUICE_V4_MAPPED_PLEN + lim->prefix4 :
+						 lim->prefix6;
+	mask_addr(key->addr, p->src, plen);
+	return plen;
+}
+
+static __always_inline __u64 mix64(__u64 h, __u64 v)
+{
+	h = (h ^ v) * 0x9E3779B97F4A7C15ULL;
+	return h ^ (h >> 29);
+}
+
+/* The two slots a key may live in, and its tag (see sluice.h). */
+struct slot_ref {
+	__u64 tag;
+	__u32 idx[2];
+};
+
+static __always_inline void slot_ref_of(const struct sluice_bucket_key *key, __u32 plen,
+					struct slot_ref *ref)
+{
+	__u32 group[4], near = 0, word, shift;
+	__u64 h;
+
+	/* The prefix's last 8 bits, and the prefix without them. */
+	if (plen) {
+		word = ((plen - 1) >> 5) & 3;
+		shift = (((word + 1) << 5) - plen) & 31;
+		near = (bpf_ntohl(key->addr[word]) >> shift) & 0xff;
+	}
+	mask_addr(group, key->addr, plen > 8 ? plen - 8 : 0);
+	h = mix64(key->limit_id | (__u64)key->dport << 32 | (__u64)key->family << 48, group[0]);
+	h = mix64(mix64(mix64(h, group[1]), group[2]), group[3]);
+	ref->idx[0] = (__u32)((h << 8) | near) & (SLUICE_SLOTS - 1);
+	ref->idx[1] = (__u32)(((h >> 32) << 8) | near) & (SLUICE_SLOTS - 1);
+	/* The tag hashes the whole key on its own: it alone tells two keys apart. */
+	h = mix64(key->limit_id | (__u64)key->dport << 32 | (__u64)key->family << 48,
+		  SLUICE_SLOTS);
+	h = mix64(mix64(mix64(mix64(h, key->addr[0]), key->addr[1]), key->addr[2]), key->addr[3]);
+	ref->tag = h | 1;
 }
 
 static __always_inline __u64 limit_cost(const struct sluice_limit *lim, const struct packet *p)
@@ -54,19 +99,79 @@ static __always_inline __u64 limit_cost(const struct sluice_limit *lim, const st
 	return lim->interval;
 }
 
+/* One GCRA step on a key's arrival time (see the concurrency model above). */
+static __always_inline int gcra_take(__u64 *tat, __u64 now, __u64 cost, __u64 tolerance)
+{
+	int i;
+
+	for (i = 0; i < LIMIT_CAS_TRIES; i++) {
+		__u64 seen = *(volatile __u64 *)tat;
+		__u64 next = (seen > now ? seen : now) + cost;
+
+		if (next - now > tolerance)
+			return LIMIT_REFUSE;
+		if (__sync_val_compare_and_swap(tat, seen, next) == seen)
+			return LIMIT_ADMIT;
+	}
+	__sync_fetch_and_add(tat, cost);
+	return LIMIT_ADMIT;
+}
+
+/* The key's own slot, else a slot it took over (full bucket), else NULL. */
+static __always_inline __u64 *slot_find(const struct slot_ref *ref,
+					const struct sluice_bucket_key *key, __u64 now)
+{
+	__u32 idx0 = ref->idx[0], idx1 = ref->idx[1];
+	struct sluice_slot *s0, *s1, *spare;
+	__u64 tag, *old;
+
+	s0 = bpf_map_lookup_elem(&sluice_slots, &idx0);
+	s1 = bpf_map_lookup_elem(&sluice_slots, &idx1);
+	if (!s0 || !s1)
+		return NULL;
+	if (s0->tag == ref->tag)
+		return &s0->tat;
+	if (s1->tag == ref->tag)
+		return &s1->tat;
+	spare = s0->tat <= now ? s0 : s1->tat <= now ? s1 : NULL;
+	if (!spare)
+		return NULL;
+	tag = spare->tag;
+	if (__sync_val_compare_and_swap(&spare->tag, tag, ref->tag) != tag)
+		return NULL;
+	/* State the key has in the LRU maps comes along; a full bucket needs none. */
+	old = bpf_map_lookup_elem(&sluice_buckets, key);
+	if (!old)
+		old = bpf_map_lookup_elem(&sluice_newkeys, key);
+	if (old) {
+		__u64 seed = *(volatile __u64 *)old, cur = *(volatile __u64 *)&spare->tat;
+
+		if (seed > cur)
+			__sync_val_compare_and_swap(&spare->tat, cur, seed);
+	}
+	return &spare->tat;
+}
+
 /* A global function: the verifier checks it once, not once per limit of every rule. */
 __noinline int limit_admit(const struct sluice_limit *lim, const struct packet *p, __u64 now,
 			   __u64 *cost_out)
 {
 	struct sluice_bucket_key key;
+	struct slot_ref ref;
 	__u64 cost, *tat;
-	int i, err;
+	__u32 plen;
+	int err;
 
 	if (!lim || !p || !cost_out)
 		return LIMIT_ERROR;
 	cost = limit_cost(lim, p);
 	*cost_out = cost;
-	bucket_key(&key, lim, p);
+	plen = bucket_key(&key, lim, p);
+	slot_ref_of(&key, plen, &ref);
+	tat = slot_find(&ref, &key, now);
+	if (tat)
+		return gcra_take(tat, now, cost, lim->tolerance);
+
 	tat = bpf_map_lookup_elem(&sluice_buckets, &key);
 	if (!tat) {
 		__u64 fresh = now + cost, *seen = bpf_map_lookup_elem(&sluice_newkeys, &key);
@@ -93,29 +198,31 @@ __noinline int limit_admit(const struct sluice_limit *lim, const struct packet *
 		if (!tat)
 			return LIMIT_ERROR;
 	}
-
-	for (i = 0; i < LIMIT_CAS_TRIES; i++) {
-		__u64 seen = *(volatile __u64 *)tat;
-		__u64 next = (seen > now ? seen : now) + cost;
-
-		if (next - now > lim->tolerance)
-			return LIMIT_REFUSE;
-		if (__sync_val_compare_and_swap(tat, seen, next) == seen)
-			return LIMIT_ADMIT;
-	}
-	__sync_fetch_and_add(tat, cost);
-	return LIMIT_ADMIT;
+	return gcra_take(tat, now, cost, lim->tolerance);
 }
 
 __noinline int limit_refund(const struct sluice_limit *lim, const struct packet *p, __u64 cost)
 {
 	struct sluice_bucket_key key;
-	__u64 *tat;
+	struct slot_ref ref;
+	struct sluice_slot *s;
+	__u64 *tat = NULL;
+	__u32 plen, idx;
 
 	if (!lim || !p)
 		return 0;
-	bucket_key(&key, lim, p);
-	tat = bpf_map_lookup_elem(&sluice_buckets, &key);
+	plen = bucket_key(&key, lim, p);
+	slot_ref_of(&key, plen, &ref);
+	idx = ref.idx[0];
+	s = bpf_map_lookup_elem(&sluice_slots, &idx);
+	if (s && s->tag == ref.tag)
+		tat = &s->tat;
+	idx = ref.idx[1];
+	s = tat ? NULL : bpf_map_lookup_elem(&sluice_slots, &idx);
+	if (s && s->tag == ref.tag)
+		tat = &s->tat;
+	if (!tat)
+		tat = bpf_map_lookup_elem(&sluice_buckets, &key);
 	if (!tat)
 		tat = bpf_map_lookup_elem(&sluice_newkeys, &key);
 	if (tat)

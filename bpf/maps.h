@@ -73,6 +73,15 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } sluice_buckets SEC(".maps");
 
+/* Limiter slots (see sluice.h), written by the data path only. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, SLUICE_SLOTS);
+	__type(key, __u32);
+	__type(value, struct sluice_slot);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sluice_slots SEC(".maps");
+
 /*
  * Keys seen once, on probation: a key's first packet is tracked here, its second
  * promotes it to sluice_buckets. A flood of spoofed one-packet sources churns this

@@ -309,6 +309,24 @@ struct sluice_bucket_key {
 };
 _Static_assert(sizeof(struct sluice_bucket_key) == 24, "sluice_bucket_key layout");
 
+/*
+ * Limiter slots: an array the data path manages itself, where a key's state lives in
+ * one of two slots picked by a hash of the key. The hash leaves out the key's last 8
+ * prefix bits and adds them back as the low bits of the index, so the keys of one /24
+ * (for /32 keys) lie side by side. A slot whose arrival time is not ahead of now holds
+ * a full bucket, which is the same as no state at all: any key may take such a slot
+ * over without changing what is admitted, and no other slot is ever taken. A key
+ * whose two slots both hold live state of other keys falls back to sluice_buckets.
+ */
+#define SLUICE_SLOTS_LOG2 20
+#define SLUICE_SLOTS (1U << SLUICE_SLOTS_LOG2)
+
+struct sluice_slot {
+	__u64 tag; /* hash of the bucket key, odd; 0 in a slot never used */
+	__u64 tat; /* arrival time, SLUICE_TIME_SHIFT units */
+};
+_Static_assert(sizeof(struct sluice_slot) == 16, "sluice_slot layout");
+
 /* Dynamic ban key: the masked source at a prefix length of the 128-bit form. */
 struct sluice_ban_key {
 	__u8 prefixlen;

@@ -27,8 +27,9 @@ static void attach_usage(FILE *out)
 		"share one policy and one set of lists, and keep counters of their own.\n"
 		"  --mode M          native (driver), skb (generic) or auto: native, else skb\n"
 		"                    (default auto)\n"
-		"  --limiter-keys N  limiter keys tracked (default %u); sizes apply when the\n"
-		"  --list-entries N  maps are first created (default %u per list)\n"
+		"  --limiter-keys N  limiter keys the LRU map holds behind the 1M slots\n"
+		"                    (default %u); sizes apply when the maps are first created\n"
+		"  --list-entries N  entries per list, and IPv4 index records (default %u)\n"
 		"  --bans N          dynamic bans (default %u)\n"
 		"An interface that already runs another XDP program is refused.\n",
 		SLUICE_DEFAULT_LIMITER_KEYS, SLUICE_DEFAULT_LIST_ENTRIES, SLUICE_DEFAULT_BANS);
@@ -171,10 +172,6 @@ static json_t *status_maps(const struct pins *p)
 		if (i >= PIN_ALLOW0 && i <= PIN_BLOCK1)
 			json_object_set_new(m, "live",
 					    json_boolean(((i - PIN_ALLOW0) & 1) ==
-							 (int)SLUICE_ACTIVE_LISTS(active)));
-		if (i >= PIN_NETS_ALLOW0 && i <= PIN_NETS_BLOCK1)
-			json_object_set_new(m, "live",
-					    json_boolean(((i - PIN_NETS_ALLOW0) & 1) ==
 							 (int)SLUICE_ACTIVE_LISTS(active)));
 		json_array_append_new(maps, m);
 	}

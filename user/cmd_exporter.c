@@ -94,6 +94,10 @@ static int count_fill(const struct pins *p, struct fill *f)
 	if (n < 0)
 		return n;
 	f->limiter_keys = n;
+	n = slots_count_live(p->fds[PIN_SLOTS]);
+	if (n < 0)
+		return n;
+	f->limiter_keys += n;
 	f->valid = true;
 	return 0;
 }
@@ -148,7 +152,7 @@ static int gather(const struct pins *p, struct exporter *e, struct scrape_bufs *
 	in->allow_capacity = p->max_entries[slot ? PIN_ALLOW1 : PIN_ALLOW0];
 	in->block_capacity = p->max_entries[slot ? PIN_BLOCK1 : PIN_BLOCK0];
 	in->bans_capacity = p->max_entries[PIN_BANS];
-	in->limiter_capacity = p->max_entries[PIN_BUCKETS];
+	in->limiter_capacity = p->max_entries[PIN_BUCKETS] + p->max_entries[PIN_SLOTS];
 
 	pthread_mutex_lock(&e->fill_lock);
 	fill = e->fill;

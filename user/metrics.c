@@ -351,10 +351,12 @@ void metrics_render(struct mbuf *b, const struct metrics_input *in)
 	single(b, "sluice_bans_capacity", "Dynamic bans the ban map can hold.", METRIC_GAUGE,
 	       in->bans_capacity);
 	single(b, "sluice_limiter_keys",
-	       "Rate limiter buckets (keys) being tracked; counted in the background.",
+	       "Rate limiter keys with state (a bucket not full, or in the LRU map); counted in "
+	       "the background.",
 	       METRIC_GAUGE, in->limiter_keys);
 	single(b, "sluice_limiter_keys_capacity",
-	       "Rate limiter keys the LRU map holds before it evicts the oldest.", METRIC_GAUGE,
+	       "Rate limiter keys the slots and the LRU map hold before the LRU map evicts.",
+	       METRIC_GAUGE,
 	       in->limiter_capacity);
 
 	single(b, "sluice_events_emitted_total", "Drop events written to the event ring.",

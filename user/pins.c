@@ -31,7 +31,7 @@ const char *const pin_map_names[PIN_MAP_COUNT] = {
 	[PIN_EVSTATS] = "sluice_evstats", [PIN_EVSEEN] = "sluice_evseen",
 	[PIN_NETS_ALLOW0] = "sluice_nets_allow0", [PIN_NETS_ALLOW1] = "sluice_nets_allow1",
 	[PIN_NETS_BLOCK0] = "sluice_nets_block0", [PIN_NETS_BLOCK1] = "sluice_nets_block1",
-	[PIN_BANFILTER] = "sluice_banfilter",
+	[PIN_BANFILTER] = "sluice_banfilter", [PIN_SLOTS] = "sluice_slots",
 	[PIN_TEXT] = "sluice_text",	  [PIN_IFACES] = "sluice_ifaces",
 };
 
@@ -59,6 +59,7 @@ static const struct {
 	[PIN_NETS_BLOCK0] = { 4, sizeof(struct sluice_net) },
 	[PIN_NETS_BLOCK1] = { 4, sizeof(struct sluice_net) },
 	[PIN_BANFILTER] = { 4, sizeof(__u64) },
+	[PIN_SLOTS] = { 4, sizeof(struct sluice_slot) },
 	[PIN_TEXT] = { 4, sizeof(struct sluice_text) },
 	[PIN_IFACES] = { 4, sizeof(struct sluice_iface) },
 };
@@ -421,6 +422,37 @@ out:
 	free(keys);
 	free(values);
 	return total;
+}
+
+long slots_count_live(int fd)
+{
+	const __u32 batch = 65536;
+	__u64 now = mono_now_ns() << SLUICE_TIME_SHIFT;
+	struct sluice_slot *slots = calloc(batch, sizeof(*slots));
+	__u32 *keys = calloc(batch, sizeof(*keys)), cursor = 0;
+	bool first = true;
+	long live = 0;
+
+	while (slots && keys) {
+		LIBBPF_OPTS(bpf_map_batch_opts, opts);
+		__u32 count = batch;
+		int err = bpf_map_lookup_batch(fd, first ? NULL : &cursor, &cursor, keys, slots,
+					       &count, &opts);
+
+		first = false;
+		for (__u32 i = 0; i < count; i++)
+			live += slots[i].tag && slots[i].tat > now;
+		if (err) {
+			if (errno != ENOENT) /* ENOENT: that was the last batch */
+				live = -errno;
+			break;
+		}
+	}
+	if (!slots || !keys)
+		live = -ENOMEM;
+	free(slots);
+	free(keys);
+	return live;
 }
 
 __u32 pins_pinned_max_entries(const char *dir, const char *name)

@@ -48,6 +48,7 @@ enum pin_map {
 	PIN_NETS_BLOCK0,
 	PIN_NETS_BLOCK1,
 	PIN_BANFILTER,
+	PIN_SLOTS,
 	PIN_TEXT, /* the controller's own maps last: created after the program's */
 	PIN_IFACES,
 	PIN_MAP_COUNT,
@@ -114,6 +115,9 @@ struct list_filter pins_filter(struct pins *p, __u32 list, __u32 gen);
 
 /* Entries in a hash or trie map: batch lookups where the map has them, else a key walk. */
 long map_count_entries(int fd);
+
+/* Limiter slots (sluice.h) that hold a key's live state: a bucket not full. -errno. */
+long slots_count_live(int fd);
 
 /* Reads a map's max_entries from a pinned map at DIR/NAME; 0 if it is not pinned. */
 __u32 pins_pinned_max_entries(const char *dir, const char *name);

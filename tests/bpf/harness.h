@@ -285,7 +285,7 @@ static inline void build_frame(const struct pkt_spec *s, struct frame *f)
 struct harness {
 	struct sluice *skel;
 	int prog;
-	int state, policy, allow[2], block[2], buckets, newkeys, bans, banfilter, stats;
+	int state, policy, allow[2], block[2], buckets, newkeys, bans, banfilter, slots, stats;
 	int ncpus;
 	struct sluice_counter *percpu; /* lookup buffer for one interface's counters */
 };
@@ -322,6 +322,7 @@ static inline bool harness_open(void)
 	H.newkeys = bpf_map__fd(H.skel->maps.sluice_newkeys);
 	H.bans = bpf_map__fd(H.skel->maps.sluice_bans);
 	H.banfilter = bpf_map__fd(H.skel->maps.sluice_banfilter);
+	H.slots = bpf_map__fd(H.skel->maps.sluice_slots);
 	H.stats = bpf_map__fd(H.skel->maps.sluice_stats);
 	H.percpu = calloc((size_t)SLUICE_STATS_PER_IFACE * H.ncpus, sizeof(*H.percpu));
 	return H.percpu != NULL;
@@ -526,6 +527,24 @@ static inline int map_clear(int fd)
 	return errno == ENOENT ? 0 : -errno;
 }
 
+/* Frees every limiter slot; the data path otherwise keeps state there across tests. */
+static inline int slots_clear(void)
+{
+	static const struct sluice_slot empty[65536];
+	static __u32 keys[65536];
+	LIBBPF_OPTS(bpf_map_batch_opts, opts);
+
+	for (__u32 base = 0; base < SLUICE_SLOTS; base += 65536) {
+		__u32 count = 65536;
+
+		for (__u32 i = 0; i < 65536; i++)
+			keys[i] = base + i;
+		if (bpf_map_update_batch(H.slots, keys, empty, &count, &opts))
+			return -errno;
+	}
+	return 0;
+}
+
 static inline void add_plen(__u8 *plens, __u8 *n, __u32 plen)
 {
 	for (int i = 0; i < *n; i++)
@@ -659,6 +678,7 @@ static inline int policy_install(struct sluice_policy *pol, const struct list_sp
 	for (int i = 0; i < 2 && !err; i++)
 		err = map_clear(H.allow[i]) ?: map_clear(H.block[i]);
 	err = err ?: map_clear(H.buckets) ?: map_clear(H.newkeys) ?: map_clear(H.bans);
+	err = err ?: slots_clear();
 	memset(&poison, 0, sizeof(poison));
 	for (int i = 0; i < nlists && !err; i++)
 		err = add_entry(pol, gen, &lists[i], now);

@@ -6,6 +6,7 @@
  */
 #include <stdlib.h>
 #include "harness.h"
+#include "pins.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -454,36 +455,89 @@ static long count_keys(int fd)
 	return n;
 }
 
-/* Spoofed one-packet sources churn the probation map, never the tracked buckets. */
-static void test_churn(void)
+/* Sets every slot to TAT under a tag no key has (or frees them all with 0, 0). */
+static int fill_slots(__u64 tag, __u64 tat)
+{
+	static struct sluice_slot slots[SLUICE_SLOTS];
+	static __u32 keys[SLUICE_SLOTS];
+	__u32 count = SLUICE_SLOTS;
+	LIBBPF_OPTS(bpf_map_batch_opts, opts);
+
+	for (__u32 i = 0; i < SLUICE_SLOTS; i++) {
+		keys[i] = i;
+		slots[i] = (struct sluice_slot){ .tag = tag, .tat = tat };
+	}
+	return bpf_map_update_batch(H.slots, keys, slots, &count, &opts) ? -errno : 0;
+}
+
+/*
+ * Four packets of SRC4 under a burst of 3 interleaved with 2000 one-packet sources;
+ * with SLOTS_LIVE every limiter slot holds another key's live state.
+ */
+static bool churn_run(bool slots_live, bool *ok)
 {
 	const struct scenario sc = { .rules = { R(ACT(DROP), .limits = { { PKTS(1, 3) } }) } };
 	struct pkt_spec spec = TCP4();
 	__u32 retval = 0, verdicts[4] = {};
 	char src[32];
 	struct frame f;
-	bool ok = !scenario_apply(&sc, 0);
 
+	*ok = !scenario_apply(&sc, 0) && (!slots_live || !fill_slots(1, ~0ULL));
 	build_frame(&spec, &f);
-	for (int i = 0; ok && i < 2; i++)
-		ok = !run_xdp(H.prog, &f, f.len, 1, &verdicts[i], NULL);
-	for (int i = 0; ok && i < 2000; i++) {
+	for (int i = 0; *ok && i < 2; i++)
+		*ok = !run_xdp(H.prog, &f, f.len, 1, &verdicts[i], NULL);
+	for (int i = 0; *ok && i < 2000; i++) {
 		snprintf(src, sizeof(src), "198.19.%d.%d", i / 250, i % 250 + 1);
 		spec.src = src;
 		build_frame(&spec, &f);
-		ok = !run_xdp(H.prog, &f, f.len, 1, &retval, NULL) && retval == XDP_PASS;
+		*ok = !run_xdp(H.prog, &f, f.len, 1, &retval, NULL) && retval == XDP_PASS;
 	}
-	ok = ok && TAP_EXPECT_EQ("tracked keys", count_keys(H.buckets), 1);
-	ok = ok && TAP_EXPECT_EQ("keys on probation", count_keys(H.newkeys), 2001);
 	spec.src = SRC4;
 	build_frame(&spec, &f);
-	for (int i = 2; ok && i < 4; i++)
-		ok = !run_xdp(H.prog, &f, f.len, 1, &verdicts[i], NULL);
-	ok = ok && TAP_EXPECT_EQ("1st", verdicts[0], XDP_PASS) &&
-	     TAP_EXPECT_EQ("2nd", verdicts[1], XDP_PASS) &&
-	     TAP_EXPECT_EQ("3rd", verdicts[2], XDP_PASS) &&
-	     TAP_EXPECT_EQ("4th, over the burst of 3", verdicts[3], XDP_DROP);
-	tap_result(ok, "2000 one-packet sources stay on probation; the tracked key keeps its state");
+	for (int i = 2; *ok && i < 4; i++)
+		*ok = !run_xdp(H.prog, &f, f.len, 1, &verdicts[i], NULL);
+	*ok = *ok && TAP_EXPECT_EQ("1st", verdicts[0], XDP_PASS) &&
+	      TAP_EXPECT_EQ("2nd", verdicts[1], XDP_PASS) &&
+	      TAP_EXPECT_EQ("3rd", verdicts[2], XDP_PASS) &&
+	      TAP_EXPECT_EQ("4th, over the burst of 3", verdicts[3], XDP_DROP);
+	return *ok;
+}
+
+/*
+ * Spoofed one-packet sources take free limiter slots, never one with live state. With
+ * every slot live (tag 1 is no key's: tags are odd hashes, but 1 is as good as any
+ * other taken tag here), keys fall back to the LRU maps: one-packet sources stay on
+ * probation and the tracked key keeps its state; freed slots then take the key over
+ * with that state.
+ */
+static void test_churn(void)
+{
+	bool ok;
+
+	churn_run(false, &ok);
+	ok = ok && TAP_EXPECT_EQ("keys with live slots", slots_count_live(H.slots), 2001) &&
+	     TAP_EXPECT_EQ("keys in the LRU maps", count_keys(H.buckets) + count_keys(H.newkeys),
+			   0);
+	tap_result(ok, "2000 one-packet sources take free slots; the tracked key keeps its state");
+
+	churn_run(true, &ok);
+	ok = ok && TAP_EXPECT_EQ("tracked keys", count_keys(H.buckets), 1) &&
+	     TAP_EXPECT_EQ("keys on probation", count_keys(H.newkeys), 2001);
+	tap_result(ok, "every slot live: one-packet sources stay on probation, the tracked key "
+		       "keeps its state");
+
+	/* The slots free up: the key's next packet takes one, with the state it had. */
+	if (ok) {
+		const struct pkt_spec spec = TCP4();
+		struct frame f;
+		__u32 retval = 0;
+
+		build_frame(&spec, &f);
+		ok = !fill_slots(0, 0) && !run_xdp(H.prog, &f, f.len, 1, &retval, NULL) &&
+		     TAP_EXPECT_EQ("5th, still over the burst", retval, XDP_DROP) &&
+		     TAP_EXPECT_EQ("keys with live slots", slots_count_live(H.slots), 1);
+	}
+	tap_result(ok, "a key moving from the LRU map into a slot brings its state along");
 }
 
 /*

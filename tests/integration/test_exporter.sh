@@ -92,8 +92,10 @@ expect_eq "policy reloads are the generation" "$(mval "$TMP/m1" sluice_policy_re
 expect_eq "policy rules" "$(mval "$TMP/m1" sluice_policy_rules)" 1
 wait_metric sluice_limiter_keys 1
 expect_eq "limiter keys: one source" "$(mval "$TMP/mw" sluice_limiter_keys)" 1
-expect_eq "limiter capacity as in status" "$(mval "$TMP/m1" sluice_limiter_keys_capacity)" \
-	"$(sl -j status | jq -r '.maps[] | select(.name == "sluice_buckets") | .capacity')"
+expect_eq "limiter capacity as in status: slots and LRU map" \
+	"$(mval "$TMP/m1" sluice_limiter_keys_capacity)" \
+	"$(sl -j status | jq -r '[.maps[] | select(.name == "sluice_buckets" or
+		.name == "sluice_slots") | .capacity] | add')"
 expect_eq "event counters equal sluice -j stats" \
 	"$(for k in emitted suppressed lost; do mval "$TMP/m1" "sluice_events_${k}_total"; done | tr '\n' ' ')" \
 	"$(sl -j stats | jq -r '[.events.emitted, .events.suppressed, .events.lost] | map(tostring + " ") | add')"
