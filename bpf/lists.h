@@ -95,7 +95,7 @@ static __always_inline int filter_read(__u32 block, __u32 gen, __u32 v4, const s
 		return -1;
 	*header = *word;
 	bit = sluice_filter_bit(p->src, v4);
-	idx = region + 1 + (bit >> 6);
+	idx = region + SLUICE_FILTER_HEADER_WORDS + (bit >> 6);
 	word = bpf_map_lookup_elem(&sluice_filter, &idx);
 	if (!word)
 		return -1;
@@ -124,8 +124,51 @@ static __always_inline int index_says(void *index, __u64 header, const struct pa
 }
 
 /*
+ * What the IPv6 index says of the source (see sluice.h): 1 listed, 0 not listed,
+ * -1 ask the trie. The lengths are read after their count, which the controller
+ * writes last.
+ */
+static __always_inline int v6_index_says(void *index, __u32 region, __u64 header,
+					 const struct packet *p, __u64 *now)
+{
+	__u32 idx = region + 3, i, n, plen;
+	struct sluice_lpm_key key;
+	__u64 *word, lo, hi, *expires;
+
+	if (header & SLUICE_FILTER_UNINDEXED)
+		return -1;
+	word = bpf_map_lookup_elem(&sluice_filter, &idx);
+	if (!word)
+		return -1;
+	n = (__u32)*word;
+	idx = region + 1;
+	word = bpf_map_lookup_elem(&sluice_filter, &idx);
+	if (!word)
+		return -1;
+	lo = *word;
+	idx = region + 2;
+	word = bpf_map_lookup_elem(&sluice_filter, &idx);
+	if (!word)
+		return -1;
+	hi = *word;
+	for (i = 0; i < SLUICE_V6_INDEX_PLENS; i++) {
+		if (i >= n)
+			break;
+		plen = ((i < 8 ? lo >> (i * 8) : hi >> ((i - 8) * 8))) & 0xff;
+		if (plen > 128)
+			return -1;
+		key.prefixlen = plen;
+		mask_addr(key.addr, p->src, plen);
+		expires = bpf_map_lookup_elem(index, &key);
+		if (expires && (!*expires || *expires > clock_now(now)))
+			return 1;
+	}
+	return 0;
+}
+
+/*
  * Is the source on the allowlist (BLOCK 0) or blocklist (BLOCK 1) of list generation
- * GEN? With FILTERED the controller keeps the filter and the IPv4 index, which answer
+ * GEN? With FILTERED the controller keeps the filter and the indexes, which answer
  * most sources; the rest are looked up in the trie.
  */
 __noinline int source_listed(__u32 block, __u32 gen, __u32 filtered, const struct packet *p,
@@ -133,7 +176,7 @@ __noinline int source_listed(__u32 block, __u32 gen, __u32 filtered, const struc
 {
 	__u32 v4, bit_set = 1;
 	__u64 header = SLUICE_FILTER_ALL;
-	void *trie, *index;
+	void *trie, *index, *index6;
 	int says;
 
 	if (!p || !now)
@@ -141,9 +184,11 @@ __noinline int source_listed(__u32 block, __u32 gen, __u32 filtered, const struc
 	if (block) {
 		trie = gen ? (void *)&sluice_block1 : (void *)&sluice_block0;
 		index = gen ? (void *)&sluice_nets_block1 : (void *)&sluice_nets_block0;
+		index6 = gen ? (void *)&sluice_v6_block1 : (void *)&sluice_v6_block0;
 	} else {
 		trie = gen ? (void *)&sluice_allow1 : (void *)&sluice_allow0;
 		index = gen ? (void *)&sluice_nets_allow1 : (void *)&sluice_nets_allow0;
+		index6 = gen ? (void *)&sluice_v6_allow1 : (void *)&sluice_v6_allow0;
 	}
 	if (!filtered)
 		return list_match(trie, p->src, now);
@@ -153,11 +198,12 @@ __noinline int source_listed(__u32 block, __u32 gen, __u32 filtered, const struc
 		return list_match(trie, p->src, now);
 	if (!(header & SLUICE_FILTER_ALL) && !bit_set)
 		return 0;
-	if (v4) {
+	if (v4)
 		says = index_says(index, header, p);
-		if (says >= 0)
-			return says;
-	}
+	else
+		says = v6_index_says(index6, sluice_filter_region(block, gen, 0), header, p, now);
+	if (says >= 0)
+		return says;
 	return list_match(trie, p->src, now);
 }
 

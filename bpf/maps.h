@@ -61,6 +61,22 @@ SLUICE_INDEX_MAP(sluice_nets_allow1);
 SLUICE_INDEX_MAP(sluice_nets_block0);
 SLUICE_INDEX_MAP(sluice_nets_block1);
 
+/* IPv6 index of each list (see sluice.h): exact prefixes, valued by their expiry. */
+#define SLUICE_V6_INDEX_MAP(name)                                                                  \
+	struct {                                                                                   \
+		__uint(type, BPF_MAP_TYPE_HASH);                                                   \
+		__uint(max_entries, SLUICE_DEFAULT_LIST_ENTRIES);                                  \
+		__type(key, struct sluice_lpm_key);                                                \
+		__type(value, __u64);                                                              \
+		__uint(map_flags, BPF_F_NO_PREALLOC);                                              \
+		__uint(pinning, LIBBPF_PIN_BY_NAME);                                               \
+	} name SEC(".maps")
+
+SLUICE_V6_INDEX_MAP(sluice_v6_allow0);
+SLUICE_V6_INDEX_MAP(sluice_v6_allow1);
+SLUICE_V6_INDEX_MAP(sluice_v6_block0);
+SLUICE_V6_INDEX_MAP(sluice_v6_block1);
+
 /*
  * Limiter state: one u64 arrival time per key, shared by all CPUs and updated with
  * compare-and-swap (see limiter.h). LRU, so new keys evict old ones and never fail.

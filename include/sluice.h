@@ -134,19 +134,39 @@ enum sluice_policy_flags {
 
 /*
  * List filters: one bitmap per list (allow, block), generation and family, a bit per
- * hash of an IPv4 /24 or an IPv6 /48 that some entry covers or lies in. A clear bit
+ * hash of an IPv4 /24 or an IPv6 /32 that some entry covers or lies in. A clear bit
  * proves the source is not listed, and spares the trie lookup (~100 ns at 100k
- * prefixes) on the common path. Word 0 of a region is its header: SLUICE_FILTER_ALL
- * when an entry was too short to spread over buckets, and every source must be
- * looked up. Bits are only ever cleared when a whole generation is rebuilt.
+ * prefixes) on the common path. A region starts with its header (struct
+ * sluice_filter_header): SLUICE_FILTER_ALL when an entry was too short to spread
+ * over buckets, and every source must be looked up. Bits are only ever cleared when
+ * a whole generation is rebuilt.
  */
 #define SLUICE_FILTER_BITS_LOG2 22
 #define SLUICE_FILTER_WORDS (1U << (SLUICE_FILTER_BITS_LOG2 - 6))
-#define SLUICE_FILTER_REGION (SLUICE_FILTER_WORDS + 1)
+#define SLUICE_FILTER_HEADER_WORDS 4
+#define SLUICE_FILTER_REGION (SLUICE_FILTER_WORDS + SLUICE_FILTER_HEADER_WORDS)
 #define SLUICE_FILTER_ALL 1ULL
-#define SLUICE_FILTER_UNINDEXED 2ULL /* an IPv4 entry has no index record (index full) */
+#define SLUICE_FILTER_UNINDEXED 2ULL /* an entry is missing from the family's index */
+
+/*
+ * The IPv6 index of a list: a hash of its IPv6 entries by exact (prefix length,
+ * prefix), with their expiry, beside the trie. A source is looked up under each
+ * prefix length the list holds, most common first, up to SLUICE_V6_INDEX_PLENS of
+ * them; a list with more lengths, or an entry the hash could not take, is marked
+ * SLUICE_FILTER_UNINDEXED and sends its sources to the trie.
+ */
+#define SLUICE_V6_INDEX_PLENS 16
+
+struct sluice_filter_header {
+	__u64 flags; /* SLUICE_FILTER_ALL, SLUICE_FILTER_UNINDEXED */
+	__u8 plens[SLUICE_V6_INDEX_PLENS]; /* IPv6 regions: the prefix lengths indexed */
+	__u32 nplens; /* written after the length it counts */
+	__u32 pad;
+};
+_Static_assert(sizeof(struct sluice_filter_header) == SLUICE_FILTER_HEADER_WORDS * 8,
+	       "sluice_filter_header layout");
 #define SLUICE_FILTER_V4_BUCKET 24
-#define SLUICE_FILTER_V6_BUCKET 48
+#define SLUICE_FILTER_V6_BUCKET 32
 
 #define SLUICE_FILTER_REGIONS 8
 
@@ -162,7 +182,7 @@ static inline __u32 sluice_filter_region(__u32 list, __u32 gen, __u32 v4)
 
 /*
  * The filter bit of the bucket of ADDR (128-bit form, network order): the /24 of an
- * IPv4 or the /48 of an IPv6 address, hashed. x86 is little-endian, hence the swaps.
+ * IPv4 or the /32 of an IPv6 address, hashed. x86 is little-endian, hence the swaps.
  */
 static inline __u32 sluice_filter_bit(const __u32 addr[4], int v4)
 {
@@ -171,7 +191,7 @@ static inline __u32 sluice_filter_bit(const __u32 addr[4], int v4)
 	if (v4)
 		bucket = __builtin_bswap32(addr[3]) >> 8;
 	else
-		bucket = (__u64)__builtin_bswap32(addr[0]) << 16 | __builtin_bswap32(addr[1]) >> 16;
+		bucket = __builtin_bswap32(addr[0]);
 	return (__u32)((bucket * 0x9E3779B97F4A7C15ULL) >> (64 - SLUICE_FILTER_BITS_LOG2));
 }
 

@@ -47,6 +47,10 @@ enum pin_map {
 	PIN_NETS_ALLOW1,
 	PIN_NETS_BLOCK0,
 	PIN_NETS_BLOCK1,
+	PIN_V6_ALLOW0,
+	PIN_V6_ALLOW1,
+	PIN_V6_BLOCK0,
+	PIN_V6_BLOCK1,
 	PIN_BANFILTER,
 	PIN_SLOTS,
 	PIN_TEXT, /* the controller's own maps last: created after the program's */

@@ -35,11 +35,31 @@ int list_fd(const struct pins *p, enum list_kind kind, __u32 gen)
 	return p->fds[gen ? PIN_BLOCK1 : PIN_BLOCK0];
 }
 
-int index_fd(const struct pins *p, enum list_kind kind, __u32 gen)
+/* The IPv4 and IPv6 index maps of a list. */
+static int index_fd4(const struct pins *p, enum list_kind kind, __u32 gen)
 {
 	if (kind == LIST_ALLOW)
 		return p->fds[gen ? PIN_NETS_ALLOW1 : PIN_NETS_ALLOW0];
 	return p->fds[gen ? PIN_NETS_BLOCK1 : PIN_NETS_BLOCK0];
+}
+
+static int index_fd6(const struct pins *p, enum list_kind kind, __u32 gen)
+{
+	if (kind == LIST_ALLOW)
+		return p->fds[gen ? PIN_V6_ALLOW1 : PIN_V6_ALLOW0];
+	return p->fds[gen ? PIN_V6_BLOCK1 : PIN_V6_BLOCK0];
+}
+
+/* Where the indexes of a list go, with the headers of the list's (mapped) FILTER. */
+static struct index_target index_target(const struct pins *p, enum list_kind kind, __u32 gen,
+					struct list_filter filter)
+{
+	return (struct index_target){
+		.fd4 = index_fd4(p, kind, gen),
+		.fd6 = index_fd6(p, kind, gen),
+		.h4 = (struct sluice_filter_header *)filter.v4,
+		.h6 = (struct sluice_filter_header *)filter.v6,
+	};
 }
 
 void prefix_to_key(const struct prefix *pfx, struct sluice_lpm_key *key)
@@ -262,12 +282,22 @@ static long clear_map(int fd)
 	return removed;
 }
 
-/* Empties a list of generation GEN: its trie and its index. */
+/* Writes IX into the (empty) indexes of a list of an idle generation. */
+static int write_index(const struct pins *p, enum list_kind kind, __u32 gen,
+		       struct list_filter filter, struct list_index *ix)
+{
+	struct index_target target = index_target(p, kind, gen, filter);
+
+	return list_index_write(ix, &target, false);
+}
+
+/* Empties a list of generation GEN: its trie and its indexes. */
 static long clear_list(const struct pins *p, enum list_kind kind, __u32 gen)
 {
-	long n = clear_map(list_fd(p, kind, gen)), ix = clear_map(index_fd(p, kind, gen));
+	long n = clear_map(list_fd(p, kind, gen)), ix4 = clear_map(index_fd4(p, kind, gen));
+	long ix6 = clear_map(index_fd6(p, kind, gen));
 
-	return n < 0 ? n : ix < 0 ? ix : n;
+	return n < 0 ? n : ix4 < 0 ? ix4 : ix6 < 0 ? ix6 : n;
 }
 
 static void fill_entry(struct sluice_list_entry *entry, const struct list_item *item,
@@ -320,12 +350,13 @@ static int writer_put(struct list_writer *w, const struct sluice_lpm_key *key,
 	return ++w->n == LIST_BATCH ? writer_flush(w) : 0;
 }
 
-/* An entry spreads over at most 2^8 buckets: a /16 of IPv4, a /40 of IPv6. */
+/* An entry spreads over at most 2^8 buckets: a /16 of IPv4, a /24 of IPv6. */
 #define FILTER_MAX_SPREAD_LOG2 8
 
 static void filter_set(__u64 *region, __u32 bit)
 {
-	__atomic_fetch_or(&region[1 + (bit >> 6)], 1ULL << (bit & 63), __ATOMIC_RELAXED);
+	__atomic_fetch_or(&region[SLUICE_FILTER_HEADER_WORDS + (bit >> 6)], 1ULL << (bit & 63),
+			  __ATOMIC_RELAXED);
 }
 
 /*
@@ -350,14 +381,12 @@ static void filter_add(const struct list_filter *f, const struct sluice_lpm_key 
 		return;
 	}
 	span = 1ULL << (bucket - key->prefixlen);
-	first = v4 ? ntohl(addr[3]) >> 8 : (__u64)ntohl(addr[0]) << 16 | ntohl(addr[1]) >> 16;
+	first = v4 ? ntohl(addr[3]) >> 8 : ntohl(addr[0]);
 	for (__u64 b = first; b < first + span; b++) {
-		if (v4) {
+		if (v4)
 			addr[3] = htonl((__u32)(b << 8));
-		} else {
-			addr[0] = htonl((__u32)(b >> 16));
-			addr[1] = htonl((__u32)(b << 16));
-		}
+		else
+			addr[0] = htonl((__u32)b);
 		filter_set(region, sluice_filter_bit(addr, v4));
 	}
 }
@@ -424,7 +453,7 @@ static int insert_items(int fd, struct list_filter filter, struct list_index *ix
 		prefix_to_key(&item->prefix, &w->keys[w->n]);
 		fill_entry(&w->values[w->n], item, &w->keys[w->n], now, wall);
 		filter_add(&filter, &w->keys[w->n]);
-		ret = list_index_note(ix, &w->keys[w->n], item->ttl_ns != 0);
+		ret = list_index_note(ix, &w->keys[w->n], w->values[w->n].expires_ns);
 		if (!ret)
 			ret = ++w->n == LIST_BATCH ? writer_flush(w) : 0;
 	}
@@ -519,7 +548,7 @@ static int fill_lists(struct pins *p, const struct policy_doc *doc, __u32 gen,
 					kind, now) :
 			   -ENOMEM;
 		if (!ret)
-			ret = list_index_write(ix, index_fd(p, kind, gen), false, &filter.v4[0]);
+			ret = write_index(p, kind, gen, filter, ix);
 		list_index_free(ix);
 		if (ret) {
 			snprintf(err->msg, sizeof(err->msg), "%s list: %s%s",
@@ -770,15 +799,23 @@ out:
 	return ret;
 }
 
-/* Notes one entry in the live index of a list: listed, or ASK (expiring, deleted). */
+/* Notes one entry added to (expiring at EXPIRES_NS) or, with FORGET, deleted from a live list. */
 static int index_update(struct pins *p, enum list_kind kind, __u32 gen,
-			const struct sluice_lpm_key *key, bool ask, __u64 *header)
+			const struct sluice_lpm_key *key, __u64 expires_ns, bool forget)
 {
+	struct list_filter filter = pins_filter(p, kind, gen);
 	struct list_index *ix = list_index_new();
-	int ret = ix ? list_index_note(ix, key, ask) : -ENOMEM;
+	struct index_target target;
+	int ret;
 
+	if (!filter.v4) {
+		list_index_free(ix);
+		return -EIO;
+	}
+	target = index_target(p, kind, gen, filter);
+	ret = !ix ? -ENOMEM : forget ? list_index_forget(ix, key) : list_index_note(ix, key, expires_ns);
 	if (!ret)
-		ret = list_index_write(ix, index_fd(p, kind, gen), true, header);
+		ret = list_index_write(ix, &target, true);
 	list_index_free(ix);
 	return ret;
 }
@@ -805,8 +842,8 @@ int lists_add(struct pins *p, const struct list_item *item)
 	filter = pins_filter(p, item->kind, SLUICE_ACTIVE_LISTS(active));
 	if (!filter.v4)
 		return -EIO;
-	ret = index_update(p, item->kind, SLUICE_ACTIVE_LISTS(active), &key, item->ttl_ns != 0,
-			   &filter.v4[0]);
+	ret = index_update(p, item->kind, SLUICE_ACTIVE_LISTS(active), &key, entry.expires_ns,
+			   false);
 	if (ret)
 		return ret;
 	filter_add(&filter, &key);
@@ -839,7 +876,7 @@ static int copy_live_entries(int from, int to, struct list_filter filter, struct
 		if (entry.expires_ns && entry.expires_ns <= now)
 			continue;
 		filter_add(&filter, &cur);
-		ret = list_index_note(ix, &cur, entry.expires_ns != 0) ?: writer_put(w, &cur, &entry);
+		ret = list_index_note(ix, &cur, entry.expires_ns) ?: writer_put(w, &cur, &entry);
 	}
 	if (!ret)
 		ret = writer_flush(w);
@@ -881,8 +918,7 @@ int lists_import(struct pins *p, const struct list_item *items, size_t n)
 			ret = insert_items(list_fd(p, kind, lists_next), filter, ix, items, n, kind,
 					   now);
 		if (!ret)
-			ret = list_index_write(ix, index_fd(p, kind, lists_next), false,
-					       &filter.v4[0]);
+			ret = write_index(p, kind, lists_next, filter, ix);
 		list_index_free(ix);
 		if (ret)
 			goto fail;
@@ -918,7 +954,6 @@ out:
 int lists_del(struct pins *p, enum list_kind kind, const struct prefix *pfx)
 {
 	struct sluice_list_entry entry;
-	struct list_filter filter;
 	struct sluice_lpm_key key;
 	__u32 active;
 	int fd, ret;
@@ -931,10 +966,7 @@ int lists_del(struct pins *p, enum list_kind kind, const struct prefix *pfx)
 	if (bpf_map_lookup_elem(fd, &key, &entry))
 		return -errno;
 	/* The index hands the entry's records to the trie before the trie loses it. */
-	filter = pins_filter(p, kind, SLUICE_ACTIVE_LISTS(active));
-	if (!filter.v4)
-		return -EIO;
-	ret = index_update(p, kind, SLUICE_ACTIVE_LISTS(active), &key, true, &filter.v4[0]);
+	ret = index_update(p, kind, SLUICE_ACTIVE_LISTS(active), &key, 0, true);
 	if (ret)
 		return ret;
 	if (bpf_map_delete_elem(fd, &key))

@@ -63,9 +63,6 @@ long collect_expired(struct pins *p);
 /* Map fd of a list in the given list generation (SLUICE_ACTIVE_LISTS of the live word). */
 int list_fd(const struct pins *p, enum list_kind kind, __u32 gen);
 
-/* Map fd of the IPv4 index of a list (sluice.h) in the given list generation. */
-int index_fd(const struct pins *p, enum list_kind kind, __u32 gen);
-
 /* Converts between the grammar's prefix and the trie key. */
 void prefix_to_key(const struct prefix *pfx, struct sluice_lpm_key *key);
 void key_to_prefix(const struct sluice_lpm_key *key, struct prefix *pfx);

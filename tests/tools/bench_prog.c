@@ -1034,7 +1034,7 @@ static double filter_fill(struct env *e, enum list_kind kind)
 		return -1;
 	if (r[0] & SLUICE_FILTER_ALL)
 		return -1;
-	for (__u32 i = 1; i < SLUICE_FILTER_REGION; i++)
+	for (__u32 i = SLUICE_FILTER_HEADER_WORDS; i < SLUICE_FILTER_REGION; i++)
 		set += __builtin_popcountll(r[i]);
 	return (double)set / (SLUICE_FILTER_WORDS * 64.0);
 }
