@@ -52,44 +52,8 @@ static __always_inline __u32 bucket_key(struct sluice_bucket_key *key,
 		key->dport = p->dport;
 	plen = p->family == SLUICE_FAMILY_IPV4 ? SLUICE_V4_MAPPED_PLEN + lim->prefix4 :
 						 lim->prefix6;
-	mask_addr(key->addr, p->src, plen);
+	sluice_mask_addr(key->addr, p->src, plen);
 	return plen;
-}
-
-static __always_inline __u64 mix64(__u64 h, __u64 v)
-{
-	h = (h ^ v) * 0x9E3779B97F4A7C15ULL;
-	return h ^ (h >> 29);
-}
-
-/* The two slots a key may live in, and its tag (see sluice.h). */
-struct slot_ref {
-	__u64 tag;
-	__u32 idx[2];
-};
-
-static __always_inline void slot_ref_of(const struct sluice_bucket_key *key, __u32 plen,
-					struct slot_ref *ref)
-{
-	__u32 group[4], near = 0, word, shift;
-	__u64 h;
-
-	/* The prefix's last 8 bits, and the prefix without them. */
-	if (plen) {
-		word = ((plen - 1) >> 5) & 3;
-		shift = (((word + 1) << 5) - plen) & 31;
-		near = (bpf_ntohl(key->addr[word]) >> shift) & 0xff;
-	}
-	mask_addr(group, key->addr, plen > 8 ? plen - 8 : 0);
-	h = mix64(key->limit_id | (__u64)key->dport << 32 | (__u64)key->family << 48, group[0]);
-	h = mix64(mix64(mix64(h, group[1]), group[2]), group[3]);
-	ref->idx[0] = (__u32)((h << 8) | near) & (SLUICE_SLOTS - 1);
-	ref->idx[1] = (__u32)(((h >> 32) << 8) | near) & (SLUICE_SLOTS - 1);
-	/* The tag hashes the whole key on its own: it alone tells two keys apart. */
-	h = mix64(key->limit_id | (__u64)key->dport << 32 | (__u64)key->family << 48,
-		  SLUICE_SLOTS);
-	h = mix64(mix64(mix64(mix64(h, key->addr[0]), key->addr[1]), key->addr[2]), key->addr[3]);
-	ref->tag = h | 1;
 }
 
 static __always_inline __u64 limit_cost(const struct sluice_limit *lim, const struct packet *p)
@@ -117,13 +81,23 @@ static __always_inline int gcra_take(__u64 *tat, __u64 now, __u64 cost, __u64 to
 	return LIMIT_ADMIT;
 }
 
+static __always_inline void mark_lru_used(void)
+{
+	__u32 zero = 0;
+	__u64 *used = bpf_map_lookup_elem(&sluice_lru_used, &zero);
+
+	if (used && !*used)
+		*used = 1;
+}
+
 /* The key's own slot, else a slot it took over (full bucket), else NULL. */
-static __always_inline __u64 *slot_find(const struct slot_ref *ref,
+static __always_inline __u64 *slot_find(const struct sluice_slot_ref *ref,
 					const struct sluice_bucket_key *key, __u64 now)
 {
 	__u32 idx0 = ref->idx[0], idx1 = ref->idx[1];
 	struct sluice_slot *s0, *s1, *spare;
-	__u64 tag, *old;
+	__u64 tag, *old, *used;
+	__u32 zero = 0;
 
 	s0 = bpf_map_lookup_elem(&sluice_slots, &idx0);
 	s1 = bpf_map_lookup_elem(&sluice_slots, &idx1);
@@ -140,6 +114,9 @@ static __always_inline __u64 *slot_find(const struct slot_ref *ref,
 	if (__sync_val_compare_and_swap(&spare->tag, tag, ref->tag) != tag)
 		return NULL;
 	/* State the key has in the LRU maps comes along; a full bucket needs none. */
+	used = bpf_map_lookup_elem(&sluice_lru_used, &zero);
+	if (!used || !*used)
+		return &spare->tat;
 	old = bpf_map_lookup_elem(&sluice_buckets, key);
 	if (!old)
 		old = bpf_map_lookup_elem(&sluice_newkeys, key);
@@ -157,7 +134,7 @@ __noinline int limit_admit(const struct sluice_limit *lim, const struct packet *
 			   __u64 *cost_out)
 {
 	struct sluice_bucket_key key;
-	struct slot_ref ref;
+	struct sluice_slot_ref ref;
 	__u64 cost, *tat;
 	__u32 plen;
 	int err;
@@ -167,7 +144,7 @@ __noinline int limit_admit(const struct sluice_limit *lim, const struct packet *
 	cost = limit_cost(lim, p);
 	*cost_out = cost;
 	plen = bucket_key(&key, lim, p);
-	slot_ref_of(&key, plen, &ref);
+	sluice_slot_ref(&key, plen, &ref);
 	tat = slot_find(&ref, &key, now);
 	if (tat)
 		return gcra_take(tat, now, cost, lim->tolerance);
@@ -181,8 +158,10 @@ __noinline int limit_admit(const struct sluice_limit *lim, const struct packet *
 			if (cost > lim->tolerance)
 				return LIMIT_REFUSE;
 			err = bpf_map_update_elem(&sluice_newkeys, &key, &fresh, BPF_NOEXIST);
-			if (!err)
+			if (!err) {
+				mark_lru_used();
 				return LIMIT_ADMIT;
+			}
 			if (err != -EEXIST)
 				return LIMIT_ERROR;
 			seen = bpf_map_lookup_elem(&sluice_newkeys, &key);
@@ -204,7 +183,7 @@ __noinline int limit_admit(const struct sluice_limit *lim, const struct packet *
 __noinline int limit_refund(const struct sluice_limit *lim, const struct packet *p, __u64 cost)
 {
 	struct sluice_bucket_key key;
-	struct slot_ref ref;
+	struct sluice_slot_ref ref;
 	struct sluice_slot *s;
 	__u64 *tat = NULL;
 	__u32 plen, idx;
@@ -212,7 +191,7 @@ __noinline int limit_refund(const struct sluice_limit *lim, const struct packet 
 	if (!lim || !p)
 		return 0;
 	plen = bucket_key(&key, lim, p);
-	slot_ref_of(&key, plen, &ref);
+	sluice_slot_ref(&key, plen, &ref);
 	idx = ref.idx[0];
 	s = bpf_map_lookup_elem(&sluice_slots, &idx);
 	if (s && s->tag == ref.tag)

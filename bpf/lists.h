@@ -51,7 +51,7 @@ static __always_inline int ban_lookup(__u32 plen, const __u32 src[4], __u64 *now
 	struct sluice_ban *ban;
 	__u64 *word, bit;
 
-	mask_addr(key.addr, src, plen);
+	sluice_mask_addr(key.addr, src, plen);
 	word = ban_filter_word(&key, &bit);
 	if (word && !(*word & bit))
 		return 0;
@@ -158,7 +158,7 @@ static __always_inline int v6_index_says(void *index, __u32 region, __u64 header
 		if (plen > 128)
 			return -1;
 		key.prefixlen = plen;
-		mask_addr(key.addr, p->src, plen);
+		sluice_mask_addr(key.addr, p->src, plen);
 		expires = bpf_map_lookup_elem(index, &key);
 		if (expires && (!*expires || *expires > clock_now(now)))
 			return 1;
@@ -214,7 +214,7 @@ static __always_inline int ban_insert(__u32 plen, const __u32 src[4], __u64 expi
 	struct sluice_ban ban = { .expires_ns = expires_ns, .stat_slot = stat_slot };
 	__u64 *word, bit;
 
-	mask_addr(key.addr, src, plen);
+	sluice_mask_addr(key.addr, src, plen);
 	/* The bit before the ban: a ban whose bit is missing would not be seen. */
 	word = ban_filter_word(&key, &bit);
 	if (!word)

@@ -98,6 +98,15 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } sluice_slots SEC(".maps");
 
+/* Non-zero once any key has gone to the LRU maps; until then a new slot owner has no state there. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sluice_lru_used SEC(".maps");
+
 /*
  * Keys seen once, on probation: a key's first packet is tracked here, its second
  * promotes it to sluice_buckets. A flood of spoofed one-packet sources churns this

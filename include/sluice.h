@@ -319,16 +319,6 @@ struct sluice_list_entry {
 };
 _Static_assert(sizeof(struct sluice_list_entry) == 64, "sluice_list_entry layout");
 
-/* Limiter key: one bucket per limit id and masked source (and port when asked). */
-struct sluice_bucket_key {
-	__u32 limit_id;
-	__u16 dport; /* host order; 0 unless SLUICE_LIMIT_DPORT */
-	__u8 family;
-	__u8 pad;
-	__u32 addr[4];
-};
-_Static_assert(sizeof(struct sluice_bucket_key) == 24, "sluice_bucket_key layout");
-
 /*
  * Limiter slots: an array the data path manages itself, where a key's state lives in
  * one of two slots picked by a hash of the key. The hash leaves out the key's last 8
@@ -346,6 +336,77 @@ struct sluice_slot {
 	__u64 tat; /* arrival time, SLUICE_TIME_SHIFT units */
 };
 _Static_assert(sizeof(struct sluice_slot) == 16, "sluice_slot layout");
+
+/* Limiter key: one bucket per limit id and masked source (and port when asked). */
+struct sluice_bucket_key {
+	__u32 limit_id;
+	__u16 dport; /* host order; 0 unless SLUICE_LIMIT_DPORT */
+	__u8 family;
+	__u8 pad;
+	__u32 addr[4];
+};
+_Static_assert(sizeof(struct sluice_bucket_key) == 24, "sluice_bucket_key layout");
+
+/* Word WORD (0..3, network order) of the mask of a 128-bit-form prefix length. */
+static inline __attribute__((always_inline)) __u32 sluice_prefix_word_mask(__u32 plen,
+									   __u32 word)
+{
+	__u32 first = word * 32;
+
+	if (plen <= first)
+		return 0;
+	if (plen - first >= 32)
+		return 0xffffffff;
+	return __builtin_bswap32(0xffffffffU << (32 - (plen - first)));
+}
+
+static inline __attribute__((always_inline)) void sluice_mask_addr(__u32 out[4],
+								  const __u32 in[4], __u32 plen)
+{
+	out[0] = in[0] & sluice_prefix_word_mask(plen, 0);
+	out[1] = in[1] & sluice_prefix_word_mask(plen, 1);
+	out[2] = in[2] & sluice_prefix_word_mask(plen, 2);
+	out[3] = in[3] & sluice_prefix_word_mask(plen, 3);
+}
+
+static inline __attribute__((always_inline)) __u64 sluice_mix64(__u64 h, __u64 v)
+{
+	h = (h ^ v) * 0x9E3779B97F4A7C15ULL;
+	return h ^ (h >> 29);
+}
+
+/* The two slots a bucket key may live in, and its tag (see sluice_slot). */
+struct sluice_slot_ref {
+	__u64 tag;
+	__u32 idx[2];
+};
+
+/* KEY as bucket_key makes it, its address masked to PLEN (128-bit form; 0 for global). */
+static inline __attribute__((always_inline)) void
+sluice_slot_ref(const struct sluice_bucket_key *key, __u32 plen, struct sluice_slot_ref *ref)
+{
+	__u64 head = key->limit_id | (__u64)key->dport << 32 | (__u64)key->family << 48, h;
+	__u32 group[4], near = 0, word, shift;
+
+	/* The prefix's last 8 bits, and the prefix without them. */
+	if (plen) {
+		word = ((plen - 1) >> 5) & 3;
+		shift = (((word + 1) << 5) - plen) & 31;
+		near = (__builtin_bswap32(key->addr[word]) >> shift) & 0xff;
+	}
+	sluice_mask_addr(group, key->addr, plen > 8 ? plen - 8 : 0);
+	h = sluice_mix64(sluice_mix64(sluice_mix64(sluice_mix64(head, group[0]), group[1]),
+				      group[2]),
+			 group[3]);
+	ref->idx[0] = (__u32)((h << 8) | near) & (SLUICE_SLOTS - 1);
+	ref->idx[1] = (__u32)(((h >> 32) << 8) | near) & (SLUICE_SLOTS - 1);
+	/* The tag hashes the whole key on its own: it alone tells two keys apart. */
+	h = sluice_mix64(head, SLUICE_SLOTS);
+	h = sluice_mix64(sluice_mix64(sluice_mix64(sluice_mix64(h, key->addr[0]), key->addr[1]),
+				      key->addr[2]),
+			 key->addr[3]);
+	ref->tag = h | 1;
+}
 
 /* Dynamic ban key: the masked source at a prefix length of the 128-bit form. */
 struct sluice_ban_key {

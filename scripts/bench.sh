@@ -415,7 +415,7 @@ fmt_tables() {
 	 "| case | ns/packet | ns over wrapped bare |", "|---|---:|---:|",
 	 (.prog.churn.cases[] | [.label, (.ns | f1), (.over_wrapped_bare_ns | f1)] | row),
 	 "",
-	 "Tracked keys still present (sample of 1 in 100): \(.prog.churn.tracked_surviving_before * 100 | f1)% before the flood, \(.prog.churn.tracked_surviving_after * 100 | f1)% after \(.prog.churn.flood_packets) new keys (LRU of \(.prog.churn.buckets_max_entries)).\n"
+	 "Tracked keys (live state, 50 s into a 100 s burst) still holding it, in their slot or the LRU map (sample of 1 in 100): \(.prog.churn.tracked_surviving_before * 100 | f1)% before the flood, \(.prog.churn.tracked_surviving_after * 100 | f1)% after \(.prog.churn.flood_packets) new keys (1M slots, LRU of \(.prog.churn.buckets_max_entries)).\n"
 	 else empty end),
 	(if .prog.ablation then
 	 "### Where the no-match path spends its time (same packet, policy cut down)\n",
