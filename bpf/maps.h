@@ -49,7 +49,8 @@ SLUICE_LIST_MAP(sluice_block1);
 #define SLUICE_INDEX_MAP(name)                                                                     \
 	struct {                                                                                   \
 		__uint(type, BPF_MAP_TYPE_HASH);                                                   \
-		__uint(max_entries, SLUICE_DEFAULT_LIST_ENTRIES);                                  \
+		__uint(max_entries,                                                                \
+		       SLUICE_DEFAULT_LIST_ENTRIES * SLUICE_INDEX_RECORDS_PER_ENTRY);              \
 		__type(key, __u32);                                                                \
 		__type(value, struct sluice_net);                                                  \
 		__uint(map_flags, BPF_F_NO_PREALLOC);                                              \

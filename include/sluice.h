@@ -141,7 +141,7 @@ enum sluice_policy_flags {
  * over buckets, and every source must be looked up. Bits are only ever cleared when
  * a whole generation is rebuilt.
  */
-#define SLUICE_FILTER_BITS_LOG2 22
+#define SLUICE_FILTER_BITS_LOG2 24
 #define SLUICE_FILTER_WORDS (1U << (SLUICE_FILTER_BITS_LOG2 - 6))
 #define SLUICE_FILTER_HEADER_WORDS 4
 #define SLUICE_FILTER_REGION (SLUICE_FILTER_WORDS + SLUICE_FILTER_HEADER_WORDS)
@@ -207,6 +207,8 @@ static inline __u32 sluice_filter_bit(const __u32 addr[4], int v4)
  * with their generation.
  */
 #define SLUICE_INDEX_MIN_PLEN 16
+/* Index records a list may hold per entry it may hold: a /20 alone makes 16. */
+#define SLUICE_INDEX_RECORDS_PER_ENTRY 4
 
 enum sluice_net_flags {
 	SLUICE_NET_WHOLE = 1 << 0,

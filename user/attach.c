@@ -298,10 +298,14 @@ int attach_iface(struct pins *p, const char *ifname, const struct attach_opts *o
 	set_capacity(skel->maps.sluice_allow1, p->dir, o->list_entries);
 	set_capacity(skel->maps.sluice_block0, p->dir, o->list_entries);
 	set_capacity(skel->maps.sluice_block1, p->dir, o->list_entries);
-	set_capacity(skel->maps.sluice_nets_allow0, p->dir, o->list_entries);
-	set_capacity(skel->maps.sluice_nets_allow1, p->dir, o->list_entries);
-	set_capacity(skel->maps.sluice_nets_block0, p->dir, o->list_entries);
-	set_capacity(skel->maps.sluice_nets_block1, p->dir, o->list_entries);
+	set_capacity(skel->maps.sluice_nets_allow0, p->dir,
+		     o->list_entries * SLUICE_INDEX_RECORDS_PER_ENTRY);
+	set_capacity(skel->maps.sluice_nets_allow1, p->dir,
+		     o->list_entries * SLUICE_INDEX_RECORDS_PER_ENTRY);
+	set_capacity(skel->maps.sluice_nets_block0, p->dir,
+		     o->list_entries * SLUICE_INDEX_RECORDS_PER_ENTRY);
+	set_capacity(skel->maps.sluice_nets_block1, p->dir,
+		     o->list_entries * SLUICE_INDEX_RECORDS_PER_ENTRY);
 	set_capacity(skel->maps.sluice_v6_allow0, p->dir, o->list_entries);
 	set_capacity(skel->maps.sluice_v6_allow1, p->dir, o->list_entries);
 	set_capacity(skel->maps.sluice_v6_block0, p->dir, o->list_entries);

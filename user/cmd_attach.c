@@ -29,7 +29,7 @@ static void attach_usage(FILE *out)
 		"                    (default auto)\n"
 		"  --limiter-keys N  limiter keys the LRU map holds behind the 1M slots\n"
 		"                    (default %u); sizes apply when the maps are first created\n"
-		"  --list-entries N  entries per list, and IPv4 index records (default %u)\n"
+		"  --list-entries N  entries per list (default %u), and 4N IPv4 index records\n"
 		"  --bans N          dynamic bans (default %u)\n"
 		"An interface that already runs another XDP program is refused.\n",
 		SLUICE_DEFAULT_LIMITER_KEYS, SLUICE_DEFAULT_LIST_ENTRIES, SLUICE_DEFAULT_BANS);
