@@ -371,10 +371,13 @@ static inline __attribute__((always_inline)) void sluice_mask_addr(__u32 out[4],
 	out[3] = in[3] & sluice_prefix_word_mask(plen, 3);
 }
 
+/* Folds V into the hash H; two multiply-xorshift rounds, so every input bit reaches the low bits. */
 static inline __attribute__((always_inline)) __u64 sluice_mix64(__u64 h, __u64 v)
 {
 	h = (h ^ v) * 0x9E3779B97F4A7C15ULL;
-	return h ^ (h >> 29);
+	h ^= h >> 32;
+	h *= 0xD6E8FEB86659FD93ULL;
+	return h ^ (h >> 32);
 }
 
 /* The two slots a bucket key may live in, and its tag (see sluice_slot). */
@@ -397,16 +400,18 @@ sluice_slot_ref(const struct sluice_bucket_key *key, __u32 plen, struct sluice_s
 		near = (__builtin_bswap32(key->addr[word]) >> shift) & 0xff;
 	}
 	sluice_mask_addr(group, key->addr, plen > 8 ? plen - 8 : 0);
-	h = sluice_mix64(sluice_mix64(sluice_mix64(sluice_mix64(head, group[0]), group[1]),
-				      group[2]),
-			 group[3]);
+	/*
+	 * The head is mixed alone first, and the address goes in 64 bits at a time: XORed
+	 * straight into the head, a limit id and an address word could cancel out, and
+	 * keys of two limits shared a tag (test_fuzz_packets caught it).
+	 */
+	h = sluice_mix64(sluice_mix64(head, 0), group[0] | (__u64)group[1] << 32);
+	h = sluice_mix64(h, group[2] | (__u64)group[3] << 32);
 	ref->idx[0] = (__u32)((h << 8) | near) & (SLUICE_SLOTS - 1);
 	ref->idx[1] = (__u32)(((h >> 32) << 8) | near) & (SLUICE_SLOTS - 1);
 	/* The tag hashes the whole key on its own: it alone tells two keys apart. */
-	h = sluice_mix64(head, SLUICE_SLOTS);
-	h = sluice_mix64(sluice_mix64(sluice_mix64(sluice_mix64(h, key->addr[0]), key->addr[1]),
-				      key->addr[2]),
-			 key->addr[3]);
+	h = sluice_mix64(sluice_mix64(head, SLUICE_SLOTS), key->addr[0] | (__u64)key->addr[1] << 32);
+	h = sluice_mix64(h, key->addr[2] | (__u64)key->addr[3] << 32);
 	ref->tag = h | 1;
 }
 
