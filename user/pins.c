@@ -384,83 +384,87 @@ int pins_active(const struct pins *p, __u32 *active)
 	return 0;
 }
 
-long map_count_entries(int fd)
+long map_batches(int fd, bool delete, long (*visit)(const void *values, __u32 n, void *ctx),
+		 void *ctx)
 {
-	const __u32 batch = 8192;
+	const __u32 chunk = 8192;
 	struct bpf_map_info info = {};
 	__u32 len = sizeof(info);
-	unsigned char cursor[64], cur[64], next[64];
+	unsigned char cursor[64];
 	void *keys = NULL, *values = NULL;
-	bool first = true, walked = false;
+	bool first = true;
+	long total = 0;
+
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		return -errno;
+	if ((info.type != BPF_MAP_TYPE_HASH && info.type != BPF_MAP_TYPE_LRU_HASH &&
+	     info.type != BPF_MAP_TYPE_ARRAY) ||
+	    info.key_size > sizeof(cursor))
+		return -EOPNOTSUPP;
+	keys = calloc(chunk, info.key_size);
+	values = calloc(chunk, info.value_size);
+	if (!keys || !values)
+		total = -ENOMEM;
+	while (total >= 0) {
+		LIBBPF_OPTS(bpf_map_batch_opts, opts);
+		__u32 count = chunk;
+		int err = delete ? bpf_map_lookup_and_delete_batch(fd, first ? NULL : cursor, cursor,
+								  keys, values, &count, &opts) :
+				   bpf_map_lookup_batch(fd, first ? NULL : cursor, cursor, keys,
+							values, &count, &opts);
+
+		first = false;
+		total += visit ? visit(values, count, ctx) : count;
+		if (err) {
+			if (errno != ENOENT) /* ENOENT: that was the last batch */
+				total = -errno;
+			break;
+		}
+	}
+	free(keys);
+	free(values);
+	return total;
+}
+
+long map_count_entries(int fd)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	unsigned char cur[64], next[64];
+	bool walked = false;
 	long total = 0;
 
 	if (bpf_obj_get_info_by_fd(fd, &info, &len))
 		return -errno;
 	if (info.key_size > sizeof(cur))
 		return -EINVAL;
-	if (info.type == BPF_MAP_TYPE_HASH || info.type == BPF_MAP_TYPE_LRU_HASH) {
-		/* Hashes answer in batches; one call per entry would cost a syscall each. */
-		keys = calloc(batch, info.key_size);
-		values = calloc(batch, info.value_size);
-		if (!keys || !values) {
-			total = -ENOMEM;
-			goto out;
-		}
-		for (;;) {
-			LIBBPF_OPTS(bpf_map_batch_opts, opts);
-			__u32 count = batch;
-			int err = bpf_map_lookup_batch(fd, first ? NULL : cursor, cursor, keys,
-						       values, &count, &opts);
-
-			first = false;
-			total += count;
-			if (err) {
-				if (errno != ENOENT) /* ENOENT: that was the last batch */
-					total = -errno;
-				goto out;
-			}
-		}
-	}
+	/* Hashes answer in batches; one call per entry would cost a syscall each. */
+	if (info.type == BPF_MAP_TYPE_HASH || info.type == BPF_MAP_TYPE_LRU_HASH)
+		return map_batches(fd, false, NULL, NULL);
 	while (bpf_map_get_next_key(fd, walked ? cur : NULL, next) == 0) {
 		memcpy(cur, next, info.key_size);
 		walked = true;
 		total++;
 	}
-out:
-	free(keys);
-	free(values);
 	return total;
+}
+
+static long count_live(const void *values, __u32 n, void *ctx)
+{
+	const struct sluice_slot *slots = values;
+	__u64 now = *(const __u64 *)ctx;
+	long live = 0;
+
+	for (__u32 i = 0; i < n; i++)
+		live += slots[i].tag && slots[i].tat > now;
+	return live;
 }
 
 long slots_count_live(int fd)
 {
-	const __u32 batch = 65536;
 	__u64 now = mono_now_ns() << SLUICE_TIME_SHIFT;
-	struct sluice_slot *slots = calloc(batch, sizeof(*slots));
-	__u32 *keys = calloc(batch, sizeof(*keys)), cursor = 0;
-	bool first = true;
-	long live = 0;
 
-	while (slots && keys) {
-		LIBBPF_OPTS(bpf_map_batch_opts, opts);
-		__u32 count = batch;
-		int err = bpf_map_lookup_batch(fd, first ? NULL : &cursor, &cursor, keys, slots,
-					       &count, &opts);
-
-		first = false;
-		for (__u32 i = 0; i < count; i++)
-			live += slots[i].tag && slots[i].tat > now;
-		if (err) {
-			if (errno != ENOENT) /* ENOENT: that was the last batch */
-				live = -errno;
-			break;
-		}
-	}
-	if (!slots || !keys)
-		live = -ENOMEM;
-	free(slots);
-	free(keys);
-	return live;
+	return map_batches(fd, false, count_live, &now);
 }
 
 __u32 pins_pinned_max_entries(const char *dir, const char *name)

@@ -224,41 +224,6 @@ int policy_rules_text(const struct policy_doc *doc, char *buf, size_t len)
 	return 0;
 }
 
-/*
- * Empties a hash map in batches of lookup-and-delete, one pass over its buckets;
- * -EOPNOTSUPP where the map type has no batches (the trie).
- */
-static long drain_hash(int fd, const struct bpf_map_info *info)
-{
-	const __u32 chunk = 8192;
-	void *keys = calloc(chunk, info->key_size), *values = calloc(chunk, info->value_size);
-	unsigned char cursor[64];
-	long removed = 0;
-	bool first = true;
-
-	if (info->type != BPF_MAP_TYPE_HASH || info->key_size > sizeof(cursor))
-		removed = -EOPNOTSUPP;
-	else if (!keys || !values)
-		removed = -ENOMEM;
-	while (removed >= 0) {
-		LIBBPF_OPTS(bpf_map_batch_opts, opts);
-		__u32 count = chunk;
-		int err = bpf_map_lookup_and_delete_batch(fd, first ? NULL : cursor, cursor, keys,
-							  values, &count, &opts);
-
-		first = false;
-		removed += count;
-		if (err) {
-			if (errno != ENOENT) /* ENOENT: that was the last batch */
-				removed = -errno;
-			break;
-		}
-	}
-	free(keys);
-	free(values);
-	return removed;
-}
-
 /* Empties a list trie or index map; returns the number of entries removed or -errno. */
 static long clear_map(int fd)
 {
@@ -272,10 +237,13 @@ static long clear_map(int fd)
 
 	if (bpf_obj_get_info_by_fd(fd, &info, &info_len))
 		return -errno;
-	removed = drain_hash(fd, &info);
-	if (removed >= 0)
-		return removed;
-	removed = 0;
+	/* Hashes empty in batches of lookup-and-delete, one pass over their buckets. */
+	if (info.type == BPF_MAP_TYPE_HASH) {
+		removed = map_batches(fd, true, NULL, NULL);
+		if (removed >= 0)
+			return removed;
+		removed = 0;
+	}
 	ksize = info.key_size;
 	cur = calloc(2, ksize);
 	if (!cur)
