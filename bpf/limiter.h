@@ -90,9 +90,9 @@ static __always_inline void mark_lru_used(void)
 		*used = 1;
 }
 
-/* The key's own slot, else a slot it took over (full bucket), else NULL. */
+/* The key's own slot, else with CLAIM a slot it took over (full bucket), else NULL. */
 static __always_inline __u64 *slot_find(const struct sluice_slot_ref *ref,
-					const struct sluice_bucket_key *key, __u64 now)
+					const struct sluice_bucket_key *key, __u64 now, int claim)
 {
 	__u32 idx0 = ref->idx[0], idx1 = ref->idx[1];
 	struct sluice_slot *s0, *s1, *spare;
@@ -107,6 +107,8 @@ static __always_inline __u64 *slot_find(const struct sluice_slot_ref *ref,
 		return &s0->tat;
 	if (s1->tag == ref->tag)
 		return &s1->tat;
+	if (!claim)
+		return NULL;
 	spare = s0->tat <= now ? s0 : s1->tat <= now ? s1 : NULL;
 	if (!spare)
 		return NULL;
@@ -145,7 +147,7 @@ __noinline int limit_admit(const struct sluice_limit *lim, const struct packet *
 	*cost_out = cost;
 	plen = bucket_key(&key, lim, p);
 	sluice_slot_ref(&key, plen, &ref);
-	tat = slot_find(&ref, &key, now);
+	tat = slot_find(&ref, &key, now, 1);
 	if (tat)
 		return gcra_take(tat, now, cost, lim->tolerance);
 
@@ -184,22 +186,14 @@ __noinline int limit_refund(const struct sluice_limit *lim, const struct packet 
 {
 	struct sluice_bucket_key key;
 	struct sluice_slot_ref ref;
-	struct sluice_slot *s;
-	__u64 *tat = NULL;
-	__u32 plen, idx;
+	__u64 *tat;
+	__u32 plen;
 
 	if (!lim || !p)
 		return 0;
 	plen = bucket_key(&key, lim, p);
 	sluice_slot_ref(&key, plen, &ref);
-	idx = ref.idx[0];
-	s = bpf_map_lookup_elem(&sluice_slots, &idx);
-	if (s && s->tag == ref.tag)
-		tat = &s->tat;
-	idx = ref.idx[1];
-	s = tat ? NULL : bpf_map_lookup_elem(&sluice_slots, &idx);
-	if (s && s->tag == ref.tag)
-		tat = &s->tat;
+	tat = slot_find(&ref, &key, 0, 0);
 	if (!tat)
 		tat = bpf_map_lookup_elem(&sluice_buckets, &key);
 	if (!tat)
