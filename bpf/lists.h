@@ -83,11 +83,11 @@ __noinline int source_banned(const struct sluice_policy *pol, const struct packe
 	return 0;
 }
 
-/* The list filter's header word and the source's bit in it, for the source's family. */
-static __always_inline int filter_read(__u32 block, __u32 gen, __u32 v4, const struct packet *p,
+/* The header word of filter REGION and the source's bit in it. */
+static __always_inline int filter_read(__u32 region, __u32 v4, const struct packet *p,
 				       __u64 *header, __u32 *bit_set)
 {
-	__u32 region = sluice_filter_region(block, gen, v4), bit, idx;
+	__u32 bit, idx;
 	__u64 *word;
 
 	word = bpf_map_lookup_elem(&sluice_filter, &region);
@@ -174,7 +174,7 @@ static __always_inline int v6_index_says(void *index, __u32 region, __u64 header
 __noinline int source_listed(__u32 block, __u32 gen, __u32 filtered, const struct packet *p,
 			     __u64 *now)
 {
-	__u32 v4, bit_set = 1;
+	__u32 v4, region, bit_set = 1;
 	__u64 header = SLUICE_FILTER_ALL;
 	void *trie, *index, *index6;
 	int says;
@@ -194,14 +194,15 @@ __noinline int source_listed(__u32 block, __u32 gen, __u32 filtered, const struc
 		return list_match(trie, p->src, now);
 	/* By the address's form, as the trie sees it: an IPv6 ::ffff:a.b.c.d is IPv4 here. */
 	v4 = p->src[0] == 0 && p->src[1] == 0 && p->src[2] == bpf_htonl(0xffff);
-	if (filter_read(block, gen, v4, p, &header, &bit_set))
+	region = sluice_filter_region(block, gen, v4);
+	if (filter_read(region, v4, p, &header, &bit_set))
 		return list_match(trie, p->src, now);
 	if (!(header & SLUICE_FILTER_ALL) && !bit_set)
 		return 0;
 	if (v4)
 		says = index_says(index, header, p);
 	else
-		says = v6_index_says(index6, sluice_filter_region(block, gen, 0), header, p, now);
+		says = v6_index_says(index6, region, header, p, now);
 	if (says >= 0)
 		return says;
 	return list_match(trie, p->src, now);

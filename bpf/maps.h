@@ -26,19 +26,24 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } sluice_policy SEC(".maps");
 
+/* A map of each list (allow, block) and generation, created without preallocation. */
+#define SLUICE_PER_LIST_MAP(name, map_type, entries, key_type, value_type)                         \
+	struct {                                                                                   \
+		__uint(type, map_type);                                                            \
+		__uint(max_entries, entries);                                                      \
+		__type(key, key_type);                                                             \
+		__type(value, value_type);                                                         \
+		__uint(map_flags, BPF_F_NO_PREALLOC);                                              \
+		__uint(pinning, LIBBPF_PIN_BY_NAME);                                               \
+	} name SEC(".maps")
+
 /*
  * Allowlist and blocklist, one pair per generation so a restore switches lists and
  * rules in one step. Written by the controller; read per packet.
  */
 #define SLUICE_LIST_MAP(name)                                                                      \
-	struct {                                                                                   \
-		__uint(type, BPF_MAP_TYPE_LPM_TRIE);                                               \
-		__uint(max_entries, SLUICE_DEFAULT_LIST_ENTRIES);                                  \
-		__type(key, struct sluice_lpm_key);                                                \
-		__type(value, struct sluice_list_entry);                                           \
-		__uint(map_flags, BPF_F_NO_PREALLOC);                                              \
-		__uint(pinning, LIBBPF_PIN_BY_NAME);                                               \
-	} name SEC(".maps")
+	SLUICE_PER_LIST_MAP(name, BPF_MAP_TYPE_LPM_TRIE, SLUICE_DEFAULT_LIST_ENTRIES,              \
+			    struct sluice_lpm_key, struct sluice_list_entry)
 
 SLUICE_LIST_MAP(sluice_allow0);
 SLUICE_LIST_MAP(sluice_allow1);
@@ -47,15 +52,9 @@ SLUICE_LIST_MAP(sluice_block1);
 
 /* IPv4 index of each list (see sluice.h), keyed by the /24 in host order. */
 #define SLUICE_INDEX_MAP(name)                                                                     \
-	struct {                                                                                   \
-		__uint(type, BPF_MAP_TYPE_HASH);                                                   \
-		__uint(max_entries,                                                                \
-		       SLUICE_DEFAULT_LIST_ENTRIES * SLUICE_INDEX_RECORDS_PER_ENTRY);              \
-		__type(key, __u32);                                                                \
-		__type(value, struct sluice_net);                                                  \
-		__uint(map_flags, BPF_F_NO_PREALLOC);                                              \
-		__uint(pinning, LIBBPF_PIN_BY_NAME);                                               \
-	} name SEC(".maps")
+	SLUICE_PER_LIST_MAP(name, BPF_MAP_TYPE_HASH,                                               \
+			    SLUICE_DEFAULT_LIST_ENTRIES * SLUICE_INDEX_RECORDS_PER_ENTRY, __u32,   \
+			    struct sluice_net)
 
 SLUICE_INDEX_MAP(sluice_nets_allow0);
 SLUICE_INDEX_MAP(sluice_nets_allow1);
@@ -64,14 +63,8 @@ SLUICE_INDEX_MAP(sluice_nets_block1);
 
 /* IPv6 index of each list (see sluice.h): exact prefixes, valued by their expiry. */
 #define SLUICE_V6_INDEX_MAP(name)                                                                  \
-	struct {                                                                                   \
-		__uint(type, BPF_MAP_TYPE_HASH);                                                   \
-		__uint(max_entries, SLUICE_DEFAULT_LIST_ENTRIES);                                  \
-		__type(key, struct sluice_lpm_key);                                                \
-		__type(value, __u64);                                                              \
-		__uint(map_flags, BPF_F_NO_PREALLOC);                                              \
-		__uint(pinning, LIBBPF_PIN_BY_NAME);                                               \
-	} name SEC(".maps")
+	SLUICE_PER_LIST_MAP(name, BPF_MAP_TYPE_HASH, SLUICE_DEFAULT_LIST_ENTRIES,                  \
+			    struct sluice_lpm_key, __u64)
 
 SLUICE_V6_INDEX_MAP(sluice_v6_allow0);
 SLUICE_V6_INDEX_MAP(sluice_v6_allow1);
@@ -99,7 +92,7 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } sluice_slots SEC(".maps");
 
-/* Non-zero once any key has gone to the LRU maps; until then a new slot owner has no state there. */
+/* Non-zero once any key has gone to the LRU maps; until then a slot's new owner has none there. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
