@@ -151,6 +151,11 @@ bool addr_is_v4_mapped(const __u32 addr[4])
 	return !addr[0] && !addr[1] && addr[2] == htonl(0xffff);
 }
 
+bool prefix128_is_v4(const __u32 addr[4], unsigned int plen128)
+{
+	return plen128 >= SLUICE_V4_MAPPED_PLEN && addr_is_v4_mapped(addr);
+}
+
 int parse_prefix(const char *s, struct prefix *out, struct parse_error *err)
 {
 	const char *slash = strchr(s, '/');

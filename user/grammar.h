@@ -105,6 +105,9 @@ void plen128_mask(unsigned int bits, __u32 mask[4]);
 /* Is ADDR (128-bit form) an IPv4 address, ::ffff:a.b.c.d? */
 bool addr_is_v4_mapped(const __u32 addr[4]);
 
+/* Is the 128-bit-form prefix ADDR/PLEN128 an IPv4 prefix (of /0 to /32)? */
+bool prefix128_is_v4(const __u32 addr[4], unsigned int plen128);
+
 /* Value parsers: 0 on success, -EINVAL with a message in err->msg (line/column untouched). */
 int parse_prefix(const char *s, struct prefix *out, struct parse_error *err);
 int parse_rate(const char *s, struct rate *out, struct parse_error *err);

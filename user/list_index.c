@@ -93,11 +93,6 @@ static struct sluice_net *record(struct list_index *ix, __u32 net)
 	return &ix->slots[i].rec;
 }
 
-static bool key_is_v4(const struct sluice_lpm_key *key)
-{
-	return key->prefixlen >= SLUICE_V4_MAPPED_PLEN && addr_is_v4_mapped(key->addr);
-}
-
 static int note_v6(struct list_index *ix, const struct sluice_lpm_key *key, __u64 expires_ns,
 		   bool deleted)
 {
@@ -151,14 +146,14 @@ static int note_v4(struct list_index *ix, const struct sluice_lpm_key *key, bool
 
 int list_index_note(struct list_index *ix, const struct sluice_lpm_key *key, __u64 expires_ns)
 {
-	if (key_is_v4(key))
+	if (prefix128_is_v4(key->addr, key->prefixlen))
 		return note_v4(ix, key, expires_ns != 0);
 	return note_v6(ix, key, expires_ns, false);
 }
 
 int list_index_forget(struct list_index *ix, const struct sluice_lpm_key *key)
 {
-	if (key_is_v4(key))
+	if (prefix128_is_v4(key->addr, key->prefixlen))
 		return note_v4(ix, key, true);
 	return note_v6(ix, key, 0, true);
 }

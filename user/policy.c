@@ -73,7 +73,7 @@ void key_to_prefix(const struct sluice_lpm_key *key, struct prefix *pfx)
 {
 	memset(pfx, 0, sizeof(*pfx));
 	memcpy(pfx->addr, key->addr, sizeof(pfx->addr));
-	if (key->prefixlen >= SLUICE_V4_MAPPED_PLEN && addr_is_v4_mapped(key->addr)) {
+	if (prefix128_is_v4(key->addr, key->prefixlen)) {
 		pfx->family = SLUICE_FAMILY_IPV4;
 		pfx->plen = key->prefixlen - SLUICE_V4_MAPPED_PLEN;
 	} else {
@@ -114,7 +114,7 @@ static void keep_live_ban_plens(const struct pins *p, struct sluice_policy *pol)
 	bool walked = false, warned[129] = {};
 
 	while (bpf_map_get_next_key(p->fds[PIN_BANS], walked ? &cur : NULL, &next) == 0) {
-		bool v4 = next.prefixlen >= SLUICE_V4_MAPPED_PLEN && addr_is_v4_mapped(next.addr);
+		bool v4 = prefix128_is_v4(next.addr, next.prefixlen);
 		int err = v4 ? add_ban_plen(pol->ban_plens4, &pol->nban_plens4, next.prefixlen) :
 			       add_ban_plen(pol->ban_plens6, &pol->nban_plens6, next.prefixlen);
 
@@ -373,7 +373,7 @@ static void filter_set(__u64 *region, __u32 bit)
  */
 static void filter_add(const struct list_filter *f, const struct sluice_lpm_key *key)
 {
-	bool v4 = key->prefixlen >= SLUICE_V4_MAPPED_PLEN && addr_is_v4_mapped(key->addr);
+	bool v4 = prefix128_is_v4(key->addr, key->prefixlen);
 	__u64 *region = v4 ? f->v4 : f->v6;
 	__u32 bucket = v4 ? SLUICE_V4_MAPPED_PLEN + SLUICE_FILTER_V4_BUCKET : SLUICE_FILTER_V6_BUCKET;
 	__u32 addr[4] = { key->addr[0], key->addr[1], key->addr[2], key->addr[3] };
