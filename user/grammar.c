@@ -137,13 +137,8 @@ unsigned int prefix_plen128(const struct prefix *p)
 
 void plen128_mask(unsigned int bits, __u32 mask[4])
 {
-	unsigned int i;
-
-	for (i = 0; i < 4; i++) {
-		unsigned int b = bits > 32 * i ? bits - 32 * i : 0;
-
-		mask[i] = b >= 32 ? 0xffffffff : b ? htonl(~0U << (32 - b)) : 0;
-	}
+	for (unsigned int i = 0; i < 4; i++)
+		mask[i] = sluice_prefix_word_mask(bits, i);
 }
 
 bool addr_is_v4_mapped(const __u32 addr[4])
