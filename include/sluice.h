@@ -371,7 +371,7 @@ static inline __attribute__((always_inline)) void sluice_mask_addr(__u32 out[4],
 	out[3] = in[3] & sluice_prefix_word_mask(plen, 3);
 }
 
-/* Folds V into the hash H; two multiply-xorshift rounds, so every input bit reaches the low bits. */
+/* Folds V into hash H: two multiply-xorshift rounds carry every input bit to the low ones. */
 static inline __attribute__((always_inline)) __u64 sluice_mix64(__u64 h, __u64 v)
 {
 	h = (h ^ v) * 0x9E3779B97F4A7C15ULL;
@@ -434,12 +434,9 @@ _Static_assert(sizeof(struct sluice_ban_key) == 20, "sluice_ban_key layout");
 
 static inline __u32 sluice_ban_bit(__u8 prefixlen, const __u32 addr[4])
 {
-	__u64 h = prefixlen;
+	__u64 h = sluice_mix64(sluice_mix64(prefixlen, addr[0] | (__u64)addr[1] << 32),
+			       addr[2] | (__u64)addr[3] << 32);
 
-	h = (h ^ addr[0]) * 0x9E3779B97F4A7C15ULL;
-	h = (h ^ addr[1]) * 0x9E3779B97F4A7C15ULL;
-	h = (h ^ addr[2]) * 0x9E3779B97F4A7C15ULL;
-	h = (h ^ addr[3]) * 0x9E3779B97F4A7C15ULL;
 	return (__u32)(h >> (64 - SLUICE_BAN_FILTER_BITS_LOG2));
 }
 
