@@ -527,19 +527,24 @@ static inline int map_clear(int fd)
 	return errno == ENOENT ? 0 : -errno;
 }
 
-/* Frees every limiter slot; the data path otherwise keeps state there across tests. */
-static inline int slots_clear(void)
+/*
+ * Sets every limiter slot to (TAG, TAT); slots_fill(0, 0) frees them all, which
+ * policy_install does, as the data path otherwise keeps state there across tests.
+ */
+static inline int slots_fill(__u64 tag, __u64 tat)
 {
-	static const struct sluice_slot empty[65536];
+	static struct sluice_slot slots[65536];
 	static __u32 keys[65536];
 	LIBBPF_OPTS(bpf_map_batch_opts, opts);
 
+	for (__u32 i = 0; i < 65536; i++)
+		slots[i] = (struct sluice_slot){ .tag = tag, .tat = tat };
 	for (__u32 base = 0; base < SLUICE_SLOTS; base += 65536) {
 		__u32 count = 65536;
 
 		for (__u32 i = 0; i < 65536; i++)
 			keys[i] = base + i;
-		if (bpf_map_update_batch(H.slots, keys, empty, &count, &opts))
+		if (bpf_map_update_batch(H.slots, keys, slots, &count, &opts))
 			return -errno;
 	}
 	return 0;
@@ -678,7 +683,7 @@ static inline int policy_install(struct sluice_policy *pol, const struct list_sp
 	for (int i = 0; i < 2 && !err; i++)
 		err = map_clear(H.allow[i]) ?: map_clear(H.block[i]);
 	err = err ?: map_clear(H.buckets) ?: map_clear(H.newkeys) ?: map_clear(H.bans);
-	err = err ?: slots_clear();
+	err = err ?: slots_fill(0, 0);
 	memset(&poison, 0, sizeof(poison));
 	for (int i = 0; i < nlists && !err; i++)
 		err = add_entry(pol, gen, &lists[i], now);

@@ -455,21 +455,6 @@ static long count_keys(int fd)
 	return n;
 }
 
-/* Sets every slot to TAT under a tag no key has (or frees them all with 0, 0). */
-static int fill_slots(__u64 tag, __u64 tat)
-{
-	static struct sluice_slot slots[SLUICE_SLOTS];
-	static __u32 keys[SLUICE_SLOTS];
-	__u32 count = SLUICE_SLOTS;
-	LIBBPF_OPTS(bpf_map_batch_opts, opts);
-
-	for (__u32 i = 0; i < SLUICE_SLOTS; i++) {
-		keys[i] = i;
-		slots[i] = (struct sluice_slot){ .tag = tag, .tat = tat };
-	}
-	return bpf_map_update_batch(H.slots, keys, slots, &count, &opts) ? -errno : 0;
-}
-
 /*
  * Four packets of SRC4 under a burst of 3 interleaved with 2000 one-packet sources;
  * with SLOTS_LIVE every limiter slot holds another key's live state.
@@ -482,7 +467,7 @@ static bool churn_run(bool slots_live, bool *ok)
 	char src[32];
 	struct frame f;
 
-	*ok = !scenario_apply(&sc, 0) && (!slots_live || !fill_slots(1, ~0ULL));
+	*ok = !scenario_apply(&sc, 0) && (!slots_live || !slots_fill(1, ~0ULL));
 	build_frame(&spec, &f);
 	for (int i = 0; *ok && i < 2; i++)
 		*ok = !run_xdp(H.prog, &f, f.len, 1, &verdicts[i], NULL);
@@ -533,7 +518,7 @@ static void test_churn(void)
 		__u32 retval = 0;
 
 		build_frame(&spec, &f);
-		ok = !fill_slots(0, 0) && !run_xdp(H.prog, &f, f.len, 1, &retval, NULL) &&
+		ok = !slots_fill(0, 0) && !run_xdp(H.prog, &f, f.len, 1, &retval, NULL) &&
 		     TAP_EXPECT_EQ("5th, still over the burst", retval, XDP_DROP) &&
 		     TAP_EXPECT_EQ("keys with live slots", slots_count_live(H.slots), 1);
 	}
