@@ -1,6 +1,5 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #include <errno.h>
-#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1024,37 +1023,41 @@ long lists_count(const struct pins *p, enum list_kind kind)
 	return count;
 }
 
-_Static_assert(offsetof(struct sluice_list_entry, expires_ns) == 0 &&
-		       offsetof(struct sluice_ban, expires_ns) == 0,
-	       "list entries and bans start with their expiry");
-
-/*
- * Deletes the entries of list or ban map FD whose expiry (the value's first word) is
- * past NOW; with ZERO_NEVER an expiry of 0 never passes. Returns how many it deleted.
- */
-static long collect_map(int fd, __u64 now, bool zero_never)
+static long collect_list(int fd, __u64 now)
 {
-	struct bpf_map_info info = {};
-	__u32 len = sizeof(info);
-	unsigned char cur[64], next[64];
+	struct sluice_lpm_key cur, next;
+	struct sluice_list_entry entry;
 	bool walked = false;
 	long removed = 0;
-	__u64 *value;
 
-	if (bpf_obj_get_info_by_fd(fd, &info, &len) || info.key_size > sizeof(cur) ||
-	    info.value_size < sizeof(*value))
-		return 0;
-	value = malloc(info.value_size);
-	while (value && bpf_map_get_next_key(fd, walked ? cur : NULL, next) == 0) {
-		if (bpf_map_lookup_elem(fd, next, value) == 0 && (*value || !zero_never) &&
-		    *value <= now && bpf_map_delete_elem(fd, next) == 0) {
+	while (bpf_map_get_next_key(fd, walked ? &cur : NULL, &next) == 0) {
+		if (bpf_map_lookup_elem(fd, &next, &entry) == 0 && entry.expires_ns &&
+		    entry.expires_ns <= now && bpf_map_delete_elem(fd, &next) == 0) {
 			removed++;
 			continue; /* walk on from the same key */
 		}
-		memcpy(cur, next, info.key_size);
+		cur = next;
 		walked = true;
 	}
-	free(value);
+	return removed;
+}
+
+static long collect_bans(int fd, __u64 now)
+{
+	struct sluice_ban_key cur, next;
+	struct sluice_ban ban;
+	bool walked = false;
+	long removed = 0;
+
+	while (bpf_map_get_next_key(fd, walked ? &cur : NULL, &next) == 0) {
+		if (bpf_map_lookup_elem(fd, &next, &ban) == 0 && ban.expires_ns <= now &&
+		    bpf_map_delete_elem(fd, &next) == 0) {
+			removed++;
+			continue;
+		}
+		cur = next;
+		walked = true;
+	}
 	return removed;
 }
 
@@ -1067,7 +1070,7 @@ long collect_expired(struct pins *p)
 	ret = pins_active(p, &active);
 	if (ret)
 		return ret;
-	return collect_map(list_fd(p, LIST_ALLOW, SLUICE_ACTIVE_LISTS(active)), now, true) +
-	       collect_map(list_fd(p, LIST_BLOCK, SLUICE_ACTIVE_LISTS(active)), now, true) +
-	       collect_map(p->fds[PIN_BANS], now, false);
+	return collect_list(list_fd(p, LIST_ALLOW, SLUICE_ACTIVE_LISTS(active)), now) +
+	       collect_list(list_fd(p, LIST_BLOCK, SLUICE_ACTIVE_LISTS(active)), now) +
+	       collect_bans(p->fds[PIN_BANS], now);
 }
