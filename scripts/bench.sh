@@ -3,7 +3,8 @@
 # `make bench`: what sluice costs per packet (bench_prog: BPF_PROG_TEST_RUN against a bare
 # XDP_DROP), what it delivers end to end against bare XDP and nftables on the same traffic
 # (trafficgen into a veth), and what the controller's verbs take. Prints tables, writes
-# bench/results.json and puts the tables into bench/README.md. Needs root.
+# bench/results.json, puts the tables into bench/README.md and regenerates the top-level
+# README's performance summary from them (scripts/bench_summary.py). Needs root.
 #
 #   BENCH_PARTS="prog e2e control"  the parts to run (default: all three)
 #   BENCH_QUICK=1                   3 runs, 2 s per end-to-end round, no 1M/10M scale points
@@ -121,10 +122,28 @@ gen_sources() {
 for i in range(int(sys.argv[1])): print(f"block add 198.19.{i >> 8}.{i & 255}")' "$SRC_KEYS"
 }
 
-# The 16 rules of the end-to-end policy; the flood rule, last, limits the generated traffic.
-RATE_PER_SEC=1
+# The 16 rules of the end-to-end policy; the flood rules, last, limit the generated traffic.
+RATE_PER_SEC=10
 BURST=5
+# The global cap behind the per-source limit (scenarios sluice_cap, sluice_cap_new).
+CAP_RATE=100000
+CAP_BURST=1000
 e2e_rules() {
+	e2e_background_rules
+	cat <<EOF
+rule add flood6 ip6 udp dport 9000 limit src6/128 rate $RATE_PER_SEC/s burst $BURST
+rule add flood udp dport 9000 limit src/32 rate $RATE_PER_SEC/s burst $BURST
+EOF
+}
+# The same 14 background rules with one flood rule for both families, whose packets must
+# pass a per-source limit and then the global cap: 15 rules.
+e2e_cap_rules() {
+	e2e_background_rules
+	echo "rule add flood udp dport 9000 limit src/32 src6/128 rate $RATE_PER_SEC/s burst $BURST" \
+		"limit global rate $CAP_RATE/s burst $CAP_BURST"
+}
+# The 14 rules no generated packet matches, there to be checked and skipped.
+e2e_background_rules() {
 	cat <<EOF
 rule add ssh tcp dport 22 syn limit src/32 rate 10/m burst 5 action ban 10m
 rule add http tcp dport 80 syn limit src/32 rate 50/s burst 100
@@ -140,8 +159,6 @@ rule add memcached udp dport 11211 action drop
 rule add ssdp udp dport 1900 action drop
 rule add v6udp ip6 udp dport 5000-5100 limit src6/64 rate 100/s
 rule add game udp dport 27015 limit src/32 rate 200/s burst 400
-rule add flood6 ip6 udp dport 9000 limit src6/128 rate $RATE_PER_SEC/s burst $BURST
-rule add flood udp dport 9000 limit src/32 rate $RATE_PER_SEC/s burst $BURST
 EOF
 }
 
@@ -162,8 +179,20 @@ setup_netns() {
 rx_packets() { ip -n "$DUT_NS" -s -j link show dev "$DUT_IF" | jq '.[0].stats64.rx.packets'; }
 xmit_errors() { in_gen ethtool -S "$GEN_IF" | awk '/tx_queue_0_xdp_xmit_errors/ { s += $2 } END { print s + 0 }'; }
 
-# The end-to-end traffic: 64-byte UDP frames from 64k sources to port 9000, one CPU.
+# The end-to-end traffic, to UDP port 9000 from one CPU. TRAFFIC=v4: 64-byte frames from
+# the 64k sources of 198.19.0.0/16 in turn. TRAFFIC=v6new: 66-byte frames (IPv6 + UDP needs
+# 62 bytes before the FCS) from 16M sources of fd00:1::/104 in a scattered order, so that at
+# the rates reached every packet comes from a source not seen for seconds: a new source to
+# the limiter, whose buckets refill in 0.5 s and whose 1M slots cannot hold 16M keys.
+TRAFFIC=v4
+V6_SRC=fd00:1::
+V6_KEYS=16777216
 gen_send() {
+	if [ "$TRAFFIC" = v6new ]; then
+		in_gen "$GEN" send --dev "$GEN_IF" --src "$V6_SRC" --keys "$V6_KEYS" --scatter \
+			--dst fd00:5::1 --dst-mac "$OTHER_MAC" --dport 9000 --cpu 0 "$@"
+		return
+	fi
 	in_gen "$GEN" send --dev "$GEN_IF" --src "$SRC_BASE" --keys "$SRC_KEYS" --dst "$DUT_IP" \
 		--dst-mac "$OTHER_MAC" --dport 9000 --cpu 0 "$@"
 }
@@ -184,36 +213,57 @@ e2e_rounds() {
 	done | jq -s .
 }
 
-# Verdict counts of the sluice interface: {"pass": N, "drop": N, ...} packets.
+# Verdict counts of the sluice interface: {"pass": N, "drop": N, ...} packets, the drops by
+# reason ("drop_blocklist": N, ...: what kind of drop it was), the event counters and, from
+# the events the reader wrote, how many events each limit of a rule refused (a sample: the
+# events are rate-limited, but they show which of a rule's limits does the refusing).
 sluice_verdicts() {
-	sl -j stats | jq --arg i "$DUT_IF" '(.interfaces[] | select(.name == $i) | .verdicts | map_values(.packets)) +
-		((.events // {}) | with_entries(.key = "events_" + .key))'
+	local ev='{}'
+	[ -s "$TMP/events.jsonl" ] &&
+		ev=$(jq -s 'map(select(.limit != null) | "events_limit\(.limit)") | group_by(.) |
+			map({(.[0]): length}) | add // {}' "$TMP/events.jsonl")
+	sl -j stats | jq --arg i "$DUT_IF" --argjson ev "$ev" '
+		(.interfaces[] | select(.name == $i) | (.verdicts | map_values(.packets)) +
+		 (.drops | map_values(.packets) | with_entries(.key = "drop_" + .key))) +
+		((.events // {}) | with_entries(.key = "events_" + .key)) + $ev'
 }
+# Limiter keys sluice holds after a scenario: slots taken and live, LRU entries, probation.
+sluice_keys() { "$GEN" keys "$PIN"; }
 nft_counters() {
 	in_dut nft -j list table netdev sbench |
 		jq '[.nftables[] | select(.rule) | .rule | {(.comment): (.expr[] | select(.counter) | .counter.packets)}] | add'
 }
 
-# e2e_scenario NAME SETUP_FN VERDICT_FN TEARDOWN_FN: measures and records one scenario.
+# e2e_scenario NAME LABEL SETUP_FN VERDICT_FN TEARDOWN_FN [BASE [KEYS_FN]]: measures and
+# records one scenario under the traffic in $TRAFFIC. BASE names the bare scenario of the
+# same traffic its fraction is taken of; KEYS_FN reports the limiter state left behind.
 declare -a E2E_NAMES=()
 e2e_scenario() {
-	local name=$1 label=$2 setup=$3 verdicts=$4 teardown=$5 v0 v1 rounds
+	local name=$1 label=$2 setup=$3 verdicts=$4 teardown=$5 base=${6:-bare} keys_fn=${7:-} v0 v1 rounds
+	local t0 t1 keys=null
 	log "end to end: $label"
+	WARMUP=1
+	t0=$(date +%s%N)
 	if ! $setup; then
 		log "$name: set-up failed"
 		$teardown
 		return 1
 	fi
+	t1=$(date +%s%N)
 	v0=$($verdicts)
 	rounds=$(e2e_rounds) || {
 		$teardown
 		return 1
 	}
 	v1=$($verdicts)
+	[ -n "$keys_fn" ] && keys=$($keys_fn)
 	$teardown
 	E2E_NAMES+=("$name")
-	jq -n --arg name "$name" --arg lbl "$label" --argjson r "$rounds" --argjson a "$v0" --argjson b "$v1" '
-		{name: $name, "label": $lbl, rounds: $r,
+	jq -n --arg name "$name" --arg lbl "$label" --argjson r "$rounds" --argjson a "$v0" --argjson b "$v1" \
+		--arg base "$base" --arg traffic "$TRAFFIC" --argjson keys "${keys:-null}" \
+		--argjson setup "$(awk -v d=$((t1 - t0)) 'BEGIN { printf "%.3f", d / 1e9 }')" '
+		{name: $name, "label": $lbl, base: $base, traffic: $traffic, setup_s: $setup, rounds: $r,
+		 limiter_keys: $keys,
 		 delivered_mpps: ($r | map(.delivered_mpps) | sort | .[length / 2 | floor]),
 		 offered_mpps: ($r | map(.mpps) | sort | .[length / 2 | floor]),
 		 verdicts: ($b | with_entries(.value -= ($a[.key] // 0)) | with_entries(select(.value != 0)))}' \
@@ -235,7 +285,7 @@ events_reader=
 reader_start() {
 	[ -n "$events_reader" ] && return 0
 	# nsenter execs sluice, so $! is the reader itself.
-	nsenter --net="/run/netns/$DUT_NS" "$SLUICE" --pin-path "$PIN" -j events >/dev/null 2>&1 &
+	nsenter --net="/run/netns/$DUT_NS" "$SLUICE" --pin-path "$PIN" -j events >>"$TMP/events.jsonl" 2>/dev/null &
 	events_reader=$!
 }
 reader_stop() {
@@ -251,6 +301,17 @@ sluice_block_setup() {
 	CONTROL_RESTORE_BLOCK=$t
 	reader_start
 }
+# The blocklist holds 198.19.0.0/16 alone, and then with 300k other prefixes around it.
+sluice_net16_setup() {
+	sluice_attach && sl restore "$TMP/policy-net16" && reader_start
+}
+sluice_net16_big_setup() {
+	sluice_attach && sl restore "$TMP/policy-net16-big" && reader_start
+}
+# Per-source limit, then the global cap; both traffics run against the same policy.
+sluice_cap_setup() {
+	sluice_attach && sl restore "$TMP/policy-cap" && reader_start
+}
 # The same, with nobody reading events: the warm-up fills the event ring first.
 sluice_unread_setup() {
 	reader_stop
@@ -258,7 +319,6 @@ sluice_unread_setup() {
 }
 sluice_limit_setup() {
 	sluice_attach || return 1
-	WARMUP=1
 	sl restore "$TMP/policy-limit" && reader_start
 }
 sluice_keep() { :; }
@@ -296,14 +356,64 @@ table netdev sbench {
 EOF
 	in_dut nft -f "$TMP/nft-meter"
 }
+# An interval set holding 198.19.0.0/16 alone (the network form is what a /16 blocklist is
+# in nftables), then the same with the 300k prefixes of the sluice_net16_big policy: IPv4 in
+# one interval set, IPv6 in another. auto-merge, as the lists have prefixes inside others.
+nft_net16_setup() { nft_prefix_sets "$TMP/prefixes-net16"; }
+nft_net16_big_setup() { nft_prefix_sets "$TMP/prefixes-net16-big"; }
+nft_prefix_sets() {
+	in_dut "$GEN" xdp "$DUT_IF" pass || return 1
+	{
+		echo "table netdev sbench {"
+		echo "	set blk4 { type ipv4_addr; flags interval; auto-merge; elements = {"
+		grep -v : "$1" | sed '$!s/$/,/'
+		echo "	} }"
+		if grep -q : "$1"; then
+			echo "	set blk6 { type ipv6_addr; flags interval; auto-merge; elements = {"
+			grep : "$1" | sed '$!s/$/,/'
+			echo "	} }"
+		fi
+		echo "	chain in { type filter hook ingress device \"$DUT_IF\" priority 0;"
+		echo "		ip saddr @blk4 counter drop comment \"drop\""
+		grep -q : "$1" && echo "		ip6 saddr @blk6 counter drop comment \"drop6\""
+		echo "		counter comment \"pass\"; }"
+		echo "}"
+	} >"$TMP/nft-prefixes"
+	in_dut nft -f "$TMP/nft-prefixes"
+}
+# A meter per source, then the global cap in the same chain. Unlike sluice, the per-source
+# meter has spent its token when the cap drops the packet. The IPv6 meter holds 1M sources
+# for 1 s (a bucket of 10/s burst 5 is full again after 0.5 s); once it is full a new source
+# cannot be added, the rule does not match, and only the cap limits that source.
+nft_cap_setup() {
+	in_dut "$GEN" xdp "$DUT_IF" pass || return 1
+	cat >"$TMP/nft-cap" <<EOF
+table netdev sbench {
+	set m4 { type ipv4_addr; size 131072; flags dynamic,timeout; timeout 60s; }
+	set m6 { type ipv6_addr; size 1048576; flags dynamic,timeout; timeout 1s; }
+	chain in { type filter hook ingress device "$DUT_IF" priority 0;
+		udp dport 9000 update @m4 { ip saddr limit rate over $RATE_PER_SEC/second burst $BURST packets } counter drop comment "source"
+		udp dport 9000 update @m6 { ip6 saddr limit rate over $RATE_PER_SEC/second burst $BURST packets } counter drop comment "source6"
+		udp dport 9000 limit rate over $CAP_RATE/second burst $CAP_BURST packets counter drop comment "cap"
+		counter comment "pass"; }
+}
+EOF
+	in_dut nft -f "$TMP/nft-cap"
+}
 nft_teardown() {
 	in_dut nft delete table netdev sbench 2>/dev/null
 	xdp_off
 }
 
+# The order of the table: each sluice scenario next to its nftables equivalent. The run
+# order differs, so that sluice stays attached through all of its scenarios.
+E2E_ORDER="bare bare6 sluice_block sluice_block_unread nft_set sluice_net16 nft_net16
+	sluice_net16_big nft_net16_big sluice_limit nft_meter sluice_cap nft_cap sluice_cap_new nft_cap_new"
+
 part_e2e() {
-	local f
-	log "end to end: writing policies (15 rules + flood rule, 100k+100k background block prefixes)"
+	local f t0
+	t0=$(date +%s)
+	log "end to end: writing policies (16 rules, 100k+100k or 200k+100k background block prefixes)"
 	gen_prefixes 100000 100000 42 >"$TMP/background"
 	gen_sources >"$TMP/sources"
 	{
@@ -314,23 +424,68 @@ part_e2e() {
 		e2e_rules
 		cat "$TMP/background"
 	} >"$TMP/policy-limit"
+	{
+		e2e_cap_rules
+		cat "$TMP/background"
+	} >"$TMP/policy-cap"
+	# gen_prefixes never covers 198.18.0.0/15 or fd00::/8: the /16 is the only entry that
+	# matches the generated sources, which the drop_blocklist count shows.
+	echo "$SRC_BASE/16" >"$TMP/prefixes-net16"
+	{
+		cat "$TMP/prefixes-net16"
+		gen_prefixes 200000 100000 43 ""
+	} >"$TMP/prefixes-net16-big"
+	for f in net16 net16-big; do
+		{
+			e2e_rules
+			sed 's/^/block add /' "$TMP/prefixes-$f"
+		} >"$TMP/policy-$f"
+	done
 
 	e2e_scenario bare "bare XDP_DROP" bare_setup bare_verdicts xdp_off
-	e2e_scenario sluice_block "sluice, block scenario (every source blocklisted)" \
+	TRAFFIC=v6new
+	e2e_scenario bare6 "bare XDP_DROP, IPv6 traffic, a new source every packet" \
+		bare_setup bare_verdicts xdp_off bare6
+	TRAFFIC=v4
+	e2e_scenario sluice_block "sluice, every source a /32 block entry among 200k prefixes" \
 		sluice_block_setup sluice_verdicts sluice_keep
-	e2e_scenario sluice_block_unread "sluice, block scenario, no events reader (ring full)" \
+	e2e_scenario sluice_block_unread "sluice, the same, no events reader (ring full)" \
 		sluice_unread_setup sluice_verdicts sluice_keep
-	e2e_scenario sluice_limit "sluice, rate-limit scenario ($RATE_PER_SEC/s burst $BURST per source)" \
-		sluice_limit_setup sluice_verdicts sluice_detach
-	e2e_scenario nft_set "XDP_PASS + nftables ingress drop with a set" \
+	e2e_scenario sluice_net16 "sluice, blocklisted flood: the /16 alone in the blocklist" \
+		sluice_net16_setup sluice_verdicts sluice_keep
+	e2e_scenario sluice_net16_big "sluice, blocklisted flood: the /16 among 200k v4 + 100k v6 prefixes" \
+		sluice_net16_big_setup sluice_verdicts sluice_keep
+	e2e_scenario sluice_limit "sluice, limit flood: $RATE_PER_SEC/s burst $BURST per source" \
+		sluice_limit_setup sluice_verdicts sluice_keep bare sluice_keys
+	e2e_scenario sluice_cap "sluice, $RATE_PER_SEC/s burst $BURST per source, then $CAP_RATE/s burst $CAP_BURST global" \
+		sluice_cap_setup sluice_verdicts sluice_keep bare sluice_keys
+	TRAFFIC=v6new
+	e2e_scenario sluice_cap_new "sluice, the same policy, a new IPv6 source every packet" \
+		sluice_keep sluice_verdicts sluice_detach bare6 sluice_keys
+	TRAFFIC=v4
+	e2e_scenario nft_set "XDP_PASS + nftables set of the 64k sources" \
 		nft_set_setup nft_counters nft_teardown
-	e2e_scenario nft_meter "XDP_PASS + nftables meter ($RATE_PER_SEC/s burst $BURST per source)" \
+	e2e_scenario nft_net16 "XDP_PASS + nftables interval set: the /16 alone" \
+		nft_net16_setup nft_counters nft_teardown
+	e2e_scenario nft_net16_big "XDP_PASS + nftables interval sets: the /16 among 200k v4 + 100k v6 prefixes" \
+		nft_net16_big_setup nft_counters nft_teardown
+	e2e_scenario nft_meter "XDP_PASS + nftables meter, $RATE_PER_SEC/s burst $BURST per source" \
 		nft_meter_setup nft_counters nft_teardown
-	for f in "${E2E_NAMES[@]}"; do cat "$TMP/e2e-$f.json"; done | jq -s \
+	e2e_scenario nft_cap "XDP_PASS + nftables meter, then a global limit $CAP_RATE/s burst $CAP_BURST" \
+		nft_cap_setup nft_counters nft_teardown
+	TRAFFIC=v6new
+	e2e_scenario nft_cap_new "XDP_PASS + nftables, the same, a new IPv6 source every packet" \
+		nft_cap_setup nft_counters nft_teardown bare6
+	TRAFFIC=v4
+	for f in $E2E_ORDER; do
+		[ -f "$TMP/e2e-$f.json" ] && cat "$TMP/e2e-$f.json"
+	done | jq -s \
 		--argjson secs "$SECONDS_PER_ROUND" --argjson keys "$SRC_KEYS" --argjson rate "$RATE_PER_SEC" \
-		--argjson burst "$BURST" --arg rb "${CONTROL_RESTORE_BLOCK:-}" '
-		{seconds_per_round: $secs, sources: $keys, limit_rate: $rate, limit_burst: $burst,
-		 frame_len: 60, generator_cpus: 1, restore_block_policy_s: (if $rb == "" then null else ($rb | tonumber) end),
+		--argjson burst "$BURST" --argjson cap "$CAP_RATE" --argjson capb "$CAP_BURST" \
+		--argjson v6keys "$V6_KEYS" --argjson took $(($(date +%s) - t0)) --arg rb "${CONTROL_RESTORE_BLOCK:-}" '
+		{seconds_per_round: $secs, sources: $keys, v6_sources: $v6keys, limit_rate: $rate, limit_burst: $burst,
+		 cap_rate: $cap, cap_burst: $capb, frame_len: 60, generator_cpus: 1, part_seconds: $took,
+		 restore_block_policy_s: (if $rb == "" then null else ($rb | tonumber) end),
 		 scenarios: .}' >"$TMP/e2e.json"
 	put_result e2e "$(cat "$TMP/e2e.json")"
 }
@@ -355,7 +510,8 @@ part_control() {
 		--dst-mac "$OTHER_MAC" --dport 9000 --packets 2000000 >/dev/null
 	t_stats=$(timed sl -j stats)
 	t_status=$(timed sl -j status)
-	keys=$(jq '[.maps[]? | select(.name == "sluice_buckets") | .entries] | first // null' "$TMP/timed.out" 2>/dev/null)
+	# Keys live first in the slots array, which status reports as always full; count them.
+	keys=$(sluice_keys) || keys=null
 	t_scrape=null
 	if "$SLUICE" help 2>&1 | grep -q exporter; then
 		nsenter --net="/run/netns/$DUT_NS" "$SLUICE" --pin-path "$PIN" exporter \
@@ -377,7 +533,7 @@ part_control() {
 		{import_1m_prefixes_s: ($i | num), restore_1000_lines_s: ($r | num),
 		 restore_1000_lines_replacing_1m_s: ($rb | num),
 		 stats_json_1m_keys_s: ($s | num), status_json_1m_keys_s: ($st | num),
-		 scrape_1m_keys_s: $sc, tracked_keys: $k}')"
+		 scrape_1m_keys_s: $sc, tracked_keys: $k.tracked, limiter_keys: $k}')"
 }
 
 part_prog() {
@@ -441,13 +597,16 @@ fmt_tables() {
 	 "### Limiter accuracy: \(.prog.accuracy.cpus) CPUs on one key, rate \(.prog.accuracy.rate)/s burst \(.prog.accuracy.burst)\n",
 	 "Admitted \(.prog.accuracy.admitted) of \(.prog.accuracy.offered) in \(.prog.accuracy.seconds | f2) s; burst + rate x elapsed is \(.prog.accuracy.expected | round): error \(.prog.accuracy.error_pct | f2)%. Mid-run admitted rate over \(.prog.accuracy.mid_seconds | f2) s: \(.prog.accuracy.mid_rate | round)/s, error \(.prog.accuracy.mid_error_pct | f2)%. (Time the machine takes from both bench threads at once is time no packet is offered, and shows as a deficit.)\n"
 	 else empty end),
+	def keys: if . == null then "" else "; limiter keys after: \(.slots_used) slots taken (\(.slots_live) live), \(.buckets) in the LRU map, \(.newkeys) on probation" end;
 	(if .e2e then
-	 "### End to end: \(.e2e.frame_len + 4)-byte UDP frames from \(.e2e.sources) sources, one generator CPU, \(.e2e.seconds_per_round) s rounds (median)\n",
-	 "| device under test | delivered Mpps | vs bare | offered Mpps | verdicts (packets) |",
-	 "|---|---:|---:|---:|---|",
-	 ((.e2e.scenarios | map(select(.name == "bare")) | first.delivered_mpps) as $bare |
-	  .e2e.scenarios[] | [.label, (.delivered_mpps | f2), (if $bare then (.delivered_mpps / $bare * 100 | f1) + "%" else "-" end),
-	   (.offered_mpps | f2), (.verdicts | verdicts)] | row), "" else empty end),
+	 "### End to end: \(.e2e.frame_len + 4)-byte UDP frames from \(.e2e.sources) sources (IPv6 rows: 66-byte frames, \(.e2e.v6_sources // "-") sources in scattered order), one generator CPU, \(.e2e.seconds_per_round) s rounds (median)\n",
+	 (if .e2e.part_seconds then "The end-to-end part took \(.e2e.part_seconds) s. \"vs bare\" is of the bare row with the same traffic; \"set-up s\" is attach (first sluice row) and restore, or `nft -f`.\n" else empty end),
+	 "| device under test | delivered Mpps | vs bare | offered Mpps | set-up s | verdicts (packets) |",
+	 "|---|---:|---:|---:|---:|---|",
+	 ((.e2e.scenarios | map({(.name): .delivered_mpps}) | add) as $bare |
+	  .e2e.scenarios[] | (.base // "bare") as $b | [.label, (.delivered_mpps | f2),
+	   (if $bare[$b] then (.delivered_mpps / $bare[$b] * 100 | f1) + "%" else "-" end),
+	   (.offered_mpps | f2), (.setup_s | f2), ((.verdicts | verdicts) + (.limiter_keys | keys))] | row), "" else empty end),
 	(if .control then
 	 "### Control plane\n",
 	 "| operation | seconds |", "|---|---:|",
@@ -455,9 +614,11 @@ fmt_tables() {
 	 (["sluice restore, 1,000-line policy", (.control.restore_1000_lines_s | f2)] | row),
 	 (["sluice restore, the same policy, replacing lists of 1M prefixes", (.control.restore_1000_lines_replacing_1m_s | f2)] | row),
 	 (if .e2e.restore_block_policy_s then (["sluice restore, 16 rules + 265,536 block lines", (.e2e.restore_block_policy_s | f2)] | row) else empty end),
-	 (["sluice -j stats, ~1M tracked keys", (.control.stats_json_1m_keys_s | f2)] | row),
-	 (["sluice -j status, ~1M tracked keys", (.control.status_json_1m_keys_s | f2)] | row),
-	 (["exporter scrape, ~1M tracked keys", (.control.scrape_1m_keys_s | f2)] | row), ""
+	 ((if .control.limiter_keys then .control.limiter_keys | "\(.tracked) tracked keys (\(.slots_used) in slots, \(.buckets) in the LRU map)"
+	   else "~1M tracked keys (not counted)" end) as $k |
+	  (["sluice -j stats, \($k)", (.control.stats_json_1m_keys_s | f2)] | row),
+	  (["sluice -j status, \($k)", (.control.status_json_1m_keys_s | f2)] | row),
+	  (["exporter scrape, \($k)", (.control.scrape_1m_keys_s | f2)] | row)), ""
 	 else empty end)
 	' "$1"
 }
@@ -513,6 +674,9 @@ write_readme() {
 		cat "$1"
 	} >>"$TMP/readme"
 	cp "$TMP/readme" bench/README.md
+	# The top-level README's performance summary, from the same results.
+	python3 scripts/bench_summary.py bench/results.json README.md ||
+		log "could not update the summary in README.md"
 }
 
 main "$@"
