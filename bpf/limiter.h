@@ -22,12 +22,12 @@
  * Where the state lives. First in sluice_slots (see sluice.h): a key takes a slot
  * by compare-and-swap of its tag, and only a slot whose bucket is full (TAT not
  * ahead of now), so live state is never overwritten; two CPUs racing for one slot
- * can at worst charge one packet of the old key to the new one. A key that finds
- * no such slot falls back to the LRU maps: its first packet is accounted in
- * sluice_newkeys, its second moves it into sluice_buckets. Spoofed sources that
- * send one packet each take only free slots and then evict each other in
- * sluice_newkeys, never the state of real clients. When a key that has state in
- * the LRU maps takes a slot, the state comes along.
+ * can at worst charge one packet of the old key to the new one. A key whose two
+ * slots both hold live state of others goes to sluice_buckets (LRU). A key found in
+ * neither is new: its first packet puts it on probation (sluice_probation, see
+ * sluice.h), and only its second gives it a slot or an LRU entry, so spoofed
+ * one-packet sources take no slot and never evict the state of real clients. When a
+ * key that has state in the LRU map finds a free slot, the state comes along.
  */
 #define LIMIT_CAS_TRIES 4
 
@@ -35,6 +35,15 @@ enum limit_result {
 	LIMIT_ADMIT = 0,
 	LIMIT_REFUSE,
 	LIMIT_ERROR,
+};
+
+/* What an admitted packet took from a limit, so a later refusal can give it back. */
+struct limit_charge {
+	__u64 cost; /* the packet's cost */
+	__u64 probation_tag; /* non-zero: the key went on probation in way probation_way */
+	__u64 probation_tat; /* ... with this arrival time */
+	__u32 probation_line;
+	__u32 probation_way;
 };
 
 /* The bucket key of a packet under a limit; returns the key's prefix length (128-bit form). */
@@ -81,6 +90,14 @@ static __always_inline int gcra_take(__u64 *tat, __u64 now, __u64 cost, __u64 to
 	return LIMIT_ADMIT;
 }
 
+static __always_inline int lru_used(void)
+{
+	__u32 zero = 0;
+	__u64 *used = bpf_map_lookup_elem(&sluice_lru_used, &zero);
+
+	return used && *used;
+}
+
 static __always_inline void mark_lru_used(void)
 {
 	__u32 zero = 0;
@@ -90,14 +107,25 @@ static __always_inline void mark_lru_used(void)
 		*used = 1;
 }
 
+/* Raises *WORD to at least VALUE; others may raise it meanwhile, never lower it. */
+static __always_inline void raise_to(__u64 *word, __u64 value)
+{
+	int i;
+
+	for (i = 0; i < LIMIT_CAS_TRIES; i++) {
+		__u64 seen = *(volatile __u64 *)word;
+
+		if (seen >= value || __sync_val_compare_and_swap(word, seen, value) == seen)
+			return;
+	}
+}
+
 /* The key's own slot, else with CLAIM a slot it took over (full bucket), else NULL. */
-static __always_inline __u64 *slot_find(const struct sluice_slot_ref *ref,
-					const struct sluice_bucket_key *key, __u64 now, int claim)
+static __always_inline __u64 *slot_find(const struct sluice_slot_ref *ref, __u64 now, int claim)
 {
 	__u32 idx0 = ref->idx[0], idx1 = ref->idx[1];
 	struct sluice_slot *s0, *s1, *spare;
-	__u64 tag, *old, *used;
-	__u32 zero = 0;
+	__u64 tag;
 
 	s0 = bpf_map_lookup_elem(&sluice_slots, &idx0);
 	s1 = bpf_map_lookup_elem(&sluice_slots, &idx1);
@@ -115,91 +143,176 @@ static __always_inline __u64 *slot_find(const struct sluice_slot_ref *ref,
 	tag = spare->tag;
 	if (__sync_val_compare_and_swap(&spare->tag, tag, ref->tag) != tag)
 		return NULL;
-	/* State the key has in the LRU maps comes along; a full bucket needs none. */
-	used = bpf_map_lookup_elem(&sluice_lru_used, &zero);
-	if (!used || !*used)
-		return &spare->tat;
-	old = bpf_map_lookup_elem(&sluice_buckets, key);
-	if (!old)
-		old = bpf_map_lookup_elem(&sluice_newkeys, key);
-	if (old) {
-		__u64 seed = *(volatile __u64 *)old, cur = *(volatile __u64 *)&spare->tat;
-
-		if (seed > cur)
-			__sync_val_compare_and_swap(&spare->tat, cur, seed);
-	}
 	return &spare->tat;
+}
+
+static __always_inline struct sluice_tier_stats *tier_stats(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&sluice_tierstats, &zero);
+}
+
+/* The way of LINE that holds TAG, or SLUICE_PROBATION_WAYS. */
+static __always_inline __u32 probation_find(const struct sluice_probation *line, __u64 tag)
+{
+	__u32 w;
+
+	for (w = 0; w < SLUICE_PROBATION_WAYS; w++)
+		if (line->tag[w] == tag)
+			return w;
+	return SLUICE_PROBATION_WAYS;
+}
+
+/* The way a new key takes: a free one (full bucket), else the earliest arrival time. */
+static __always_inline __u32 probation_pick(const struct sluice_probation *line, __u64 now)
+{
+	__u32 w, pick = 0;
+
+	for (w = 0; w < SLUICE_PROBATION_WAYS; w++) {
+		if (line->tat[w] <= now)
+			return w;
+		if (line->tat[w] < line->tat[pick])
+			pick = w;
+	}
+	return pick;
+}
+
+/*
+ * A key back on probation gets exact state with the arrival time it had there: a free
+ * slot, else sluice_buckets. Its way is freed for others.
+ */
+static __always_inline __u64 *probation_promote(struct sluice_probation *line, __u32 w,
+						const struct sluice_slot_ref *ref,
+						const struct sluice_bucket_key *key, __u64 now)
+{
+	__u64 seed, *tat;
+
+	if (w >= SLUICE_PROBATION_WAYS)
+		return NULL;
+	seed = *(volatile __u64 *)&line->tat[w];
+	__sync_val_compare_and_swap(&line->tag[w], ref->tag, 0);
+	tat = slot_find(ref, now, 1);
+	if (tat) {
+		raise_to(tat, seed);
+		return tat;
+	}
+	if (bpf_map_update_elem(&sluice_buckets, key, &seed, BPF_NOEXIST) == 0)
+		mark_lru_used();
+	return bpf_map_lookup_elem(&sluice_buckets, key);
+}
+
+/*
+ * The first packet of a key without state: a full bucket admits it when its cost fits
+ * the limit's burst, and the key goes on probation with the arrival time it leaves.
+ */
+static __always_inline int probation_take(struct sluice_probation *line, __u32 line_idx,
+					  const struct sluice_slot_ref *ref, __u64 now,
+					  __u64 cost, __u64 tolerance,
+					  struct limit_charge *charge,
+					  struct sluice_tier_stats *st)
+{
+	__u32 w = probation_pick(line, now);
+	__u64 old;
+
+	if (cost > tolerance) {
+		st->refused++;
+		return LIMIT_REFUSE;
+	}
+	st->admitted++;
+	if (w >= SLUICE_PROBATION_WAYS)
+		return LIMIT_ADMIT;
+	old = line->tag[w];
+	if (line->tat[w] > now)
+		st->displaced++;
+	/* A way another CPU took meanwhile stays theirs; the packet is admitted all the same. */
+	if (__sync_val_compare_and_swap(&line->tag[w], old, ref->tag) != old)
+		return LIMIT_ADMIT;
+	*(volatile __u64 *)&line->tat[w] = now + cost;
+	charge->probation_tag = ref->tag;
+	charge->probation_tat = now + cost;
+	charge->probation_line = line_idx;
+	charge->probation_way = w;
+	return LIMIT_ADMIT;
 }
 
 /* A global function: the verifier checks it once, not once per limit of every rule. */
 __noinline int limit_admit(const struct sluice_limit *lim, const struct packet *p, __u64 now,
-			   __u64 *cost_out)
+			   struct limit_charge *charge)
 {
+	struct sluice_probation *line;
+	struct sluice_tier_stats *st;
 	struct sluice_bucket_key key;
 	struct sluice_slot_ref ref;
-	__u64 cost, *tat;
-	__u32 plen;
-	int err;
+	__u64 cost, *tat, *old;
+	__u32 plen, line_idx, w;
 
-	if (!lim || !p || !cost_out)
+	if (!lim || !p || !charge)
 		return LIMIT_ERROR;
 	cost = limit_cost(lim, p);
-	*cost_out = cost;
+	charge->cost = cost;
+	charge->probation_tag = 0;
 	plen = bucket_key(&key, lim, p);
 	sluice_slot_ref(&key, plen, &ref);
-	tat = slot_find(&ref, &key, now, 1);
+	tat = slot_find(&ref, now, 0);
+	if (!tat && lru_used()) {
+		old = bpf_map_lookup_elem(&sluice_buckets, &key);
+		/* State the key has in the LRU map moves into a free slot. */
+		tat = old ? slot_find(&ref, now, 1) : NULL;
+		if (tat)
+			raise_to(tat, *(volatile __u64 *)old);
+		else
+			tat = old;
+	}
 	if (tat)
 		return gcra_take(tat, now, cost, lim->tolerance);
 
-	tat = bpf_map_lookup_elem(&sluice_buckets, &key);
-	if (!tat) {
-		__u64 fresh = now + cost, *seen = bpf_map_lookup_elem(&sluice_newkeys, &key);
-
-		if (!seen) {
-			/* A new key starts with a full burst, on probation. */
-			if (cost > lim->tolerance)
-				return LIMIT_REFUSE;
-			err = bpf_map_update_elem(&sluice_newkeys, &key, &fresh, BPF_NOEXIST);
-			if (!err) {
-				mark_lru_used();
-				return LIMIT_ADMIT;
-			}
-			if (err != -EEXIST)
-				return LIMIT_ERROR;
-			seen = bpf_map_lookup_elem(&sluice_newkeys, &key);
-			if (!seen)
-				return LIMIT_ERROR;
-		}
-		/* Seen before: the key is tracked from now on, with the state it has. */
-		fresh = *(volatile __u64 *)seen;
-		err = bpf_map_update_elem(&sluice_buckets, &key, &fresh, BPF_NOEXIST);
-		if (err && err != -EEXIST)
-			return LIMIT_ERROR;
-		tat = bpf_map_lookup_elem(&sluice_buckets, &key);
-		if (!tat)
-			return LIMIT_ERROR;
-	}
+	line_idx = sluice_probation_line(ref.tag);
+	line = bpf_map_lookup_elem(&sluice_probation, &line_idx);
+	st = tier_stats();
+	if (!line || !st)
+		return LIMIT_ERROR;
+	w = probation_find(line, ref.tag);
+	if (w >= SLUICE_PROBATION_WAYS)
+		return probation_take(line, line_idx, &ref, now, cost, lim->tolerance, charge, st);
+	tat = probation_promote(line, w, &ref, &key, now);
+	if (!tat)
+		return LIMIT_ERROR;
+	st->promoted++;
 	return gcra_take(tat, now, cost, lim->tolerance);
 }
 
-__noinline int limit_refund(const struct sluice_limit *lim, const struct packet *p, __u64 cost)
+/*
+ * Gives back what CHARGE took: from the key's exact state, or from its way on
+ * probation while the key still holds it as this packet left it.
+ */
+__noinline int limit_refund(const struct sluice_limit *lim, const struct packet *p,
+			    const struct limit_charge *charge)
 {
+	struct sluice_probation *line;
 	struct sluice_bucket_key key;
 	struct sluice_slot_ref ref;
+	__u32 plen, idx, w;
 	__u64 *tat;
-	__u32 plen;
 
-	if (!lim || !p)
+	if (!lim || !p || !charge)
 		return 0;
+	if (charge->probation_tag) {
+		idx = charge->probation_line;
+		w = charge->probation_way;
+		line = bpf_map_lookup_elem(&sluice_probation, &idx);
+		if (line && w < SLUICE_PROBATION_WAYS && line->tag[w] == charge->probation_tag)
+			__sync_val_compare_and_swap(&line->tat[w], charge->probation_tat,
+						    charge->probation_tat - charge->cost);
+		return 0;
+	}
 	plen = bucket_key(&key, lim, p);
 	sluice_slot_ref(&key, plen, &ref);
-	tat = slot_find(&ref, &key, 0, 0);
+	tat = slot_find(&ref, 0, 0);
 	if (!tat)
 		tat = bpf_map_lookup_elem(&sluice_buckets, &key);
-	if (!tat)
-		tat = bpf_map_lookup_elem(&sluice_newkeys, &key);
 	if (tat)
-		__sync_fetch_and_sub(tat, cost);
+		__sync_fetch_and_sub(tat, charge->cost);
 	return 0;
 }
 

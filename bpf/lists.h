@@ -83,18 +83,35 @@ __noinline int source_banned(const struct sluice_policy *pol, const struct packe
 	return 0;
 }
 
-/* The header word of filter REGION and the source's bit in it. */
-static __always_inline int filter_read(__u32 region, __u32 v4, const struct packet *p,
-				       __u64 *header, __u32 *bit_set)
+/* The header word of a filter region: SLUICE_FILTER_ALL, SLUICE_FILTER_UNINDEXED. */
+static __always_inline int filter_header(__u32 region, __u64 *header)
 {
-	__u32 bit, idx;
-	__u64 *word;
+	__u64 *word = bpf_map_lookup_elem(&sluice_filter, &region);
 
-	word = bpf_map_lookup_elem(&sluice_filter, &region);
 	if (!word)
 		return -1;
 	*header = *word;
-	bit = sluice_filter_bit(p->src, v4);
+	return 0;
+}
+
+/* The two bits of the IPv4 source's /24 in the flat table of REGION (see sluice.h). */
+static __always_inline int dir_code(__u32 region, __u32 net24, __u64 *code)
+{
+	__u32 idx = region + SLUICE_FILTER_HEADER_WORDS + sluice_dir_word(net24);
+	__u64 *word = bpf_map_lookup_elem(&sluice_filter, &idx);
+
+	if (!word)
+		return -1;
+	*code = (*word >> sluice_dir_shift(net24)) & SLUICE_DIR_MASK;
+	return 0;
+}
+
+/* The IPv6 source's filter bit in REGION. */
+static __always_inline int filter_bit6(__u32 region, const struct packet *p, __u32 *bit_set)
+{
+	__u32 bit = sluice_filter_bit6(p->src), idx;
+	__u64 *word;
+
 	idx = region + SLUICE_FILTER_HEADER_WORDS + (bit >> 6);
 	word = bpf_map_lookup_elem(&sluice_filter, &idx);
 	if (!word)
@@ -104,23 +121,21 @@ static __always_inline int filter_read(__u32 region, __u32 v4, const struct pack
 }
 
 /*
- * What the IPv4 index says of the source (see sluice.h): 1 listed, 0 not listed,
- * -1 ask the trie.
+ * What the IPv4 index says of a source whose /24 the flat table marks SOME only (see
+ * sluice.h): 1 listed, 0 not listed, -1 ask the trie. Such a /24 without a record
+ * holds an entry shorter than /16 or one the index could not take: the trie decides.
  */
-static __always_inline int index_says(void *index, __u64 header, const struct packet *p)
+static __always_inline int index_says(void *index, __u64 header, __u32 addr)
 {
-	__u32 addr = bpf_ntohl(p->src[3]), net = addr >> 8, host = addr & 0xff;
-	int proves_absence = !(header & (SLUICE_FILTER_ALL | SLUICE_FILTER_UNINDEXED));
+	__u32 net = addr >> 8, host = addr & 0xff;
 	struct sluice_net *rec;
 
 	rec = bpf_map_lookup_elem(index, &net);
-	if (!rec)
-		return proves_absence ? 0 : -1;
-	if (rec->flags & SLUICE_NET_ASK)
+	if (!rec || (rec->flags & SLUICE_NET_ASK))
 		return -1;
 	if ((rec->flags & SLUICE_NET_WHOLE) || ((rec->hosts[(host >> 6) & 3] >> (host & 63)) & 1))
 		return 1;
-	return proves_absence ? 0 : -1;
+	return header & (SLUICE_FILTER_ALL | SLUICE_FILTER_UNINDEXED) ? -1 : 0;
 }
 
 /*
@@ -168,15 +183,15 @@ static __always_inline int v6_index_says(void *index, __u32 region, __u64 header
 
 /*
  * Is the source on the allowlist (BLOCK 0) or blocklist (BLOCK 1) of list generation
- * GEN? With FILTERED the controller keeps the filter and the indexes, which answer
+ * GEN? With FILTERED the controller keeps the filters and the indexes, which answer
  * most sources; the rest are looked up in the trie.
  */
 __noinline int source_listed(__u32 block, __u32 gen, __u32 filtered, const struct packet *p,
 			     __u64 *now)
 {
-	__u32 v4, region, bit_set = 1;
-	__u64 header = SLUICE_FILTER_ALL;
+	__u32 region, bit_set = 1, addr;
 	void *trie, *index, *index6;
+	__u64 header, code;
 	int says;
 
 	if (!p || !now)
@@ -193,16 +208,26 @@ __noinline int source_listed(__u32 block, __u32 gen, __u32 filtered, const struc
 	if (!filtered)
 		return list_match(trie, p->src, now);
 	/* By the address's form, as the trie sees it: an IPv6 ::ffff:a.b.c.d is IPv4 here. */
-	v4 = p->src[0] == 0 && p->src[1] == 0 && p->src[2] == bpf_htonl(0xffff);
-	region = sluice_filter_region(block, gen, v4);
-	if (filter_read(region, v4, p, &header, &bit_set))
-		return list_match(trie, p->src, now);
-	if (!(header & SLUICE_FILTER_ALL) && !bit_set)
-		return 0;
-	if (v4)
-		says = index_says(index, header, p);
-	else
+	if (p->src[0] == 0 && p->src[1] == 0 && p->src[2] == bpf_htonl(0xffff)) {
+		region = sluice_filter_region(block, gen, 1);
+		addr = bpf_ntohl(p->src[3]);
+		if (dir_code(region, addr >> 8, &code))
+			return list_match(trie, p->src, now);
+		if (code & SLUICE_DIR_WHOLE)
+			return 1;
+		if (!code)
+			return 0;
+		if (filter_header(region, &header))
+			return list_match(trie, p->src, now);
+		says = index_says(index, header, addr);
+	} else {
+		region = sluice_filter_region(block, gen, 0);
+		if (filter_header(region, &header) || filter_bit6(region, p, &bit_set))
+			return list_match(trie, p->src, now);
+		if (!(header & SLUICE_FILTER_ALL) && !bit_set)
+			return 0;
 		says = v6_index_says(index6, region, header, p, now);
+	}
 	if (says >= 0)
 		return says;
 	return list_match(trie, p->src, now);

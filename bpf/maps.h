@@ -92,6 +92,25 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } sluice_slots SEC(".maps");
 
+/* New-key tier (see sluice.h): keys on probation, written by the data path only. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, SLUICE_PROBATION_LINES);
+	__type(key, __u32);
+	__type(value, struct sluice_probation);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sluice_probation SEC(".maps");
+
+/* Per-CPU counts of the new-key tier's decisions. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sluice_tier_stats);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sluice_tierstats SEC(".maps");
+
 /* Non-zero once any key has gone to the LRU maps; until then a slot's new owner has none there. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -100,19 +119,6 @@ struct {
 	__type(value, __u64);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } sluice_lru_used SEC(".maps");
-
-/*
- * Keys seen once, on probation: a key's first packet is tracked here, its second
- * promotes it to sluice_buckets. A flood of spoofed one-packet sources churns this
- * map only, and cannot evict the buckets of sources that talk more than once.
- */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, SLUICE_DEFAULT_NEW_KEYS);
-	__type(key, struct sluice_bucket_key);
-	__type(value, __u64);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} sluice_newkeys SEC(".maps");
 
 /* Dynamic bans, written by the data path on a ban action and by the controller. */
 struct {

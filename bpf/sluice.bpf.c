@@ -69,13 +69,40 @@ static __always_inline void refuse(const struct sluice_rule *r, const struct slu
 	}
 }
 
+/*
+ * A rule's limits are checked global ones first: a packet is admitted only when every
+ * limit admits it, and a refused packet gives back what earlier limits took, so the
+ * order does not change what is admitted; but a global cap that refuses most of a
+ * flood then spares the per-source lookups, and the new-key tier, whose charges are
+ * not given back, is charged only for packets the caps let through.
+ */
+static __always_inline __u32 limit_order(const struct sluice_rule *r, __u32 k)
+{
+	__u32 i, n = 0;
+
+	for (i = 0; i < SLUICE_MAX_LIMITS; i++) {
+		if (i >= r->nlimits)
+			break;
+		if (r->limits[i].key == SLUICE_KEY_GLOBAL && n++ == k)
+			return i;
+	}
+	for (i = 0; i < SLUICE_MAX_LIMITS; i++) {
+		if (i >= r->nlimits)
+			break;
+		if (r->limits[i].key != SLUICE_KEY_GLOBAL && n++ == k)
+			return i;
+	}
+	return 0;
+}
+
 /* Global, like limit_admit, to keep verification linear in the number of limits. */
 __noinline int apply_rule(const struct sluice_rule *r, const struct packet *p, __u64 now,
 			  struct decision *d)
 {
-	__u64 costs[SLUICE_MAX_LIMITS] = {};
+	struct limit_charge charges[SLUICE_MAX_LIMITS] = {};
+	__u32 order[SLUICE_MAX_LIMITS] = {};
 	__u64 now_units;
-	int i, j, res;
+	int i, j, k, res;
 
 	if (!r || !p || !d)
 		return 0;
@@ -98,22 +125,26 @@ __noinline int apply_rule(const struct sluice_rule *r, const struct packet *p, _
 		}
 	}
 	now_units = clock_now(&now) << SLUICE_TIME_SHIFT;
-	for (i = 0; i < SLUICE_MAX_LIMITS; i++) {
-		if (i >= r->nlimits)
+	for (k = 0; k < SLUICE_MAX_LIMITS; k++) {
+		if (k >= r->nlimits)
 			break;
-		res = limit_admit(&r->limits[i], p, now_units, &costs[i]);
+		i = limit_order(r, k) & (SLUICE_MAX_LIMITS - 1);
+		order[k] = i;
+		res = limit_admit(&r->limits[i], p, now_units, &charges[i]);
 		if (res == LIMIT_ADMIT)
 			continue;
 		for (j = 0; j < SLUICE_MAX_LIMITS; j++) {
-			if (j >= i)
+			if (j >= k)
 				break;
-			limit_refund(&r->limits[j], p, costs[j]);
+			i = order[j] & (SLUICE_MAX_LIMITS - 1);
+			limit_refund(&r->limits[i], p, &charges[i]);
 		}
 		if (res == LIMIT_ERROR) {
 			d->verdict = SLUICE_VERDICT_PASS;
 			d->reason = SLUICE_REASON_ERROR;
 			return 0;
 		}
+		i = order[k] & (SLUICE_MAX_LIMITS - 1);
 		d->limit = i;
 		refuse(r, &r->limits[i], p, now, d);
 		return 0;

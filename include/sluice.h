@@ -9,7 +9,7 @@
  * Bump whenever a map key, value or meaning below changes. The controller refuses
  * to touch pinned maps whose state record carries another version.
  */
-#define SLUICE_LAYOUT_VERSION 5
+#define SLUICE_LAYOUT_VERSION 6
 
 #define SLUICE_MAX_RULES 64
 #define SLUICE_MAX_LIMITS 4
@@ -22,7 +22,6 @@
 
 /* Default capacities; the controller may change them when it first creates the maps. */
 #define SLUICE_DEFAULT_LIMITER_KEYS (1U << 20)
-#define SLUICE_DEFAULT_NEW_KEYS (1U << 18) /* keys on probation, seen once */
 #define SLUICE_DEFAULT_LIST_ENTRIES (1U << 20)
 #define SLUICE_DEFAULT_BANS (1U << 16)
 
@@ -133,15 +132,23 @@ enum sluice_policy_flags {
 };
 
 /*
- * List filters: one bitmap per list (allow, block), generation and family, a bit per
- * hash of an IPv4 /24 or an IPv6 /32 that some entry covers or lies in. A clear bit
- * proves the source is not listed, and spares the trie lookup (~100 ns at 100k
- * prefixes) on the common path. A region starts with its header (struct
- * sluice_filter_header): SLUICE_FILTER_ALL when an entry was too short to spread
- * over buckets, and every source must be looked up. Bits are only ever cleared when
- * a whole generation is rebuilt.
+ * List filters: one region per list (allow, block), generation and family, each
+ * starting with its header (struct sluice_filter_header).
+ *
+ * IPv4 regions are a flat table of every /24, two bits each, 32 to a word (the /24s
+ * of a /16 share one cache line): bit 0 (SLUICE_DIR_SOME) when an entry covers or lies
+ * in the /24, bit 1 (SLUICE_DIR_WHOLE) as well when a permanent entry covers all of
+ * it. A /24 with no bit is not listed and one with both is, however many prefixes the
+ * list holds; SOME alone hands the source to the index and the trie. Entries of any
+ * length are spread over their /24s; a delete clears WHOLE over the entry's span.
+ *
+ * IPv6 regions have a bit per hash of a /32 that some entry covers or lies in. A clear
+ * bit proves the source is not listed and spares the index and trie lookups;
+ * SLUICE_FILTER_ALL in the header says an entry was too short to spread over /32s, and
+ * every IPv6 source must be looked up. Bits are only ever cleared when a whole
+ * generation is rebuilt (or, IPv4 WHOLE, by a delete).
  */
-#define SLUICE_FILTER_BITS_LOG2 24
+#define SLUICE_FILTER_BITS_LOG2 25
 #define SLUICE_FILTER_WORDS (1U << (SLUICE_FILTER_BITS_LOG2 - 6))
 #define SLUICE_FILTER_HEADER_WORDS 4
 #define SLUICE_FILTER_REGION (SLUICE_FILTER_WORDS + SLUICE_FILTER_HEADER_WORDS)
@@ -165,7 +172,6 @@ struct sluice_filter_header {
 };
 _Static_assert(sizeof(struct sluice_filter_header) == SLUICE_FILTER_HEADER_WORDS * 8,
 	       "sluice_filter_header layout");
-#define SLUICE_FILTER_V4_BUCKET 24
 #define SLUICE_FILTER_V6_BUCKET 32
 
 #define SLUICE_FILTER_REGIONS 8
@@ -180,31 +186,39 @@ static inline __u32 sluice_filter_region(__u32 list, __u32 gen, __u32 v4)
 	return ((list * 2 + gen) * 2 + v4) * SLUICE_FILTER_REGION;
 }
 
-/*
- * The filter bit of the bucket of ADDR (128-bit form, network order): the /24 of an
- * IPv4 or the /32 of an IPv6 address, hashed. x86 is little-endian, hence the swaps.
- */
-static inline __u32 sluice_filter_bit(const __u32 addr[4], int v4)
+/* The filter bit of an IPv6 address's /32 (network order), hashed. */
+static inline __u32 sluice_filter_bit6(const __u32 addr[4])
 {
-	__u64 bucket;
+	__u64 bucket = __builtin_bswap32(addr[0]);
 
-	if (v4)
-		bucket = __builtin_bswap32(addr[3]) >> 8;
-	else
-		bucket = __builtin_bswap32(addr[0]);
 	return (__u32)((bucket * 0x9E3779B97F4A7C15ULL) >> (64 - SLUICE_FILTER_BITS_LOG2));
+}
+
+/* The IPv4 table's two bits of a /24 (NET24, host order): word, then shift in it. */
+#define SLUICE_DIR_SOME 1ULL
+#define SLUICE_DIR_WHOLE 2ULL
+#define SLUICE_DIR_MASK 3ULL
+static inline __u32 sluice_dir_word(__u32 net24)
+{
+	return net24 >> 5;
+}
+
+static inline __u32 sluice_dir_shift(__u32 net24)
+{
+	return (net24 & 31) * 2;
 }
 
 /*
  * IPv4 list index: per list and generation, a hash of /24 records, one per /24 that an
- * entry of /16 or longer covers or lies in. A permanent entry of /16 to /24 marks its
+ * entry of /16 or longer covers or lies in; the data path reads it only for a /24 the
+ * flat table marks SOME but not WHOLE. A permanent entry of /16 to /24 marks its
  * records WHOLE; a longer one sets its addresses in the host bitmap. An entry that
  * expires, and any delete, marks its records ASK: there the trie decides. So without
- * ASK a record answers alone, and in one hash lookup instead of a trie walk: listed
- * when WHOLE or the host's bit is set, else not, unless the family's filter header
- * says SLUICE_FILTER_ALL (an entry shorter than /16, which has no records) or
- * SLUICE_FILTER_UNINDEXED (a record could not be written). Records are rebuilt clean
- * with their generation.
+ * ASK a record answers alone: listed when WHOLE or the host's bit is set, else not,
+ * unless the family's filter header says SLUICE_FILTER_UNINDEXED (a record could not
+ * be written, or an entry shorter than /16, which has no records, expires or was
+ * deleted). A /24 marked SOME without a record goes to the trie. Records are rebuilt
+ * clean with their generation.
  */
 #define SLUICE_INDEX_MIN_PLEN 16
 /* Index records a list may hold per entry it may hold: a /20 alone makes 16. */
@@ -414,6 +428,43 @@ sluice_slot_ref(const struct sluice_bucket_key *key, __u32 plen, struct sluice_s
 	h = sluice_mix64(h, key->addr[2] | (__u64)key->addr[3] << 32);
 	ref->tag = h | 1;
 }
+
+/*
+ * New-key tier: a key with no exact state (no slot, nothing in sluice_buckets) lives
+ * on probation in a table of 64-byte lines, three (tag, arrival time) ways a line,
+ * picked by its slot tag. Its first packet takes a way (a free one, whose bucket is
+ * full, else the one with the earliest arrival time); its second, found there, gives
+ * it exact state: a free slot, else sluice_buckets, with the arrival time it has. So
+ * one-packet spoofed sources cost one cache line, take no slot and no map entry, and
+ * only ever displace each other. A key displaced from probation before its second
+ * packet (its line's three ways taken within its cost) starts again with a full
+ * bucket: it may be admitted one packet more than its limit, once per displacement.
+ */
+#define SLUICE_PROBATION_LINES_LOG2 18
+#define SLUICE_PROBATION_LINES (1U << SLUICE_PROBATION_LINES_LOG2)
+#define SLUICE_PROBATION_WAYS 3
+
+struct sluice_probation {
+	__u64 tag[SLUICE_PROBATION_WAYS]; /* slot tag of the key on probation; 0 free */
+	__u64 tat[SLUICE_PROBATION_WAYS]; /* its arrival time, SLUICE_TIME_SHIFT units */
+	__u64 pad[2];
+};
+_Static_assert(sizeof(struct sluice_probation) == 64, "sluice_probation layout");
+
+/* The probation line of the key whose slot tag is TAG. */
+static inline __u32 sluice_probation_line(__u64 tag)
+{
+	return (__u32)(tag >> 32) & (SLUICE_PROBATION_LINES - 1);
+}
+
+/* Per-CPU counts of the new-key tier's decisions. */
+struct sluice_tier_stats {
+	__u64 admitted; /* first packets of keys without state, admitted onto probation */
+	__u64 refused; /* ... refused (a cost above the limit's burst) */
+	__u64 promoted; /* keys back on probation, given exact state */
+	__u64 displaced; /* live keys on probation displaced by newer ones */
+};
+_Static_assert(sizeof(struct sluice_tier_stats) == 32, "sluice_tier_stats layout");
 
 /* Dynamic ban key: the masked source at a prefix length of the 128-bit form. */
 struct sluice_ban_key {

@@ -228,7 +228,11 @@ sluice_verdicts() {
 		((.events // {}) | with_entries(.key = "events_" + .key)) + $ev'
 }
 # Limiter keys sluice holds after a scenario: slots taken and live, LRU entries, probation.
-sluice_keys() { "$GEN" keys "$PIN"; }
+# Where the limiter holds its keys, from `sluice -j status`.
+sluice_keys() {
+	sl -j status | jq '.limiter | {slots, slots_used, slots_live, buckets: .lru_keys,
+		probation: .probation_live, tracked: (.slots_used + .lru_keys), new_keys}'
+}
 nft_counters() {
 	in_dut nft -j list table netdev sbench |
 		jq '[.nftables[] | select(.rule) | .rule | {(.comment): (.expr[] | select(.counter) | .counter.packets)}] | add'
@@ -597,7 +601,7 @@ fmt_tables() {
 	 "### Limiter accuracy: \(.prog.accuracy.cpus) CPUs on one key, rate \(.prog.accuracy.rate)/s burst \(.prog.accuracy.burst)\n",
 	 "Admitted \(.prog.accuracy.admitted) of \(.prog.accuracy.offered) in \(.prog.accuracy.seconds | f2) s; burst + rate x elapsed is \(.prog.accuracy.expected | round): error \(.prog.accuracy.error_pct | f2)%. Mid-run admitted rate over \(.prog.accuracy.mid_seconds | f2) s: \(.prog.accuracy.mid_rate | round)/s, error \(.prog.accuracy.mid_error_pct | f2)%. (Time the machine takes from both bench threads at once is time no packet is offered, and shows as a deficit.)\n"
 	 else empty end),
-	def keys: if . == null then "" else "; limiter keys after: \(.slots_used) slots taken (\(.slots_live) live), \(.buckets) in the LRU map, \(.newkeys) on probation" end;
+	def keys: if . == null then "" else "; limiter keys after: \(.slots_used) slots taken (\(.slots_live) live), \(.buckets) in the LRU map, \(.probation) on probation; new keys admitted \(.new_keys.admitted), promoted \(.new_keys.promoted), displaced \(.new_keys.displaced)" end;
 	(if .e2e then
 	 "### End to end: \(.e2e.frame_len + 4)-byte UDP frames from \(.e2e.sources) sources (IPv6 rows: 66-byte frames, \(.e2e.v6_sources // "-") sources in scattered order), one generator CPU, \(.e2e.seconds_per_round) s rounds (median)\n",
 	 (if .e2e.part_seconds then "The end-to-end part took \(.e2e.part_seconds) s. \"vs bare\" is of the bare row with the same traffic; \"set-up s\" is attach (first sluice row) and restore, or `nft -f`.\n" else empty end),

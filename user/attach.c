@@ -291,9 +291,6 @@ int attach_iface(struct pins *p, const char *ifname, const struct attach_opts *o
 	}
 	skel->rodata->iface_slot = slot;
 	set_capacity(skel->maps.sluice_buckets, p->dir, o->limiter_keys);
-	/* Probation holds a quarter as many keys as the tracked map. */
-	set_capacity(skel->maps.sluice_newkeys, p->dir,
-		     o->limiter_keys ? (o->limiter_keys + 3) / 4 : 0);
 	set_capacity(skel->maps.sluice_allow0, p->dir, o->list_entries);
 	set_capacity(skel->maps.sluice_allow1, p->dir, o->list_entries);
 	set_capacity(skel->maps.sluice_block0, p->dir, o->list_entries);

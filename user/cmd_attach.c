@@ -236,6 +236,7 @@ static json_t *status_doc(const struct pins *p)
 	json_t *doc = json_object(), *ifaces = json_array();
 	struct sluice_state state = {};
 	struct sluice_text *text = malloc(sizeof(*text));
+	struct limiter_usage usage;
 	__u32 zero = 0, slot;
 
 	bpf_map_lookup_elem(p->fds[PIN_STATE], &zero, &state);
@@ -275,6 +276,18 @@ static json_t *status_doc(const struct pins *p)
 				  SLUICE_ACTIVE_LISTS(state.active)));
 	}
 	json_object_set_new(doc, "maps", status_maps(p));
+	if (!limiter_usage_read(p, &usage))
+		json_object_set_new(
+			doc, "limiter",
+			json_pack("{s:I,s:I,s:I,s:I,s:I,s:{s:I,s:I,s:I,s:I}}", "slots",
+				  (json_int_t)p->max_entries[PIN_SLOTS], "slots_used",
+				  (json_int_t)usage.slots_used, "slots_live",
+				  (json_int_t)usage.slots_live, "lru_keys", (json_int_t)usage.buckets,
+				  "probation_live", (json_int_t)usage.probation_live, "new_keys",
+				  "admitted", (json_int_t)usage.tier.admitted, "refused",
+				  (json_int_t)usage.tier.refused, "promoted",
+				  (json_int_t)usage.tier.promoted, "displaced",
+				  (json_int_t)usage.tier.displaced));
 	free(pol);
 	free(text);
 	return doc;
@@ -282,7 +295,7 @@ static json_t *status_doc(const struct pins *p)
 
 static void status_print(json_t *doc)
 {
-	json_t *v, *pol = json_object_get(doc, "policy");
+	json_t *v, *pol = json_object_get(doc, "policy"), *lim = json_object_get(doc, "limiter");
 	size_t i;
 
 	printf("pin path %s (layout %lld)\n", json_string_value(json_object_get(doc, "pin_path")),
@@ -315,6 +328,21 @@ static void status_print(json_t *doc)
 			printf("map %-15s %10s   %lld bytes\n",
 			       json_string_value(json_object_get(v, "name")), "ring",
 			       json_integer_value(json_object_get(v, "capacity")));
+	}
+	if (lim) {
+		json_t *nk = json_object_get(lim, "new_keys");
+
+		printf("limiter slots %lld live, %lld used / %lld; lru keys %lld; probation %lld live\n",
+		       json_integer_value(json_object_get(lim, "slots_live")),
+		       json_integer_value(json_object_get(lim, "slots_used")),
+		       json_integer_value(json_object_get(lim, "slots")),
+		       json_integer_value(json_object_get(lim, "lru_keys")),
+		       json_integer_value(json_object_get(lim, "probation_live")));
+		printf("new keys admitted %lld refused %lld promoted %lld displaced %lld\n",
+		       json_integer_value(json_object_get(nk, "admitted")),
+		       json_integer_value(json_object_get(nk, "refused")),
+		       json_integer_value(json_object_get(nk, "promoted")),
+		       json_integer_value(json_object_get(nk, "displaced")));
 	}
 }
 

@@ -50,7 +50,8 @@ static void exporter_usage(FILE *out)
  */
 struct fill {
 	bool valid; /* counted from the maps now pinned */
-	__u64 allow, block, bans, limiter_keys;
+	__u64 allow, block, bans, limiter_keys, probation_keys;
+	struct sluice_tier_stats tier;
 };
 
 /*
@@ -78,6 +79,7 @@ struct scrape_bufs {
 /* Counts list entries (live generation), bans and limiter keys. */
 static int count_fill(const struct pins *p, struct fill *f)
 {
+	struct limiter_usage usage;
 	__u32 active;
 	long n;
 	int err = pins_active(p, &active);
@@ -90,14 +92,12 @@ static int count_fill(const struct pins *p, struct fill *f)
 	if (n < 0)
 		return n;
 	f->bans = n;
-	n = map_count_entries(p->fds[PIN_BUCKETS]);
-	if (n < 0)
-		return n;
-	f->limiter_keys = n;
-	n = slots_count_live(p->fds[PIN_SLOTS]);
-	if (n < 0)
-		return n;
-	f->limiter_keys += n;
+	err = limiter_usage_read(p, &usage);
+	if (err)
+		return err;
+	f->limiter_keys = usage.slots_live + usage.buckets;
+	f->probation_keys = usage.probation_live;
+	f->tier = usage.tier;
 	f->valid = true;
 	return 0;
 }
@@ -168,6 +168,8 @@ static int gather(const struct pins *p, struct exporter *e, struct scrape_bufs *
 	in->block_entries = fill.block;
 	in->bans = fill.bans;
 	in->limiter_keys = fill.limiter_keys;
+	in->probation_keys = fill.probation_keys;
+	in->tier = fill.tier;
 	return 0;
 }
 

@@ -358,6 +358,25 @@ void metrics_render(struct mbuf *b, const struct metrics_input *in)
 	       "Rate limiter keys the slots and the LRU map hold before the LRU map evicts.",
 	       METRIC_GAUGE,
 	       in->limiter_capacity);
+	single(b, "sluice_limiter_probation_keys",
+	       "New rate limiter keys on probation (one packet seen, bucket not full); counted "
+	       "in the background.",
+	       METRIC_GAUGE, in->probation_keys);
+	single(b, "sluice_limiter_probation_capacity",
+	       "Keys the probation table holds before new keys displace each other.", METRIC_GAUGE,
+	       (__u64)SLUICE_PROBATION_LINES * SLUICE_PROBATION_WAYS);
+	single(b, "sluice_limiter_new_keys_admitted_total",
+	       "First packets of keys without limiter state, admitted onto probation.",
+	       METRIC_COUNTER, in->tier.admitted);
+	single(b, "sluice_limiter_new_keys_refused_total",
+	       "First packets of keys without limiter state, refused (cost above the burst).",
+	       METRIC_COUNTER, in->tier.refused);
+	single(b, "sluice_limiter_new_keys_promoted_total",
+	       "Keys back on probation and given exact limiter state.", METRIC_COUNTER,
+	       in->tier.promoted);
+	single(b, "sluice_limiter_new_keys_displaced_total",
+	       "Keys on probation displaced by newer ones before their bucket was full.",
+	       METRIC_COUNTER, in->tier.displaced);
 
 	single(b, "sluice_events_emitted_total", "Drop events written to the event ring.",
 	       METRIC_COUNTER, in->snap->events.emitted);

@@ -78,6 +78,8 @@ struct metrics_input {
 	__u64 block_entries, block_capacity;
 	__u64 bans, bans_capacity;
 	__u64 limiter_keys, limiter_capacity;
+	__u64 probation_keys; /* new keys on probation, bucket not full */
+	struct sluice_tier_stats tier; /* the new-key tier's decisions */
 };
 
 /* Label of the counter slot no rule decided (SLUICE_NO_RULE). */

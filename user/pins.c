@@ -15,6 +15,7 @@
 #include <sys/statfs.h>
 #include <linux/magic.h>
 #include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 #include "log.h"
 #include "pins.h"
 
@@ -24,7 +25,7 @@ const char *const pin_map_names[PIN_MAP_COUNT] = {
 	[PIN_STATE] = "sluice_state",	  [PIN_POLICY] = "sluice_policy",
 	[PIN_ALLOW0] = "sluice_allow0",	  [PIN_ALLOW1] = "sluice_allow1",
 	[PIN_BLOCK0] = "sluice_block0",	  [PIN_BLOCK1] = "sluice_block1",
-	[PIN_BUCKETS] = "sluice_buckets", [PIN_NEWKEYS] = "sluice_newkeys",
+	[PIN_BUCKETS] = "sluice_buckets", [PIN_PROBATION] = "sluice_probation",
 	[PIN_BANS] = "sluice_bans",
 	[PIN_STATS] = "sluice_stats",	  [PIN_FILTER] = "sluice_filter",
 	[PIN_EVENTS] = "sluice_events",
@@ -34,7 +35,7 @@ const char *const pin_map_names[PIN_MAP_COUNT] = {
 	[PIN_V6_ALLOW0] = "sluice_v6_allow0", [PIN_V6_ALLOW1] = "sluice_v6_allow1",
 	[PIN_V6_BLOCK0] = "sluice_v6_block0", [PIN_V6_BLOCK1] = "sluice_v6_block1",
 	[PIN_BANFILTER] = "sluice_banfilter", [PIN_SLOTS] = "sluice_slots",
-	[PIN_LRU_USED] = "sluice_lru_used",
+	[PIN_LRU_USED] = "sluice_lru_used", [PIN_TIERSTATS] = "sluice_tierstats",
 	[PIN_TEXT] = "sluice_text",	  [PIN_IFACES] = "sluice_ifaces",
 };
 
@@ -50,7 +51,7 @@ static const struct {
 	[PIN_BLOCK0] = { sizeof(struct sluice_lpm_key), sizeof(struct sluice_list_entry) },
 	[PIN_BLOCK1] = { sizeof(struct sluice_lpm_key), sizeof(struct sluice_list_entry) },
 	[PIN_BUCKETS] = { sizeof(struct sluice_bucket_key), sizeof(__u64) },
-	[PIN_NEWKEYS] = { sizeof(struct sluice_bucket_key), sizeof(__u64) },
+	[PIN_PROBATION] = { 4, sizeof(struct sluice_probation) },
 	[PIN_BANS] = { sizeof(struct sluice_ban_key), sizeof(struct sluice_ban) },
 	[PIN_STATS] = { 4, sizeof(struct sluice_counter) },
 	[PIN_FILTER] = { 4, sizeof(__u64) },
@@ -68,6 +69,7 @@ static const struct {
 	[PIN_BANFILTER] = { 4, sizeof(__u64) },
 	[PIN_SLOTS] = { 4, sizeof(struct sluice_slot) },
 	[PIN_LRU_USED] = { 4, sizeof(__u64) },
+	[PIN_TIERSTATS] = { 4, sizeof(struct sluice_tier_stats) },
 	[PIN_TEXT] = { 4, sizeof(struct sluice_text) },
 	[PIN_IFACES] = { 4, sizeof(struct sluice_iface) },
 };
@@ -465,6 +467,68 @@ long slots_count_live(int fd)
 	__u64 now = mono_now_ns() << SLUICE_TIME_SHIFT;
 
 	return map_batches(fd, false, count_live, &now);
+}
+
+static long count_used(const void *values, __u32 n, void *ctx)
+{
+	const struct sluice_slot *slots = values;
+	long used = 0;
+
+	(void)ctx;
+	for (__u32 i = 0; i < n; i++)
+		used += slots[i].tag != 0;
+	return used;
+}
+
+static long probation_live(int fd, __u64 now)
+{
+	size_t bytes = (size_t)SLUICE_PROBATION_LINES * sizeof(struct sluice_probation);
+	const struct sluice_probation *lines;
+	long live = 0;
+
+	lines = mmap(NULL, bytes, PROT_READ, MAP_SHARED, fd, 0);
+	if (lines == MAP_FAILED)
+		return -errno;
+	for (__u32 l = 0; l < SLUICE_PROBATION_LINES; l++)
+		for (__u32 w = 0; w < SLUICE_PROBATION_WAYS; w++)
+			live += lines[l].tag[w] && lines[l].tat[w] > now;
+	munmap((void *)lines, bytes);
+	return live;
+}
+
+int limiter_usage_read(const struct pins *p, struct limiter_usage *u)
+{
+	__u64 now = mono_now_ns() << SLUICE_TIME_SHIFT;
+	int ncpus = libbpf_num_possible_cpus();
+	struct sluice_tier_stats *percpu;
+	__u32 zero = 0;
+	int err = 0;
+
+	memset(u, 0, sizeof(*u));
+	if (ncpus < 0)
+		return ncpus;
+	u->slots_used = map_batches(p->fds[PIN_SLOTS], false, count_used, NULL);
+	u->slots_live = map_batches(p->fds[PIN_SLOTS], false, count_live, &now);
+	u->buckets = map_count_entries(p->fds[PIN_BUCKETS]);
+	u->probation_live = probation_live(p->fds[PIN_PROBATION], now);
+	if (u->slots_used < 0 || u->slots_live < 0 || u->buckets < 0 || u->probation_live < 0)
+		return u->slots_used < 0 ? (int)u->slots_used :
+		       u->slots_live < 0 ? (int)u->slots_live :
+		       u->buckets < 0	 ? (int)u->buckets :
+					   (int)u->probation_live;
+	percpu = calloc(ncpus, sizeof(*percpu));
+	if (!percpu)
+		return -ENOMEM;
+	if (bpf_map_lookup_elem(p->fds[PIN_TIERSTATS], &zero, percpu))
+		err = -errno;
+	for (int c = 0; c < ncpus && !err; c++) {
+		u->tier.admitted += percpu[c].admitted;
+		u->tier.refused += percpu[c].refused;
+		u->tier.promoted += percpu[c].promoted;
+		u->tier.displaced += percpu[c].displaced;
+	}
+	free(percpu);
+	return err;
 }
 
 __u32 pins_pinned_max_entries(const char *dir, const char *name)

@@ -36,7 +36,7 @@ enum pin_map {
 	PIN_BLOCK0,
 	PIN_BLOCK1,
 	PIN_BUCKETS,
-	PIN_NEWKEYS,
+	PIN_PROBATION,
 	PIN_BANS,
 	PIN_STATS,
 	PIN_FILTER,
@@ -54,6 +54,7 @@ enum pin_map {
 	PIN_BANFILTER,
 	PIN_SLOTS,
 	PIN_LRU_USED,
+	PIN_TIERSTATS,
 	PIN_TEXT, /* the controller's own maps last: created after the program's */
 	PIN_IFACES,
 	PIN_MAP_COUNT,
@@ -131,6 +132,18 @@ long map_count_entries(int fd);
 
 /* Limiter slots (sluice.h) that hold a key's live state: a bucket not full. -errno. */
 long slots_count_live(int fd);
+
+/* Where the limiter holds its keys now, and what the new-key tier decided (sluice.h). */
+struct limiter_usage {
+	long slots_used; /* slots a key ever took */
+	long slots_live; /* ... whose bucket is not full */
+	long buckets; /* keys in the LRU map */
+	long probation_live; /* keys on probation whose bucket is not full */
+	struct sluice_tier_stats tier; /* summed over CPUs */
+};
+
+/* Reads U from the pinned limiter maps. -errno. */
+int limiter_usage_read(const struct pins *p, struct limiter_usage *u);
 
 /* Reads a map's max_entries from a pinned map at DIR/NAME; 0 if it is not pinned. */
 __u32 pins_pinned_max_entries(const char *dir, const char *name);

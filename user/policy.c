@@ -357,7 +357,7 @@ static int writer_put(struct list_writer *w, const struct sluice_lpm_key *key,
 	return ++w->n == LIST_BATCH ? writer_flush(w) : 0;
 }
 
-/* An entry spreads over at most 2^8 buckets: a /16 of IPv4, a /24 of IPv6. */
+/* An IPv6 entry spreads over at most 2^8 filter buckets (a /24 over its /32s). */
 #define FILTER_MAX_SPREAD_LOG2 8
 
 static void filter_set(__u64 *region, __u32 bit)
@@ -366,36 +366,92 @@ static void filter_set(__u64 *region, __u32 bit)
 			  __ATOMIC_RELAXED);
 }
 
+/* The /24s of an IPv4 KEY: the first one (host order) and how many. */
+static void key_nets(const struct sluice_lpm_key *key, __u32 *first, __u32 *count)
+{
+	__u32 plen = key->prefixlen - SLUICE_V4_MAPPED_PLEN;
+
+	*count = plen >= 24 ? 1 : 1U << (24 - plen);
+	*first = plen ? (ntohl(key->addr[3]) >> 8) & ~(*count - 1) : 0;
+}
+
+/* Sets BITS (or with CLEAR, clears them) in the IPv4 table over COUNT /24s from FIRST. */
+static void dir_apply(__u64 *region, __u32 first, __u32 count, __u64 bits, bool clear)
+{
+	__u64 *words = region + SLUICE_FILTER_HEADER_WORDS;
+	__u64 spread = 0;
+
+	for (__u32 i = 0; i < 32; i++)
+		spread |= bits << (2 * i);
+	for (__u32 net = first; net - first < count;) {
+		__u32 w = sluice_dir_word(net), shift = sluice_dir_shift(net);
+		__u32 run = count - (net - first) < 32 - shift / 2 ? count - (net - first) :
+								      32 - shift / 2;
+		__u64 mask = (run == 32 ? ~0ULL : ((1ULL << (2 * run)) - 1) << shift) & spread;
+
+		if (clear)
+			__atomic_fetch_and(&words[w], ~mask, __ATOMIC_RELAXED);
+		else
+			__atomic_fetch_or(&words[w], mask, __ATOMIC_RELAXED);
+		net += run;
+	}
+}
+
 /*
- * Marks the buckets KEY covers or lies in (see sluice.h). An entry shorter than its
- * bucket is spread over every bucket it covers, up to 2^8 of them; a shorter one
+ * Notes KEY (expiring at EXPIRES_NS, 0 never) in its family's filter (see sluice.h).
+ * IPv4: every /24 it covers or lies in gets SOME, and WHOLE when the entry is permanent
+ * and covers the /24; an expiring entry shorter than /16 has no index records, so its
+ * family's sources that the table hands on go to the trie. IPv6: an entry shorter than
+ * its /32 bucket is spread over every bucket it covers, up to 2^8 of them; a shorter one
  * makes its family's filter pass everything, which costs lookups, never matches.
  */
-static void filter_add(const struct list_filter *f, const struct sluice_lpm_key *key)
+static void filter_add(const struct list_filter *f, const struct sluice_lpm_key *key,
+		       __u64 expires_ns)
 {
-	bool v4 = prefix128_is_v4(key->addr, key->prefixlen);
-	__u64 *region = v4 ? f->v4 : f->v6;
-	__u32 bucket = v4 ? SLUICE_V4_MAPPED_PLEN + SLUICE_FILTER_V4_BUCKET : SLUICE_FILTER_V6_BUCKET;
 	__u32 addr[4] = { key->addr[0], key->addr[1], key->addr[2], key->addr[3] };
-	__u64 first, span;
+	__u32 first, count;
+	__u64 span;
 
-	if (key->prefixlen >= bucket) {
-		filter_set(region, sluice_filter_bit(addr, v4));
+	if (prefix128_is_v4(key->addr, key->prefixlen)) {
+		bool whole = !expires_ns && key->prefixlen <= SLUICE_V4_MAPPED_PLEN + 24;
+
+		if (expires_ns && key->prefixlen < SLUICE_V4_MAPPED_PLEN + SLUICE_INDEX_MIN_PLEN)
+			__atomic_fetch_or(&f->v4[0], SLUICE_FILTER_UNINDEXED, __ATOMIC_RELAXED);
+		key_nets(key, &first, &count);
+		dir_apply(f->v4, first, count,
+			  SLUICE_DIR_SOME | (whole ? SLUICE_DIR_WHOLE : 0), false);
 		return;
 	}
-	if (bucket - key->prefixlen > FILTER_MAX_SPREAD_LOG2) {
-		__atomic_fetch_or(&region[0], SLUICE_FILTER_ALL, __ATOMIC_RELAXED);
+	if (key->prefixlen >= SLUICE_FILTER_V6_BUCKET) {
+		filter_set(f->v6, sluice_filter_bit6(addr));
 		return;
 	}
-	span = 1ULL << (bucket - key->prefixlen);
-	first = v4 ? ntohl(addr[3]) >> 8 : ntohl(addr[0]);
-	for (__u64 b = first; b < first + span; b++) {
-		if (v4)
-			addr[3] = htonl((__u32)(b << 8));
-		else
-			addr[0] = htonl((__u32)b);
-		filter_set(region, sluice_filter_bit(addr, v4));
+	if (SLUICE_FILTER_V6_BUCKET - key->prefixlen > FILTER_MAX_SPREAD_LOG2) {
+		__atomic_fetch_or(&f->v6[0], SLUICE_FILTER_ALL, __ATOMIC_RELAXED);
+		return;
 	}
+	span = 1ULL << (SLUICE_FILTER_V6_BUCKET - key->prefixlen);
+	for (__u64 b = ntohl(addr[0]); b < ntohl(key->addr[0]) + span; b++) {
+		addr[0] = htonl((__u32)b);
+		filter_set(f->v6, sluice_filter_bit6(addr));
+	}
+}
+
+/*
+ * Before KEY leaves a live list: its /24s lose WHOLE, so their sources go on to the
+ * index and the trie. Another entry may still cover them, and without records (an
+ * entry shorter than /16) only the trie knows.
+ */
+static void filter_forget(const struct list_filter *f, const struct sluice_lpm_key *key)
+{
+	__u32 first, count;
+
+	if (!prefix128_is_v4(key->addr, key->prefixlen))
+		return;
+	if (key->prefixlen < SLUICE_V4_MAPPED_PLEN + SLUICE_INDEX_MIN_PLEN)
+		__atomic_fetch_or(&f->v4[0], SLUICE_FILTER_UNINDEXED, __ATOMIC_RELAXED);
+	key_nets(key, &first, &count);
+	dir_apply(f->v4, first, count, SLUICE_DIR_WHOLE, true);
 }
 
 /* An item's place in address order: the address as two host-order halves, then length. */
@@ -459,7 +515,7 @@ static int insert_items(int fd, struct list_filter filter, struct list_index *ix
 
 		prefix_to_key(&item->prefix, &w->keys[w->n]);
 		fill_entry(&w->values[w->n], item, &w->keys[w->n], now, wall);
-		filter_add(&filter, &w->keys[w->n]);
+		filter_add(&filter, &w->keys[w->n], w->values[w->n].expires_ns);
 		ret = list_index_note(ix, &w->keys[w->n], w->values[w->n].expires_ns);
 		if (!ret)
 			ret = ++w->n == LIST_BATCH ? writer_flush(w) : 0;
@@ -853,7 +909,7 @@ int lists_add(struct pins *p, const struct list_item *item)
 			   false);
 	if (ret)
 		return ret;
-	filter_add(&filter, &key);
+	filter_add(&filter, &key, entry.expires_ns);
 	if (bpf_map_update_elem(list_fd(p, item->kind, SLUICE_ACTIVE_LISTS(active)), &key, &entry,
 				BPF_ANY))
 		return -errno;
@@ -882,7 +938,7 @@ static int copy_live_entries(int from, int to, struct list_filter filter, struct
 			continue;
 		if (entry.expires_ns && entry.expires_ns <= now)
 			continue;
-		filter_add(&filter, &cur);
+		filter_add(&filter, &cur, entry.expires_ns);
 		ret = list_index_note(ix, &cur, entry.expires_ns) ?: writer_put(w, &cur, &entry);
 	}
 	if (!ret)
@@ -961,6 +1017,7 @@ out:
 int lists_del(struct pins *p, enum list_kind kind, const struct prefix *pfx)
 {
 	struct sluice_list_entry entry;
+	struct list_filter filter;
 	struct sluice_lpm_key key;
 	__u32 active;
 	int fd, ret;
@@ -972,7 +1029,11 @@ int lists_del(struct pins *p, enum list_kind kind, const struct prefix *pfx)
 	fd = list_fd(p, kind, SLUICE_ACTIVE_LISTS(active));
 	if (bpf_map_lookup_elem(fd, &key, &entry))
 		return -errno;
-	/* The index hands the entry's records to the trie before the trie loses it. */
+	/* The table and the index hand the entry's sources to the trie before it loses it. */
+	filter = pins_filter(p, kind, SLUICE_ACTIVE_LISTS(active));
+	if (!filter.v4)
+		return -EIO;
+	filter_forget(&filter, &key);
 	ret = index_update(p, kind, SLUICE_ACTIVE_LISTS(active), &key, 0, true);
 	if (ret)
 		return ret;

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/mman.h>
 #include <linux/if_ether.h>
 #include <netinet/in.h>
 #include <bpf/bpf.h>
@@ -285,12 +286,16 @@ static inline void build_frame(const struct pkt_spec *s, struct frame *f)
 struct harness {
 	struct sluice *skel;
 	int prog;
-	int state, policy, allow[2], block[2], buckets, newkeys, bans, banfilter, slots, stats;
+	int state, policy, allow[2], block[2], buckets, bans, banfilter, slots, stats;
 	int ncpus;
+	struct sluice_probation *probation; /* the new-key tier, mapped */
 	struct sluice_counter *percpu; /* lookup buffer for one interface's counters */
 };
 
 static struct harness H;
+
+#define PROBATION_BYTES (SLUICE_PROBATION_LINES * sizeof(struct sluice_probation))
+
 
 /* Loads the program with pinning off, so the tests never touch /sys/fs/bpf. */
 static inline bool harness_open(void)
@@ -319,17 +324,23 @@ static inline bool harness_open(void)
 	H.block[0] = bpf_map__fd(H.skel->maps.sluice_block0);
 	H.block[1] = bpf_map__fd(H.skel->maps.sluice_block1);
 	H.buckets = bpf_map__fd(H.skel->maps.sluice_buckets);
-	H.newkeys = bpf_map__fd(H.skel->maps.sluice_newkeys);
 	H.bans = bpf_map__fd(H.skel->maps.sluice_bans);
 	H.banfilter = bpf_map__fd(H.skel->maps.sluice_banfilter);
 	H.slots = bpf_map__fd(H.skel->maps.sluice_slots);
 	H.stats = bpf_map__fd(H.skel->maps.sluice_stats);
+	H.probation = mmap(NULL, PROBATION_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED,
+			   bpf_map__fd(H.skel->maps.sluice_probation), 0);
+	if (H.probation == MAP_FAILED) {
+		tap_diag("mmap sluice_probation: %s", strerror(errno));
+		return false;
+	}
 	H.percpu = calloc((size_t)SLUICE_STATS_PER_IFACE * H.ncpus, sizeof(*H.percpu));
 	return H.percpu != NULL;
 }
 
 static inline void harness_close(void)
 {
+	munmap(H.probation, PROBATION_BYTES);
 	free(H.percpu);
 	sluice__destroy(H.skel);
 }
@@ -517,6 +528,18 @@ static inline __u64 mono_ns(void)
 	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 }
 
+/* Keys on probation whose bucket is not full yet. */
+static inline long probation_count_live(void)
+{
+	__u64 now = mono_ns() << SLUICE_TIME_SHIFT;
+	long live = 0;
+
+	for (__u32 l = 0; l < SLUICE_PROBATION_LINES; l++)
+		for (__u32 w = 0; w < SLUICE_PROBATION_WAYS; w++)
+			live += H.probation[l].tag[w] && H.probation[l].tat[w] > now;
+	return live;
+}
+
 static inline int map_clear(int fd)
 {
 	__u8 key[64];
@@ -682,8 +705,9 @@ static inline int policy_install(struct sluice_policy *pol, const struct list_sp
 
 	for (int i = 0; i < 2 && !err; i++)
 		err = map_clear(H.allow[i]) ?: map_clear(H.block[i]);
-	err = err ?: map_clear(H.buckets) ?: map_clear(H.newkeys) ?: map_clear(H.bans);
+	err = err ?: map_clear(H.buckets) ?: map_clear(H.bans);
 	err = err ?: slots_fill(0, 0);
+	memset(H.probation, 0, PROBATION_BYTES);
 	memset(&poison, 0, sizeof(poison));
 	for (int i = 0; i < nlists && !err; i++)
 		err = add_entry(pol, gen, &lists[i], now);

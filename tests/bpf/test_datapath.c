@@ -488,28 +488,51 @@ static bool churn_run(bool slots_live, bool *ok)
 	return *ok;
 }
 
+/* The new-key tier's counts, summed over CPUs. */
+static struct sluice_tier_stats tier_read(void)
+{
+	struct sluice_tier_stats sum = {}, percpu[H.ncpus];
+	__u32 zero = 0;
+
+	if (bpf_map_lookup_elem(bpf_map__fd(H.skel->maps.sluice_tierstats), &zero, percpu))
+		return sum;
+	for (int c = 0; c < H.ncpus; c++) {
+		sum.admitted += percpu[c].admitted;
+		sum.refused += percpu[c].refused;
+		sum.promoted += percpu[c].promoted;
+		sum.displaced += percpu[c].displaced;
+	}
+	return sum;
+}
+
 /*
- * Spoofed one-packet sources take free limiter slots, never one with live state. With
- * every slot live (tag 1 is no key's: tags are odd hashes, but 1 is as good as any
- * other taken tag here), keys fall back to the LRU maps: one-packet sources stay on
- * probation and the tracked key keeps its state; freed slots then take the key over
- * with that state.
+ * Spoofed one-packet sources stay on probation: they take no slot and no map entry,
+ * free slots or not. The tracked key (two packets in a row) is given exact state on
+ * its second: a free slot, or with every slot live (tag 1 is no key's: tags are odd
+ * hashes, but 1 is as good as any other taken tag here) the LRU map; freed slots then
+ * take the key over with that state.
  */
 static void test_churn(void)
 {
+	struct sluice_tier_stats t0 = tier_read(), t1;
 	bool ok;
 
 	churn_run(false, &ok);
-	ok = ok && TAP_EXPECT_EQ("keys with live slots", slots_count_live(H.slots), 2001) &&
-	     TAP_EXPECT_EQ("keys in the LRU maps", count_keys(H.buckets) + count_keys(H.newkeys),
-			   0);
-	tap_result(ok, "2000 one-packet sources take free slots; the tracked key keeps its state");
+	t1 = tier_read();
+	ok = ok && TAP_EXPECT_EQ("keys with live slots", slots_count_live(H.slots), 1) &&
+	     TAP_EXPECT_EQ("keys in the LRU map", count_keys(H.buckets), 0) &&
+	     TAP_EXPECT_EQ("keys on probation", probation_count_live(), 2000) &&
+	     TAP_EXPECT_EQ("tier admitted", t1.admitted - t0.admitted, 2001) &&
+	     TAP_EXPECT_EQ("tier refused", t1.refused - t0.refused, 0) &&
+	     TAP_EXPECT_EQ("tier promoted", t1.promoted - t0.promoted, 1);
+	tap_result(ok, "2000 one-packet sources stay on probation; the tracked key takes a slot "
+		       "and keeps its state");
 
 	churn_run(true, &ok);
 	ok = ok && TAP_EXPECT_EQ("tracked keys", count_keys(H.buckets), 1) &&
-	     TAP_EXPECT_EQ("keys on probation", count_keys(H.newkeys), 2001);
+	     TAP_EXPECT_EQ("keys on probation", probation_count_live(), 2000);
 	tap_result(ok, "every slot live: one-packet sources stay on probation, the tracked key "
-		       "keeps its state");
+		       "moves to the LRU map and keeps its state");
 
 	/* The slots free up: the key's next packet takes one, with the state it had. */
 	if (ok) {
@@ -523,6 +546,55 @@ static void test_churn(void)
 		     TAP_EXPECT_EQ("keys with live slots", slots_count_live(H.slots), 1);
 	}
 	tap_result(ok, "a key moving from the LRU map into a slot brings its state along");
+}
+
+/*
+ * Probation keeps a key's first packet: its second, found there, goes on from that
+ * state in a slot, so the key gets its burst exactly. A key displaced from probation
+ * (here every way of every line holds another key's live state) starts again from a
+ * full bucket: one packet more than its burst, and the displacement is counted.
+ */
+static void test_probation(void)
+{
+	const struct scenario sc = { .rules = { R(ACT(DROP), .limits = { { PKTS(1, 3) } }) } };
+	struct pkt_spec spec = TCP4(.src = "198.19.200.7");
+	__u64 ahead = (mono_ns() + 60000000000ULL) << SLUICE_TIME_SHIFT;
+	struct sluice_tier_stats t0, t1;
+	__u32 v[5] = {};
+	struct frame f;
+	bool ok = !scenario_apply(&sc, 0);
+
+	build_frame(&spec, &f);
+	t0 = tier_read();
+	for (int i = 0; ok && i < 5; i++) {
+		ok = !run_xdp(H.prog, &f, f.len, 1, &v[i], NULL);
+		ok = ok && TAP_EXPECT_EQ(i < 3 ? "within the burst" : "over the burst", v[i],
+					 i < 3 ? XDP_PASS : XDP_DROP);
+	}
+	t1 = tier_read();
+	ok = ok && TAP_EXPECT_EQ("tier admitted", t1.admitted - t0.admitted, 1) &&
+	     TAP_EXPECT_EQ("tier promoted", t1.promoted - t0.promoted, 1) &&
+	     TAP_EXPECT_EQ("keys with live slots", slots_count_live(H.slots), 1) &&
+	     TAP_EXPECT_EQ("keys on probation", probation_count_live(), 0);
+	tap_result(ok, "a new key gets exactly its burst: first packet on probation, then a slot");
+
+	ok = !scenario_apply(&sc, 0) && !run_xdp(H.prog, &f, f.len, 1, &v[0], NULL);
+	for (__u32 l = 0; ok && l < SLUICE_PROBATION_LINES; l++)
+		for (__u32 w = 0; w < SLUICE_PROBATION_WAYS; w++) {
+			H.probation[l].tag[w] = 1;
+			H.probation[l].tat[w] = ahead;
+		}
+	t0 = tier_read();
+	for (int i = 1; ok && i < 5; i++)
+		ok = !run_xdp(H.prog, &f, f.len, 1, &v[i], NULL);
+	t1 = tier_read();
+	ok = ok && TAP_EXPECT_EQ("1st", v[0], XDP_PASS) &&
+	     TAP_EXPECT_EQ("2nd, displaced: from a full bucket again", v[1], XDP_PASS) &&
+	     TAP_EXPECT_EQ("3rd", v[2], XDP_PASS) &&
+	     TAP_EXPECT_EQ("4th, the extra packet", v[3], XDP_PASS) &&
+	     TAP_EXPECT_EQ("5th, over the burst", v[4], XDP_DROP) &&
+	     TAP_EXPECT_EQ("tier displaced", t1.displaced - t0.displaced, 1);
+	tap_result(ok, "a key displaced from probation gets at most one packet more");
 }
 
 /*
@@ -668,6 +740,7 @@ int main(void)
 			for (int blocked = 0; blocked < 2; blocked++)
 				test_truncation(&truncs[i], min_len, drop, blocked);
 	test_churn();
+	test_probation();
 	test_fine_clock();
 	test_bench();
 	harness_close();

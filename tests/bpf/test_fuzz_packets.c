@@ -202,7 +202,9 @@ static int phase_install(__u32 phase, struct ref_policy *rp, struct ref_state *s
 	static struct sluice_policy pol;
 	bool drop = phase & 1;
 	struct rule_case rs;
-	int err = map_drain(H.buckets) ?: map_drain(H.newkeys) ?: map_drain(H.bans);
+	int err = map_drain(H.buckets) ?: map_drain(H.bans);
+
+	memset(H.probation, 0, PROBATION_BYTES);
 
 	memset(&pol, 0, sizeof(pol));
 	for (size_t i = 0; i < ARRAY_SIZE(rules); i++) {

@@ -1340,6 +1340,30 @@ static double tracked_survival(const struct env *e)
 	return seen ? (double)found / seen : 0;
 }
 
+/* Frees every limiter slot and empties the LRU map: the limiter as a fresh attach has it. */
+static int limiter_reset(const struct env *e)
+{
+	static struct sluice_slot zero_slots[65536];
+	static __u32 idx[65536];
+	LIBBPF_OPTS(bpf_map_batch_opts, bo);
+	struct sluice_bucket_key k;
+	__u64 zero = 0;
+	__u32 key = 0;
+
+	for (__u32 base = 0; base < SLUICE_SLOTS; base += 65536) {
+		__u32 n = 65536;
+
+		for (__u32 i = 0; i < n; i++)
+			idx[i] = base + i;
+		if (bpf_map_update_batch(e->pins.fds[PIN_SLOTS], idx, zero_slots, &n, &bo))
+			return -errno;
+	}
+	while (!bpf_map_get_next_key(e->buckets, NULL, &k))
+		if (bpf_map_delete_elem(e->buckets, &k))
+			break;
+	return bpf_map_update_elem(e->pins.fds[PIN_LRU_USED], &key, &zero, BPF_ANY) ? -errno : 0;
+}
+
 static void wrapper_case(struct tcase *t, const char *name, const char *label, int prog,
 			 __u16 dport)
 {
@@ -1357,7 +1381,7 @@ static void wrapper_case(struct tcase *t, const char *name, const char *label, i
 static int churn(struct env *e)
 {
 	struct wrapper bare = {}, one = {}, hot = {}, flood = {};
-	struct tcase t[4];
+	struct tcase t[5];
 	json_t *o = json_object(), *arr = json_array();
 	__u32 hot_keys = e->tracked < 65536 ? e->tracked : 65536;
 	double before, after;
@@ -1377,12 +1401,19 @@ static int churn(struct env *e)
 		     DPORT_UNDER);
 	wrapper_case(&t[3], "churn", "under limit, every packet a new source (one-packet flood)",
 		     flood.prog, DPORT_UNDER);
+	wrapper_case(&t[4], "churn_free",
+		     "under limit, every packet a new source, limiter slots free (fresh attach)",
+		     flood.prog, DPORT_UNDER);
 	before = tracked_survival(e);
 	time_cases(t, 3);
 	/* The flood last, alone: it evicts tracked keys. Its sequence runs on: fresh keys every run. */
 	time_cases(&t[3], 1);
 	after = tracked_survival(e);
-	for (i = 0; i < 4; i++) {
+	ret = limiter_reset(e);
+	if (ret)
+		goto out;
+	time_cases(&t[4], 1);
+	for (i = 0; i < 5; i++) {
 		json_t *c = case_json(&t[i]);
 
 		if (i > 0)

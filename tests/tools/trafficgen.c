@@ -5,7 +5,6 @@
  *
  *   trafficgen send --dev IF [--packets N | --seconds S] [options]   transmit, print JSON
  *   trafficgen xdp IF drop|pass|off                                  attach a bare program
- *   trafficgen keys PIN_DIR                        count sluice's tracked keys, print JSON
  *
  * Frames are made by bpf/trafficgen.bpf.c run through BPF_PROG_RUN with
  * BPF_F_TEST_XDP_LIVE_FRAMES: the kernel feeds one template frame through the program
@@ -30,7 +29,6 @@
 #include <linux/if_link.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
-#include "sluice.h"
 #include "trafficgen.skel.h"
 
 #define FRAME_MAX 1514
@@ -232,104 +230,11 @@ static int cmd_xdp(int argc, char **argv)
 	return err ? 1 : 0;
 }
 
-/* Entries of a hash map, walked key by key: the kernel keeps no count of its own. */
-static long count_entries(int fd, __u32 key_size)
-{
-	__u8 key[256], next[256];
-	void *prev = NULL;
-	long n = 0;
-
-	if (key_size > sizeof(key))
-		return -EINVAL;
-	while (!bpf_map_get_next_key(fd, prev, next)) {
-		memcpy(key, next, key_size);
-		prev = key;
-		n++;
-	}
-	return errno == ENOENT ? n : -errno;
-}
-
-static int open_pinned(const char *dir, const char *name)
-{
-	char path[512];
-
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	return bpf_obj_get(path);
-}
-
-/*
- * Limiter keys sluice holds: slots ever taken (tag set) and those with live state (arrival
- * time ahead of now, a bucket not yet full again), then the LRU maps behind them. `sluice
- * status` cannot say this, as the slots are an array and always "full"; the bench reads
- * the pinned maps itself rather than change the controller.
- */
-static int cmd_keys(int argc, char **argv)
-{
-	int slots_fd, buckets_fd, newkeys_fd, err = 0;
-	struct sluice_slot *buf = NULL;
-	long slots_used = 0, slots_live = 0, buckets, newkeys;
-	struct bpf_map_info info = {};
-	__u32 len = sizeof(info), n, i, batch = 65536, *keys = NULL, out;
-	void *in = NULL;
-	__u64 now;
-
-	if (argc != 2) {
-		fprintf(stderr, "usage: trafficgen keys PIN_DIR\n");
-		return 2;
-	}
-	slots_fd = open_pinned(argv[1], "sluice_slots");
-	buckets_fd = open_pinned(argv[1], "sluice_buckets");
-	newkeys_fd = open_pinned(argv[1], "sluice_newkeys");
-	if (slots_fd < 0 || buckets_fd < 0 || newkeys_fd < 0 ||
-	    bpf_obj_get_info_by_fd(slots_fd, &info, &len)) {
-		fprintf(stderr, "trafficgen: keys: %s: %s\n", argv[1], strerror(errno));
-		return 1;
-	}
-	buf = calloc(batch, sizeof(*buf));
-	keys = calloc(batch, sizeof(*keys));
-	if (!buf || !keys) {
-		err = -ENOMEM;
-		goto out;
-	}
-	/* The data path reads the monotonic clock (coarse: up to a tick behind), in these units. */
-	now = mono_ns() << SLUICE_TIME_SHIFT;
-	for (__u32 done = 0; done < info.max_entries; done += n) {
-		LIBBPF_OPTS(bpf_map_batch_opts, bo);
-
-		n = batch;
-		err = bpf_map_lookup_batch(slots_fd, in, &out, keys, buf, &n, &bo);
-		if (err && errno != ENOENT) {
-			err = -errno;
-			fprintf(stderr, "trafficgen: keys: read slots: %s\n", strerror(-err));
-			goto out;
-		}
-		for (i = 0; i < n; i++) {
-			slots_used += buf[i].tag != 0;
-			slots_live += buf[i].tag != 0 && buf[i].tat > now;
-		}
-		err = 0;
-		in = &out;
-		if (!n)
-			break;
-	}
-	buckets = count_entries(buckets_fd, sizeof(struct sluice_bucket_key));
-	newkeys = count_entries(newkeys_fd, sizeof(struct sluice_bucket_key));
-	printf("{\"slots\": %u, \"slots_used\": %ld, \"slots_live\": %ld, \"buckets\": %ld, "
-	       "\"newkeys\": %ld, \"tracked\": %ld}\n",
-	       info.max_entries, slots_used, slots_live, buckets, newkeys,
-	       slots_used + (buckets > 0 ? buckets : 0));
-out:
-	free(buf);
-	free(keys);
-	return err ? 1 : 0;
-}
-
 static void usage(FILE *out)
 {
 	fprintf(out,
 		"usage: trafficgen send --dev IF [--packets N | --seconds S] [OPTIONS]\n"
 		"       trafficgen xdp IF drop|pass|off\n"
-		"       trafficgen keys PIN_DIR\n"
 		"send options:\n"
 		"  --src ADDR          first source (IPv4 or IPv6; IPv6 varies its last 32 bits)\n"
 		"  --keys N            distinct sources: ADDR .. ADDR+N-1 (default 1)\n"
@@ -557,8 +462,6 @@ int main(int argc, char **argv)
 		return cmd_send(argc - 1, argv + 1);
 	if (argc >= 2 && !strcmp(argv[1], "xdp"))
 		return cmd_xdp(argc - 1, argv + 1);
-	if (argc >= 2 && !strcmp(argv[1], "keys"))
-		return cmd_keys(argc - 1, argv + 1);
 	usage(argc >= 2 && !strcmp(argv[1], "help") ? stdout : stderr);
 	return argc >= 2 && !strcmp(argv[1], "help") ? 0 : 2;
 }

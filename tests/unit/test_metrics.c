@@ -313,6 +313,8 @@ static void test_render_up(void **state)
 		.block_capacity = 1048576,
 		.bans = 1,
 		.bans_capacity = 65536,
+		.probation_keys = 12,
+		.tier = { .admitted = 40, .refused = 1, .promoted = 6, .displaced = 2 },
 	};
 	static const char *const want[] = {
 		"sluice_up 1",
@@ -335,6 +337,12 @@ static void test_render_up(void **state)
 		"sluice_list_capacity{list=\"block\"} 1048576",
 		"sluice_bans 1",
 		"sluice_bans_capacity 65536",
+		"sluice_limiter_probation_keys 12",
+		"sluice_limiter_probation_capacity 786432",
+		"sluice_limiter_new_keys_admitted_total 40",
+		"sluice_limiter_new_keys_refused_total 1",
+		"sluice_limiter_new_keys_promoted_total 6",
+		"sluice_limiter_new_keys_displaced_total 2",
 		"sluice_events_emitted_total 4",
 		"sluice_events_suppressed_total 0",
 		"sluice_events_lost_total 1",
@@ -364,7 +372,7 @@ static void test_render_up(void **state)
 	for (const char *p = b.data; (p = strstr(p, "\nsluice_packets_total{")); p++)
 		samples++;
 	assert_int_equal(samples, 3 * SLUICE_VERDICT_COUNT);
-	assert_int_equal(check_families(b.data), 19);
+	assert_int_equal(check_families(b.data), 25);
 	mbuf_free(&b);
 
 	free(snap);

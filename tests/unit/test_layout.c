@@ -1,0 +1,86 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * Golden vectors for every hash and bit placement that pinned maps depend on: where a
+ * key's limiter slots, probation line and ban-filter bit are, which IPv6 filter bit and
+ * which IPv4 table word a source reads. A controller of one version beside maps filled
+ * by another would read them wrongly, so a change to any of these must bump
+ * SLUICE_LAYOUT_VERSION: this test fails until the vectors and the version move together.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <arpa/inet.h>
+#include "sluice.h"
+
+/* The version these vectors were taken at. */
+#define GOLDEN_LAYOUT_VERSION 6
+
+static void test_version(void **state)
+{
+	(void)state;
+	assert_int_equal(SLUICE_LAYOUT_VERSION, GOLDEN_LAYOUT_VERSION);
+}
+
+static void test_slot_ref(void **state)
+{
+	struct sluice_bucket_key v4 = {
+		.limit_id = 7,
+		.dport = 443,
+		.family = SLUICE_FAMILY_IPV4,
+		.addr = { 0, 0, htonl(0xffff), htonl(0xc6120001) },
+	};
+	struct sluice_bucket_key global = { .limit_id = 9 };
+	struct sluice_bucket_key v6 = {
+		.limit_id = 3,
+		.family = SLUICE_FAMILY_IPV6,
+		.addr = { htonl(0x20010db8), htonl(0x12345678), 0, 0 },
+	};
+	struct sluice_slot_ref r;
+
+	(void)state;
+	sluice_slot_ref(&v4, 128, &r);
+	assert_int_equal(r.tag, 0x5538b76f871b0113ULL);
+	assert_int_equal(r.idx[0], 482305);
+	assert_int_equal(r.idx[1], 1042689);
+	sluice_slot_ref(&global, 0, &r);
+	assert_int_equal(r.tag, 0xfd6124670660e193ULL);
+	assert_int_equal(r.idx[0], 256512);
+	assert_int_equal(r.idx[1], 342528);
+	sluice_slot_ref(&v6, 64, &r);
+	assert_int_equal(r.tag, 0xb0d703bfb964a3fdULL);
+	assert_int_equal(r.idx[0], 362360);
+	assert_int_equal(r.idx[1], 906360);
+	assert_int_equal(sluice_probation_line(0x123456789abcdef1ULL), 22136);
+}
+
+static void test_filters(void **state)
+{
+	const __u32 v4[4] = { 0, 0, htonl(0xffff), htonl(0xc6120001) };
+	const __u32 v6[4] = { htonl(0x20010db8), htonl(0x12345678), 0, htonl(1) };
+
+	(void)state;
+	assert_int_equal(sluice_ban_bit(120, v4), 1922012);
+	assert_int_equal(sluice_filter_bit6(v6), 6644079);
+	/* 198.18.0.0/24 is /24 number 0xc61200: word 0x63090, bits 0-1. */
+	assert_int_equal(sluice_dir_word(0xc61200), 0x63090);
+	assert_int_equal(sluice_dir_shift(0xc61200), 0);
+	assert_int_equal(sluice_dir_shift(0xc6121f), 62);
+	assert_int_equal(sluice_filter_region(1, 1, 1), 7 * SLUICE_FILTER_REGION);
+	assert_int_equal(sluice_stats_index(1, 2, 3, 4),
+			 ((1 * SLUICE_RULE_SLOTS + 2) * SLUICE_VERDICT_COUNT + 3) *
+					 SLUICE_REASON_COUNT +
+				 4);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_version),
+		cmocka_unit_test(test_slot_ref),
+		cmocka_unit_test(test_filters),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
