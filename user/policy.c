@@ -400,8 +400,9 @@ static void dir_apply(__u64 *region, __u32 first, __u32 count, __u64 bits, bool 
 /*
  * Notes KEY (expiring at EXPIRES_NS, 0 never) in its family's filter (see sluice.h).
  * IPv4: every /24 it covers or lies in gets SOME, and WHOLE when the entry is permanent
- * and covers the /24; an expiring entry shorter than /16 has no index records, so its
- * family's sources that the table hands on go to the trie. IPv6: an entry shorter than
+ * and covers the /24. An expiring one clears WHOLE instead, as it may replace a
+ * permanent entry of the same prefix; without records (shorter than /16) its family's
+ * sources that the table hands on go to the trie. IPv6: an entry shorter than
  * its /32 bucket is spread over every bucket it covers, up to 2^8 of them; a shorter one
  * makes its family's filter pass everything, which costs lookups, never matches.
  */
@@ -420,6 +421,8 @@ static void filter_add(const struct list_filter *f, const struct sluice_lpm_key 
 		key_nets(key, &first, &count);
 		dir_apply(f->v4, first, count,
 			  SLUICE_DIR_SOME | (whole ? SLUICE_DIR_WHOLE : 0), false);
+		if (expires_ns)
+			dir_apply(f->v4, first, count, SLUICE_DIR_WHOLE, true);
 		return;
 	}
 	if (key->prefixlen >= SLUICE_FILTER_V6_BUCKET) {

@@ -235,6 +235,23 @@ static void run(bool allowlist)
 	snprintf(step, sizeof(step), "%s: after the deletes", name);
 	check_sources(step, allowlist);
 
+	/* Permanent prefixes of /24 and shorter re-added with a TTL that runs out. */
+	n = 0;
+	for (int i = 1; i < nlisted && n < 200 && !ret; i += 3) {
+		struct list_item item = { .kind = kind, .prefix = L[i].pfx, .ttl_ns = 1000000 };
+
+		if (!L[i].live || L[i].pfx.family != SLUICE_FAMILY_IPV4 || L[i].pfx.plen > 24)
+			continue;
+		ret = lists_add(&P, &item);
+		L[i].live = false;
+		n++;
+	}
+	usleep(20000); /* past the TTL, and a tick of the coarse clock */
+	tap_result(!ret && n > 50, "%s: %d permanent prefixes re-added with a 1 ms TTL (%s)", name,
+		   n, strerror(-ret));
+	snprintf(step, sizeof(step), "%s: after their TTL ran out", name);
+	check_sources(step, allowlist);
+
 	ret = add_random(kind, 500, true);
 	tap_result(!ret, "%s: 500 more, some IPv4 shorter than /16, IPv6 of any length (%s)", name,
 		   strerror(-ret));
