@@ -15,8 +15,34 @@
  * Every drop or monitor verdict ends up counted once in sluice_evstats: emitted,
  * suppressed (sampled out or over the ceiling) or lost (ring full). Under a flood the
  * ceiling is reached early in each window, and from then on a drop costs one per-CPU
- * array access; the per-key lookup runs only below the ceiling.
+ * array access, inline (event_suppress); event_emit, with the per-key lookup, runs
+ * only below the ceiling.
  */
+static __always_inline int event_suppress(const struct sluice_policy *pol, __u64 *now)
+{
+	__u32 zero = 0;
+	struct sluice_event_stats *st = bpf_map_lookup_elem(&sluice_evstats, &zero);
+	__u64 t;
+
+	if (!st)
+		return 1;
+	if (!pol->event_ceiling) {
+		st->suppressed++;
+		return 1;
+	}
+	t = clock_now(now);
+	if (t - st->window_start_ns >= EVENT_WINDOW_NS) {
+		st->window_start_ns = t;
+		st->window_events = 0;
+	}
+	if (st->window_events >= pol->event_ceiling) {
+		st->suppressed++;
+		return 1;
+	}
+	return 0;
+}
+
+/* A drop below the ceiling (event_suppress said no): sampled, then written to the ring. */
 __noinline int event_emit(const struct sluice_policy *pol, const struct packet *p,
 			  const struct decision *d, __u32 ifindex, __u64 *now)
 {
@@ -31,19 +57,7 @@ __noinline int event_emit(const struct sluice_policy *pol, const struct packet *
 	st = bpf_map_lookup_elem(&sluice_evstats, &zero);
 	if (!st)
 		return 0;
-	if (!pol->event_ceiling) {
-		st->suppressed++;
-		return 0;
-	}
 	t = clock_now(now);
-	if (t - st->window_start_ns >= EVENT_WINDOW_NS) {
-		st->window_start_ns = t;
-		st->window_events = 0;
-	}
-	if (st->window_events >= pol->event_ceiling) {
-		st->suppressed++;
-		return 0;
-	}
 
 	/* Keyed by source, reason and rule, so a source hitting two rules shows both. */
 	key.prefixlen = d->reason;

@@ -90,21 +90,22 @@ static __always_inline int gcra_take(__u64 *tat, __u64 now, __u64 cost, __u64 to
 	return LIMIT_ADMIT;
 }
 
-static __always_inline int lru_used(void)
+/* Whether the key of TAG may be in sluice_buckets, by its bit in its probation line. */
+static __always_inline int lru_may_hold(const struct sluice_probation *line, __u64 tag)
 {
-	__u32 zero = 0;
-	__u64 *used = bpf_map_lookup_elem(&sluice_lru_used, &zero);
+	__u32 b = sluice_probation_lru_bit(tag);
 
-	return used && *used;
+	return (line->in_lru[(b >> 6) & 1] >> (b & 63)) & 1;
 }
 
-static __always_inline void mark_lru_used(void)
+/* Notes that the key of TAG goes into sluice_buckets: before it does, or it would be missed. */
+static __always_inline void lru_note(struct sluice_probation *line, __u64 tag)
 {
-	__u32 zero = 0;
-	__u64 *used = bpf_map_lookup_elem(&sluice_lru_used, &zero);
+	__u32 b = sluice_probation_lru_bit(tag);
+	__u64 bit = 1ULL << (b & 63), *word = &line->in_lru[(b >> 6) & 1];
 
-	if (used && !*used)
-		*used = 1;
+	if (!(*word & bit))
+		__sync_fetch_and_or(word, bit);
 }
 
 /* Raises *WORD to at least VALUE; others may raise it meanwhile, never lower it. */
@@ -197,8 +198,8 @@ static __always_inline __u64 *probation_promote(struct sluice_probation *line, _
 		raise_to(tat, seed);
 		return tat;
 	}
-	if (bpf_map_update_elem(&sluice_buckets, key, &seed, BPF_NOEXIST) == 0)
-		mark_lru_used();
+	lru_note(line, ref->tag);
+	bpf_map_update_elem(&sluice_buckets, key, &seed, BPF_NOEXIST);
 	return bpf_map_lookup_elem(&sluice_buckets, key);
 }
 
@@ -255,23 +256,24 @@ __noinline int limit_admit(const struct sluice_limit *lim, const struct packet *
 	plen = bucket_key(&key, lim, p);
 	sluice_slot_ref(&key, plen, &ref);
 	tat = slot_find(&ref, now, 0);
-	if (!tat && lru_used()) {
-		old = bpf_map_lookup_elem(&sluice_buckets, &key);
-		/* State the key has in the LRU map moves into a free slot. */
-		tat = old ? slot_find(&ref, now, 1) : NULL;
-		if (tat)
-			raise_to(tat, *(volatile __u64 *)old);
-		else
-			tat = old;
-	}
 	if (tat)
 		return gcra_take(tat, now, cost, lim->tolerance);
 
-	line_idx = sluice_probation_line(ref.tag);
+	line_idx = sluice_probation_line(&ref);
 	line = bpf_map_lookup_elem(&sluice_probation, &line_idx);
 	st = tier_stats();
 	if (!line || !st)
 		return LIMIT_ERROR;
+	old = lru_may_hold(line, ref.tag) ? bpf_map_lookup_elem(&sluice_buckets, &key) : NULL;
+	if (old) {
+		/* State the key has in the LRU map moves into a free slot. */
+		tat = slot_find(&ref, now, 1);
+		if (tat)
+			raise_to(tat, *(volatile __u64 *)old);
+		else
+			tat = old;
+		return gcra_take(tat, now, cost, lim->tolerance);
+	}
 	w = probation_find(line, ref.tag);
 	if (w >= SLUICE_PROBATION_WAYS)
 		return probation_take(line, line_idx, &ref, now, cost, lim->tolerance, charge, st);

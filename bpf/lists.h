@@ -138,10 +138,21 @@ static __always_inline int index_says(void *index, __u64 header, __u32 addr)
 	return header & (SLUICE_FILTER_ALL | SLUICE_FILTER_UNINDEXED) ? -1 : 0;
 }
 
+/* Whether the filter of REGION has the bit of the IPv6 prefix KEY. */
+static __always_inline int filter_has6(__u32 region, const struct sluice_lpm_key *key)
+{
+	__u32 bit = sluice_filter_bit6_len(key->prefixlen, key->addr), idx;
+	__u64 *word;
+
+	idx = region + SLUICE_FILTER_HEADER_WORDS + (bit >> 6);
+	word = bpf_map_lookup_elem(&sluice_filter, &idx);
+	return !word || ((*word >> (bit & 63)) & 1);
+}
+
 /*
  * What the IPv6 index says of the source (see sluice.h): 1 listed, 0 not listed,
  * -1 ask the trie. The lengths are read after their count, which the controller
- * writes last.
+ * writes last; a length whose filter bit the source's prefix lacks is not looked up.
  */
 static __always_inline int v6_index_says(void *index, __u32 region, __u64 header,
 					 const struct packet *p, __u64 *now)
@@ -174,6 +185,8 @@ static __always_inline int v6_index_says(void *index, __u32 region, __u64 header
 			return -1;
 		key.prefixlen = plen;
 		sluice_mask_addr(key.addr, p->src, plen);
+		if (!filter_has6(region, &key))
+			continue;
 		expires = bpf_map_lookup_elem(index, &key);
 		if (expires && (!*expires || *expires > clock_now(now)))
 			return 1;

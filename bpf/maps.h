@@ -111,15 +111,6 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } sluice_tierstats SEC(".maps");
 
-/* Non-zero once any key has gone to the LRU maps; until then a slot's new owner has none there. */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, __u64);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} sluice_lru_used SEC(".maps");
-
 /* Dynamic bans, written by the data path on a ban action and by the controller. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);

@@ -96,15 +96,15 @@ static __always_inline __u32 limit_order(const struct sluice_rule *r, __u32 k)
 }
 
 /* Global, like limit_admit, to keep verification linear in the number of limits. */
-__noinline int apply_rule(const struct sluice_rule *r, const struct packet *p, __u64 now,
+__noinline int apply_rule(const struct sluice_rule *r, const struct packet *p, __u64 *now,
 			  struct decision *d)
 {
 	struct limit_charge charges[SLUICE_MAX_LIMITS] = {};
 	__u32 order[SLUICE_MAX_LIMITS] = {};
-	__u64 now_units;
+	__u64 t = 0, now_units;
 	int i, j, k, res;
 
-	if (!r || !p || !d)
+	if (!r || !p || !now || !d)
 		return 0;
 	d->rule = r->stat_slot;
 	if (r->nlimits == 0) {
@@ -120,11 +120,14 @@ __noinline int apply_rule(const struct sluice_rule *r, const struct packet *p, _
 		if (i >= r->nlimits)
 			break;
 		if (r->limits[i].tolerance < SLUICE_COARSE_CLOCK_MIN_TOLERANCE) {
-			now = bpf_ktime_get_ns();
+			t = bpf_ktime_get_ns();
 			break;
 		}
 	}
-	now_units = clock_now(&now) << SLUICE_TIME_SHIFT;
+	/* The packet's coarse time, read once and shared with the lists and events. */
+	if (!t)
+		t = clock_now(now);
+	now_units = t << SLUICE_TIME_SHIFT;
 	for (k = 0; k < SLUICE_MAX_LIMITS; k++) {
 		if (k >= r->nlimits)
 			break;
@@ -146,7 +149,7 @@ __noinline int apply_rule(const struct sluice_rule *r, const struct packet *p, _
 		}
 		i = order[k] & (SLUICE_MAX_LIMITS - 1);
 		d->limit = i;
-		refuse(r, &r->limits[i], p, now, d);
+		refuse(r, &r->limits[i], p, t, d);
 		return 0;
 	}
 	d->verdict = SLUICE_VERDICT_PASS;
@@ -237,7 +240,7 @@ static __always_inline void decide(struct xdp_md *ctx, struct packet *p, struct 
 
 	i = find_rule(pol, p);
 	if (i < SLUICE_MAX_RULES)
-		apply_rule(&pol->rules[i], p, *now, d);
+		apply_rule(&pol->rules[i], p, now, d);
 	return;
 
 malformed:
@@ -265,7 +268,7 @@ int sluice_xdp(struct xdp_md *ctx)
 	p.len = ctx->data_end - ctx->data;
 	decide(ctx, &p, &d, &pol, &now);
 	stats_count(iface_slot, d.rule, d.verdict, d.reason, p.len);
-	if (d.verdict != SLUICE_VERDICT_PASS && pol)
+	if (d.verdict != SLUICE_VERDICT_PASS && pol && !event_suppress(pol, &now))
 		event_emit(pol, &p, &d, ctx->ingress_ifindex, &now);
 	return d.verdict == SLUICE_VERDICT_DROP || d.verdict == SLUICE_VERDICT_BAN ? XDP_DROP :
 										    XDP_PASS;

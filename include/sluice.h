@@ -131,6 +131,15 @@ enum sluice_policy_flags {
 	SLUICE_POLICY_FILTERED = 1 << 3, /* the controller keeps sluice_filter up to date */
 };
 
+/* Folds V into hash H: two multiply-xorshift rounds carry every input bit to the low ones. */
+static inline __attribute__((always_inline)) __u64 sluice_mix64(__u64 h, __u64 v)
+{
+	h = (h ^ v) * 0x9E3779B97F4A7C15ULL;
+	h ^= h >> 32;
+	h *= 0xD6E8FEB86659FD93ULL;
+	return h ^ (h >> 32);
+}
+
 /*
  * List filters: one region per list (allow, block), generation and family, each
  * starting with its header (struct sluice_filter_header).
@@ -143,7 +152,9 @@ enum sluice_policy_flags {
  * length are spread over their /24s; a delete clears WHOLE over the entry's span.
  *
  * IPv6 regions have a bit per hash of a /32 that some entry covers or lies in. A clear
- * bit proves the source is not listed and spares the index and trie lookups;
+ * bit proves the source is not listed and spares the index and trie lookups; in the
+ * same bitmap each entry also sets a bit per hash of its exact prefix and length, so
+ * the index is looked up only under the lengths whose bit the source's prefix has;
  * SLUICE_FILTER_ALL in the header says an entry was too short to spread over /32s, and
  * every IPv6 source must be looked up. Bits are only ever cleared when a whole
  * generation is rebuilt (or, IPv4 WHOLE, by a delete).
@@ -192,6 +203,15 @@ static inline __u32 sluice_filter_bit6(const __u32 addr[4])
 	__u64 bucket = __builtin_bswap32(addr[0]);
 
 	return (__u32)((bucket * 0x9E3779B97F4A7C15ULL) >> (64 - SLUICE_FILTER_BITS_LOG2));
+}
+
+/* The filter bit of an IPv6 prefix of length PLEN (128-bit form), ADDR masked to it. */
+static inline __u32 sluice_filter_bit6_len(__u32 plen, const __u32 addr[4])
+{
+	__u64 h = sluice_mix64(sluice_mix64(plen, addr[0] | (__u64)addr[1] << 32),
+			       addr[2] | (__u64)addr[3] << 32);
+
+	return (__u32)(h >> (64 - SLUICE_FILTER_BITS_LOG2));
 }
 
 /* The IPv4 table's two bits of a /24 (NET24, host order): word, then shift in it. */
@@ -385,15 +405,6 @@ static inline __attribute__((always_inline)) void sluice_mask_addr(__u32 out[4],
 	out[3] = in[3] & sluice_prefix_word_mask(plen, 3);
 }
 
-/* Folds V into hash H: two multiply-xorshift rounds carry every input bit to the low ones. */
-static inline __attribute__((always_inline)) __u64 sluice_mix64(__u64 h, __u64 v)
-{
-	h = (h ^ v) * 0x9E3779B97F4A7C15ULL;
-	h ^= h >> 32;
-	h *= 0xD6E8FEB86659FD93ULL;
-	return h ^ (h >> 32);
-}
-
 /* The two slots a bucket key may live in, and its tag (see sluice_slot). */
 struct sluice_slot_ref {
 	__u64 tag;
@@ -423,22 +434,29 @@ sluice_slot_ref(const struct sluice_bucket_key *key, __u32 plen, struct sluice_s
 	h = sluice_mix64(h, group[2] | (__u64)group[3] << 32);
 	ref->idx[0] = (__u32)((h << 8) | near) & (SLUICE_SLOTS - 1);
 	ref->idx[1] = (__u32)(((h >> 32) << 8) | near) & (SLUICE_SLOTS - 1);
-	/* The tag hashes the whole key on its own: it alone tells two keys apart. */
-	h = sluice_mix64(sluice_mix64(head, SLUICE_SLOTS), key->addr[0] | (__u64)key->addr[1] << 32);
-	h = sluice_mix64(h, key->addr[2] | (__u64)key->addr[3] << 32);
-	ref->tag = h | 1;
+	/*
+	 * The tag tells two keys apart: the group's whole 64-bit hash and the prefix's last
+	 * 8 bits, mixed again so that every bit of both reaches every bit of the tag.
+	 */
+	ref->tag = sluice_mix64(h, near + 1) | 1;
 }
 
 /*
  * New-key tier: a key with no exact state (no slot, nothing in sluice_buckets) lives
  * on probation in a table of 64-byte lines, three (tag, arrival time) ways a line,
- * picked by its slot tag. Its first packet takes a way (a free one, whose bucket is
- * full, else the one with the earliest arrival time); its second, found there, gives
- * it exact state: a free slot, else sluice_buckets, with the arrival time it has. So
- * one-packet spoofed sources cost one cache line, take no slot and no map entry, and
- * only ever displace each other. A key displaced from probation before its second
- * packet (its line's three ways taken within its cost) starts again with a full
- * bucket: it may be admitted one packet more than its limit, once per displacement.
+ * the line picked by its first slot (sluice_probation_line). Its first packet takes a
+ * way (a free one, whose bucket is full, else the one with the earliest arrival time);
+ * its second, found there, gives it exact state: a free slot, else sluice_buckets,
+ * with the arrival time it has. So one-packet spoofed sources cost one cache line,
+ * take no slot and no map entry, and only ever displace each other. A key displaced
+ * from probation before its second packet (its line's three ways taken within its
+ * cost) starts again with a full bucket: it may be admitted one packet more than its
+ * limit, once per displacement.
+ *
+ * A line also notes which of its keys may be in sluice_buckets: a bit per hash of the
+ * tag, set before the key goes in (and never cleared: a stale bit costs a lookup, a
+ * missing one would hide the key's state). A key without a slot whose bit is clear
+ * is not looked up in the LRU map at all.
  */
 #define SLUICE_PROBATION_LINES_LOG2 18
 #define SLUICE_PROBATION_LINES (1U << SLUICE_PROBATION_LINES_LOG2)
@@ -447,14 +465,23 @@ sluice_slot_ref(const struct sluice_bucket_key *key, __u32 plen, struct sluice_s
 struct sluice_probation {
 	__u64 tag[SLUICE_PROBATION_WAYS]; /* slot tag of the key on probation; 0 free */
 	__u64 tat[SLUICE_PROBATION_WAYS]; /* its arrival time, SLUICE_TIME_SHIFT units */
-	__u64 pad[2];
+	__u64 in_lru[2]; /* bits of keys that may be in sluice_buckets */
 };
 _Static_assert(sizeof(struct sluice_probation) == 64, "sluice_probation layout");
 
-/* The probation line of the key whose slot tag is TAG. */
-static inline __u32 sluice_probation_line(__u64 tag)
+/*
+ * The probation line of a key, from its first slot: like the slots, the keys of one /24
+ * (for /32 keys) lie together, two to a line, 8 KiB for the whole /24.
+ */
+static inline __u32 sluice_probation_line(const struct sluice_slot_ref *ref)
 {
-	return (__u32)(tag >> 32) & (SLUICE_PROBATION_LINES - 1);
+	return (ref->idx[0] >> 1) & (SLUICE_PROBATION_LINES - 1);
+}
+
+/* The bit of in_lru (0..127) of the key whose slot tag is TAG. */
+static inline __u32 sluice_probation_lru_bit(__u64 tag)
+{
+	return (__u32)(tag >> 1) & 127;
 }
 
 /* Per-CPU counts of the new-key tier's decisions. */

@@ -10,6 +10,7 @@
 #   BENCH_QUICK=1                   3 runs, 2 s per end-to-end round, no 1M/10M scale points
 #   BENCH_SECONDS=N                 seconds per end-to-end round (default 5)
 #   BENCH_ROUNDS=N                  end-to-end rounds per scenario, median taken (default 3)
+#   BENCH_SCENARIOS="bare sluice_limit ..."  only these end-to-end scenarios (default: all)
 #
 # Everything runs in two namespaces made here and removed on exit, joined by one veth:
 #   sb-gen-PID: veth sbgPID, the generator      sb-dut-PID: veth sbdPID 198.18.0.1/24, the device under test
@@ -245,6 +246,7 @@ declare -a E2E_NAMES=()
 e2e_scenario() {
 	local name=$1 label=$2 setup=$3 verdicts=$4 teardown=$5 base=${6:-bare} keys_fn=${7:-} v0 v1 rounds
 	local t0 t1 keys=null
+	case " ${BENCH_SCENARIOS:-$name} " in *" $name "*) ;; *) return 0 ;; esac
 	log "end to end: $label"
 	WARMUP=1
 	t0=$(date +%s%N)
@@ -465,7 +467,7 @@ part_e2e() {
 		sluice_cap_setup sluice_verdicts sluice_keep bare sluice_keys
 	TRAFFIC=v6new
 	e2e_scenario sluice_cap_new "sluice, the same policy, a new IPv6 source every packet" \
-		sluice_keep sluice_verdicts sluice_detach bare6 sluice_keys
+		sluice_cap_setup sluice_verdicts sluice_detach bare6 sluice_keys
 	TRAFFIC=v4
 	e2e_scenario nft_set "XDP_PASS + nftables set of the 64k sources" \
 		nft_set_setup nft_counters nft_teardown

@@ -35,7 +35,7 @@ const char *const pin_map_names[PIN_MAP_COUNT] = {
 	[PIN_V6_ALLOW0] = "sluice_v6_allow0", [PIN_V6_ALLOW1] = "sluice_v6_allow1",
 	[PIN_V6_BLOCK0] = "sluice_v6_block0", [PIN_V6_BLOCK1] = "sluice_v6_block1",
 	[PIN_BANFILTER] = "sluice_banfilter", [PIN_SLOTS] = "sluice_slots",
-	[PIN_LRU_USED] = "sluice_lru_used", [PIN_TIERSTATS] = "sluice_tierstats",
+	[PIN_TIERSTATS] = "sluice_tierstats",
 	[PIN_TEXT] = "sluice_text",	  [PIN_IFACES] = "sluice_ifaces",
 };
 
@@ -68,7 +68,6 @@ static const struct {
 	[PIN_V6_BLOCK1] = { sizeof(struct sluice_lpm_key), sizeof(__u64) },
 	[PIN_BANFILTER] = { 4, sizeof(__u64) },
 	[PIN_SLOTS] = { 4, sizeof(struct sluice_slot) },
-	[PIN_LRU_USED] = { 4, sizeof(__u64) },
 	[PIN_TIERSTATS] = { 4, sizeof(struct sluice_tier_stats) },
 	[PIN_TEXT] = { 4, sizeof(struct sluice_text) },
 	[PIN_IFACES] = { 4, sizeof(struct sluice_iface) },

@@ -53,7 +53,6 @@ enum pin_map {
 	PIN_V6_BLOCK1,
 	PIN_BANFILTER,
 	PIN_SLOTS,
-	PIN_LRU_USED,
 	PIN_TIERSTATS,
 	PIN_TEXT, /* the controller's own maps last: created after the program's */
 	PIN_IFACES,

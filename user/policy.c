@@ -402,9 +402,10 @@ static void dir_apply(__u64 *region, __u32 first, __u32 count, __u64 bits, bool 
  * IPv4: every /24 it covers or lies in gets SOME, and WHOLE when the entry is permanent
  * and covers the /24. An expiring one clears WHOLE instead, as it may replace a
  * permanent entry of the same prefix; without records (shorter than /16) its family's
- * sources that the table hands on go to the trie. IPv6: an entry shorter than
- * its /32 bucket is spread over every bucket it covers, up to 2^8 of them; a shorter one
- * makes its family's filter pass everything, which costs lookups, never matches.
+ * sources that the table hands on go to the trie. IPv6: the bit of its exact prefix
+ * and length, and the bits of the /32 buckets it lies in or covers: an entry shorter
+ * than its bucket is spread over every bucket it covers, up to 2^8 of them; a shorter
+ * one makes its family's filter pass everything, which costs lookups, never matches.
  */
 static void filter_add(const struct list_filter *f, const struct sluice_lpm_key *key,
 		       __u64 expires_ns)
@@ -425,6 +426,7 @@ static void filter_add(const struct list_filter *f, const struct sluice_lpm_key 
 			dir_apply(f->v4, first, count, SLUICE_DIR_WHOLE, true);
 		return;
 	}
+	filter_set(f->v6, sluice_filter_bit6_len(key->prefixlen, key->addr));
 	if (key->prefixlen >= SLUICE_FILTER_V6_BUCKET) {
 		filter_set(f->v6, sluice_filter_bit6(addr));
 		return;

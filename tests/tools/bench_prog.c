@@ -735,22 +735,26 @@ static void unlisted_v4(const struct env *e, __u32 out[4])
 
 /*
  * Tracks N keys under LIMIT_ID as the data path would: each in the first free one of its
- * two slots, the rest in the LRU map (which the data path then knows it must search).
+ * two slots, the rest in the LRU map, noted in their probation lines (so the data path
+ * knows it must search the LRU map for them).
  */
 static int fill_buckets(struct env *e, __u32 n, __u32 limit_id)
 {
 	const __u32 chunk = 65536;
 	struct sluice_bucket_key *keys = calloc(chunk, sizeof(*keys));
 	struct sluice_slot *slots = calloc(chunk, sizeof(*slots));
-	__u32 *idx = calloc(chunk, sizeof(*idx)), zero = 0;
-	__u64 *vals = calloc(chunk, sizeof(*vals)), one = 1;
+	__u32 *idx = calloc(chunk, sizeof(*idx));
+	__u64 *vals = calloc(chunk, sizeof(*vals));
 	__u64 *taken = calloc(SLUICE_SLOTS / 64, sizeof(*taken));
+	size_t probation_bytes = (size_t)SLUICE_PROBATION_LINES * sizeof(struct sluice_probation);
+	struct sluice_probation *lines = mmap(NULL, probation_bytes, PROT_READ | PROT_WRITE,
+					      MAP_SHARED, e->pins.fds[PIN_PROBATION], 0);
 	__u64 tat = (now_ns() << SLUICE_TIME_SHIFT) + TRACKED_AHEAD_UNITS;
 	LIBBPF_OPTS(bpf_map_batch_opts, bo);
 	int ret = 0;
 
-	if (!keys || !slots || !idx || !vals || !taken) {
-		ret = -ENOMEM;
+	if (!keys || !slots || !idx || !vals || !taken || lines == MAP_FAILED) {
+		ret = lines == MAP_FAILED ? -errno : -ENOMEM;
 		goto out;
 	}
 	for (__u32 base = 0; base < n && !ret; base += chunk) {
@@ -771,21 +775,24 @@ static int fill_buckets(struct env *e, __u32 n, __u32 limit_id)
 				idx[nslots] = ref.idx[c];
 				slots[nslots++] = (struct sluice_slot){ .tag = ref.tag, .tat = tat };
 			} else {
+				__u32 b = sluice_probation_lru_bit(ref.tag);
+
+				lines[sluice_probation_line(&ref)].in_lru[b / 64] |= 1ULL << (b % 64);
 				keys[nlru] = k;
 				vals[nlru++] = tat;
 			}
 		}
 		if (nslots && bpf_map_update_batch(e->pins.fds[PIN_SLOTS], idx, slots, &nslots, &bo))
 			ret = -errno;
-		if (!ret && nlru &&
-		    (bpf_map_update_batch(e->buckets, keys, vals, &nlru, &bo) ||
-		     bpf_map_update_elem(e->pins.fds[PIN_LRU_USED], &zero, &one, BPF_ANY)))
+		if (!ret && nlru && bpf_map_update_batch(e->buckets, keys, vals, &nlru, &bo))
 			ret = -errno;
 		if (ret)
 			note("fill buckets: %s after %u keys", strerror(-ret), base);
 	}
 	e->tracked = n;
 out:
+	if (lines != MAP_FAILED)
+		munmap(lines, probation_bytes);
 	free(keys);
 	free(slots);
 	free(idx);
@@ -1340,15 +1347,15 @@ static double tracked_survival(const struct env *e)
 	return seen ? (double)found / seen : 0;
 }
 
-/* Frees every limiter slot and empties the LRU map: the limiter as a fresh attach has it. */
+/* Frees every limiter slot, empties the LRU map and probation: as a fresh attach has them. */
 static int limiter_reset(const struct env *e)
 {
 	static struct sluice_slot zero_slots[65536];
 	static __u32 idx[65536];
+	size_t probation_bytes = (size_t)SLUICE_PROBATION_LINES * sizeof(struct sluice_probation);
 	LIBBPF_OPTS(bpf_map_batch_opts, bo);
 	struct sluice_bucket_key k;
-	__u64 zero = 0;
-	__u32 key = 0;
+	void *lines;
 
 	for (__u32 base = 0; base < SLUICE_SLOTS; base += 65536) {
 		__u32 n = 65536;
@@ -1361,7 +1368,13 @@ static int limiter_reset(const struct env *e)
 	while (!bpf_map_get_next_key(e->buckets, NULL, &k))
 		if (bpf_map_delete_elem(e->buckets, &k))
 			break;
-	return bpf_map_update_elem(e->pins.fds[PIN_LRU_USED], &key, &zero, BPF_ANY) ? -errno : 0;
+	lines = mmap(NULL, probation_bytes, PROT_READ | PROT_WRITE, MAP_SHARED,
+		     e->pins.fds[PIN_PROBATION], 0);
+	if (lines == MAP_FAILED)
+		return -errno;
+	memset(lines, 0, probation_bytes);
+	munmap(lines, probation_bytes);
+	return 0;
 }
 
 static void wrapper_case(struct tcase *t, const char *name, const char *label, int prog,
