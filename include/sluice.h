@@ -334,10 +334,15 @@ struct sluice_state {
 	__u32 layout_version;
 	__u32 active; /* SLUICE_ACTIVE_POLICY and SLUICE_ACTIVE_LISTS bits */
 	__u64 generation; /* bumped on every switch */
+	/*
+	 * Controller only: no entry of the live lists expires before this (CLOCK_MONOTONIC;
+	 * 0, none expires), so a write verb looks for expired entries only after it.
+	 */
+	__u64 lists_expiry_ns;
 };
 #define SLUICE_ACTIVE_POLICY(active) ((active) & 1)
 #define SLUICE_ACTIVE_LISTS(active) (((active) >> 1) & 1)
-_Static_assert(sizeof(struct sluice_state) == 16, "sluice_state layout");
+_Static_assert(sizeof(struct sluice_state) == 24, "sluice_state layout");
 
 /* Allowlist and blocklist trie key: prefixlen in the 128-bit form. */
 struct sluice_lpm_key {
@@ -471,11 +476,12 @@ _Static_assert(sizeof(struct sluice_probation) == 64, "sluice_probation layout")
 
 /*
  * The probation line of a key, from its first slot: like the slots, the keys of one /24
- * (for /32 keys) lie together, two to a line, 8 KiB for the whole /24.
+ * (for /32 keys) lie together, one to a line, 16 KiB for the whole /24, so that the
+ * other two ways are left for keys of other groups.
  */
 static inline __u32 sluice_probation_line(const struct sluice_slot_ref *ref)
 {
-	return (ref->idx[0] >> 1) & (SLUICE_PROBATION_LINES - 1);
+	return ref->idx[0] & (SLUICE_PROBATION_LINES - 1);
 }
 
 /* The bit of in_lru (0..127) of the key whose slot tag is TAG. */

@@ -497,8 +497,26 @@ part_e2e() {
 }
 
 # Control plane: the controller's verbs on big inputs, timed from the shell.
+# One-entry edits with N entries listed: the median over 5 rounds of each verb's
+# wall-clock seconds, as JSON. They touch a documentation prefix and a port no generated
+# packet has.
+edit_times() {
+	local i ba=() bd=() ra=() rd=()
+	for i in 1 2 3 4 5; do
+		ba+=("$(timed sl block add 192.0.2.0/24)") || return 1
+		bd+=("$(timed sl block del 192.0.2.0/24)") || return 1
+		ra+=("$(timed sl rule add bench-edit udp dport 5999 limit src/32 rate 10/s burst 5)") || return 1
+		rd+=("$(timed sl rule del bench-edit)") || return 1
+	done
+	jq -n --argjson n "$1" --arg ba "${ba[*]}" --arg bd "${bd[*]}" --arg ra "${ra[*]}" \
+		--arg rd "${rd[*]}" '
+		def median: split(" ") | map(tonumber) | sort | .[length / 2 | floor];
+		{listed: $n, block_add_s: ($ba | median), block_del_s: ($bd | median),
+		 rule_add_s: ($ra | median), rule_del_s: ($rd | median)}'
+}
+
 part_control() {
-	local t_import t_restore t_restore_big t_stats t_status t_scrape keys port=9911 i
+	local t_import t_restore t_restore_big t_stats t_status t_scrape keys port=9911 i edits
 	sl attach "$DUT_IF" --mode native || return 1
 	log "control plane: restore of a 1,000-line policy"
 	{
@@ -506,11 +524,18 @@ part_control() {
 		gen_prefixes 492 492 9
 	} >"$TMP/policy-1000"
 	t_restore=$(timed sl restore "$TMP/policy-1000")
+	edits=$(edit_times 984) || edits=null
 	log "control plane: import of 1M prefixes"
 	gen_prefixes 500000 500000 7 "" >"$TMP/import-1m"
 	t_import=$(timed sl block import "$TMP/import-1m")
+	log "control plane: one-entry edits with 1M listed"
+	edits="$(jq -n --argjson a "$edits" --argjson b "$(edit_times 1000984 || echo null)" '[$a, $b]')"
 	log "control plane: the same restore, now replacing lists of 1M prefixes"
 	t_restore_big=$(timed sl restore "$TMP/policy-1000")
+	log "control plane: one-entry edits with 100k listed"
+	gen_prefixes 50000 50000 11 "" >"$TMP/import-100k"
+	timed sl block import "$TMP/import-100k" >/dev/null &&
+		edits="$(jq -n --argjson a "$edits" --argjson b "$(edit_times 100984 || echo null)" '$a + [$b] | sort_by(.listed)')"
 	log "control plane: 1M tracked keys from 1M IPv6 sources, then stats"
 	in_gen "$GEN" send --dev "$GEN_IF" --src fd00:1:: --keys 1000000 --dst fd00:5::1 \
 		--dst-mac "$OTHER_MAC" --dport 9000 --packets 2000000 >/dev/null
@@ -534,12 +559,12 @@ part_control() {
 	fi
 	sl detach "$DUT_IF"
 	put_result control "$(jq -n --arg i "${t_import:-}" --arg r "${t_restore:-}" --arg rb "${t_restore_big:-}" --arg s "${t_stats:-}" \
-		--arg st "${t_status:-}" --argjson sc "${t_scrape:-null}" --argjson k "${keys:-null}" '
+		--arg st "${t_status:-}" --argjson sc "${t_scrape:-null}" --argjson k "${keys:-null}" --argjson e "${edits:-null}" '
 		def num: if . == "" then null else tonumber end;
 		{import_1m_prefixes_s: ($i | num), restore_1000_lines_s: ($r | num),
 		 restore_1000_lines_replacing_1m_s: ($rb | num),
 		 stats_json_1m_keys_s: ($s | num), status_json_1m_keys_s: ($st | num),
-		 scrape_1m_keys_s: $sc, tracked_keys: $k.tracked, limiter_keys: $k}')"
+		 scrape_1m_keys_s: $sc, tracked_keys: $k.tracked, limiter_keys: $k, edits: $e}')"
 }
 
 part_prog() {
@@ -624,7 +649,13 @@ fmt_tables() {
 	   else "~1M tracked keys (not counted)" end) as $k |
 	  (["sluice -j stats, \($k)", (.control.stats_json_1m_keys_s | f2)] | row),
 	  (["sluice -j status, \($k)", (.control.status_json_1m_keys_s | f2)] | row),
-	  (["exporter scrape, \($k)", (.control.scrape_1m_keys_s | f2)] | row)), ""
+	  (["exporter scrape, \($k)", (.control.scrape_1m_keys_s | f2)] | row)), "",
+	 (if .control.edits then
+	  "One-entry edits (median of 5, milliseconds of the whole command): `block add` and `block del` of 192.0.2.0/24, `rule add` and `rule del` of a one-limit rule.\n",
+	  "| entries listed | block add | block del | rule add | rule del |", "|---:|---:|---:|---:|---:|",
+	  (.control.edits[] | select(. != null) | [(.listed | tostring), (.block_add_s * 1000 | f1),
+	   (.block_del_s * 1000 | f1), (.rule_add_s * 1000 | f1), (.rule_del_s * 1000 | f1)] | row), ""
+	  else empty end)
 	 else empty end)
 	' "$1"
 }

@@ -27,6 +27,7 @@ struct list_index {
 	struct index_v6 *v6;
 	size_t v6_n, v6_cap;
 	__u32 plen_count[129]; /* IPv6 entries noted by prefix length */
+	__u64 earliest_expiry; /* of the entries noted; 0 none expires */
 };
 
 struct list_index *list_index_new(void)
@@ -146,9 +147,16 @@ static int note_v4(struct list_index *ix, const struct sluice_lpm_key *key, bool
 
 int list_index_note(struct list_index *ix, const struct sluice_lpm_key *key, __u64 expires_ns)
 {
+	if (expires_ns && (!ix->earliest_expiry || expires_ns < ix->earliest_expiry))
+		ix->earliest_expiry = expires_ns;
 	if (prefix128_is_v4(key->addr, key->prefixlen))
 		return note_v4(ix, key, expires_ns != 0);
 	return note_v6(ix, key, expires_ns, false);
+}
+
+__u64 list_index_earliest_expiry(const struct list_index *ix)
+{
+	return ix->earliest_expiry;
 }
 
 int list_index_forget(struct list_index *ix, const struct sluice_lpm_key *key)

@@ -27,6 +27,9 @@ void list_index_free(struct list_index *ix);
  */
 int list_index_note(struct list_index *ix, const struct sluice_lpm_key *key, __u64 expires_ns);
 
+/* The earliest expiry of the entries noted in IX; 0 when none expires. */
+__u64 list_index_earliest_expiry(const struct list_index *ix);
+
 /* Notes that entry KEY is being deleted: its IPv4 records go to the trie (ASK). -ENOMEM. */
 int list_index_forget(struct list_index *ix, const struct sluice_lpm_key *key);
 

@@ -385,7 +385,8 @@ int pins_active(const struct pins *p, __u32 *active)
 	return 0;
 }
 
-long map_batches(int fd, bool delete, long (*visit)(const void *values, __u32 n, void *ctx),
+long map_batches(int fd, bool delete,
+		 long (*visit)(const void *keys, const void *values, __u32 n, void *ctx),
 		 void *ctx)
 {
 	const __u32 chunk = 8192;
@@ -415,7 +416,7 @@ long map_batches(int fd, bool delete, long (*visit)(const void *values, __u32 n,
 							values, &count, &opts);
 
 		first = false;
-		total += visit ? visit(values, count, ctx) : count;
+		total += visit ? visit(keys, values, count, ctx) : count;
 		if (err) {
 			if (errno != ENOENT) /* ENOENT: that was the last batch */
 				total = -errno;
@@ -450,8 +451,9 @@ long map_count_entries(int fd)
 	return total;
 }
 
-static long count_live(const void *values, __u32 n, void *ctx)
+static long count_live(const void *keys, const void *values, __u32 n, void *ctx)
 {
+	(void)keys;
 	const struct sluice_slot *slots = values;
 	__u64 now = *(const __u64 *)ctx;
 	long live = 0;
@@ -468,15 +470,22 @@ long slots_count_live(int fd)
 	return map_batches(fd, false, count_live, &now);
 }
 
-static long count_used(const void *values, __u32 n, void *ctx)
+struct slot_counts {
+	__u64 now;
+	long used, live;
+};
+
+static long count_slots(const void *keys, const void *values, __u32 n, void *ctx)
 {
 	const struct sluice_slot *slots = values;
-	long used = 0;
+	struct slot_counts *c = ctx;
 
-	(void)ctx;
-	for (__u32 i = 0; i < n; i++)
-		used += slots[i].tag != 0;
-	return used;
+	(void)keys;
+	for (__u32 i = 0; i < n; i++) {
+		c->used += slots[i].tag != 0;
+		c->live += slots[i].tag && slots[i].tat > c->now;
+	}
+	return n;
 }
 
 static long probation_live(int fd, __u64 now)
@@ -498,23 +507,24 @@ static long probation_live(int fd, __u64 now)
 int limiter_usage_read(const struct pins *p, struct limiter_usage *u)
 {
 	__u64 now = mono_now_ns() << SLUICE_TIME_SHIFT;
+	struct slot_counts slots = { .now = now };
 	int ncpus = libbpf_num_possible_cpus();
 	struct sluice_tier_stats *percpu;
 	__u32 zero = 0;
 	int err = 0;
+	long n;
 
 	memset(u, 0, sizeof(*u));
 	if (ncpus < 0)
 		return ncpus;
-	u->slots_used = map_batches(p->fds[PIN_SLOTS], false, count_used, NULL);
-	u->slots_live = map_batches(p->fds[PIN_SLOTS], false, count_live, &now);
+	n = map_batches(p->fds[PIN_SLOTS], false, count_slots, &slots);
+
+	u->slots_used = slots.used;
+	u->slots_live = slots.live;
 	u->buckets = map_count_entries(p->fds[PIN_BUCKETS]);
 	u->probation_live = probation_live(p->fds[PIN_PROBATION], now);
-	if (u->slots_used < 0 || u->slots_live < 0 || u->buckets < 0 || u->probation_live < 0)
-		return u->slots_used < 0 ? (int)u->slots_used :
-		       u->slots_live < 0 ? (int)u->slots_live :
-		       u->buckets < 0	 ? (int)u->buckets :
-					   (int)u->probation_live;
+	if (n < 0 || u->buckets < 0 || u->probation_live < 0)
+		return n < 0 ? (int)n : u->buckets < 0 ? (int)u->buckets : (int)u->probation_live;
 	percpu = calloc(ncpus, sizeof(*percpu));
 	if (!percpu)
 		return -ENOMEM;

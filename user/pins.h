@@ -123,7 +123,8 @@ struct list_filter pins_filter(struct pins *p, __u32 list, __u32 gen);
  * goes to VISIT, whose result is summed (without VISIT, N is). Returns the sum or -errno;
  * -EOPNOTSUPP for a map type without batches (the trie).
  */
-long map_batches(int fd, bool delete, long (*visit)(const void *values, __u32 n, void *ctx),
+long map_batches(int fd, bool delete,
+		 long (*visit)(const void *keys, const void *values, __u32 n, void *ctx),
 		 void *ctx);
 
 /* Entries in a hash or trie map: batch lookups where the map has them, else a key walk. */

@@ -565,7 +565,28 @@ static int zero_counters(const struct pins *p, __u64 slots)
 	return err;
 }
 
-static int write_state(const struct pins *p, __u32 active)
+/* The earliest of two expiry times, where 0 is never. */
+static __u64 earlier_expiry(__u64 a, __u64 b)
+{
+	return !a ? b : !b ? a : a < b ? a : b;
+}
+
+/* Lowers the live lists' earliest expiry to EXPIRY when it is earlier (see sluice_state). */
+static int note_expiry(const struct pins *p, __u64 expiry)
+{
+	struct sluice_state state;
+	__u32 zero = 0;
+
+	if (bpf_map_lookup_elem(p->fds[PIN_STATE], &zero, &state))
+		return -errno;
+	if (earlier_expiry(state.lists_expiry_ns, expiry) == state.lists_expiry_ns)
+		return 0;
+	state.lists_expiry_ns = expiry;
+	return bpf_map_update_elem(p->fds[PIN_STATE], &zero, &state, BPF_EXIST) ? -errno : 0;
+}
+
+/* Switches to ACTIVE; with new lists, EXPIRY is their earliest expiry (see sluice_state). */
+static int write_state(const struct pins *p, __u32 active, const __u64 *expiry)
 {
 	struct sluice_state state;
 	__u32 zero = 0;
@@ -574,6 +595,8 @@ static int write_state(const struct pins *p, __u32 active)
 		return -errno;
 	state.active = active;
 	state.generation++;
+	if (expiry)
+		state.lists_expiry_ns = *expiry;
 	if (bpf_map_update_elem(p->fds[PIN_STATE], &zero, &state, BPF_EXIST))
 		return -errno;
 	return 0;
@@ -591,7 +614,7 @@ static struct list_filter filter_reset(struct pins *p, enum list_kind kind, __u3
 	return f;
 }
 
-static int fill_lists(struct pins *p, const struct policy_doc *doc, __u32 gen,
+static int fill_lists(struct pins *p, const struct policy_doc *doc, __u32 gen, __u64 *expiry,
 		      struct parse_error *err)
 {
 	__u64 now = mono_now_ns();
@@ -617,6 +640,8 @@ static int fill_lists(struct pins *p, const struct policy_doc *doc, __u32 gen,
 			   -ENOMEM;
 		if (!ret)
 			ret = write_index(p, kind, gen, filter, ix);
+		if (!ret)
+			*expiry = earlier_expiry(*expiry, list_index_earliest_expiry(ix));
 		list_index_free(ix);
 		if (ret) {
 			snprintf(err->msg, sizeof(err->msg), "%s list: %s%s",
@@ -636,7 +661,7 @@ int policy_apply(struct pins *p, const struct policy_doc *doc, bool replace_list
 	struct sluice_policy *old = NULL, *next_pol = NULL;
 	struct sluice_text *text = NULL;
 	__u32 active, next, pol_old, pol_next, lists_old;
-	__u64 fresh;
+	__u64 fresh, expiry = 0;
 	int ret;
 
 	ret = pins_active(p, &active);
@@ -677,7 +702,7 @@ int policy_apply(struct pins *p, const struct policy_doc *doc, bool replace_list
 	next_pol->digest = fnv1a64(text->text, text->len, FNV1A64_SEED);
 
 	if (replace_lists) {
-		ret = fill_lists(p, doc, SLUICE_ACTIVE_LISTS(next), err);
+		ret = fill_lists(p, doc, SLUICE_ACTIVE_LISTS(next), &expiry, err);
 		if (ret)
 			goto out;
 	}
@@ -687,7 +712,7 @@ int policy_apply(struct pins *p, const struct policy_doc *doc, bool replace_list
 	if (!ret && bpf_map_update_elem(p->fds[PIN_TEXT], &pol_next, text, BPF_ANY))
 		ret = -errno;
 	if (!ret)
-		ret = write_state(p, next);
+		ret = write_state(p, next, replace_lists ? &expiry : NULL);
 	if (ret) {
 		snprintf(err->msg, sizeof(err->msg), "switch policy: %s", strerror(-ret));
 		goto out;
@@ -918,7 +943,7 @@ int lists_add(struct pins *p, const struct list_item *item)
 	if (bpf_map_update_elem(list_fd(p, item->kind, SLUICE_ACTIVE_LISTS(active)), &key, &entry,
 				BPF_ANY))
 		return -errno;
-	return 0;
+	return entry.expires_ns ? note_expiry(p, entry.expires_ns) : 0;
 }
 
 /* Copies the unexpired entries of one trie into another. */
@@ -957,7 +982,7 @@ int lists_import(struct pins *p, const struct list_item *items, size_t n)
 	struct sluice_policy *pol = malloc(sizeof(*pol));
 	struct sluice_text *text = malloc(sizeof(*text));
 	__u32 active, lists_old, lists_next, slot_old, slot_next;
-	__u64 now = mono_now_ns();
+	__u64 now = mono_now_ns(), expiry = 0;
 	int ret;
 
 	if (!pol || !text) {
@@ -987,6 +1012,8 @@ int lists_import(struct pins *p, const struct list_item *items, size_t n)
 					   now);
 		if (!ret)
 			ret = write_index(p, kind, lists_next, filter, ix);
+		if (!ret)
+			expiry = earlier_expiry(expiry, list_index_earliest_expiry(ix));
 		list_index_free(ix);
 		if (ret)
 			goto fail;
@@ -1003,7 +1030,7 @@ int lists_import(struct pins *p, const struct list_item *items, size_t n)
 		ret = -errno;
 		goto fail;
 	}
-	ret = write_state(p, active ^ 3);
+	ret = write_state(p, active ^ 3, &expiry);
 	if (ret)
 		goto fail;
 	usleep(GENERATION_GRACE_US);
@@ -1089,7 +1116,8 @@ long lists_count(const struct pins *p, enum list_kind kind)
 	return count;
 }
 
-static long collect_list(int fd, __u64 now)
+/* Deletes the expired entries of a list; *EARLIEST becomes the first expiry of the rest. */
+static long collect_list(int fd, __u64 now, __u64 *earliest)
 {
 	struct sluice_lpm_key cur, next;
 	struct sluice_list_entry entry;
@@ -1097,10 +1125,12 @@ static long collect_list(int fd, __u64 now)
 	long removed = 0;
 
 	while (bpf_map_get_next_key(fd, walked ? &cur : NULL, &next) == 0) {
-		if (bpf_map_lookup_elem(fd, &next, &entry) == 0 && entry.expires_ns &&
-		    entry.expires_ns <= now && bpf_map_delete_elem(fd, &next) == 0) {
-			removed++;
-			continue; /* walk on from the same key */
+		if (bpf_map_lookup_elem(fd, &next, &entry) == 0 && entry.expires_ns) {
+			if (entry.expires_ns <= now && bpf_map_delete_elem(fd, &next) == 0) {
+				removed++;
+				continue; /* walk on from the same key */
+			}
+			*earliest = earlier_expiry(*earliest, entry.expires_ns);
 		}
 		cur = next;
 		walked = true;
@@ -1108,35 +1138,51 @@ static long collect_list(int fd, __u64 now)
 	return removed;
 }
 
-static long collect_bans(int fd, __u64 now)
+struct expired_bans {
+	int fd;
+	__u64 now;
+};
+
+static long delete_expired_bans(const void *keys, const void *values, __u32 n, void *ctx)
 {
-	struct sluice_ban_key cur, next;
-	struct sluice_ban ban;
-	bool walked = false;
+	const struct sluice_ban_key *k = keys;
+	const struct sluice_ban *bans = values;
+	const struct expired_bans *c = ctx;
 	long removed = 0;
 
-	while (bpf_map_get_next_key(fd, walked ? &cur : NULL, &next) == 0) {
-		if (bpf_map_lookup_elem(fd, &next, &ban) == 0 && ban.expires_ns <= now &&
-		    bpf_map_delete_elem(fd, &next) == 0) {
-			removed++;
-			continue;
-		}
-		cur = next;
-		walked = true;
-	}
+	for (__u32 i = 0; i < n; i++)
+		removed += bans[i].expires_ns <= c->now && bpf_map_delete_elem(c->fd, &k[i]) == 0;
 	return removed;
 }
 
+/*
+ * Lists are walked only once their earliest expiry has passed (sluice_state), so a write
+ * verb beside a million permanent entries does not read them all; bans, at most the
+ * ban map's capacity, are read in batches.
+ */
 long collect_expired(struct pins *p)
 {
-	__u64 now = mono_now_ns();
-	__u32 active;
+	struct expired_bans bans = { .fd = p->fds[PIN_BANS], .now = mono_now_ns() };
+	struct sluice_state state;
+	__u32 active, zero = 0;
+	__u64 earliest = 0;
+	long removed = 0, n;
 	int ret;
 
 	ret = pins_active(p, &active);
 	if (ret)
 		return ret;
-	return collect_list(list_fd(p, LIST_ALLOW, SLUICE_ACTIVE_LISTS(active)), now) +
-	       collect_list(list_fd(p, LIST_BLOCK, SLUICE_ACTIVE_LISTS(active)), now) +
-	       collect_bans(p->fds[PIN_BANS], now);
+	if (bpf_map_lookup_elem(p->fds[PIN_STATE], &zero, &state))
+		return -errno;
+	if (state.lists_expiry_ns && state.lists_expiry_ns <= bans.now) {
+		removed = collect_list(list_fd(p, LIST_ALLOW, SLUICE_ACTIVE_LISTS(active)), bans.now,
+				       &earliest) +
+			  collect_list(list_fd(p, LIST_BLOCK, SLUICE_ACTIVE_LISTS(active)), bans.now,
+				       &earliest);
+		state.lists_expiry_ns = earliest;
+		if (bpf_map_update_elem(p->fds[PIN_STATE], &zero, &state, BPF_EXIST))
+			return -errno;
+	}
+	n = map_batches(bans.fd, false, delete_expired_bans, &bans);
+	return n < 0 ? n : removed + n;
 }

@@ -208,6 +208,36 @@ static int start(bool allowlist)
 	return ret;
 }
 
+/* The live lists' earliest expiry, as the controller keeps it in sluice_state. */
+static __u64 lists_expiry(void)
+{
+	struct sluice_state state = {};
+	__u32 zero = 0;
+
+	bpf_map_lookup_elem(P.fds[PIN_STATE], &zero, &state);
+	return state.lists_expiry_ns;
+}
+
+/*
+ * Collection deletes the EXPIRED entries whose TTL ran out and moves the earliest expiry
+ * on to the first of the rest (the hour-long TTLs); until then there is nothing to walk.
+ */
+static void check_collection(const char *name, int expired)
+{
+	__u64 before = lists_expiry(), after, now = mono_ns();
+	long first = collect_expired(&P), second;
+
+	after = lists_expiry();
+	second = collect_expired(&P);
+	tap_result(before && before < now && first == expired &&
+			   after > now + 3500ULL * 1000000000ULL && second == 0 &&
+			   lists_expiry() == after,
+		   "%s: collection: %ld expired of %d deleted, the earliest expiry moved from "
+		   "%lld ms ago to %lld s ahead; again: %ld",
+		   name, first, expired, (long long)(now - before) / 1000000,
+		   (long long)(after - now) / 1000000000, second);
+}
+
 static void run(bool allowlist)
 {
 	enum list_kind kind = allowlist ? LIST_ALLOW : LIST_BLOCK;
@@ -251,6 +281,7 @@ static void run(bool allowlist)
 		   n, strerror(-ret));
 	snprintf(step, sizeof(step), "%s: after their TTL ran out", name);
 	check_sources(step, allowlist);
+	check_collection(name, n);
 
 	ret = add_random(kind, 500, true);
 	tap_result(!ret, "%s: 500 more, some IPv4 shorter than /16, IPv6 of any length (%s)", name,

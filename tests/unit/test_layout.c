@@ -53,7 +53,7 @@ static void test_slot_ref(void **state)
 	assert_int_equal(r.tag, 0x8b6f3996c7c80c33ULL);
 	assert_int_equal(r.idx[0], 362360);
 	assert_int_equal(r.idx[1], 906360);
-	assert_int_equal(sluice_probation_line(&r), 181180);
+	assert_int_equal(sluice_probation_line(&r), 100216);
 	assert_int_equal(sluice_probation_lru_bit(r.tag), 25);
 }
 
