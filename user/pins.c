@@ -451,25 +451,6 @@ long map_count_entries(int fd)
 	return total;
 }
 
-static long count_live(const void *keys, const void *values, __u32 n, void *ctx)
-{
-	(void)keys;
-	const struct sluice_slot *slots = values;
-	__u64 now = *(const __u64 *)ctx;
-	long live = 0;
-
-	for (__u32 i = 0; i < n; i++)
-		live += slots[i].tag && slots[i].tat > now;
-	return live;
-}
-
-long slots_count_live(int fd)
-{
-	__u64 now = mono_now_ns() << SLUICE_TIME_SHIFT;
-
-	return map_batches(fd, false, count_live, &now);
-}
-
 struct slot_counts {
 	__u64 now;
 	long used, live;
@@ -486,6 +467,14 @@ static long count_slots(const void *keys, const void *values, __u32 n, void *ctx
 		c->live += slots[i].tag && slots[i].tat > c->now;
 	}
 	return n;
+}
+
+long slots_count_live(int fd)
+{
+	struct slot_counts c = { .now = mono_now_ns() << SLUICE_TIME_SHIFT };
+	long n = map_batches(fd, false, count_slots, &c);
+
+	return n < 0 ? n : c.live;
 }
 
 static long probation_live(int fd, __u64 now)
