@@ -477,8 +477,9 @@ long slots_count_live(int fd)
 	return n < 0 ? n : c.live;
 }
 
-static long probation_live(int fd, __u64 now)
+long probation_count_live(int fd)
 {
+	__u64 now = mono_now_ns() << SLUICE_TIME_SHIFT;
 	size_t bytes = (size_t)SLUICE_PROBATION_LINES * sizeof(struct sluice_probation);
 	const struct sluice_probation *lines;
 	long live = 0;
@@ -511,7 +512,7 @@ int limiter_usage_read(const struct pins *p, struct limiter_usage *u)
 	u->slots_used = slots.used;
 	u->slots_live = slots.live;
 	u->buckets = map_count_entries(p->fds[PIN_BUCKETS]);
-	u->probation_live = probation_live(p->fds[PIN_PROBATION], now);
+	u->probation_live = probation_count_live(p->fds[PIN_PROBATION]);
 	if (n < 0 || u->buckets < 0 || u->probation_live < 0)
 		return n < 0 ? (int)n : u->buckets < 0 ? (int)u->buckets : (int)u->probation_live;
 	percpu = calloc(ncpus, sizeof(*percpu));

@@ -133,6 +133,9 @@ long map_count_entries(int fd);
 /* Limiter slots (sluice.h) that hold a key's live state: a bucket not full. -errno. */
 long slots_count_live(int fd);
 
+/* Keys on probation (sluice_probation, FD) whose bucket is not full; -errno. */
+long probation_count_live(int fd);
+
 /* Where the limiter holds its keys now, and what the new-key tier decided (sluice.h). */
 struct limiter_usage {
 	long slots_used; /* slots a key ever took */

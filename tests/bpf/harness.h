@@ -528,18 +528,6 @@ static inline __u64 mono_ns(void)
 	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 }
 
-/* Keys on probation whose bucket is not full yet. */
-static inline long probation_count_live(void)
-{
-	__u64 now = mono_ns() << SLUICE_TIME_SHIFT;
-	long live = 0;
-
-	for (__u32 l = 0; l < SLUICE_PROBATION_LINES; l++)
-		for (__u32 w = 0; w < SLUICE_PROBATION_WAYS; w++)
-			live += H.probation[l].tag[w] && H.probation[l].tat[w] > now;
-	return live;
-}
-
 static inline int map_clear(int fd)
 {
 	__u8 key[64];
