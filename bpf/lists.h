@@ -7,35 +7,6 @@
 #include "maps.h"
 #include "parse.h"
 
-/* How many expired entries on one address's path are stepped over before giving up. */
-#define LIST_EXPIRED_FALLBACKS 4
-
-/*
- * Longest-prefix match that ignores expired entries: the trie only returns the
- * longest match, so on an expired one we look again for strictly shorter prefixes.
- */
-static __always_inline int list_match(void *trie, const __u32 addr[4], __u64 *now)
-{
-	struct sluice_lpm_key key = {
-		.prefixlen = 128,
-		.addr = { addr[0], addr[1], addr[2], addr[3] },
-	};
-	int i;
-
-	for (i = 0; i < LIST_EXPIRED_FALLBACKS; i++) {
-		struct sluice_list_entry *entry = bpf_map_lookup_elem(trie, &key);
-
-		if (!entry)
-			return 0;
-		if (!entry->expires_ns || entry->expires_ns > clock_now(now))
-			return 1;
-		if (entry->prefixlen == 0 || entry->prefixlen > 128)
-			return 0;
-		key.prefixlen = entry->prefixlen - 1;
-	}
-	return 0;
-}
-
 /* The ban filter's word for KEY, and its bit in it. */
 static __always_inline __u64 *ban_filter_word(const struct sluice_ban_key *key, __u64 *bit)
 {
@@ -83,14 +54,15 @@ __noinline int source_banned(const struct sluice_policy *pol, const struct packe
 	return 0;
 }
 
-/* The header word of a filter region: SLUICE_FILTER_ALL, SLUICE_FILTER_UNINDEXED. */
-static __always_inline int filter_header(__u32 region, __u64 *header)
+/* Word IDX of REGION's header (see sluice_filter_header), or -1. */
+static __always_inline int header_word(__u32 region, __u32 idx, __u64 *out)
 {
-	__u64 *word = bpf_map_lookup_elem(&sluice_filter, &region);
+	__u32 key = region + idx;
+	__u64 *word = bpf_map_lookup_elem(&sluice_filter, &key);
 
 	if (!word)
 		return -1;
-	*header = *word;
+	*out = *word;
 	return 0;
 }
 
@@ -106,144 +78,142 @@ static __always_inline int dir_code(__u32 region, __u32 net24, __u64 *code)
 	return 0;
 }
 
-/* The IPv6 source's filter bit in REGION. */
-static __always_inline int filter_bit6(__u32 region, const struct packet *p, __u32 *bit_set)
+/* Whether REGION's bitmap has bit BIT (missing map word: yes, so nothing is skipped). */
+static __always_inline int filter_has(__u32 region, __u32 bit)
 {
-	__u32 bit = sluice_filter_bit6(p->src), idx;
-	__u64 *word;
+	__u32 idx = region + SLUICE_FILTER_HEADER_WORDS + (bit >> 6);
+	__u64 *word = bpf_map_lookup_elem(&sluice_filter, &idx);
 
-	idx = region + SLUICE_FILTER_HEADER_WORDS + (bit >> 6);
-	word = bpf_map_lookup_elem(&sluice_filter, &idx);
-	if (!word)
-		return -1;
-	*bit_set = (*word >> (bit & 63)) & 1;
-	return 0;
-}
-
-/*
- * What the IPv4 index says of a source whose /24 the flat table marks SOME only (see
- * sluice.h): 1 listed, 0 not listed, -1 ask the trie. Such a /24 without a record
- * holds an entry shorter than /16 or one the index could not take: the trie decides.
- */
-static __always_inline int index_says(void *index, __u64 header, __u32 addr)
-{
-	__u32 net = addr >> 8, host = addr & 0xff;
-	struct sluice_net *rec;
-
-	rec = bpf_map_lookup_elem(index, &net);
-	if (!rec || (rec->flags & SLUICE_NET_ASK))
-		return -1;
-	if ((rec->flags & SLUICE_NET_WHOLE) || ((rec->hosts[(host >> 6) & 3] >> (host & 63)) & 1))
-		return 1;
-	return header & (SLUICE_FILTER_ALL | SLUICE_FILTER_UNINDEXED) ? -1 : 0;
-}
-
-/* Whether the filter of REGION has the bit of the IPv6 prefix KEY. */
-static __always_inline int filter_has6(__u32 region, const struct sluice_lpm_key *key)
-{
-	__u32 bit = sluice_filter_bit6_len(key->prefixlen, key->addr), idx;
-	__u64 *word;
-
-	idx = region + SLUICE_FILTER_HEADER_WORDS + (bit >> 6);
-	word = bpf_map_lookup_elem(&sluice_filter, &idx);
 	return !word || ((*word >> (bit & 63)) & 1);
 }
 
-/*
- * What the IPv6 index says of the source (see sluice.h): 1 listed, 0 not listed,
- * -1 ask the trie. The lengths are read after their count, which the controller
- * writes last; a length whose filter bit the source's prefix lacks is not looked up.
- */
-static __always_inline int v6_index_says(void *index, __u32 region, __u64 header,
-					 const struct packet *p, __u64 *now)
+/* The highest set bit of X, which is not 0. */
+static __always_inline __u32 top_bit(__u64 x)
 {
-	__u32 idx = region + 3, i, n, plen;
-	struct sluice_lpm_key key;
-	__u64 *word, lo, hi, *expires;
+	__u32 n = 0;
 
-	if (header & SLUICE_FILTER_UNINDEXED)
-		return -1;
-	word = bpf_map_lookup_elem(&sluice_filter, &idx);
-	if (!word)
-		return -1;
-	n = (__u32)*word;
-	idx = region + 1;
-	word = bpf_map_lookup_elem(&sluice_filter, &idx);
-	if (!word)
-		return -1;
-	lo = *word;
-	idx = region + 2;
-	word = bpf_map_lookup_elem(&sluice_filter, &idx);
-	if (!word)
-		return -1;
-	hi = *word;
-	for (i = 0; i < SLUICE_V6_INDEX_PLENS; i++) {
-		if (i >= n)
-			break;
-		plen = ((i < 8 ? lo >> (i * 8) : hi >> ((i - 8) * 8))) & 0xff;
-		if (plen > 128)
-			return -1;
-		key.prefixlen = plen;
-		sluice_mask_addr(key.addr, p->src, plen);
-		if (!filter_has6(region, &key))
-			continue;
-		expires = bpf_map_lookup_elem(index, &key);
-		if (expires && (!*expires || *expires > clock_now(now)))
-			return 1;
+	if (x >> 32) {
+		n += 32;
+		x >>= 32;
+	}
+	if (x >> 16) {
+		n += 16;
+		x >>= 16;
+	}
+	if (x >> 8) {
+		n += 8;
+		x >>= 8;
+	}
+	if (x >> 4) {
+		n += 4;
+		x >>= 4;
+	}
+	if (x >> 2) {
+		n += 2;
+		x >>= 2;
+	}
+	return n + (x >> 1);
+}
+
+/* A lookup of the source under several prefix lengths (see probe_length). */
+struct probe {
+	void *entries; /* the list's hash */
+	const struct packet *p;
+	__u64 *now;
+	__u64 lengths; /* bit L: the 128-bit length base + L, still to look up */
+	__u32 base;
+	__u32 region; /* IPv6 only: the filter region that has the lengths' bits */
+	int v6;
+	int found;
+};
+
+/*
+ * One step of bpf_loop over the lengths of a probe, longest first: 1 (stop) once a
+ * live entry covers the source or no length is left. With V6, a length whose filter
+ * bit the source's prefix lacks is not looked up. bpf_loop has the verifier check one
+ * step, not every number of lengths a list may hold.
+ */
+static long probe_length(__u32 index, void *ctx)
+{
+	struct probe *pr = ctx;
+	struct sluice_list_entry *entry;
+	struct sluice_lpm_key key;
+	__u32 plen;
+
+	(void)index;
+	if (!pr->lengths)
+		return 1;
+	plen = top_bit(pr->lengths);
+	pr->lengths &= ~(1ULL << plen);
+	plen += pr->base;
+	if (plen > 128)
+		return 1;
+	key.prefixlen = plen;
+	sluice_mask_addr(key.addr, pr->p->src, plen);
+	if (pr->v6 && !filter_has(pr->region, sluice_filter_bit6_len(plen, key.addr)))
+		return 0;
+	entry = bpf_map_lookup_elem(pr->entries, &key);
+	if (entry && (!entry->expires_ns || entry->expires_ns > clock_now(pr->now))) {
+		pr->found = 1;
+		return 1;
 	}
 	return 0;
+}
+
+static __always_inline int probe_lengths(struct probe *pr, __u64 lengths, __u32 base)
+{
+	pr->lengths = lengths;
+	pr->base = base;
+	if (lengths)
+		bpf_loop(64, probe_length, pr, 0);
+	return pr->found;
 }
 
 /*
  * Is the source on the allowlist (BLOCK 0) or blocklist (BLOCK 1) of list generation
- * GEN? With FILTERED the controller keeps the filters and the indexes, which answer
- * most sources; the rest are looked up in the trie.
+ * GEN? The filter answers most sources; the rest are looked up in the list's hash
+ * under the lengths its filter header names (see sluice.h).
  */
-__noinline int source_listed(__u32 block, __u32 gen, __u32 filtered, const struct packet *p,
-			     __u64 *now)
+__noinline int source_listed(__u32 block, __u32 gen, const struct packet *p, __u64 *now)
 {
-	__u32 region, bit_set = 1, addr;
-	void *trie, *index, *index6;
-	__u64 header, code;
-	int says;
+	__u32 slot = block * 2 + gen, region, addr;
+	__u64 code, lengths, flags;
+	struct probe pr = {};
+	int w;
 
 	if (!p || !now)
 		return 0;
-	if (block) {
-		trie = gen ? (void *)&sluice_block1 : (void *)&sluice_block0;
-		index = gen ? (void *)&sluice_nets_block1 : (void *)&sluice_nets_block0;
-		index6 = gen ? (void *)&sluice_v6_block1 : (void *)&sluice_v6_block0;
-	} else {
-		trie = gen ? (void *)&sluice_allow1 : (void *)&sluice_allow0;
-		index = gen ? (void *)&sluice_nets_allow1 : (void *)&sluice_nets_allow0;
-		index6 = gen ? (void *)&sluice_v6_allow1 : (void *)&sluice_v6_allow0;
-	}
-	if (!filtered)
-		return list_match(trie, p->src, now);
-	/* By the address's form, as the trie sees it: an IPv6 ::ffff:a.b.c.d is IPv4 here. */
+	pr.entries = bpf_map_lookup_elem(&sluice_lists, &slot);
+	if (!pr.entries)
+		return 0;
+	pr.p = p;
+	pr.now = now;
+	/* By the address's form: an IPv6 ::ffff:a.b.c.d is IPv4 here, as in the lists. */
 	if (p->src[0] == 0 && p->src[1] == 0 && p->src[2] == bpf_htonl(0xffff)) {
 		region = sluice_filter_region(block, gen, 1);
 		addr = bpf_ntohl(p->src[3]);
 		if (dir_code(region, addr >> 8, &code))
-			return list_match(trie, p->src, now);
+			return 0;
 		if (code & SLUICE_DIR_WHOLE)
 			return 1;
-		if (!code)
+		if (!code || header_word(region, 1, &lengths))
 			return 0;
-		if (filter_header(region, &header))
-			return list_match(trie, p->src, now);
-		says = index_says(index, header, addr);
-	} else {
-		region = sluice_filter_region(block, gen, 0);
-		if (filter_header(region, &header) || filter_bit6(region, p, &bit_set))
-			return list_match(trie, p->src, now);
-		if (!(header & SLUICE_FILTER_ALL) && !bit_set)
-			return 0;
-		says = v6_index_says(index6, region, header, p, now);
+		return probe_lengths(&pr, lengths, SLUICE_V4_MAPPED_PLEN);
 	}
-	if (says >= 0)
-		return says;
-	return list_match(trie, p->src, now);
+	region = sluice_filter_region(block, gen, 0);
+	if (header_word(region, 0, &flags))
+		return 0;
+	if (!(flags & SLUICE_FILTER_ALL) && !filter_has(region, sluice_filter_bit6(p->src)))
+		return 0;
+	pr.v6 = 1;
+	pr.region = region;
+	for (w = 2; w >= 0; w--) {
+		if (header_word(region, 1 + w, &lengths))
+			return 0;
+		if (probe_lengths(&pr, lengths, w * 64))
+			return 1;
+	}
+	return 0;
 }
 
 static __always_inline int ban_insert(__u32 plen, const __u32 src[4], __u64 expires_ns,

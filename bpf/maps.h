@@ -26,50 +26,27 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } sluice_policy SEC(".maps");
 
-/* A map of each list (allow, block) and generation, created without preallocation. */
-#define SLUICE_PER_LIST_MAP(name, map_type, entries, key_type, value_type)                         \
-	struct {                                                                                   \
-		__uint(type, map_type);                                                            \
-		__uint(max_entries, entries);                                                      \
-		__type(key, key_type);                                                             \
-		__type(value, value_type);                                                         \
-		__uint(map_flags, BPF_F_NO_PREALLOC);                                              \
-		__uint(pinning, LIBBPF_PIN_BY_NAME);                                               \
-	} name SEC(".maps")
-
 /*
- * Allowlist and blocklist, one pair per generation so a restore switches lists and
- * rules in one step. Written by the controller; read per packet.
+ * Allowlist and blocklist: the hash of each list's entries by exact prefix, at index
+ * list * 2 + generation, so a restore switches lists and rules in one step. The
+ * controller creates each hash sized to what it holds and swaps it in whole; an empty
+ * index is an empty list. Read per packet only where the filter sends a source.
  */
-#define SLUICE_LIST_MAP(name)                                                                      \
-	SLUICE_PER_LIST_MAP(name, BPF_MAP_TYPE_LPM_TRIE, SLUICE_DEFAULT_LIST_ENTRIES,              \
-			    struct sluice_lpm_key, struct sluice_list_entry)
+struct sluice_list_hash {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1);
+	__uint(key_size, sizeof(struct sluice_lpm_key));
+	__uint(value_size, sizeof(struct sluice_list_entry));
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+};
 
-SLUICE_LIST_MAP(sluice_allow0);
-SLUICE_LIST_MAP(sluice_allow1);
-SLUICE_LIST_MAP(sluice_block0);
-SLUICE_LIST_MAP(sluice_block1);
-
-/* IPv4 index of each list (see sluice.h), keyed by the /24 in host order. */
-#define SLUICE_INDEX_MAP(name)                                                                     \
-	SLUICE_PER_LIST_MAP(name, BPF_MAP_TYPE_HASH,                                               \
-			    SLUICE_DEFAULT_LIST_ENTRIES * SLUICE_INDEX_RECORDS_PER_ENTRY, __u32,   \
-			    struct sluice_net)
-
-SLUICE_INDEX_MAP(sluice_nets_allow0);
-SLUICE_INDEX_MAP(sluice_nets_allow1);
-SLUICE_INDEX_MAP(sluice_nets_block0);
-SLUICE_INDEX_MAP(sluice_nets_block1);
-
-/* IPv6 index of each list (see sluice.h): exact prefixes, valued by their expiry. */
-#define SLUICE_V6_INDEX_MAP(name)                                                                  \
-	SLUICE_PER_LIST_MAP(name, BPF_MAP_TYPE_HASH, SLUICE_DEFAULT_LIST_ENTRIES,                  \
-			    struct sluice_lpm_key, __u64)
-
-SLUICE_V6_INDEX_MAP(sluice_v6_allow0);
-SLUICE_V6_INDEX_MAP(sluice_v6_allow1);
-SLUICE_V6_INDEX_MAP(sluice_v6_block0);
-SLUICE_V6_INDEX_MAP(sluice_v6_block1);
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 4);
+	__type(key, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	__array(values, struct sluice_list_hash);
+} sluice_lists SEC(".maps");
 
 /*
  * Limiter state: one u64 arrival time per key, shared by all CPUs and updated with

@@ -217,14 +217,12 @@ static __always_inline void decide(struct xdp_md *ctx, struct packet *p, struct 
 		goto malformed;
 
 	if ((pol->flags & SLUICE_POLICY_ALLOW) &&
-	    source_listed(0, SLUICE_ACTIVE_LISTS(active), pol->flags & SLUICE_POLICY_FILTERED, p,
-			  now)) {
+	    source_listed(0, SLUICE_ACTIVE_LISTS(active), p, now)) {
 		d->reason = SLUICE_REASON_ALLOWLIST;
 		return;
 	}
 	if ((pol->flags & SLUICE_POLICY_BLOCK) &&
-	    source_listed(1, SLUICE_ACTIVE_LISTS(active), pol->flags & SLUICE_POLICY_FILTERED, p,
-			  now)) {
+	    source_listed(1, SLUICE_ACTIVE_LISTS(active), p, now)) {
 		d->verdict = SLUICE_VERDICT_DROP;
 		d->reason = SLUICE_REASON_BLOCKLIST;
 		return;

@@ -9,7 +9,7 @@
  * Bump whenever a map key, value or meaning below changes. The controller refuses
  * to touch pinned maps whose state record carries another version.
  */
-#define SLUICE_LAYOUT_VERSION 6
+#define SLUICE_LAYOUT_VERSION 7
 
 #define SLUICE_MAX_RULES 64
 #define SLUICE_MAX_LIMITS 4
@@ -21,7 +21,7 @@
 #define SLUICE_MAX_VLAN_TAGS 2
 
 /* Default capacities; the controller may change them when it first creates the maps. */
-#define SLUICE_DEFAULT_LIMITER_KEYS (1U << 20)
+#define SLUICE_DEFAULT_LIMITER_KEYS (1U << 19)
 #define SLUICE_DEFAULT_LIST_ENTRIES (1U << 20)
 #define SLUICE_DEFAULT_BANS (1U << 16)
 
@@ -128,7 +128,6 @@ enum sluice_policy_flags {
 	SLUICE_POLICY_ALLOW = 1 << 0,
 	SLUICE_POLICY_BLOCK = 1 << 1,
 	SLUICE_POLICY_MALFORMED_DROP = 1 << 2,
-	SLUICE_POLICY_FILTERED = 1 << 3, /* the controller keeps sluice_filter up to date */
 };
 
 /* Folds V into hash H: two multiply-xorshift rounds carry every input bit to the low ones. */
@@ -142,44 +141,41 @@ static inline __attribute__((always_inline)) __u64 sluice_mix64(__u64 h, __u64 v
 
 /*
  * List filters: one region per list (allow, block), generation and family, each
- * starting with its header (struct sluice_filter_header).
+ * starting with its header (struct sluice_filter_header). They answer most sources
+ * without touching the list's hash of entries (sluice_lists).
  *
  * IPv4 regions are a flat table of every /24, two bits each, 32 to a word (the /24s
  * of a /16 share one cache line): bit 0 (SLUICE_DIR_SOME) when an entry covers or lies
  * in the /24, bit 1 (SLUICE_DIR_WHOLE) as well when a permanent entry covers all of
- * it. A /24 with no bit is not listed and one with both is, however many prefixes the
- * list holds; SOME alone hands the source to the index and the trie. Entries of any
- * length are spread over their /24s; a delete clears WHOLE over the entry's span.
+ * it. A /24 with no bit is not listed and one with WHOLE is, however many prefixes the
+ * list holds. SOME alone sends the source to the hash, looked up under the lengths of
+ * the header's first word (longest first): every length above /24, the lengths of
+ * expiring entries, and once a delete or an expiring re-add cleared WHOLE somewhere,
+ * every length of /24 or less the list holds (the header's second word).
  *
  * IPv6 regions have a bit per hash of a /32 that some entry covers or lies in. A clear
- * bit proves the source is not listed and spares the index and trie lookups; in the
- * same bitmap each entry also sets a bit per hash of its exact prefix and length, so
- * the index is looked up only under the lengths whose bit the source's prefix has;
- * SLUICE_FILTER_ALL in the header says an entry was too short to spread over /32s, and
- * every IPv6 source must be looked up. Bits are only ever cleared when a whole
- * generation is rebuilt (or, IPv4 WHOLE, by a delete).
+ * bit proves the source is not listed; in the same bitmap each entry also sets a bit
+ * per hash of its exact prefix and length, so the hash is looked up only under the
+ * lengths the list holds (the header's length words) whose bit the source's prefix
+ * has. SLUICE_FILTER_ALL in the header says an entry was too short to spread over
+ * /32s, and every IPv6 source must be looked up. Bits are only ever cleared when a
+ * whole generation is rebuilt (or, IPv4 WHOLE, by a delete).
  */
 #define SLUICE_FILTER_BITS_LOG2 25
 #define SLUICE_FILTER_WORDS (1U << (SLUICE_FILTER_BITS_LOG2 - 6))
 #define SLUICE_FILTER_HEADER_WORDS 4
 #define SLUICE_FILTER_REGION (SLUICE_FILTER_WORDS + SLUICE_FILTER_HEADER_WORDS)
 #define SLUICE_FILTER_ALL 1ULL
-#define SLUICE_FILTER_UNINDEXED 2ULL /* an entry is missing from the family's index */
 
 /*
- * The IPv6 index of a list: a hash of its IPv6 entries by exact (prefix length,
- * prefix), with their expiry, beside the trie. A source is looked up under each
- * prefix length the list holds, most common first, up to SLUICE_V6_INDEX_PLENS of
- * them; a list with more lengths, or an entry the hash could not take, is marked
- * SLUICE_FILTER_UNINDEXED and sends its sources to the trie.
+ * Bit L of lengths[L / 64]: IPv6 regions, the list holds an IPv6 prefix of length L.
+ * IPv4 regions: lengths[0] bit L, the sources of a SOME /24 are looked up as /L;
+ * lengths[1] bit L, the list holds an IPv4 /L, L <= 24. Lengths are set before the
+ * entries that have them, and cleared only with their generation.
  */
-#define SLUICE_V6_INDEX_PLENS 16
-
 struct sluice_filter_header {
-	__u64 flags; /* SLUICE_FILTER_ALL, SLUICE_FILTER_UNINDEXED */
-	__u8 plens[SLUICE_V6_INDEX_PLENS]; /* IPv6 regions: the prefix lengths indexed */
-	__u32 nplens; /* written after the length it counts */
-	__u32 pad;
+	__u64 flags; /* SLUICE_FILTER_ALL */
+	__u64 lengths[3];
 };
 _Static_assert(sizeof(struct sluice_filter_header) == SLUICE_FILTER_HEADER_WORDS * 8,
 	       "sluice_filter_header layout");
@@ -227,34 +223,6 @@ static inline __u32 sluice_dir_shift(__u32 net24)
 {
 	return (net24 & 31) * 2;
 }
-
-/*
- * IPv4 list index: per list and generation, a hash of /24 records, one per /24 that an
- * entry of /16 or longer covers or lies in; the data path reads it only for a /24 the
- * flat table marks SOME but not WHOLE. A permanent entry of /16 to /24 marks its
- * records WHOLE; a longer one sets its addresses in the host bitmap. An entry that
- * expires, and any delete, marks its records ASK: there the trie decides. So without
- * ASK a record answers alone: listed when WHOLE or the host's bit is set, else not,
- * unless the family's filter header says SLUICE_FILTER_UNINDEXED (a record could not
- * be written, or an entry shorter than /16, which has no records, expires or was
- * deleted). A /24 marked SOME without a record goes to the trie. Records are rebuilt
- * clean with their generation.
- */
-#define SLUICE_INDEX_MIN_PLEN 16
-/* Index records a list may hold per entry it may hold: a /20 alone makes 16. */
-#define SLUICE_INDEX_RECORDS_PER_ENTRY 4
-
-enum sluice_net_flags {
-	SLUICE_NET_WHOLE = 1 << 0,
-	SLUICE_NET_ASK = 1 << 1,
-};
-
-struct sluice_net {
-	__u64 hosts[4]; /* bit h of word h / 64: address .h of the /24 is listed */
-	__u32 flags; /* enum sluice_net_flags */
-	__u32 pad;
-};
-_Static_assert(sizeof(struct sluice_net) == 40, "sluice_net layout");
 
 /*
  * One token bucket, run as GCRA: the key's state is its theoretical arrival time,
@@ -339,26 +307,29 @@ struct sluice_state {
 	 * 0, none expires), so a write verb looks for expired entries only after it.
 	 */
 	__u64 lists_expiry_ns;
+	__u32 list_capacity; /* controller only: entries a list may grow to (attach --list-entries) */
+	__u32 pad;
 };
 #define SLUICE_ACTIVE_POLICY(active) ((active) & 1)
 #define SLUICE_ACTIVE_LISTS(active) (((active) >> 1) & 1)
-_Static_assert(sizeof(struct sluice_state) == 24, "sluice_state layout");
+_Static_assert(sizeof(struct sluice_state) == 32, "sluice_state layout");
 
-/* Allowlist and blocklist trie key: prefixlen in the 128-bit form. */
+/* Allowlist and blocklist key: a prefix, its length in the 128-bit form. */
 struct sluice_lpm_key {
 	__u32 prefixlen;
 	__u32 addr[4];
 };
 _Static_assert(sizeof(struct sluice_lpm_key) == 20, "sluice_lpm_key layout");
 
+/*
+ * An entry of a list's hash (sluice_lists), keyed by its prefix: 48 bytes, so a
+ * kernel hash element of it fits a 128-byte allocation.
+ */
 struct sluice_list_entry {
 	__u64 expires_ns; /* CLOCK_MONOTONIC; 0 never expires */
-	__u64 added; /* CLOCK_REALTIME seconds when added, for list output */
-	__u32 prefixlen; /* of this entry, so an expired match can fall back to a shorter one */
-	__u32 pad;
 	char comment[SLUICE_COMMENT_LEN];
 };
-_Static_assert(sizeof(struct sluice_list_entry) == 64, "sluice_list_entry layout");
+_Static_assert(sizeof(struct sluice_list_entry) == 48, "sluice_list_entry layout");
 
 /*
  * Limiter slots: an array the data path manages itself, where a key's state lives in

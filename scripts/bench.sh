@@ -57,6 +57,7 @@ die() {
 cleanup() {
 	[ -n "$exporter_pid" ] && kill "$exporter_pid" 2>/dev/null
 	[ -n "$events_reader" ] && kill "$events_reader" 2>/dev/null
+	[ -n "$swapper" ] && kill "$swapper" 2>/dev/null
 	ip netns del "$GEN_NS" 2>/dev/null
 	ip netns del "$DUT_NS" 2>/dev/null
 	rm -rf "$PIN" "$TMP"
@@ -314,6 +315,29 @@ sluice_net16_setup() {
 sluice_net16_big_setup() {
 	sluice_attach && sl restore "$TMP/policy-net16-big" && reader_start
 }
+# Whole-list swaps under that flood: restores alternate between two policies of 300k
+# prefixes, both with the /16, for as long as the scenario runs. Every packet must still
+# be dropped as blocklisted; the rate shows what the swaps (and their CPU) cost.
+swapper=
+sluice_swap_setup() {
+	sluice_attach && sl restore "$TMP/policy-net16-big" && reader_start || return 1
+	: >"$TMP/swaps"
+	(
+		while :; do
+			for f in policy-net16-swap policy-net16-big; do
+				sl restore "$TMP/$f" >/dev/null && echo "$f" >>"$TMP/swaps"
+			done
+		done
+	) &
+	swapper=$!
+}
+sluice_swap_stop() {
+	kill "$swapper" 2>/dev/null
+	wait "$swapper" 2>/dev/null
+	swapper=
+	sleep 2 # a restore the loop had started finishes before the next scenario's
+}
+sluice_swaps() { jq -n --argjson n "$(wc -l <"$TMP/swaps")" '{swaps: $n}'; }
 # Per-source limit, then the global cap; both traffics run against the same policy.
 sluice_cap_setup() {
 	sluice_attach && sl restore "$TMP/policy-cap" && reader_start
@@ -414,7 +438,7 @@ nft_teardown() {
 # The order of the table: each sluice scenario next to its nftables equivalent. The run
 # order differs, so that sluice stays attached through all of its scenarios.
 E2E_ORDER="bare bare6 sluice_block sluice_block_unread nft_set sluice_net16 nft_net16
-	sluice_net16_big nft_net16_big sluice_limit nft_meter sluice_cap nft_cap sluice_cap_new nft_cap_new"
+	sluice_net16_big sluice_swap nft_net16_big sluice_limit nft_meter sluice_cap nft_cap sluice_cap_new nft_cap_new"
 
 part_e2e() {
 	local f t0
@@ -441,7 +465,11 @@ part_e2e() {
 		cat "$TMP/prefixes-net16"
 		gen_prefixes 200000 100000 43 ""
 	} >"$TMP/prefixes-net16-big"
-	for f in net16 net16-big; do
+	{
+		cat "$TMP/prefixes-net16"
+		gen_prefixes 200000 100000 44 ""
+	} >"$TMP/prefixes-net16-swap"
+	for f in net16 net16-big net16-swap; do
 		{
 			e2e_rules
 			sed 's/^/block add /' "$TMP/prefixes-$f"
@@ -461,6 +489,8 @@ part_e2e() {
 		sluice_net16_setup sluice_verdicts sluice_keep
 	e2e_scenario sluice_net16_big "sluice, blocklisted flood: the /16 among 200k v4 + 100k v6 prefixes" \
 		sluice_net16_big_setup sluice_verdicts sluice_keep
+	e2e_scenario sluice_swap "sluice, the same flood while restores swap in other lists of 300k prefixes" \
+		sluice_swap_setup sluice_verdicts sluice_swap_stop bare sluice_swaps
 	e2e_scenario sluice_limit "sluice, limit flood: $RATE_PER_SEC/s burst $BURST per source" \
 		sluice_limit_setup sluice_verdicts sluice_keep bare sluice_keys
 	e2e_scenario sluice_cap "sluice, $RATE_PER_SEC/s burst $BURST per source, then $CAP_RATE/s burst $CAP_BURST global" \
@@ -515,9 +545,27 @@ edit_times() {
 		 rule_add_s: ($ra | median), rule_del_s: ($rd | median)}'
 }
 
+# Wall seconds and peak RSS (KiB) of a sluice verb, as JSON; its output is discarded.
+timed_rss() {
+	in_dut python3 -c '
+import json, resource, subprocess, sys, time
+t0 = time.monotonic()
+rc = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL).returncode
+dt = time.monotonic() - t0
+print(json.dumps({"s": round(dt, 3), "rss_kib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
+                  "rc": rc}))' "$SLUICE" --pin-path "$PIN" "$@"
+}
+
+# Kernel memory of sluice's maps (pinned ones and the live lists' hashes), in MiB.
+map_mib() {
+	sl -j status | jq '.memory_bytes / 1048576 | . * 10 | round / 10'
+}
+
 part_control() {
 	local t_import t_restore t_restore_big t_stats t_status t_scrape keys port=9911 i edits
+	local mem_empty mem_1m reimport dump list dumpj
 	sl attach "$DUT_IF" --mode native || return 1
+	mem_empty=$(map_mib)
 	log "control plane: restore of a 1,000-line policy"
 	{
 		e2e_rules
@@ -527,7 +575,13 @@ part_control() {
 	edits=$(edit_times 984) || edits=null
 	log "control plane: import of 1M prefixes"
 	gen_prefixes 500000 500000 7 "" >"$TMP/import-1m"
-	t_import=$(timed sl block import "$TMP/import-1m")
+	t_import=$(timed_rss block import "$TMP/import-1m")
+	mem_1m=$(map_mib)
+	log "control plane: reads of 1M entries, the same import again"
+	dump=$(timed_rss dump)
+	dumpj=$(timed_rss -j dump)
+	list=$(timed_rss block list)
+	reimport=$(timed_rss block import "$TMP/import-1m")
 	log "control plane: one-entry edits with 1M listed"
 	edits="$(jq -n --argjson a "$edits" --argjson b "$(edit_times 1000984 || echo null)" '[$a, $b]')"
 	log "control plane: the same restore, now replacing lists of 1M prefixes"
@@ -558,10 +612,14 @@ part_control() {
 		exporter_pid=
 	fi
 	sl detach "$DUT_IF"
-	put_result control "$(jq -n --arg i "${t_import:-}" --arg r "${t_restore:-}" --arg rb "${t_restore_big:-}" --arg s "${t_stats:-}" \
-		--arg st "${t_status:-}" --argjson sc "${t_scrape:-null}" --argjson k "${keys:-null}" --argjson e "${edits:-null}" '
+	put_result control "$(jq -n --argjson i "${t_import:-null}" --arg r "${t_restore:-}" --arg rb "${t_restore_big:-}" --arg s "${t_stats:-}" \
+		--arg st "${t_status:-}" --argjson sc "${t_scrape:-null}" --argjson k "${keys:-null}" --argjson e "${edits:-null}" \
+		--argjson ri "${reimport:-null}" --argjson d "${dump:-null}" --argjson dj "${dumpj:-null}" \
+		--argjson l "${list:-null}" --argjson me "${mem_empty:-null}" --argjson m1 "${mem_1m:-null}" '
 		def num: if . == "" then null else tonumber end;
-		{import_1m_prefixes_s: ($i | num), restore_1000_lines_s: ($r | num),
+		{import_1m_prefixes_s: $i.s, import_1m: $i, reimport_1m: $ri, dump_1m: $d, dump_json_1m: $dj,
+		 block_list_1m: $l, map_mib_empty: $me, map_mib_1m: $m1,
+		 restore_1000_lines_s: ($r | num),
 		 restore_1000_lines_replacing_1m_s: ($rb | num),
 		 stats_json_1m_keys_s: ($s | num), status_json_1m_keys_s: ($st | num),
 		 scrape_1m_keys_s: $sc, tracked_keys: $k.tracked, limiter_keys: $k, edits: $e}')"
@@ -628,7 +686,7 @@ fmt_tables() {
 	 "### Limiter accuracy: \(.prog.accuracy.cpus) CPUs on one key, rate \(.prog.accuracy.rate)/s burst \(.prog.accuracy.burst)\n",
 	 "Admitted \(.prog.accuracy.admitted) of \(.prog.accuracy.offered) in \(.prog.accuracy.seconds | f2) s; burst + rate x elapsed is \(.prog.accuracy.expected | round): error \(.prog.accuracy.error_pct | f2)%. Mid-run admitted rate over \(.prog.accuracy.mid_seconds | f2) s: \(.prog.accuracy.mid_rate | round)/s, error \(.prog.accuracy.mid_error_pct | f2)%. (Time the machine takes from both bench threads at once is time no packet is offered, and shows as a deficit.)\n"
 	 else empty end),
-	def keys: if . == null then "" else "; limiter keys after: \(.slots_used) slots taken (\(.slots_live) live), \(.buckets) in the LRU map, \(.probation) on probation; new keys admitted \(.new_keys.admitted), promoted \(.new_keys.promoted), displaced \(.new_keys.displaced)" end;
+	def keys: if . == null then "" elif .swaps then "; \(.swaps) whole-list swaps meanwhile" else "; limiter keys after: \(.slots_used) slots taken (\(.slots_live) live), \(.buckets) in the LRU map, \(.probation) on probation; new keys admitted \(.new_keys.admitted), promoted \(.new_keys.promoted), displaced \(.new_keys.displaced)" end;
 	(if .e2e then
 	 "### End to end: \(.e2e.frame_len + 4)-byte UDP frames from \(.e2e.sources) sources (IPv6 rows: 66-byte frames, \(.e2e.v6_sources // "-") sources in scattered order), one generator CPU, \(.e2e.seconds_per_round) s rounds (median)\n",
 	 (if .e2e.part_seconds then "The end-to-end part took \(.e2e.part_seconds) s. \"vs bare\" is of the bare row with the same traffic; \"set-up s\" is attach (first sluice row) and restore, or `nft -f`.\n" else empty end),
@@ -640,8 +698,12 @@ fmt_tables() {
 	   (.offered_mpps | f2), (.setup_s | f2), ((.verdicts | verdicts) + (.limiter_keys | keys))] | row), "" else empty end),
 	(if .control then
 	 "### Control plane\n",
-	 "| operation | seconds |", "|---|---:|",
-	 (["sluice block import, 1M prefixes", (.control.import_1m_prefixes_s | f2)] | row),
+	 "| operation | seconds | peak RSS MiB |", "|---|---:|---:|",
+	 (["sluice block import, 1M prefixes", (.control.import_1m_prefixes_s | f2), (.control.import_1m.rss_kib / 1024 | f1)] | row),
+	 (if .control.reimport_1m then (["sluice block import, the same 1M again", (.control.reimport_1m.s | f2), (.control.reimport_1m.rss_kib / 1024 | f1)] | row) else empty end),
+	 (if .control.dump_1m then (["sluice dump, 1M listed", (.control.dump_1m.s | f2), (.control.dump_1m.rss_kib / 1024 | f1)] | row) else empty end),
+	 (if .control.dump_json_1m then (["sluice -j dump, 1M listed", (.control.dump_json_1m.s | f2), (.control.dump_json_1m.rss_kib / 1024 | f1)] | row) else empty end),
+	 (if .control.block_list_1m then (["sluice block list, 1M listed", (.control.block_list_1m.s | f2), (.control.block_list_1m.rss_kib / 1024 | f1)] | row) else empty end),
 	 (["sluice restore, 1,000-line policy", (.control.restore_1000_lines_s | f2)] | row),
 	 (["sluice restore, the same policy, replacing lists of 1M prefixes", (.control.restore_1000_lines_replacing_1m_s | f2)] | row),
 	 (if .e2e.restore_block_policy_s then (["sluice restore, 16 rules + 265,536 block lines", (.e2e.restore_block_policy_s | f2)] | row) else empty end),
@@ -650,6 +712,7 @@ fmt_tables() {
 	  (["sluice -j stats, \($k)", (.control.stats_json_1m_keys_s | f2)] | row),
 	  (["sluice -j status, \($k)", (.control.status_json_1m_keys_s | f2)] | row),
 	  (["exporter scrape, \($k)", (.control.scrape_1m_keys_s | f2)] | row)), "",
+	 (if .control.map_mib_empty then "Map memory (`sluice -j status` memory_bytes, the kernel'"'"'s memlock of every map): \(.control.map_mib_empty) MiB after attach with an empty policy, \(.control.map_mib_1m) MiB with 1M prefixes listed (+\(.control.map_mib_1m - .control.map_mib_empty | f1) MiB).\n" else empty end),
 	 (if .control.edits then
 	  "One-entry edits (median of 5, milliseconds of the whole command): `block add` and `block del` of 192.0.2.0/24, `rule add` and `rule del` of a one-limit rule.\n",
 	  "| entries listed | block add | block del | rule add | rule del |", "|---:|---:|---:|---:|---:|",

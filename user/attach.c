@@ -100,7 +100,7 @@ static int link_xdp(int prog_fd, __u32 ifindex, enum attach_mode mode, __u32 *mo
  * Stamps the layout version into a state map that has none yet: one just created by
  * the load, or one left by an attach that died before stamping it.
  */
-static int stamp_new_state(const struct pins *p)
+static int stamp_new_state(const struct pins *p, __u32 list_capacity)
 {
 	struct sluice_state state;
 	char path[PATH_MAX];
@@ -116,6 +116,7 @@ static int stamp_new_state(const struct pins *p)
 	else if (state.layout_version == 0) {
 		memset(&state, 0, sizeof(state));
 		state.layout_version = SLUICE_LAYOUT_VERSION;
+		state.list_capacity = list_capacity ? list_capacity : SLUICE_DEFAULT_LIST_ENTRIES;
 		if (bpf_map_update_elem(fd, &zero, &state, BPF_ANY))
 			err = -errno;
 	}
@@ -123,9 +124,9 @@ static int stamp_new_state(const struct pins *p)
 	return err;
 }
 
-static int open_all_maps(struct pins *p)
+static int open_all_maps(struct pins *p, __u32 list_capacity)
 {
-	int err = stamp_new_state(p);
+	int err = stamp_new_state(p, list_capacity);
 
 	if (!err)
 		err = pins_create_user_maps(p);
@@ -136,7 +137,7 @@ static int open_all_maps(struct pins *p)
 
 /*
  * Names the first kernel feature the program needs and this kernel lacks, so the
- * error says more than a verifier log would. sluice needs Linux 5.15 or newer.
+ * error says more than a verifier log would. sluice needs Linux 5.17 or newer.
  */
 static int probe_kernel(void)
 {
@@ -144,7 +145,7 @@ static int probe_kernel(void)
 		enum bpf_map_type type;
 		const char *what;
 	} maps[] = {
-		{ BPF_MAP_TYPE_LPM_TRIE, "LPM trie maps" },
+		{ BPF_MAP_TYPE_ARRAY_OF_MAPS, "array-of-maps maps" },
 		{ BPF_MAP_TYPE_LRU_HASH, "LRU hash maps" },
 		{ BPF_MAP_TYPE_PERCPU_ARRAY, "per-CPU array maps" },
 		{ BPF_MAP_TYPE_RINGBUF, "BPF ring buffers (Linux 5.8)" },
@@ -155,13 +156,14 @@ static int probe_kernel(void)
 	} helpers[] = {
 		{ BPF_FUNC_ktime_get_coarse_ns, "the bpf_ktime_get_coarse_ns helper (Linux 5.11)" },
 		{ BPF_FUNC_ringbuf_reserve, "the bpf_ringbuf_reserve helper (Linux 5.8)" },
+		{ BPF_FUNC_loop, "the bpf_loop helper (Linux 5.17)" },
 	};
 	int ret;
 
 	for (size_t i = 0; i < sizeof(maps) / sizeof(maps[0]); i++) {
 		ret = libbpf_probe_bpf_map_type(maps[i].type, NULL);
 		if (ret == 0) {
-			pr_warn("attach: this kernel lacks %s; sluice needs Linux 5.15 or newer",
+			pr_warn("attach: this kernel lacks %s; sluice needs Linux 5.17 or newer",
 				maps[i].what);
 			return -EOPNOTSUPP;
 		}
@@ -170,7 +172,7 @@ static int probe_kernel(void)
 	}
 	for (size_t i = 0; i < sizeof(helpers) / sizeof(helpers[0]); i++) {
 		if (libbpf_probe_bpf_helper(BPF_PROG_TYPE_XDP, helpers[i].id, NULL) == 0) {
-			pr_warn("attach: this kernel lacks %s; sluice needs Linux 5.15 or newer",
+			pr_warn("attach: this kernel lacks %s; sluice needs Linux 5.17 or newer",
 				helpers[i].what);
 			return -EOPNOTSUPP;
 		}
@@ -237,7 +239,7 @@ int attach_iface(struct pins *p, const char *ifname, const struct attach_opts *o
 	snprintf(path, sizeof(path), "%s/%s", p->dir, pin_map_names[PIN_STATE]);
 	fresh = access(path, F_OK) != 0;
 	if (!fresh) {
-		err = open_all_maps(p);
+		err = open_all_maps(p, o->list_entries);
 		if (err) {
 			if (err != -EPROTO)
 				pr_warn("attach: %s: %s", p->dir, strerror(-err));
@@ -291,22 +293,6 @@ int attach_iface(struct pins *p, const char *ifname, const struct attach_opts *o
 	}
 	skel->rodata->iface_slot = slot;
 	set_capacity(skel->maps.sluice_buckets, p->dir, o->limiter_keys);
-	set_capacity(skel->maps.sluice_allow0, p->dir, o->list_entries);
-	set_capacity(skel->maps.sluice_allow1, p->dir, o->list_entries);
-	set_capacity(skel->maps.sluice_block0, p->dir, o->list_entries);
-	set_capacity(skel->maps.sluice_block1, p->dir, o->list_entries);
-	set_capacity(skel->maps.sluice_nets_allow0, p->dir,
-		     o->list_entries * SLUICE_INDEX_RECORDS_PER_ENTRY);
-	set_capacity(skel->maps.sluice_nets_allow1, p->dir,
-		     o->list_entries * SLUICE_INDEX_RECORDS_PER_ENTRY);
-	set_capacity(skel->maps.sluice_nets_block0, p->dir,
-		     o->list_entries * SLUICE_INDEX_RECORDS_PER_ENTRY);
-	set_capacity(skel->maps.sluice_nets_block1, p->dir,
-		     o->list_entries * SLUICE_INDEX_RECORDS_PER_ENTRY);
-	set_capacity(skel->maps.sluice_v6_allow0, p->dir, o->list_entries);
-	set_capacity(skel->maps.sluice_v6_allow1, p->dir, o->list_entries);
-	set_capacity(skel->maps.sluice_v6_block0, p->dir, o->list_entries);
-	set_capacity(skel->maps.sluice_v6_block1, p->dir, o->list_entries);
 	set_capacity(skel->maps.sluice_bans, p->dir, o->bans);
 
 	err = sluice__load(skel);
@@ -318,13 +304,13 @@ int attach_iface(struct pins *p, const char *ifname, const struct attach_opts *o
 				strerror(-err));
 		else
 			pr_warn("attach: load BPF program: %s (run with -v for the verifier log; "
-				"sluice needs Linux 5.15 or newer with BTF)",
+				"sluice needs Linux 5.17 or newer with BTF)",
 				strerror(-err));
 		goto out;
 	}
 
 	if (fresh) {
-		err = open_all_maps(p);
+		err = open_all_maps(p, o->list_entries);
 		if (err) {
 			pr_warn("attach: initialise maps in %s: %s", p->dir, strerror(-err));
 			goto out;

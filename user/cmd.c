@@ -86,6 +86,13 @@ int cmd_bad_option(const char *verb, char **argv, void (*usage)(FILE *out))
 	return EXIT_USAGE;
 }
 
+void cmd_buffer_stdout(void)
+{
+	static char buf[1 << 16];
+
+	setvbuf(stdout, buf, _IOFBF, sizeof(buf));
+}
+
 void json_print(json_t *doc)
 {
 	json_dumpf(doc, stdout, json_pretty ? JSON_INDENT(2) : JSON_COMPACT);

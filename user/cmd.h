@@ -50,7 +50,14 @@ bool parse_count(const char *s, unsigned long long max, unsigned long long *out)
 int cmd_bad_option(const char *verb, char **argv, void (*usage)(FILE *out));
 
 /* A list's items as the JSON array of `list -j` and `dump -j`. */
-json_t *list_items_json(const struct policy_doc *doc, enum list_kind kind);
+/* Gives stdout a 64 KiB buffer, for verbs that print a million lines; before any output. */
+void cmd_buffer_stdout(void);
+
+/*
+ * Prints the live entries of the list hash FD (-1: an empty list) as `KIND add` lines,
+ * or with JSON as an array, one entry at a time. -errno.
+ */
+int list_items_stream(FILE *out, int fd, enum list_kind kind, __u64 now, bool json);
 
 /* Maps an errno from a failed operation to the exit code: input errors 2, the rest 1. */
 int exit_code_for(int err);

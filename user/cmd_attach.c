@@ -139,41 +139,70 @@ int cmd_detach(int argc, char **argv)
 	return exit_code_for(err);
 }
 
-static json_t *status_maps(const struct pins *p)
+/* One map's line of status: its fill and the kernel memory it holds. */
+static json_t *map_status(const char *name, int fd, const struct bpf_map_info *info,
+			  long long *total)
+{
+	long long mem = map_memlock(fd);
+	json_t *m = json_pack("{s:s,s:i}", "name", name, "id", info->id);
+	long entries;
+
+	if (info->type == BPF_MAP_TYPE_RINGBUF) {
+		/* A ring has bytes, not entries. */
+		json_object_set_new(m, "bytes", json_integer(info->max_entries));
+	} else {
+		/* Arrays are always full; only the growing maps have a fill level. */
+		entries = info->type == BPF_MAP_TYPE_ARRAY ||
+					  info->type == BPF_MAP_TYPE_PERCPU_ARRAY ||
+					  info->type == BPF_MAP_TYPE_ARRAY_OF_MAPS ?
+				  info->max_entries :
+				  map_count_entries(fd);
+		json_object_set_new(m, "entries", json_integer(entries));
+		json_object_set_new(m, "capacity", json_integer(info->max_entries));
+	}
+	if (mem >= 0) {
+		json_object_set_new(m, "memory_bytes", json_integer(mem));
+		*total += mem;
+	}
+	return m;
+}
+
+static json_t *status_maps(const struct pins *p, long long *total)
 {
 	json_t *maps = json_array();
 	__u32 active = 0;
+	int fds[2];
 
-	pins_active(p, &active);
 	for (int i = 0; i < PIN_MAP_COUNT; i++) {
 		struct bpf_map_info info = {};
 		__u32 len = sizeof(info);
-		long entries;
-		json_t *m;
 
 		if (bpf_obj_get_info_by_fd(p->fds[i], &info, &len))
 			continue;
-		if (info.type == BPF_MAP_TYPE_RINGBUF) {
-			/* A ring has bytes, not entries. */
-			json_array_append_new(maps, json_pack("{s:s,s:i,s:I}", "name",
-							      pin_map_names[i], "id", info.id,
-							      "capacity",
-							      (json_int_t)info.max_entries));
-			continue;
-		}
-		/* Arrays are always full; only the growing maps have a fill level. */
-		if (info.type == BPF_MAP_TYPE_ARRAY || info.type == BPF_MAP_TYPE_PERCPU_ARRAY)
-			entries = info.max_entries;
+		json_array_append_new(maps, map_status(pin_map_names[i], p->fds[i], &info, total));
+	}
+	/* The live lists' hashes, which sluice_lists holds: sized to what they hold. */
+	if (pins_active(p, &active) || lists_open_live(p, NULL, fds))
+		return maps;
+	for (int kind = LIST_ALLOW; kind <= LIST_BLOCK; kind++) {
+		const char *name = kind == LIST_ALLOW ? "sluice_allow" : "sluice_block";
+		struct bpf_map_info info = {};
+		__u32 len = sizeof(info);
+		json_t *m;
+
+		if (fds[kind] < 0) /* never filled: no hash yet */
+			m = json_pack("{s:s,s:i,s:i,s:i}", "name", name, "entries", 0, "capacity", 0,
+				      "memory_bytes", 0);
+		else if (!bpf_obj_get_info_by_fd(fds[kind], &info, &len))
+			m = map_status(name, fds[kind], &info, total);
 		else
-			entries = map_count_entries(p->fds[i]);
-		m = json_pack("{s:s,s:i,s:I,s:I}", "name", pin_map_names[i], "id", info.id,
-			      "entries", (json_int_t)entries, "capacity",
-			      (json_int_t)info.max_entries);
-		if (i >= PIN_ALLOW0 && i <= PIN_BLOCK1)
-			json_object_set_new(m, "live",
-					    json_boolean(((i - PIN_ALLOW0) & 1) ==
-							 (int)SLUICE_ACTIVE_LISTS(active)));
-		json_array_append_new(maps, m);
+			m = NULL;
+		if (m) {
+			json_object_set_new(m, "live", json_true());
+			json_array_append_new(maps, m);
+		}
+		if (fds[kind] >= 0)
+			close(fds[kind]);
 	}
 	return maps;
 }
@@ -237,6 +266,7 @@ static json_t *status_doc(const struct pins *p)
 	struct sluice_state state = {};
 	struct sluice_text *text = malloc(sizeof(*text));
 	struct limiter_usage usage;
+	long long memory = 0;
 	__u32 zero = 0, slot;
 
 	bpf_map_lookup_elem(p->fds[PIN_STATE], &zero, &state);
@@ -275,7 +305,9 @@ static json_t *status_doc(const struct pins *p)
 				  "policy_slot", slot, "list_generation",
 				  SLUICE_ACTIVE_LISTS(state.active)));
 	}
-	json_object_set_new(doc, "maps", status_maps(p));
+	json_object_set_new(doc, "maps", status_maps(p, &memory));
+	json_object_set_new(doc, "memory_bytes", json_integer(memory));
+	json_object_set_new(doc, "list_capacity", json_integer(state.list_capacity));
 	if (!limiter_usage_read(p, &usage))
 		json_object_set_new(
 			doc, "limiter",
@@ -315,20 +347,21 @@ static void status_print(json_t *doc)
 		       json_integer_value(json_object_get(pol, "generation")),
 		       json_string_value(json_object_get(pol, "malformed")));
 	json_array_foreach(json_object_get(doc, "maps"), i, v) {
-		json_t *live = json_object_get(v, "live");
+		double mib = json_integer_value(json_object_get(v, "memory_bytes")) / 1048576.0;
 
-		if (live && !json_is_true(live))
-			continue; /* the idle list generation is empty between restores */
 		if (json_object_get(v, "entries"))
-			printf("map %-15s %10lld / %lld\n",
+			printf("map %-17s %10lld / %-10lld %8.1f MiB\n",
 			       json_string_value(json_object_get(v, "name")),
 			       json_integer_value(json_object_get(v, "entries")),
-			       json_integer_value(json_object_get(v, "capacity")));
+			       json_integer_value(json_object_get(v, "capacity")), mib);
 		else
-			printf("map %-15s %10s   %lld bytes\n",
-			       json_string_value(json_object_get(v, "name")), "ring",
-			       json_integer_value(json_object_get(v, "capacity")));
+			printf("map %-17s %10s   %-10lld %8.1f MiB\n",
+			       json_string_value(json_object_get(v, "name")), "ring bytes",
+			       json_integer_value(json_object_get(v, "bytes")), mib);
 	}
+	printf("map memory %.1f MiB; a list may hold %lld entries\n",
+	       json_integer_value(json_object_get(doc, "memory_bytes")) / 1048576.0,
+	       json_integer_value(json_object_get(doc, "list_capacity")));
 	if (lim) {
 		json_t *nk = json_object_get(lim, "new_keys");
 

@@ -80,14 +80,11 @@ struct scrape_bufs {
 static int count_fill(const struct pins *p, struct fill *f)
 {
 	struct limiter_usage usage;
-	__u32 active;
 	long n;
-	int err = pins_active(p, &active);
+	int err;
 
-	if (err)
-		return err;
-	f->allow = map_count_entries(list_fd(p, LIST_ALLOW, SLUICE_ACTIVE_LISTS(active)));
-	f->block = map_count_entries(list_fd(p, LIST_BLOCK, SLUICE_ACTIVE_LISTS(active)));
+	f->allow = lists_count(p, LIST_ALLOW);
+	f->block = lists_count(p, LIST_BLOCK);
 	n = map_count_entries(p->fds[PIN_BANS]);
 	if (n < 0)
 		return n;
@@ -148,9 +145,8 @@ static int gather(const struct pins *p, struct exporter *e, struct scrape_bufs *
 		return err;
 	in->snap = e->snap;
 
-	slot = SLUICE_ACTIVE_LISTS(state.active);
-	in->allow_capacity = p->max_entries[slot ? PIN_ALLOW1 : PIN_ALLOW0];
-	in->block_capacity = p->max_entries[slot ? PIN_BLOCK1 : PIN_BLOCK0];
+	in->allow_capacity = state.list_capacity;
+	in->block_capacity = state.list_capacity;
 	in->bans_capacity = p->max_entries[PIN_BANS];
 	in->limiter_capacity = p->max_entries[PIN_BUCKETS] + p->max_entries[PIN_SLOTS];
 

@@ -4,38 +4,110 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <time.h>
 #include <bpf/bpf.h>
 #include "cmd.h"
 #include "import.h"
 #include "lockout.h"
 #include "log.h"
+#include "lists.h"
 #include "policy.h"
 
 static const char *const list_names[] = { [LIST_ALLOW] = "allow", [LIST_BLOCK] = "block" };
 
-json_t *list_items_json(const struct policy_doc *doc, enum list_kind kind)
+static json_t *list_item_json(const struct list_item *it)
 {
-	json_t *arr = json_array();
+	char pfx[64];
+	json_t *o;
 
-	for (size_t i = 0; i < doc->nitems; i++) {
-		const struct list_item *it = &doc->items[i];
-		char pfx[64];
-		json_t *o;
-
-		if (it->kind != kind)
-			continue;
-		format_prefix(&it->prefix, pfx, sizeof(pfx));
-		o = json_pack("{s:s}", "prefix", pfx);
-		if (it->ttl_ns)
-			json_object_set_new(o, "ttl_sec", json_integer(it->ttl_ns / 1000000000ULL));
-		if (it->comment[0])
-			json_object_set_new(o, "comment", json_string(it->comment));
-		json_array_append_new(arr, o);
-	}
-	return arr;
+	format_prefix(&it->prefix, pfx, sizeof(pfx));
+	o = json_pack("{s:s}", "prefix", pfx);
+	if (it->ttl_ns)
+		json_object_set_new(o, "ttl_sec", json_integer(it->ttl_ns / 1000000000ULL));
+	if (it->comment[0])
+		json_object_set_new(o, "comment", json_string(it->comment));
+	return o;
 }
 
+/* Lists up to this many entries print in address order; longer ones as the hash yields them. */
+#define LIST_SORTED_MAX 65536
+
+struct item_printer {
+	FILE *out;
+	bool json;
+	size_t n;
+	struct list_item *held; /* entries held back for sorting, up to LIST_SORTED_MAX */
+	size_t nheld;
+};
+
+static int print_one(struct item_printer *pr, const struct list_item *item)
+{
+	char line[GRAMMAR_LINE_MAX];
+
+	if (pr->json) {
+		json_t *o = list_item_json(item);
+
+		fputs(pr->n ? (json_pretty ? ",\n  " : ",") : (json_pretty ? "\n  " : ""), pr->out);
+		json_dumpf(o, pr->out, JSON_COMPACT);
+		json_decref(o);
+	} else {
+		format_list_item(item, line, sizeof(line));
+		fputs(line, pr->out);
+		fputc('\n', pr->out);
+	}
+	pr->n++;
+	return ferror(pr->out) ? -EIO : 0;
+}
+
+static int print_held(struct item_printer *pr)
+{
+	int err = 0;
+
+	for (size_t i = 0; i < pr->nheld && !err; i++)
+		err = print_one(pr, &pr->held[i]);
+	pr->nheld = 0;
+	return err;
+}
+
+static int print_item(const struct list_item *item, void *ctx)
+{
+	struct item_printer *pr = ctx;
+	int err;
+
+	if (!pr->held)
+		return print_one(pr, item);
+	if (pr->nheld < LIST_SORTED_MAX) {
+		pr->held[pr->nheld++] = *item;
+		return 0;
+	}
+	/* Too many to sort in bounded memory: out as they come, held ones first. */
+	err = print_held(pr);
+	free(pr->held);
+	pr->held = NULL;
+	return err ?: print_one(pr, item);
+}
+
+int list_items_stream(FILE *out, int fd, enum list_kind kind, __u64 now, bool json)
+{
+	struct item_printer pr = { .out = out, .json = json };
+	int err = 0;
+
+	/* Without the memory to sort, entries still print, as they come. */
+	pr.held = malloc(LIST_SORTED_MAX * sizeof(*pr.held));
+	if (json)
+		fputc('[', out);
+	if (fd >= 0)
+		err = list_walk(fd, kind, now, print_item, &pr);
+	if (pr.held) {
+		qsort(pr.held, pr.nheld, sizeof(*pr.held), list_items_compare);
+		err = err ?: print_held(&pr);
+		free(pr.held);
+	}
+	if (json)
+		fputs(pr.n && json_pretty ? "\n]" : "]", out);
+	return err;
+}
 
 /* Refuses blocks that would cut off the management path (see lockout.h). */
 static int guard_blocks(const char *verb, const struct pins *p, const struct list_item *items,
@@ -121,10 +193,9 @@ static int list_del(enum list_kind kind, int argc, char **argv)
 
 static int list_show(enum list_kind kind, int argc, char **argv)
 {
-	char line[GRAMMAR_LINE_MAX], verb[32];
-	struct policy_doc doc;
+	char verb[32];
 	struct pins p;
-	int err;
+	int err, fds[2] = { -1, -1 };
 
 	(void)argv;
 	if (argc != 1) {
@@ -132,29 +203,25 @@ static int list_show(enum list_kind kind, int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	snprintf(verb, sizeof(verb), "%s list", list_names[kind]);
+	cmd_buffer_stdout();
 	err = cmd_open_pins(verb, &p, false);
 	if (err)
 		return err;
-	policy_init(&doc);
-	err = policy_read(&p, &doc);
+	err = lists_open_live(&p, NULL, fds);
 	pins_close(&p);
+	/* Streamed as the hash yields them: a million entries take no more memory than ten. */
+	if (!err)
+		err = list_items_stream(stdout, fds[kind], kind, mono_now_ns(), json_output);
+	if (json_output && !err)
+		fputc('\n', stdout);
+	for (int k = LIST_ALLOW; k <= LIST_BLOCK; k++)
+		if (fds[k] >= 0)
+			close(fds[k]);
 	if (err) {
 		pr_warn("%s list: %s", list_names[kind], strerror(-err));
-		policy_free(&doc);
 		return EXIT_RUNTIME;
 	}
-	if (json_output) {
-		json_print(list_items_json(&doc, kind));
-	} else {
-		for (size_t i = 0; i < doc.nitems; i++) {
-			if (doc.items[i].kind != kind)
-				continue;
-			format_list_item(&doc.items[i], line, sizeof(line));
-			printf("%s\n", line);
-		}
-	}
-	policy_free(&doc);
-	return EXIT_OK;
+	return fflush(stdout) ? EXIT_RUNTIME : EXIT_OK;
 }
 
 static int list_flush(enum list_kind kind, int argc, char **argv)

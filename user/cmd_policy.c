@@ -4,11 +4,13 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <time.h>
 #include "cmd.h"
 #include "guard.h"
 #include "lockout.h"
 #include "log.h"
+#include "lists.h"
 #include "policy.h"
 
 static double seconds_since(const struct timespec *t0)
@@ -214,9 +216,10 @@ static json_t *rules_json(const struct policy_doc *doc)
 
 int cmd_dump(int argc, char **argv)
 {
+	__u64 now = mono_now_ns();
 	struct policy_doc doc;
 	struct pins p;
-	int err;
+	int err, fds[2] = { -1, -1 };
 
 	if (argc == 2 && cmd_is_help(argv[1])) {
 		printf("Usage: sluice [-j] dump\n\nPrints the live policy as lines that `sluice "
@@ -228,11 +231,12 @@ int cmd_dump(int argc, char **argv)
 		fprintf(stderr, "Usage: sluice [-j] dump\n");
 		return EXIT_USAGE;
 	}
+	cmd_buffer_stdout();
 	err = cmd_open_pins("dump", &p, false);
 	if (err)
 		return err;
 	policy_init(&doc);
-	err = policy_read(&p, &doc);
+	err = lists_open_live(&p, &doc, fds);
 	pins_close(&p);
 	if (err) {
 		if (err != -EPROTO)
@@ -240,15 +244,32 @@ int cmd_dump(int argc, char **argv)
 		policy_free(&doc);
 		return EXIT_RUNTIME;
 	}
-	if (json_output)
-		json_print(json_pack("{s:s,s:o,s:o,s:o}", "malformed",
-				     doc.malformed_drop ? "drop" : "pass", "rules", rules_json(&doc),
-				     "allow", list_items_json(&doc, LIST_ALLOW), "block",
-				     list_items_json(&doc, LIST_BLOCK)));
-	else
+	/* Rules first, then the lists streamed: a million entries take no more memory than ten. */
+	if (json_output) {
+		json_t *rules = rules_json(&doc);
+
+		printf("{\"malformed\":\"%s\",\"rules\":", doc.malformed_drop ? "drop" : "pass");
+		json_dumpf(rules, stdout, JSON_COMPACT);
+		json_decref(rules);
+		fputs(",\"allow\":", stdout);
+		err = list_items_stream(stdout, fds[LIST_ALLOW], LIST_ALLOW, now, true);
+		fputs(",\"block\":", stdout);
+		err = err ?: list_items_stream(stdout, fds[LIST_BLOCK], LIST_BLOCK, now, true);
+		fputs("}\n", stdout);
+	} else {
 		policy_write(stdout, &doc);
+		err = list_items_stream(stdout, fds[LIST_ALLOW], LIST_ALLOW, now, false) ?:
+		      list_items_stream(stdout, fds[LIST_BLOCK], LIST_BLOCK, now, false);
+	}
+	for (int kind = LIST_ALLOW; kind <= LIST_BLOCK; kind++)
+		if (fds[kind] >= 0)
+			close(fds[kind]);
 	policy_free(&doc);
-	return EXIT_OK;
+	if (err) {
+		pr_warn("dump: read lists: %s", strerror(-err));
+		return EXIT_RUNTIME;
+	}
+	return fflush(stdout) ? EXIT_RUNTIME : EXIT_OK;
 }
 
 static int rule_find(const struct policy_doc *doc, const char *name)

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
+#include "lists.h"
 #include "lockout.h"
 #include "log.h"
 #include "policy.h"
@@ -194,25 +195,11 @@ struct live_ctx {
 	const struct policy_doc *rules;
 };
 
-/* Longest live entry of a list covering ADDR, looked up in its trie, as NET. */
+/* Longest live entry of a list covering ADDR, as NET. */
 static bool live_match(const struct live_ctx *c, enum list_kind kind, const struct prefix *addr,
 		       struct prefix *net)
 {
-	struct sluice_list_entry entry;
-	struct sluice_lpm_key key;
-	__u32 mask[4];
-
-	prefix_to_key(addr, &key);
-	if (bpf_map_lookup_elem(list_fd(c->p, kind, c->lists), &key, &entry))
-		return false;
-	if (entry.expires_ns && entry.expires_ns <= mono_now_ns())
-		return false; /* expired, not yet collected */
-	key.prefixlen = entry.prefixlen;
-	plen128_mask(entry.prefixlen, mask);
-	for (unsigned int w = 0; w < 4; w++)
-		key.addr[w] &= mask[w];
-	key_to_prefix(&key, net);
-	return true;
+	return list_lookup(c->p, kind, c->lists, addr, net) == 1;
 }
 
 static bool live_locks_out(const struct mgmt_path *path, void *ctx, char *why, size_t len)

@@ -23,17 +23,12 @@ const char *pin_path = SLUICE_DEFAULT_PIN_PATH;
 
 const char *const pin_map_names[PIN_MAP_COUNT] = {
 	[PIN_STATE] = "sluice_state",	  [PIN_POLICY] = "sluice_policy",
-	[PIN_ALLOW0] = "sluice_allow0",	  [PIN_ALLOW1] = "sluice_allow1",
-	[PIN_BLOCK0] = "sluice_block0",	  [PIN_BLOCK1] = "sluice_block1",
+	[PIN_LISTS] = "sluice_lists",
 	[PIN_BUCKETS] = "sluice_buckets", [PIN_PROBATION] = "sluice_probation",
 	[PIN_BANS] = "sluice_bans",
 	[PIN_STATS] = "sluice_stats",	  [PIN_FILTER] = "sluice_filter",
 	[PIN_EVENTS] = "sluice_events",
 	[PIN_EVSTATS] = "sluice_evstats", [PIN_EVSEEN] = "sluice_evseen",
-	[PIN_NETS_ALLOW0] = "sluice_nets_allow0", [PIN_NETS_ALLOW1] = "sluice_nets_allow1",
-	[PIN_NETS_BLOCK0] = "sluice_nets_block0", [PIN_NETS_BLOCK1] = "sluice_nets_block1",
-	[PIN_V6_ALLOW0] = "sluice_v6_allow0", [PIN_V6_ALLOW1] = "sluice_v6_allow1",
-	[PIN_V6_BLOCK0] = "sluice_v6_block0", [PIN_V6_BLOCK1] = "sluice_v6_block1",
 	[PIN_BANFILTER] = "sluice_banfilter", [PIN_SLOTS] = "sluice_slots",
 	[PIN_TIERSTATS] = "sluice_tierstats",
 	[PIN_TEXT] = "sluice_text",	  [PIN_IFACES] = "sluice_ifaces",
@@ -46,10 +41,7 @@ static const struct {
 } pin_map_sizes[PIN_MAP_COUNT] = {
 	[PIN_STATE] = { 4, sizeof(struct sluice_state) },
 	[PIN_POLICY] = { 4, sizeof(struct sluice_policy) },
-	[PIN_ALLOW0] = { sizeof(struct sluice_lpm_key), sizeof(struct sluice_list_entry) },
-	[PIN_ALLOW1] = { sizeof(struct sluice_lpm_key), sizeof(struct sluice_list_entry) },
-	[PIN_BLOCK0] = { sizeof(struct sluice_lpm_key), sizeof(struct sluice_list_entry) },
-	[PIN_BLOCK1] = { sizeof(struct sluice_lpm_key), sizeof(struct sluice_list_entry) },
+	[PIN_LISTS] = { 4, 4 },
 	[PIN_BUCKETS] = { sizeof(struct sluice_bucket_key), sizeof(__u64) },
 	[PIN_PROBATION] = { 4, sizeof(struct sluice_probation) },
 	[PIN_BANS] = { sizeof(struct sluice_ban_key), sizeof(struct sluice_ban) },
@@ -58,14 +50,6 @@ static const struct {
 	[PIN_EVENTS] = { 0, 0 },
 	[PIN_EVSTATS] = { 4, sizeof(struct sluice_event_stats) },
 	[PIN_EVSEEN] = { sizeof(struct sluice_ban_key), sizeof(__u64) },
-	[PIN_NETS_ALLOW0] = { 4, sizeof(struct sluice_net) },
-	[PIN_NETS_ALLOW1] = { 4, sizeof(struct sluice_net) },
-	[PIN_NETS_BLOCK0] = { 4, sizeof(struct sluice_net) },
-	[PIN_NETS_BLOCK1] = { 4, sizeof(struct sluice_net) },
-	[PIN_V6_ALLOW0] = { sizeof(struct sluice_lpm_key), sizeof(__u64) },
-	[PIN_V6_ALLOW1] = { sizeof(struct sluice_lpm_key), sizeof(__u64) },
-	[PIN_V6_BLOCK0] = { sizeof(struct sluice_lpm_key), sizeof(__u64) },
-	[PIN_V6_BLOCK1] = { sizeof(struct sluice_lpm_key), sizeof(__u64) },
 	[PIN_BANFILTER] = { 4, sizeof(__u64) },
 	[PIN_SLOTS] = { 4, sizeof(struct sluice_slot) },
 	[PIN_TIERSTATS] = { 4, sizeof(struct sluice_tier_stats) },
@@ -426,6 +410,23 @@ long map_batches(int fd, bool delete,
 	free(keys);
 	free(values);
 	return total;
+}
+
+long long map_memlock(int fd)
+{
+	char path[64], line[128];
+	long long bytes = -ENOENT;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	f = fopen(path, "r");
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "memlock: %lld", &bytes) == 1)
+			break;
+	fclose(f);
+	return bytes;
 }
 
 long map_count_entries(int fd)

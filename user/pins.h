@@ -31,10 +31,7 @@ struct sluice_text {
 enum pin_map {
 	PIN_STATE = 0,
 	PIN_POLICY,
-	PIN_ALLOW0,
-	PIN_ALLOW1,
-	PIN_BLOCK0,
-	PIN_BLOCK1,
+	PIN_LISTS,
 	PIN_BUCKETS,
 	PIN_PROBATION,
 	PIN_BANS,
@@ -43,14 +40,6 @@ enum pin_map {
 	PIN_EVENTS,
 	PIN_EVSTATS,
 	PIN_EVSEEN,
-	PIN_NETS_ALLOW0,
-	PIN_NETS_ALLOW1,
-	PIN_NETS_BLOCK0,
-	PIN_NETS_BLOCK1,
-	PIN_V6_ALLOW0,
-	PIN_V6_ALLOW1,
-	PIN_V6_BLOCK0,
-	PIN_V6_BLOCK1,
 	PIN_BANFILTER,
 	PIN_SLOTS,
 	PIN_TIERSTATS,
@@ -126,6 +115,9 @@ struct list_filter pins_filter(struct pins *p, __u32 list, __u32 gen);
 long map_batches(int fd, bool delete,
 		 long (*visit)(const void *keys, const void *values, __u32 n, void *ctx),
 		 void *ctx);
+
+/* Kernel memory a map holds (its fdinfo's memlock), in bytes; -errno. */
+long long map_memlock(int fd);
 
 /* Entries in a hash or trie map: batch lookups where the map has them, else a key walk. */
 long map_count_entries(int fd);

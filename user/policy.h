@@ -42,9 +42,9 @@ int policy_read_rules(const struct pins *p, struct policy_doc *doc);
 int lists_add(struct pins *p, const struct list_item *item);
 
 /*
- * Adds many items in one switch: the idle list generation gets the live entries and
- * the new ones, then policy and lists flip together. All or nothing, even if the
- * controller is killed half-way; the cost is a copy of the live lists.
+ * Adds many items in one switch: a new hash gets the live entries of the lists the
+ * items go to and the items, then policy and lists flip together. All or nothing,
+ * even if the controller is killed half-way; the cost is a copy of those lists.
  */
 int lists_import(struct pins *p, const struct list_item *items, size_t n);
 
@@ -60,10 +60,20 @@ long lists_count(const struct pins *p, enum list_kind kind);
 /* Deletes expired list entries and bans; returns how many were removed, or -errno. */
 long collect_expired(struct pins *p);
 
-/* Map fd of a list in the given list generation (SLUICE_ACTIVE_LISTS of the live word). */
-int list_fd(const struct pins *p, enum list_kind kind, __u32 gen);
+/*
+ * Opens the live lists' hashes (FDS by enum list_kind; -1 for a list without one; the
+ * caller closes them) and, unless RULES is NULL, reads the rules and settings of the
+ * same generation into RULES. -errno.
+ */
+int lists_open_live(const struct pins *p, struct policy_doc *rules, int fds[2]);
 
-/* Converts between the grammar's prefix and the trie key. */
+/* Makes ACTIVE the live word (with new lists, EXPIRY their earliest expiry). -errno. */
+int lists_state_write(const struct pins *p, __u32 active, const __u64 *expiry);
+
+/* qsort order of list items: by list, then address, then prefix length. */
+int list_items_compare(const void *a, const void *b);
+
+/* Converts between the grammar's prefix and the list key. */
 void prefix_to_key(const struct prefix *pfx, struct sluice_lpm_key *key);
 void key_to_prefix(const struct sluice_lpm_key *key, struct prefix *pfx);
 

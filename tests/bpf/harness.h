@@ -18,6 +18,8 @@
 #include "sluice.h"
 #include "rule_index.h"
 #include "ban_filter.h"
+#include "lists.h"
+#include "pins.h"
 #include "sluice.skel.h"
 #include "tap.h"
 
@@ -286,7 +288,9 @@ static inline void build_frame(const struct pkt_spec *s, struct frame *f)
 struct harness {
 	struct sluice *skel;
 	int prog;
-	int state, policy, allow[2], block[2], buckets, bans, banfilter, slots, stats;
+	int state, policy, buckets, bans, banfilter, slots, stats;
+	int lists[2][2]; /* the hash of each list (enum list_kind) and generation */
+	struct pins pins; /* the skeleton's maps, as the controller's functions take them */
 	int ncpus;
 	struct sluice_probation *probation; /* the new-key tier, mapped */
 	struct sluice_counter *percpu; /* lookup buffer for one interface's counters */
@@ -319,10 +323,28 @@ static inline bool harness_open(void)
 	H.prog = bpf_program__fd(H.skel->progs.sluice_xdp);
 	H.state = bpf_map__fd(H.skel->maps.sluice_state);
 	H.policy = bpf_map__fd(H.skel->maps.sluice_policy);
-	H.allow[0] = bpf_map__fd(H.skel->maps.sluice_allow0);
-	H.allow[1] = bpf_map__fd(H.skel->maps.sluice_allow1);
-	H.block[0] = bpf_map__fd(H.skel->maps.sluice_block0);
-	H.block[1] = bpf_map__fd(H.skel->maps.sluice_block1);
+	/* A pin set without a directory: the skeleton's maps by name, as pins_open finds them. */
+	H.pins.dir_fd = -1;
+	for (int i = 0; i < PIN_MAP_COUNT; i++) {
+		struct bpf_map *m = bpf_object__find_map_by_name(H.skel->obj, pin_map_names[i]);
+
+		H.pins.fds[i] = m ? bpf_map__fd(m) : -1;
+		H.pins.max_entries[i] = m ? bpf_map__max_entries(m) : 0;
+	}
+	for (__u32 kind = LIST_ALLOW; kind <= LIST_BLOCK; kind++)
+		for (__u32 gen = 0; gen < 2; gen++) {
+			LIBBPF_OPTS(bpf_map_create_opts, o, .map_flags = BPF_F_NO_PREALLOC);
+			__u32 slot = kind * 2 + gen;
+			int fd = bpf_map_create(BPF_MAP_TYPE_HASH, "test_list",
+						sizeof(struct sluice_lpm_key),
+						sizeof(struct sluice_list_entry), 65536, &o);
+
+			H.lists[kind][gen] = fd;
+			if (fd < 0 || bpf_map_update_elem(H.pins.fds[PIN_LISTS], &slot, &fd, BPF_ANY)) {
+				tap_diag("list hash: %s", strerror(errno));
+				return false;
+			}
+		}
 	H.buckets = bpf_map__fd(H.skel->maps.sluice_buckets);
 	H.bans = bpf_map__fd(H.skel->maps.sluice_bans);
 	H.banfilter = bpf_map__fd(H.skel->maps.sluice_banfilter);
@@ -341,6 +363,11 @@ static inline bool harness_open(void)
 static inline void harness_close(void)
 {
 	munmap(H.probation, PROBATION_BYTES);
+	if (H.pins.filter)
+		munmap(H.pins.filter, SLUICE_FILTER_REGIONS * SLUICE_FILTER_REGION * sizeof(__u64));
+	for (int kind = 0; kind < 2; kind++)
+		for (int gen = 0; gen < 2; gen++)
+			close(H.lists[kind][gen]);
 	free(H.percpu);
 	sluice__destroy(H.skel);
 }
@@ -620,9 +647,9 @@ static inline int add_entry(struct sluice_policy *pol, __u32 gen, const struct l
 	struct sluice_list_entry entry = { .expires_ns = expires };
 	struct sluice_ban_key bkey = {};
 	struct sluice_ban ban = { .expires_ns = expires, .stat_slot = NR };
+	enum list_kind kind;
 
 	parse_cidr(ls->cidr, key.addr, &key.prefixlen);
-	entry.prefixlen = key.prefixlen;
 	if (ls->kind == ENTRY_BAN) {
 		bkey.prefixlen = key.prefixlen;
 		memcpy(bkey.addr, key.addr, sizeof(bkey.addr));
@@ -634,10 +661,8 @@ static inline int add_entry(struct sluice_policy *pol, __u32 gen, const struct l
 			       (bpf_map_update_elem(H.bans, &bkey, &ban, BPF_ANY) ? -errno : 0);
 	}
 	pol->flags |= ls->kind == ENTRY_ALLOW ? SLUICE_POLICY_ALLOW : SLUICE_POLICY_BLOCK;
-	return bpf_map_update_elem(ls->kind == ENTRY_ALLOW ? H.allow[gen] : H.block[gen], &key,
-				   &entry, BPF_ANY) ?
-		       -errno :
-		       0;
+	kind = ls->kind == ENTRY_ALLOW ? LIST_ALLOW : LIST_BLOCK;
+	return list_entry_put(&H.pins, kind, gen, H.lists[kind][gen], &key, &entry);
 }
 
 /*
@@ -686,13 +711,18 @@ static inline int policy_install(struct sluice_policy *pol, const struct list_sp
 	struct sluice_state state = { .layout_version = SLUICE_LAYOUT_VERSION, .active = active };
 	struct list_spec allow_all = { ENTRY_ALLOW, PERMANENT, "::/0" };
 	struct list_spec block_all = { ENTRY_BLOCK, PERMANENT, "::/0" };
+	struct list_spec allow_all4 = { ENTRY_ALLOW, PERMANENT, "0.0.0.0/0" };
+	struct list_spec block_all4 = { ENTRY_BLOCK, PERMANENT, "0.0.0.0/0" };
 	__u32 zero = 0, slot = SLUICE_ACTIVE_POLICY(active), other = !slot;
 	__u32 gen = SLUICE_ACTIVE_LISTS(active);
 	__u64 now = mono_ns();
 	int err = 0;
 
-	for (int i = 0; i < 2 && !err; i++)
-		err = map_clear(H.allow[i]) ?: map_clear(H.block[i]);
+	for (int kind = 0; kind < 2 && !err; kind++)
+		for (int gen = 0; gen < 2 && !err; gen++) {
+			err = map_drain(H.lists[kind][gen]);
+			list_filter_reset(&H.pins, kind, gen);
+		}
 	err = err ?: map_clear(H.buckets) ?: map_clear(H.bans);
 	err = err ?: slots_fill(0, 0);
 	memset(H.probation, 0, PROBATION_BYTES);
@@ -709,6 +739,8 @@ static inline int policy_install(struct sluice_policy *pol, const struct list_sp
 	rule_index_build(&poison);
 	err = err ?: add_entry(&poison, !gen, &allow_all, now);
 	err = err ?: add_entry(&poison, !gen, &block_all, now);
+	err = err ?: add_entry(&poison, !gen, &allow_all4, now);
+	err = err ?: add_entry(&poison, !gen, &block_all4, now);
 	poison.flags |= SLUICE_POLICY_MALFORMED_DROP;
 	if (!err && (bpf_map_update_elem(H.policy, &slot, pol, BPF_ANY) ||
 		     bpf_map_update_elem(H.policy, &other, &poison, BPF_ANY) ||

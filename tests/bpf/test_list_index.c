@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * The list filter and the IPv4 index answer most sources without the trie. They must
- * answer exactly as the list does: prefixes of every length are added, deleted,
+ * The list filter answers most sources without the list's hash, which is looked up
+ * only under the lengths the filter names. Both must answer exactly as the list does: prefixes of every length are added, deleted,
  * imported and flushed through the controller's own functions (lists_add, lists_del,
  * lists_import, lists_flush), and after each step 20,000 sources, most of them in or
  * next to listed prefixes, are run through the program and checked against a plain
@@ -22,7 +22,6 @@ struct listed {
 	bool live;
 };
 
-static struct pins P;
 static struct listed L[MAX_PREFIXES];
 static int nlisted;
 static unsigned int seed = 20261128;
@@ -83,11 +82,11 @@ static int add(enum list_kind kind, struct prefix pfx, __u64 ttl_ns)
 	for (int i = 0; i < nlisted; i++)
 		if (!memcmp(&L[i].pfx, &pfx, sizeof(pfx))) {
 			L[i].live = true;
-			return lists_add(&P, &item);
+			return lists_add(&H.pins, &item);
 		}
 	if (nlisted == MAX_PREFIXES)
 		return -ENOSPC;
-	ret = lists_add(&P, &item);
+	ret = lists_add(&H.pins, &item);
 	if (!ret)
 		L[nlisted++] = (struct listed){ .pfx = pfx, .live = true };
 	return ret;
@@ -191,11 +190,10 @@ static int start(bool allowlist)
 	int ret = 0;
 
 	memset(&pol, 0, sizeof(pol));
-	pol.flags = SLUICE_POLICY_FILTERED;
 	for (int i = 0; i < 2 && !ret; i++)
 		ret = bpf_map_update_elem(H.policy, &(__u32){ i }, &pol, BPF_ANY) ? -errno : 0;
 	ret = ret ?: (bpf_map_update_elem(H.state, &zero, &st, BPF_ANY) ? -errno : 0);
-	if (!ret && (lists_flush(&P, LIST_ALLOW) < 0 || lists_flush(&P, LIST_BLOCK) < 0))
+	if (!ret && (lists_flush(&H.pins, LIST_ALLOW) < 0 || lists_flush(&H.pins, LIST_BLOCK) < 0))
 		ret = -EIO;
 	nlisted = 0;
 	if (!ret && allowlist) {
@@ -203,7 +201,7 @@ static int start(bool allowlist)
 
 		parse_prefix("0.0.0.0/0", &all4.prefix, NULL);
 		parse_prefix("::/0", &all6.prefix, NULL);
-		ret = lists_add(&P, &all4) ?: lists_add(&P, &all6);
+		ret = lists_add(&H.pins, &all4) ?: lists_add(&H.pins, &all6);
 	}
 	return ret;
 }
@@ -214,7 +212,7 @@ static __u64 lists_expiry(void)
 	struct sluice_state state = {};
 	__u32 zero = 0;
 
-	bpf_map_lookup_elem(P.fds[PIN_STATE], &zero, &state);
+	bpf_map_lookup_elem(H.pins.fds[PIN_STATE], &zero, &state);
 	return state.lists_expiry_ns;
 }
 
@@ -225,10 +223,10 @@ static __u64 lists_expiry(void)
 static void check_collection(const char *name, int expired)
 {
 	__u64 before = lists_expiry(), after, now = mono_ns();
-	long first = collect_expired(&P), second;
+	long first = collect_expired(&H.pins), second;
 
 	after = lists_expiry();
-	second = collect_expired(&P);
+	second = collect_expired(&H.pins);
 	tap_result(before && before < now && first == expired &&
 			   after > now + 3500ULL * 1000000000ULL && second == 0 &&
 			   lists_expiry() == after,
@@ -256,7 +254,7 @@ static void run(bool allowlist)
 
 	/* Deletes leave records that only the trie can settle. */
 	for (int i = 0, done = 0; i < nlisted && done < 500; i += 3, done++) {
-		ret = lists_del(&P, kind, &L[i].pfx);
+		ret = lists_del(&H.pins, kind, &L[i].pfx);
 		if (ret)
 			break;
 		L[i].live = false;
@@ -272,7 +270,7 @@ static void run(bool allowlist)
 
 		if (!L[i].live || L[i].pfx.family != SLUICE_FAMILY_IPV4 || L[i].pfx.plen > 24)
 			continue;
-		ret = lists_add(&P, &item);
+		ret = lists_add(&H.pins, &item);
 		L[i].live = false;
 		n++;
 	}
@@ -299,7 +297,7 @@ static void run(bool allowlist)
 						v6 ? 64 : 17 + rnd() % 16),
 		};
 	}
-	ret = lists_import(&P, items, n);
+	ret = lists_import(&H.pins, items, n);
 	for (int i = 0; i < n && !ret; i++) {
 		bool known = false;
 
@@ -317,25 +315,15 @@ static void run(bool allowlist)
 int main(void)
 {
 	HARNESS_OPEN_OR_SKIP("list index tests");
-	/* A pin set without a directory: the skeleton's maps by name, as pins_open finds them. */
-	P.dir_fd = -1;
-	for (int i = 0; i < PIN_MAP_COUNT; i++) {
-		struct bpf_map *m = bpf_object__find_map_by_name(H.skel->obj, pin_map_names[i]);
-
-		P.fds[i] = m ? bpf_map__fd(m) : -1;
-		P.max_entries[i] = m ? bpf_map__max_entries(m) : 0;
-	}
 	/* lists_import copies the policy text too: the controller's own map, made here. */
-	P.fds[PIN_TEXT] = bpf_map_create(BPF_MAP_TYPE_ARRAY, "sluice_text", 4,
+	H.pins.fds[PIN_TEXT] = bpf_map_create(BPF_MAP_TYPE_ARRAY, "sluice_text", 4,
 					 sizeof(struct sluice_text), 2, NULL);
-	tap_result(P.fds[PIN_TEXT] >= 0, "policy text map created");
-	if (P.fds[PIN_TEXT] < 0)
+	tap_result(H.pins.fds[PIN_TEXT] >= 0, "policy text map created");
+	if (H.pins.fds[PIN_TEXT] < 0)
 		return tap_exit();
 	run(false);
 	run(true);
-	if (P.filter)
-		munmap(P.filter, SLUICE_FILTER_REGIONS * SLUICE_FILTER_REGION * sizeof(__u64));
-	close(P.fds[PIN_TEXT]);
+	close(H.pins.fds[PIN_TEXT]);
 	harness_close();
 	return tap_exit();
 }

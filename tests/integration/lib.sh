@@ -157,3 +157,31 @@ rule_count() {
 udp_send() {
 	in_cli python3 "$(dirname "${BASH_SOURCE[0]}")/udp_send.py" "$@"
 }
+
+# ---- kills at random points (test_faults.sh, test_edit_faults.sh) ----
+
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+# A random delay from 0 to MAX ms.
+rand_ms() { echo $(((RANDOM << 15 | RANDOM) % ($1 + 1))); }
+
+# killed_after MS ARGS...: sluice ARGS, SIGKILLed after MS ms; true if it was still running.
+# nsenter execs sluice, so the pid killed is the controller's own.
+killed_after() {
+	local ms=$1 pid rc
+	shift
+	nsenter --net="/run/netns/$SRV" "$SLUICE" --pin-path "$PIN" "$@" >/dev/null 2>&1 &
+	pid=$!
+	sleep "$((ms / 1000)).$(printf '%03d' $((ms % 1000)))"
+	kill -KILL "$pid" 2>/dev/null
+	{ wait "$pid"; } 2>/dev/null # without bash's "Killed" line
+	rc=$?
+	[ "$rc" -eq 137 ]
+}
+
+# timed_ms ARGS...: runs sluice ARGS to the end and prints how long it took, in ms.
+timed_ms() {
+	local t0
+	t0=$(now_ms)
+	sl "$@" >/dev/null || return 1
+	echo $(($(now_ms) - t0))
+}

@@ -45,7 +45,7 @@ pass=$(verdict_count "$SRV_IF" pass)
 # A layout version mismatch is a clear error, never a misread.
 state_id=$(sl -j status | jq -r '.maps[] | select(.name == "sluice_state") | .id')
 state=$(bpftool -j map lookup id "$state_id" key hex 00 00 00 00 | jq -r '.value | join(" ")')
-bpftool map update id "$state_id" key hex 00 00 00 00 value hex 63 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00
+bpftool map update id "$state_id" key hex 00 00 00 00 value hex 63 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00
 expect_exit "layout mismatch exits 1" 1 sl status
 grep -q "layout version 99" "$TMP/err" && ok "layout mismatch is named" ||
 	not_ok "layout mismatch is named: $(cat "$TMP/err")"

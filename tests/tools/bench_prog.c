@@ -34,6 +34,7 @@
 #include <jansson.h>
 #include "sluice.h"
 #include "grammar.h"
+#include "lists.h"
 #include "pins.h"
 #include "ban_filter.h"
 #include "policy.h"
@@ -122,24 +123,6 @@ static long mem_available_kb(void)
 			break;
 	fclose(f);
 	return kb;
-}
-
-/* The kernel's estimate of a map's memory, from /proc/self/fdinfo. */
-static long long map_memlock(int fd)
-{
-	char path[64], line[256];
-	long long v = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
-	f = fopen(path, "re");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "memlock: %lld", &v) == 1)
-			break;
-	fclose(f);
-	return v;
 }
 
 /* ---- addresses and frames ---- */
@@ -663,15 +646,15 @@ static void random_prefix(int family, struct sluice_lpm_key *k)
 }
 
 /*
- * Lists one prefix as the controller does (lists_add: the trie entry, the list's filter
- * bit, the policy's list flag); -EEXIST when the prefix is already listed.
+ * Lists one prefix as the controller does (lists_add: the hash entry, the list's filter
+ * bits, the policy's list flag); -EEXIST when the prefix is already listed.
  */
 static int list_insert(struct env *e, enum list_kind kind, const struct sluice_lpm_key *k)
 {
-	struct sluice_list_entry v = { .prefixlen = k->prefixlen };
+	struct sluice_list_entry v = {};
 	struct list_item item = { .kind = kind };
 
-	/* The trie's own NOEXIST tells a new prefix; lists_add then writes it properly. */
+	/* The hash's own NOEXIST tells a new prefix; lists_add then writes it properly. */
 	if (bpf_map_update_elem(kind == LIST_ALLOW ? e->allow : e->block, k, &v, BPF_NOEXIST))
 		return -errno;
 	key_to_prefix(k, &item.prefix);
@@ -710,11 +693,32 @@ static int fill_list(struct env *env, enum list_kind kind, int family, __u32 n, 
 	return 0;
 }
 
+/* Whether a live entry of KIND covers the host key K, found as the controller finds it. */
+static bool listed(const struct env *e, enum list_kind kind, const struct sluice_lpm_key *k)
+{
+	struct prefix host, net;
+
+	key_to_prefix(k, &host);
+	return list_lookup(&e->pins, kind, 0, &host, &net) == 1;
+}
+
+/* The key of the entry of KIND covering the host key K (K itself when none does). */
+static struct sluice_lpm_key covering_key(struct env *e, enum list_kind kind,
+					  const struct sluice_lpm_key *k)
+{
+	struct sluice_lpm_key key = *k;
+	struct prefix host, net;
+
+	key_to_prefix(k, &host);
+	if (list_lookup(&e->pins, kind, 0, &host, &net) == 1)
+		prefix_to_key(&net, &key);
+	return key;
+}
+
 /* A random IPv4 source that neither list matches: the no-match and limiter scenarios use these. */
 static void unlisted_v4(const struct env *e, __u32 out[4])
 {
 	struct sluice_lpm_key k = { .prefixlen = 128 };
-	struct sluice_list_entry v;
 
 	for (;;) {
 		__u32 a = (__u32)rnd();
@@ -722,8 +726,7 @@ static void unlisted_v4(const struct env *e, __u32 out[4])
 		if (v4_reserved(a, 32))
 			continue;
 		v4_mapped(k.addr, a);
-		if (!bpf_map_lookup_elem(e->block, &k, &v) ||
-		    !bpf_map_lookup_elem(e->allow, &k, &v))
+		if (listed(e, LIST_BLOCK, &k) || listed(e, LIST_ALLOW, &k))
 			continue;
 		memcpy(out, k.addr, 16);
 		return;
@@ -831,6 +834,10 @@ static int write_policy(struct env *e, const struct sluice_policy *pol)
 
 static void env_close(struct env *e)
 {
+	if (e->allow > 0)
+		close(e->allow);
+	if (e->block > 0)
+		close(e->block);
 	if (e->pins.filter)
 		munmap(e->pins.filter, bpf_map__max_entries(e->skel->maps.sluice_filter) * 8ULL);
 	sluice__destroy(e->skel);
@@ -856,10 +863,6 @@ static int env_open(struct env *e, const struct load_cfg *cfg)
 	bpf_object__for_each_map(map, e->skel->obj) bpf_map__set_pin_path(map, NULL);
 	if (cfg->buckets_max)
 		bpf_map__set_max_entries(e->skel->maps.sluice_buckets, cfg->buckets_max);
-	if (cfg->block4 + cfg->block6 > SLUICE_DEFAULT_LIST_ENTRIES) {
-		bpf_map__set_max_entries(e->skel->maps.sluice_block0, cfg->block4 + cfg->block6);
-		bpf_map__set_max_entries(e->skel->maps.sluice_block1, cfg->block4 + cfg->block6);
-	}
 	ret = sluice__load(e->skel);
 	if (ret) {
 		note("load sluice: %s", strerror(-ret));
@@ -868,8 +871,6 @@ static int env_open(struct env *e, const struct load_cfg *cfg)
 	e->prog = bpf_program__fd(e->skel->progs.sluice_xdp);
 	e->state = bpf_map__fd(e->skel->maps.sluice_state);
 	e->policy = bpf_map__fd(e->skel->maps.sluice_policy);
-	e->allow = bpf_map__fd(e->skel->maps.sluice_allow0);
-	e->block = bpf_map__fd(e->skel->maps.sluice_block0);
 	e->buckets = bpf_map__fd(e->skel->maps.sluice_buckets);
 	e->bans = bpf_map__fd(e->skel->maps.sluice_bans);
 	e->stats = bpf_map__fd(e->skel->maps.sluice_stats);
@@ -881,6 +882,30 @@ static int env_open(struct env *e, const struct load_cfg *cfg)
 
 		e->pins.fds[i] = m ? bpf_map__fd(m) : -1;
 		e->pins.max_entries[i] = m ? bpf_map__max_entries(m) : 0;
+	}
+	/* Each list's hash, sized for what the run lists, as the controller sizes them. */
+	st.list_capacity = cfg->block4 + cfg->block6 > SLUICE_DEFAULT_LIST_ENTRIES ?
+				   cfg->block4 + cfg->block6 :
+				   SLUICE_DEFAULT_LIST_ENTRIES;
+	for (__u32 slot = 0; slot < 4; slot++) {
+		LIBBPF_OPTS(bpf_map_create_opts, mo, .map_flags = BPF_F_NO_PREALLOC);
+		__u32 want = (slot >> 1 ? cfg->block4 + cfg->block6 : cfg->allow4 + cfg->allow6);
+		int fd = bpf_map_create(BPF_MAP_TYPE_HASH, "bench_list",
+					sizeof(struct sluice_lpm_key),
+					sizeof(struct sluice_list_entry),
+					want + want / 4 + LIST_MIN_CAPACITY, &mo);
+
+		if (fd < 0 || bpf_map_update_elem(e->pins.fds[PIN_LISTS], &slot, &fd, BPF_ANY)) {
+			ret = -errno;
+			note("list hash: %s", strerror(-ret));
+			goto fail;
+		}
+		if (slot == 0)
+			e->allow = fd;
+		else if (slot == 2)
+			e->block = fd;
+		else
+			close(fd); /* the idle generation: the outer map keeps it */
 	}
 
 	ret = build_policy(policy_lines, sizeof(policy_lines) / sizeof(policy_lines[0]), &e->pol);
@@ -1205,12 +1230,14 @@ static int section_cost(void)
 		probes[np].name = "array lookup (sluice_state)";
 		probes[np++].fd = probe_lookup(e.state, &idx, 4, THEN_NOTHING);
 		memcpy(lk.addr, e.block_src[0], 16);
-		probes[np].name = "LPM trie lookup, hit (blocklist, 200k prefixes)";
+		lk = covering_key(&e, LIST_BLOCK, &lk);
+		probes[np].name = "list hash lookup, hit (blocklist, 200k prefixes)";
 		probes[np++].fd = probe_lookup(e.block, &lk, sizeof(lk), THEN_NOTHING);
+		lk.prefixlen = 128;
 		memcpy(lk.addr, unlisted[0], 16);
-		probes[np].name = "LPM trie lookup, miss (blocklist, 200k prefixes)";
+		probes[np].name = "list hash lookup, miss (blocklist, 200k prefixes)";
 		probes[np++].fd = probe_lookup(e.block, &lk, sizeof(lk), THEN_NOTHING);
-		probes[np].name = "LPM trie lookup, miss (allowlist, 1k prefixes)";
+		probes[np].name = "list hash lookup, miss (allowlist, 1k prefixes)";
 		probes[np++].fd = probe_lookup(e.allow, &lk, sizeof(lk), THEN_NOTHING);
 		v4_mapped(bk.addr, TRACKED_BASE + 12345);
 		probes[np].name = "LRU hash lookup, hit (sluice_buckets, 1M keys)";
@@ -1617,10 +1644,11 @@ static int section_scale_lists(void)
 		for (int i = 0; i < MAX_SRCS; i++)
 			unlisted_v4(&e, unlisted[i]);
 		make_cases(&e, sc, 3, c, unlisted, NULL);
-		/* The trie lookup alone, on the first blocklisted source. */
+		/* The hash lookup alone, of the entry covering the first blocklisted source. */
 		memset(&c[3], 0, sizeof(c[3]));
 		c[3].name = "lpm_hit";
 		memcpy(lk.addr, e.block_src[0], 16);
+		lk = covering_key(&e, LIST_BLOCK, &lk);
 		c[3].prog = probe_lookup(e.block, &lk, sizeof(lk), THEN_NOTHING);
 		c[3].err = c[3].prog < 0 ? c[3].prog : 0;
 		c[3].nf = 1;
@@ -1631,6 +1659,7 @@ static int section_scale_lists(void)
 		for (int i = 0; i < 4; i++)
 			json_object_set_new(row, c[i].name, case_json(&c[i]));
 		json_object_set_new(row, "trie_memlock", json_integer(map_memlock(e.block)));
+		lk.prefixlen = 128;
 		json_array_append_new(arr, row);
 		if (c[3].prog >= 0)
 			close(c[3].prog);

@@ -2,7 +2,8 @@
 /*
  * Golden vectors for every hash and bit placement that pinned maps depend on: where a
  * key's limiter slots, probation line and LRU bit are, its ban-filter bit, which IPv6
- * filter bit and which IPv4 table word a source reads. A controller of one version
+ * filter bit and which IPv4 table word a source reads, and how the list hashes and
+ * filter headers are laid out. A controller of one version
  * beside maps filled by another would read them wrongly, so a change to any of these
  * must bump SLUICE_LAYOUT_VERSION: this test fails until the vectors and the version
  * move together.
@@ -16,7 +17,7 @@
 #include "sluice.h"
 
 /* The version these vectors were taken at. */
-#define GOLDEN_LAYOUT_VERSION 6
+#define GOLDEN_LAYOUT_VERSION 7
 
 static void test_version(void **state)
 {
@@ -77,12 +78,25 @@ static void test_filters(void **state)
 				 4);
 }
 
+/* The list hash's entry and the filter header's length words (see sluice.h). */
+static void test_lists(void **state)
+{
+	(void)state;
+	assert_int_equal(sizeof(struct sluice_lpm_key), 20);
+	assert_int_equal(sizeof(struct sluice_list_entry), 48);
+	assert_int_equal(offsetof(struct sluice_list_entry, comment), 8);
+	assert_int_equal(offsetof(struct sluice_filter_header, lengths), 8);
+	assert_int_equal(sizeof(struct sluice_state), 32);
+	assert_int_equal(offsetof(struct sluice_state, list_capacity), 24);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_version),
 		cmocka_unit_test(test_slot_ref),
 		cmocka_unit_test(test_filters),
+		cmocka_unit_test(test_lists),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,1022 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "lists.h"
+#include "log.h"
+#include "policy.h"
+
+static __u32 list_slot(enum list_kind kind, __u32 gen)
+{
+	return kind * 2 + gen;
+}
+
+/* The id of the hash of KIND in generation GEN; 0 when the slot is empty. */
+static __u32 list_id(const struct pins *p, enum list_kind kind, __u32 gen)
+{
+	__u32 slot = list_slot(kind, gen), id;
+
+	return bpf_map_lookup_elem(p->fds[PIN_LISTS], &slot, &id) ? 0 : id;
+}
+
+/*
+ * Each list hash is pinned as sluice_list_ID beside the other maps: opening a map by id
+ * takes CAP_SYS_ADMIN, which readers such as the exporter do not keep.
+ */
+#define LIST_PIN_PREFIX "sluice_list_"
+
+static void list_pin_path(const struct pins *p, __u32 id, char *path, size_t len)
+{
+	snprintf(path, len, "%s/" LIST_PIN_PREFIX "%u", p->dir, id);
+}
+
+int list_open(const struct pins *p, enum list_kind kind, __u32 gen)
+{
+	__u32 id = list_id(p, kind, gen);
+	char path[PATH_MAX];
+	int fd;
+
+	if (!id)
+		return -ENOENT;
+	if (p->dir[0]) {
+		list_pin_path(p, id, path, sizeof(path));
+		fd = bpf_obj_get(path);
+		if (fd >= 0 || errno != ENOENT)
+			return fd < 0 ? -errno : fd;
+	}
+	/* No pin directory (the tests' maps), or a hash just replaced: by id. */
+	fd = bpf_map_get_fd_by_id(id);
+	return fd < 0 ? -errno : fd;
+}
+
+/* Pins a new list hash FD; without a pin directory (tests), nothing to do. */
+static int list_pin(const struct pins *p, int fd)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	char path[PATH_MAX];
+
+	if (!p->dir[0])
+		return 0;
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		return -errno;
+	list_pin_path(p, info.id, path, sizeof(path));
+	return bpf_obj_pin(fd, path) ? -errno : 0;
+}
+
+/*
+ * Unpins the list hashes no slot holds any more: those a switch replaced, and those of a
+ * build killed half-way. The kernel frees each once no packet or reader holds it.
+ */
+static void list_unpin_unused(const struct pins *p)
+{
+	__u32 used[4], id;
+	DIR *d;
+	struct dirent *e;
+	char path[PATH_MAX];
+
+	if (!p->dir[0])
+		return;
+	for (__u32 slot = 0; slot < 4; slot++)
+		used[slot] = list_id(p, slot / 2, slot % 2);
+	d = opendir(p->dir);
+	while (d && (e = readdir(d))) {
+		if (sscanf(e->d_name, LIST_PIN_PREFIX "%u", &id) != 1 || !id)
+			continue;
+		if (id == used[0] || id == used[1] || id == used[2] || id == used[3])
+			continue;
+		list_pin_path(p, id, path, sizeof(path));
+		if (unlink(path))
+			pr_debug("unpin %s: %s", path, strerror(errno));
+	}
+	if (d)
+		closedir(d);
+}
+
+static int slot_set(const struct pins *p, enum list_kind kind, __u32 gen, int fd)
+{
+	__u32 slot = list_slot(kind, gen);
+
+	if (fd < 0)
+		return bpf_map_delete_elem(p->fds[PIN_LISTS], &slot) && errno != ENOENT ? -errno : 0;
+	return bpf_map_update_elem(p->fds[PIN_LISTS], &slot, &fd, BPF_ANY) ? -errno : 0;
+}
+
+/* Entries a list may hold: attach --list-entries, kept in sluice_state. */
+static __u32 list_capacity(const struct pins *p)
+{
+	struct sluice_state state;
+	__u32 zero = 0;
+
+	if (bpf_map_lookup_elem(p->fds[PIN_STATE], &zero, &state) || !state.list_capacity)
+		return SLUICE_DEFAULT_LIST_ENTRIES;
+	return state.list_capacity;
+}
+
+/* A hash for WANT entries with a quarter more for live adds; -ENOSPC beyond CAP. */
+static int hash_create(enum list_kind kind, size_t want, __u32 cap)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = BPF_F_NO_PREALLOC);
+	size_t entries = want + want / 4;
+	int fd;
+
+	if (want > cap)
+		return -ENOSPC;
+	if (entries < LIST_MIN_CAPACITY)
+		entries = LIST_MIN_CAPACITY;
+	if (entries > cap)
+		entries = cap;
+	fd = bpf_map_create(BPF_MAP_TYPE_HASH, kind == LIST_ALLOW ? "sluice_allow" : "sluice_block",
+			    sizeof(struct sluice_lpm_key), sizeof(struct sluice_list_entry),
+			    entries, &opts);
+	return fd < 0 ? -errno : fd;
+}
+
+/* ---- Filters (see sluice.h) ---- */
+
+static struct sluice_filter_header *header_of(__u64 *region)
+{
+	return (struct sluice_filter_header *)region;
+}
+
+static void atomic_or(__u64 *word, __u64 bits)
+{
+	__atomic_fetch_or(word, bits, __ATOMIC_RELAXED);
+}
+
+/* An IPv6 entry spreads over at most 2^8 filter buckets (a /24 over its /32s). */
+#define FILTER_MAX_SPREAD_LOG2 8
+
+static void filter_set(__u64 *region, __u32 bit)
+{
+	atomic_or(&region[SLUICE_FILTER_HEADER_WORDS + (bit >> 6)], 1ULL << (bit & 63));
+}
+
+/* The /24s of an IPv4 KEY: the first one (host order) and how many. */
+static void key_nets(const struct sluice_lpm_key *key, __u32 *first, __u32 *count)
+{
+	__u32 plen = key->prefixlen - SLUICE_V4_MAPPED_PLEN;
+
+	*count = plen >= 24 ? 1 : 1U << (24 - plen);
+	*first = plen ? (ntohl(key->addr[3]) >> 8) & ~(*count - 1) : 0;
+}
+
+/* Sets BITS (or with CLEAR, clears them) in the IPv4 table over COUNT /24s from FIRST. */
+static void dir_apply(__u64 *region, __u32 first, __u32 count, __u64 bits, bool clear)
+{
+	__u64 *words = region + SLUICE_FILTER_HEADER_WORDS;
+	__u64 spread = 0;
+
+	for (__u32 i = 0; i < 32; i++)
+		spread |= bits << (2 * i);
+	for (__u32 net = first; net - first < count;) {
+		__u32 w = sluice_dir_word(net), shift = sluice_dir_shift(net);
+		__u32 run = count - (net - first) < 32 - shift / 2 ? count - (net - first) :
+								      32 - shift / 2;
+		__u64 mask = (run == 32 ? ~0ULL : ((1ULL << (2 * run)) - 1) << shift) & spread;
+
+		if (clear)
+			__atomic_fetch_and(&words[w], ~mask, __ATOMIC_RELAXED);
+		else
+			__atomic_fetch_or(&words[w], mask, __ATOMIC_RELAXED);
+		net += run;
+	}
+}
+
+/*
+ * Clears WHOLE over the /24s of an IPv4 KEY (of /24 or shorter). Another entry of /24
+ * or less may cover them too: from now on their sources are looked up under every
+ * such length the list holds, set first so no source is unlisted meanwhile.
+ */
+static void dir_unwhole(__u64 *region, const struct sluice_lpm_key *key)
+{
+	struct sluice_filter_header *h = header_of(region);
+	__u32 first, count;
+
+	atomic_or(&h->lengths[0], __atomic_load_n(&h->lengths[1], __ATOMIC_RELAXED));
+	key_nets(key, &first, &count);
+	dir_apply(region, first, count, SLUICE_DIR_WHOLE, true);
+}
+
+/*
+ * Notes KEY (expiring at EXPIRES_NS, 0 never) in its family's filter before it is
+ * written (see sluice.h). IPv4: every /24 it covers or lies in gets SOME, and WHOLE
+ * when the entry is permanent and covers the /24; an expiring one clears WHOLE
+ * instead, as it may replace a permanent entry of the same prefix. IPv6: its length,
+ * the bit of its exact prefix and length, and the bits of the /32 buckets it lies in
+ * or covers: an entry shorter than its bucket is spread over every bucket it covers,
+ * up to 2^8 of them; a shorter one makes its family's filter pass everything, which
+ * costs lookups, never matches.
+ */
+static void filter_add(const struct list_filter *f, const struct sluice_lpm_key *key,
+		       __u64 expires_ns)
+{
+	__u32 addr[4] = { key->addr[0], key->addr[1], key->addr[2], key->addr[3] };
+	__u32 first, count, len;
+	__u64 span;
+
+	if (prefix128_is_v4(key->addr, key->prefixlen)) {
+		struct sluice_filter_header *h = header_of(f->v4);
+
+		len = key->prefixlen - SLUICE_V4_MAPPED_PLEN;
+		if (len <= 24)
+			atomic_or(&h->lengths[1], 1ULL << len);
+		if (len > 24 || expires_ns)
+			atomic_or(&h->lengths[0], 1ULL << len);
+		key_nets(key, &first, &count);
+		dir_apply(f->v4, first, count,
+			  SLUICE_DIR_SOME | (!expires_ns && len <= 24 ? SLUICE_DIR_WHOLE : 0), false);
+		if (expires_ns && len <= 24)
+			dir_unwhole(f->v4, key);
+		return;
+	}
+	atomic_or(&header_of(f->v6)->lengths[key->prefixlen / 64], 1ULL << (key->prefixlen % 64));
+	filter_set(f->v6, sluice_filter_bit6_len(key->prefixlen, key->addr));
+	if (key->prefixlen >= SLUICE_FILTER_V6_BUCKET) {
+		filter_set(f->v6, sluice_filter_bit6(addr));
+		return;
+	}
+	if (SLUICE_FILTER_V6_BUCKET - key->prefixlen > FILTER_MAX_SPREAD_LOG2) {
+		atomic_or(&header_of(f->v6)->flags, SLUICE_FILTER_ALL);
+		return;
+	}
+	span = 1ULL << (SLUICE_FILTER_V6_BUCKET - key->prefixlen);
+	for (__u64 b = ntohl(addr[0]); b < ntohl(key->addr[0]) + span; b++) {
+		addr[0] = htonl((__u32)b);
+		filter_set(f->v6, sluice_filter_bit6(addr));
+	}
+}
+
+/* Before KEY leaves a live list: an IPv4 entry's /24s lose WHOLE (dir_unwhole). */
+static void filter_forget(const struct list_filter *f, const struct sluice_lpm_key *key)
+{
+	if (prefix128_is_v4(key->addr, key->prefixlen) &&
+	    key->prefixlen <= SLUICE_V4_MAPPED_PLEN + 24)
+		dir_unwhole(f->v4, key);
+}
+
+static void filter_clear(const struct list_filter *f)
+{
+	memset(f->v4, 0, SLUICE_FILTER_REGION * sizeof(*f->v4));
+	memset(f->v6, 0, SLUICE_FILTER_REGION * sizeof(*f->v6));
+}
+
+void list_filter_reset(struct pins *p, enum list_kind kind, __u32 gen)
+{
+	struct list_filter f = pins_filter(p, kind, gen);
+
+	if (f.v4)
+		filter_clear(&f);
+}
+
+int list_entry_put(struct pins *p, enum list_kind kind, __u32 gen, int fd,
+		   const struct sluice_lpm_key *key, const struct sluice_list_entry *entry)
+{
+	struct list_filter f = pins_filter(p, kind, gen);
+
+	if (!f.v4)
+		return -EIO;
+	filter_add(&f, key, entry->expires_ns);
+	return bpf_map_update_elem(fd, key, entry, BPF_ANY) ? -errno : 0;
+}
+
+/* ---- Writing entries in batches ---- */
+
+#define LIST_BATCH 4096
+
+struct list_writer {
+	int fd;
+	__u32 n;
+	struct sluice_lpm_key keys[LIST_BATCH];
+	struct sluice_list_entry values[LIST_BATCH];
+};
+
+static int writer_flush(struct list_writer *w)
+{
+	LIBBPF_OPTS(bpf_map_batch_opts, opts);
+	__u32 count = w->n;
+
+	w->n = 0;
+	if (count && bpf_map_update_batch(w->fd, w->keys, w->values, &count, &opts))
+		return errno == E2BIG ? -ENOSPC : -errno;
+	return 0;
+}
+
+/* Notes KEY in FILTER, then queues it; the filter bits come before the entry. */
+static int writer_put(struct list_writer *w, const struct list_filter *filter,
+		      const struct sluice_lpm_key *key, const struct sluice_list_entry *entry)
+{
+	filter_add(filter, key, entry->expires_ns);
+	w->keys[w->n] = *key;
+	w->values[w->n] = *entry;
+	return ++w->n == LIST_BATCH ? writer_flush(w) : 0;
+}
+
+static void fill_entry(struct sluice_list_entry *entry, const struct list_item *item, __u64 now)
+{
+	memset(entry, 0, sizeof(*entry));
+	entry->expires_ns = item->ttl_ns ? now + item->ttl_ns : 0;
+	memcpy(entry->comment, item->comment, sizeof(entry->comment));
+}
+
+static __u64 earlier_expiry(__u64 a, __u64 b)
+{
+	return !a ? b : !b ? a : a < b ? a : b;
+}
+
+/* ---- Generations ---- */
+
+void list_gen_begin(struct list_gen *g, __u32 active)
+{
+	g->fd[LIST_ALLOW] = g->fd[LIST_BLOCK] = -1;
+	g->active = active;
+	g->next = !SLUICE_ACTIVE_LISTS(active);
+	g->expiry = 0;
+	g->items = NULL;
+	g->nitems = 0;
+}
+
+/*
+ * The keys of the items a build writes into one list: the live entries it copies skip
+ * those, which the items replace anyway (a feed imported again costs one write an entry,
+ * not two). Open addressing on item indexes + 1; 0 is empty.
+ */
+struct key_set {
+	__u32 *slots;
+	size_t mask;
+	struct sluice_lpm_key *keys; /* by item index */
+};
+
+static size_t key_slot(const struct sluice_lpm_key *k, size_t mask)
+{
+	__u64 h = sluice_mix64(k->prefixlen, k->addr[0] | (__u64)k->addr[1] << 32);
+
+	return sluice_mix64(h, k->addr[2] | (__u64)k->addr[3] << 32) & mask;
+}
+
+static void key_set_free(struct key_set *ks)
+{
+	free(ks->slots);
+	free(ks->keys);
+	memset(ks, 0, sizeof(*ks));
+}
+
+/* Fills KS with the keys of the ITEMS of KIND; an empty set when none. -ENOMEM. */
+static int key_set_fill(struct key_set *ks, const struct list_item *items, size_t n,
+			enum list_kind kind)
+{
+	size_t size = 1;
+
+	memset(ks, 0, sizeof(*ks));
+	while (size < 2 * n)
+		size <<= 1;
+	if (!n)
+		return 0;
+	ks->slots = calloc(size, sizeof(*ks->slots));
+	ks->keys = malloc(n * sizeof(*ks->keys));
+	if (!ks->slots || !ks->keys || n >= UINT32_MAX) {
+		key_set_free(ks);
+		return -ENOMEM;
+	}
+	ks->mask = size - 1;
+	for (size_t i = 0; i < n; i++) {
+		size_t s;
+
+		if (items[i].kind != kind)
+			continue;
+		prefix_to_key(&items[i].prefix, &ks->keys[i]);
+		for (s = key_slot(&ks->keys[i], ks->mask); ks->slots[s]; s = (s + 1) & ks->mask)
+			;
+		ks->slots[s] = i + 1;
+	}
+	return 0;
+}
+
+static bool key_set_has(const struct key_set *ks, const struct sluice_lpm_key *k)
+{
+	if (!ks->slots)
+		return false;
+	for (size_t s = key_slot(k, ks->mask); ks->slots[s]; s = (s + 1) & ks->mask)
+		if (!memcmp(&ks->keys[ks->slots[s] - 1], k, sizeof(*k)))
+			return true;
+	return false;
+}
+
+struct copy_ctx {
+	struct list_writer *w;
+	struct list_filter filter;
+	struct key_set skip;
+	__u64 now, expiry;
+	int err;
+};
+
+static long copy_live(const void *keys, const void *values, __u32 n, void *ctx)
+{
+	const struct sluice_lpm_key *k = keys;
+	const struct sluice_list_entry *e = values;
+	struct copy_ctx *c = ctx;
+
+	for (__u32 i = 0; i < n && !c->err; i++) {
+		if ((e[i].expires_ns && e[i].expires_ns <= c->now) || key_set_has(&c->skip, &k[i]))
+			continue;
+		c->expiry = earlier_expiry(c->expiry, e[i].expires_ns);
+		c->err = writer_put(c->w, &c->filter, &k[i], &e[i]);
+	}
+	return n;
+}
+
+int list_gen_replace(struct pins *p, struct list_gen *g, enum list_kind kind, size_t want,
+		     bool keep_live)
+{
+	struct list_filter filter = pins_filter(p, kind, g->next);
+	struct copy_ctx c = { .filter = filter, .now = mono_now_ns() };
+	int live = -ENOENT, fd, ret = 0;
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	long n;
+
+	if (!filter.v4)
+		return -EIO;
+	if (keep_live)
+		live = list_open(p, kind, SLUICE_ACTIVE_LISTS(g->active));
+	if (live >= 0 && !bpf_obj_get_info_by_fd(live, &info, &len))
+		want += info.max_entries; /* its entries and some room: enough to copy them */
+	if (live >= 0 && want > list_capacity(p))
+		want = list_capacity(p);
+	fd = hash_create(kind, want, list_capacity(p));
+	if (fd >= 0) {
+		ret = list_pin(p, fd);
+		if (ret) {
+			close(fd);
+			fd = ret;
+		}
+	}
+	if (fd < 0) {
+		if (live >= 0)
+			close(live);
+		return fd;
+	}
+	filter_clear(&filter);
+	if (live >= 0) {
+		c.w = malloc(sizeof(*c.w));
+		ret = key_set_fill(&c.skip, g->items, g->nitems, kind);
+		if (c.w && !ret) {
+			c.w->fd = fd;
+			c.w->n = 0;
+			n = map_batches(live, false, copy_live, &c);
+			ret = n < 0 ? (int)n : c.err ?: writer_flush(c.w);
+		} else if (!ret) {
+			ret = -ENOMEM;
+		}
+		free(c.w);
+		key_set_free(&c.skip);
+		close(live);
+		g->expiry = earlier_expiry(g->expiry, c.expiry);
+	}
+	if (ret) {
+		close(fd);
+		return ret;
+	}
+	if (g->fd[kind] >= 0)
+		close(g->fd[kind]);
+	g->fd[kind] = fd;
+	return 0;
+}
+
+int list_gen_add(struct pins *p, struct list_gen *g, const struct list_item *items, size_t n)
+{
+	struct list_writer *w[2] = {};
+	struct list_filter filter[2];
+	__u64 now = mono_now_ns();
+	int ret = 0;
+
+	for (int kind = LIST_ALLOW; kind <= LIST_BLOCK && !ret; kind++) {
+		if (g->fd[kind] < 0)
+			continue;
+		filter[kind] = pins_filter(p, kind, g->next);
+		w[kind] = malloc(sizeof(*w[kind]));
+		if (!w[kind] || !filter[kind].v4) {
+			ret = w[kind] ? -EIO : -ENOMEM;
+			break;
+		}
+		w[kind]->fd = g->fd[kind];
+		w[kind]->n = 0;
+	}
+	for (size_t i = 0; i < n && !ret; i++) {
+		struct sluice_list_entry entry;
+		struct sluice_lpm_key key;
+		enum list_kind kind = items[i].kind;
+
+		if (!w[kind]) {
+			ret = -EINVAL; /* an item of a list this build keeps */
+			break;
+		}
+		prefix_to_key(&items[i].prefix, &key);
+		fill_entry(&entry, &items[i], now);
+		g->expiry = earlier_expiry(g->expiry, entry.expires_ns);
+		ret = writer_put(w[kind], &filter[kind], &key, &entry);
+	}
+	for (int kind = LIST_ALLOW; kind <= LIST_BLOCK; kind++) {
+		if (w[kind] && !ret)
+			ret = writer_flush(w[kind]);
+		free(w[kind]);
+	}
+	return ret;
+}
+
+int list_gen_stage(struct pins *p, struct list_gen *g)
+{
+	__u32 live_gen = SLUICE_ACTIVE_LISTS(g->active);
+	int ret = 0;
+
+	for (int kind = LIST_ALLOW; kind <= LIST_BLOCK && !ret; kind++) {
+		struct list_filter live, next;
+		__u32 id;
+		int fd;
+
+		if (g->fd[kind] >= 0) {
+			ret = slot_set(p, kind, g->next, g->fd[kind]);
+			continue;
+		}
+		/* A kept list: its live hash and a copy of its filter go under the next generation. */
+		live = pins_filter(p, kind, live_gen);
+		next = pins_filter(p, kind, g->next);
+		if (!live.v4 || !next.v4)
+			return -EIO;
+		memcpy(next.v4, live.v4, SLUICE_FILTER_REGION * sizeof(*live.v4));
+		memcpy(next.v6, live.v6, SLUICE_FILTER_REGION * sizeof(*live.v6));
+		id = list_id(p, kind, live_gen);
+		if (id == list_id(p, kind, g->next))
+			continue;
+		fd = list_open(p, kind, live_gen);
+		if (fd < 0 && fd != -ENOENT)
+			return fd;
+		ret = slot_set(p, kind, g->next, fd);
+		if (fd >= 0)
+			close(fd);
+	}
+	return ret;
+}
+
+int list_gen_finish(struct pins *p, struct list_gen *g)
+{
+	int ret = 0;
+
+	for (int kind = LIST_ALLOW; kind <= LIST_BLOCK; kind++) {
+		if (g->fd[kind] < 0)
+			continue;
+		if (!ret)
+			ret = slot_set(p, kind, SLUICE_ACTIVE_LISTS(g->active), g->fd[kind]);
+		close(g->fd[kind]);
+		g->fd[kind] = -1;
+	}
+	list_unpin_unused(p);
+	return ret;
+}
+
+void list_gen_abort(const struct pins *p, struct list_gen *g)
+{
+	bool built = false;
+
+	for (int kind = LIST_ALLOW; kind <= LIST_BLOCK; kind++) {
+		if (g->fd[kind] >= 0) {
+			close(g->fd[kind]);
+			built = true;
+		}
+		g->fd[kind] = -1;
+	}
+	if (built)
+		list_unpin_unused(p);
+}
+
+/* ---- The live lists ---- */
+
+int lists_state_write(const struct pins *p, __u32 active, const __u64 *expiry)
+{
+	struct sluice_state state;
+	__u32 zero = 0;
+
+	if (bpf_map_lookup_elem(p->fds[PIN_STATE], &zero, &state))
+		return -errno;
+	state.active = active;
+	state.generation++;
+	if (expiry)
+		state.lists_expiry_ns = *expiry;
+	if (bpf_map_update_elem(p->fds[PIN_STATE], &zero, &state, BPF_EXIST))
+		return -errno;
+	return 0;
+}
+
+/* Lowers the live lists' earliest expiry to EXPIRY when it is earlier (see sluice_state). */
+static int note_expiry(const struct pins *p, __u64 expiry)
+{
+	struct sluice_state state;
+	__u32 zero = 0;
+
+	if (bpf_map_lookup_elem(p->fds[PIN_STATE], &zero, &state))
+		return -errno;
+	if (earlier_expiry(state.lists_expiry_ns, expiry) == state.lists_expiry_ns)
+		return 0;
+	state.lists_expiry_ns = expiry;
+	return bpf_map_update_elem(p->fds[PIN_STATE], &zero, &state, BPF_EXIST) ? -errno : 0;
+}
+
+/*
+ * Switches to the lists of build G with the live rules: the policy (its list flags
+ * from FLAGS_ON and FLAGS_OFF) and its text are copied to the other slot, then policy
+ * and lists flip together.
+ */
+static int lists_switch(struct pins *p, struct list_gen *g, __u32 flags_on, __u32 flags_off)
+{
+	__u32 slot_old = SLUICE_ACTIVE_POLICY(g->active), slot_next = !slot_old, zero = 0;
+	struct sluice_policy *pol = malloc(sizeof(*pol));
+	struct sluice_text *text = malloc(sizeof(*text));
+	struct sluice_state state;
+	int ret = 0;
+
+	if (!pol || !text)
+		ret = -ENOMEM;
+	if (!ret && (bpf_map_lookup_elem(p->fds[PIN_POLICY], &slot_old, pol) ||
+		     bpf_map_lookup_elem(p->fds[PIN_TEXT], &slot_old, text) ||
+		     bpf_map_lookup_elem(p->fds[PIN_STATE], &zero, &state)))
+		ret = -errno;
+	if (!ret) {
+		pol->flags = (pol->flags | flags_on) & ~flags_off;
+		/* A kept list keeps its entries' expiry: the earlier of both stays a bound. */
+		if (g->fd[LIST_ALLOW] < 0 || g->fd[LIST_BLOCK] < 0)
+			g->expiry = earlier_expiry(g->expiry, state.lists_expiry_ns);
+		ret = list_gen_stage(p, g);
+	}
+	if (!ret && (bpf_map_update_elem(p->fds[PIN_POLICY], &slot_next, pol, BPF_ANY) ||
+		     bpf_map_update_elem(p->fds[PIN_TEXT], &slot_next, text, BPF_ANY)))
+		ret = -errno;
+	if (!ret)
+		ret = lists_state_write(p, g->active ^ 3, &g->expiry);
+	free(pol);
+	free(text);
+	if (ret) {
+		list_gen_abort(p, g);
+		return ret;
+	}
+	return list_gen_finish(p, g);
+}
+
+static __u32 list_flag(enum list_kind kind)
+{
+	return kind == LIST_ALLOW ? SLUICE_POLICY_ALLOW : SLUICE_POLICY_BLOCK;
+}
+
+/* Sets the list flag in the live policy; only that word changes, so readers see no tear. */
+static int set_list_flag(struct pins *p, __u32 active, enum list_kind kind)
+{
+	__u32 slot = SLUICE_ACTIVE_POLICY(active);
+	struct sluice_policy *pol = malloc(sizeof(*pol));
+	int ret = 0;
+
+	if (!pol)
+		return -ENOMEM;
+	if (bpf_map_lookup_elem(p->fds[PIN_POLICY], &slot, pol))
+		ret = -errno;
+	else if (!(pol->flags & list_flag(kind))) {
+		pol->flags |= list_flag(kind);
+		if (bpf_map_update_elem(p->fds[PIN_POLICY], &slot, pol, BPF_EXIST))
+			ret = -errno;
+	}
+	free(pol);
+	return ret;
+}
+
+/*
+ * Rebuilds KIND with ITEM added, its hash twice the size of the full live one (which
+ * list_gen_replace adds to the size asked for); -ENOSPC when that is the list capacity.
+ */
+static int lists_grow(struct pins *p, __u32 active, const struct list_item *item)
+{
+	int fd = list_open(p, item->kind, SLUICE_ACTIVE_LISTS(active));
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	struct list_gen g;
+	int ret;
+
+	if (fd >= 0) {
+		ret = bpf_obj_get_info_by_fd(fd, &info, &len) ? -errno : 0;
+		close(fd);
+		if (ret)
+			return ret;
+		if (info.max_entries >= list_capacity(p))
+			return -ENOSPC;
+	}
+	list_gen_begin(&g, active);
+	ret = list_gen_replace(p, &g, item->kind, info.max_entries ? info.max_entries : 1, true);
+	if (!ret)
+		ret = list_gen_add(p, &g, item, 1);
+	if (ret) {
+		list_gen_abort(p, &g);
+		return ret;
+	}
+	return lists_switch(p, &g, list_flag(item->kind), 0);
+}
+
+int lists_add(struct pins *p, const struct list_item *item)
+{
+	struct sluice_list_entry entry;
+	struct list_filter filter;
+	struct sluice_lpm_key key;
+	__u32 active, gen;
+	int fd, ret;
+
+	ret = pins_active(p, &active);
+	if (ret)
+		return ret;
+	gen = SLUICE_ACTIVE_LISTS(active);
+	fd = list_open(p, item->kind, gen);
+	if (fd == -ENOENT) /* no hash yet: a generation with one */
+		return lists_grow(p, active, item);
+	if (fd < 0)
+		return fd;
+	ret = set_list_flag(p, active, item->kind);
+	prefix_to_key(&item->prefix, &key);
+	fill_entry(&entry, item, mono_now_ns());
+	filter = pins_filter(p, item->kind, gen);
+	if (!ret && !filter.v4)
+		ret = -EIO;
+	if (!ret) {
+		filter_add(&filter, &key, entry.expires_ns);
+		if (bpf_map_update_elem(fd, &key, &entry, BPF_ANY))
+			ret = -errno;
+	}
+	close(fd);
+	if (ret == -E2BIG) /* full: grow it */
+		return lists_grow(p, active, item);
+	if (!ret && entry.expires_ns)
+		ret = note_expiry(p, entry.expires_ns);
+	return ret;
+}
+
+int lists_import(struct pins *p, const struct list_item *items, size_t n)
+{
+	size_t want[2] = {};
+	__u32 active, on = 0;
+	struct list_gen g;
+	int ret;
+
+	ret = pins_active(p, &active);
+	if (ret)
+		return ret;
+	for (size_t i = 0; i < n; i++)
+		want[items[i].kind]++;
+	list_gen_begin(&g, active);
+	g.items = items;
+	g.nitems = n;
+	for (int kind = LIST_ALLOW; kind <= LIST_BLOCK && !ret; kind++) {
+		if (!want[kind])
+			continue;
+		on |= list_flag(kind);
+		ret = list_gen_replace(p, &g, kind, want[kind], true);
+	}
+	if (!ret)
+		ret = list_gen_add(p, &g, items, n);
+	if (ret) {
+		list_gen_abort(p, &g);
+		return ret;
+	}
+	return lists_switch(p, &g, on, 0);
+}
+
+int lists_del(struct pins *p, enum list_kind kind, const struct prefix *pfx)
+{
+	struct sluice_list_entry entry;
+	struct list_filter filter;
+	struct sluice_lpm_key key;
+	__u32 active;
+	int fd, ret;
+
+	ret = pins_active(p, &active);
+	if (ret)
+		return ret;
+	prefix_to_key(pfx, &key);
+	fd = list_open(p, kind, SLUICE_ACTIVE_LISTS(active));
+	if (fd < 0)
+		return fd;
+	filter = pins_filter(p, kind, SLUICE_ACTIVE_LISTS(active));
+	if (bpf_map_lookup_elem(fd, &key, &entry))
+		ret = -errno;
+	else if (!filter.v4)
+		ret = -EIO;
+	if (!ret) {
+		/* The table hands the entry's sources to the hash before the entry goes. */
+		filter_forget(&filter, &key);
+		if (bpf_map_delete_elem(fd, &key))
+			ret = -errno;
+	}
+	close(fd);
+	return ret;
+}
+
+long lists_count(const struct pins *p, enum list_kind kind)
+{
+	__u32 active;
+	long n;
+	int fd, ret;
+
+	ret = pins_active(p, &active);
+	if (ret)
+		return ret;
+	fd = list_open(p, kind, SLUICE_ACTIVE_LISTS(active));
+	if (fd == -ENOENT)
+		return 0;
+	if (fd < 0)
+		return fd;
+	n = list_walk(fd, kind, mono_now_ns(), NULL, NULL);
+	close(fd);
+	return n;
+}
+
+long lists_flush(struct pins *p, enum list_kind kind)
+{
+	struct list_gen g;
+	__u32 active;
+	long n;
+	int ret;
+
+	n = lists_count(p, kind);
+	if (n < 0)
+		return n;
+	ret = pins_active(p, &active);
+	if (ret)
+		return ret;
+	/* An empty hash replaces the list; the kernel frees the old one in the background. */
+	list_gen_begin(&g, active);
+	ret = list_gen_replace(p, &g, kind, 0, false);
+	if (!ret)
+		ret = lists_switch(p, &g, 0, list_flag(kind));
+	else
+		list_gen_abort(p, &g);
+	return ret ? ret : n;
+}
+
+int list_lookup(const struct pins *p, enum list_kind kind, __u32 gen, const struct prefix *addr,
+		struct prefix *net)
+{
+	struct sluice_list_entry entry;
+	struct sluice_lpm_key host, key;
+	__u64 now = mono_now_ns();
+	unsigned int shortest;
+	__u32 mask[4];
+	int fd, found = 0;
+
+	fd = list_open(p, kind, gen);
+	if (fd == -ENOENT)
+		return 0;
+	if (fd < 0)
+		return fd;
+	prefix_to_key(addr, &host);
+	shortest = prefix128_is_v4(host.addr, host.prefixlen) ? SLUICE_V4_MAPPED_PLEN : 0;
+	for (int plen = host.prefixlen; plen >= (int)shortest && !found; plen--) {
+		key.prefixlen = plen;
+		plen128_mask(plen, mask);
+		for (int w = 0; w < 4; w++)
+			key.addr[w] = host.addr[w] & mask[w];
+		if (bpf_map_lookup_elem(fd, &key, &entry))
+			continue;
+		if (entry.expires_ns && entry.expires_ns <= now)
+			continue; /* expired, not yet collected */
+		key_to_prefix(&key, net);
+		found = 1;
+	}
+	close(fd);
+	return found;
+}
+
+struct walk_ctx {
+	enum list_kind kind;
+	__u64 now;
+	int (*visit)(const struct list_item *item, void *ctx);
+	void *ctx;
+	int stop;
+};
+
+static long walk_batch(const void *keys, const void *values, __u32 n, void *ctx)
+{
+	const struct sluice_lpm_key *k = keys;
+	const struct sluice_list_entry *e = values;
+	struct walk_ctx *c = ctx;
+	struct list_item item;
+	long live = 0;
+
+	for (__u32 i = 0; i < n && !c->stop; i++) {
+		if (e[i].expires_ns && e[i].expires_ns <= c->now)
+			continue;
+		live++;
+		if (!c->visit)
+			continue;
+		memset(&item, 0, sizeof(item));
+		item.kind = c->kind;
+		key_to_prefix(&k[i], &item.prefix);
+		/* Whole seconds, rounded up, so a dump reads back without sub-second noise. */
+		item.ttl_ns = e[i].expires_ns ? (e[i].expires_ns - c->now + 999999999ULL) /
+							1000000000ULL * 1000000000ULL :
+						0;
+		memcpy(item.comment, e[i].comment, sizeof(item.comment) - 1);
+		c->stop = c->visit(&item, c->ctx);
+	}
+	return live;
+}
+
+int list_walk(int fd, enum list_kind kind, __u64 now,
+	      int (*visit)(const struct list_item *item, void *ctx), void *ctx)
+{
+	struct walk_ctx c = { .kind = kind, .now = now, .visit = visit, .ctx = ctx };
+	long n = map_batches(fd, false, walk_batch, &c);
+
+	if (n < 0)
+		return (int)n;
+	return c.stop ? c.stop : visit ? 0 : (int)n;
+}
+
+struct expired_ctx {
+	int fd;
+	__u64 now, earliest;
+};
+
+static long delete_expired(const void *keys, const void *values, __u32 n, void *ctx)
+{
+	const struct sluice_lpm_key *k = keys;
+	const struct sluice_list_entry *e = values;
+	struct expired_ctx *c = ctx;
+	long removed = 0;
+
+	for (__u32 i = 0; i < n; i++) {
+		if (!e[i].expires_ns)
+			continue;
+		if (e[i].expires_ns <= c->now)
+			removed += bpf_map_delete_elem(c->fd, &k[i]) == 0;
+		else
+			c->earliest = earlier_expiry(c->earliest, e[i].expires_ns);
+	}
+	return removed;
+}
+
+struct expired_bans {
+	int fd;
+	__u64 now;
+};
+
+static long delete_expired_bans(const void *keys, const void *values, __u32 n, void *ctx)
+{
+	const struct sluice_ban_key *k = keys;
+	const struct sluice_ban *bans = values;
+	const struct expired_bans *c = ctx;
+	long removed = 0;
+
+	for (__u32 i = 0; i < n; i++)
+		removed += bans[i].expires_ns <= c->now && bpf_map_delete_elem(c->fd, &k[i]) == 0;
+	return removed;
+}
+
+/*
+ * Lists are read only once their earliest expiry has passed (sluice_state), so a write
+ * verb beside a million permanent entries does not read them all; bans, at most the
+ * ban map's capacity, are read in batches.
+ */
+long collect_expired(struct pins *p)
+{
+	struct expired_bans bans = { .fd = p->fds[PIN_BANS], .now = mono_now_ns() };
+	struct expired_ctx c = { .now = bans.now };
+	struct sluice_state state;
+	__u32 active, zero = 0;
+	long removed = 0, n;
+	int ret;
+
+	ret = pins_active(p, &active);
+	if (ret)
+		return ret;
+	if (bpf_map_lookup_elem(p->fds[PIN_STATE], &zero, &state))
+		return -errno;
+	if (state.lists_expiry_ns && state.lists_expiry_ns <= bans.now) {
+		for (int kind = LIST_ALLOW; kind <= LIST_BLOCK; kind++) {
+			c.fd = list_open(p, kind, SLUICE_ACTIVE_LISTS(active));
+			if (c.fd == -ENOENT)
+				continue;
+			if (c.fd < 0)
+				return c.fd;
+			n = map_batches(c.fd, false, delete_expired, &c);
+			close(c.fd);
+			if (n < 0)
+				return n;
+			removed += n;
+		}
+		state.lists_expiry_ns = c.earliest;
+		if (bpf_map_update_elem(p->fds[PIN_STATE], &zero, &state, BPF_EXIST))
+			return -errno;
+	}
+	n = map_batches(bans.fd, false, delete_expired_bans, &bans);
+	return n < 0 ? n : removed + n;
+}
