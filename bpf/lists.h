@@ -169,6 +169,19 @@ static __always_inline int probe_lengths(struct probe *pr, __u64 lengths, __u32 
 	return pr->found;
 }
 
+/* Whether the host record of the IPv4 source ADDR's /24 (see sluice_hosts) lists it. */
+static __always_inline int host_listed(void *entries, __u32 addr)
+{
+	struct sluice_lpm_key key = {
+		.prefixlen = SLUICE_HOSTS_PLEN,
+		.addr = { 0, 0, bpf_htonl(0xffff), bpf_htonl(addr & 0xffffff00) },
+	};
+	struct sluice_hosts *rec = bpf_map_lookup_elem(entries, &key);
+	__u32 host = addr & 0xff;
+
+	return rec && ((rec->bits[(host >> 6) & 3] >> (host & 63)) & 1);
+}
+
 /*
  * Is the source on the allowlist (BLOCK 0) or blocklist (BLOCK 1) of list generation
  * GEN? The filter answers most sources; the rest are looked up in the list's hash
@@ -196,8 +209,10 @@ __noinline int source_listed(__u32 block, __u32 gen, const struct packet *p, __u
 			return 0;
 		if (code & SLUICE_DIR_WHOLE)
 			return 1;
-		if (!code || header_word(region, 1, &lengths))
+		if (!code || header_word(region, 0, &flags) || header_word(region, 1, &lengths))
 			return 0;
+		if ((flags & SLUICE_FILTER_HOSTS) && host_listed(pr.entries, addr))
+			return 1;
 		return probe_lengths(&pr, lengths, SLUICE_V4_MAPPED_PLEN);
 	}
 	region = sluice_filter_region(block, gen, 0);

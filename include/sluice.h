@@ -166,6 +166,7 @@ static inline __attribute__((always_inline)) __u64 sluice_mix64(__u64 h, __u64 v
 #define SLUICE_FILTER_HEADER_WORDS 4
 #define SLUICE_FILTER_REGION (SLUICE_FILTER_WORDS + SLUICE_FILTER_HEADER_WORDS)
 #define SLUICE_FILTER_ALL 1ULL
+#define SLUICE_FILTER_HOSTS 4ULL /* IPv4: the list's hash holds host records (sluice_hosts) */
 
 /*
  * Bit L of lengths[L / 64]: IPv6 regions, the list holds an IPv6 prefix of length L.
@@ -330,6 +331,25 @@ struct sluice_list_entry {
 	char comment[SLUICE_COMMENT_LEN];
 };
 _Static_assert(sizeof(struct sluice_list_entry) == 48, "sluice_list_entry layout");
+
+/*
+ * A host record in a list's hash, beside the entries: for a /24 holding at least
+ * SLUICE_HOSTS_MIN permanent /32 entries, bit h of bits[h / 64] when .h is one of them.
+ * Keyed by SLUICE_HOSTS_PLEN and the /24 (IPv4-mapped, host byte 0), a length no entry
+ * has. A source of a SOME /24 is looked up here first when the IPv4 filter header says
+ * SLUICE_FILTER_HOSTS: a set bit lists it, so a flood from many listed addresses of few
+ * /24s reads a few records, not an entry each; a clear bit or no record says nothing,
+ * and the lengths are looked up as ever. Built with the list; an add or delete of a /32
+ * updates its bit, a bit is cleared before its entry goes or starts to expire.
+ */
+#define SLUICE_HOSTS_PLEN 255
+#define SLUICE_HOSTS_MIN 4
+struct sluice_hosts {
+	__u64 bits[4];
+	__u64 reserved[2];
+};
+_Static_assert(sizeof(struct sluice_hosts) == sizeof(struct sluice_list_entry),
+	       "sluice_hosts layout");
 
 /*
  * Limiter slots: an array the data path manages itself, where a key's state lives in

@@ -13,6 +13,7 @@
 #include <linux/if_link.h>
 #include "attach.h"
 #include "cmd.h"
+#include "lists.h"
 #include "log.h"
 #include "policy.h"
 
@@ -197,6 +198,11 @@ static json_t *status_maps(const struct pins *p, long long *total)
 			m = map_status(name, fds[kind], &info, total);
 		else
 			m = NULL;
+		/* Unexpired entries, as dump and list show them; not the host records beside. */
+		if (m && fds[kind] >= 0)
+			json_object_set_new(m, "entries",
+					    json_integer(list_walk(fds[kind], kind, mono_now_ns(), NULL,
+								   NULL)));
 		if (m) {
 			json_object_set_new(m, "live", json_true());
 			json_array_append_new(maps, m);

@@ -124,7 +124,8 @@ static __u32 list_capacity(const struct pins *p)
 static int hash_create(enum list_kind kind, size_t want, __u32 cap)
 {
 	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = BPF_F_NO_PREALLOC);
-	size_t entries = want + want / 4;
+	/* A quarter more for live adds, and room for host records, within the capacity. */
+	size_t entries = want + want / 4 + want / SLUICE_HOSTS_MIN;
 	int fd;
 
 	if (want > cap)
@@ -287,6 +288,139 @@ int list_entry_put(struct pins *p, enum list_kind kind, __u32 gen, int fd,
 	return bpf_map_update_elem(fd, key, entry, BPF_ANY) ? -errno : 0;
 }
 
+/* ---- Host records (sluice_hosts) ---- */
+
+/* Whether KEY is an IPv4 /32, and its /24 (host order) and host byte. */
+static bool key_host(const struct sluice_lpm_key *key, __u32 *net24, __u32 *host)
+{
+	if (key->prefixlen != SLUICE_V4_MAPPED_PLEN + 32 || !prefix128_is_v4(key->addr, 128))
+		return false;
+	*net24 = ntohl(key->addr[3]) >> 8;
+	*host = ntohl(key->addr[3]) & 0xff;
+	return true;
+}
+
+static struct sluice_lpm_key host_key(__u32 net24)
+{
+	return (struct sluice_lpm_key){
+		.prefixlen = SLUICE_HOSTS_PLEN,
+		.addr = { 0, 0, htonl(0xffff), htonl(net24 << 8) },
+	};
+}
+
+static bool is_host_record(const struct sluice_lpm_key *key)
+{
+	return key->prefixlen == SLUICE_HOSTS_PLEN;
+}
+
+/* The permanent /32s a build writes, by /24: open addressing, count 0 is empty. */
+struct host_net {
+	__u32 net24, count;
+	struct sluice_hosts rec;
+};
+
+static void host_table_free(struct host_table *t)
+{
+	free(t->nets);
+	memset(t, 0, sizeof(*t));
+}
+
+static size_t host_slot(__u32 net24, size_t mask)
+{
+	return sluice_mix64(net24, 0) & mask;
+}
+
+static int host_table_grow(struct host_table *t)
+{
+	size_t size = t->nets ? 2 * (t->mask + 1) : 4096;
+	struct host_net *nets = calloc(size, sizeof(*nets)), *old = t->nets;
+
+	if (!nets)
+		return -ENOMEM;
+	for (size_t i = 0; old && i <= t->mask; i++) {
+		size_t s;
+
+		if (!old[i].count)
+			continue;
+		for (s = host_slot(old[i].net24, size - 1); nets[s].count; s = (s + 1) & (size - 1))
+			;
+		nets[s] = old[i];
+	}
+	free(old);
+	t->nets = nets;
+	t->mask = size - 1;
+	return 0;
+}
+
+/* Notes permanent /32 KEY; anything else is not noted. -ENOMEM. */
+static int host_note(struct host_table *t, const struct sluice_lpm_key *key, __u64 expires_ns)
+{
+	__u32 net24, host;
+	size_t s;
+
+	if (!t || expires_ns || !key_host(key, &net24, &host))
+		return 0;
+	if ((!t->nets || 2 * (t->used + 1) > t->mask + 1) && host_table_grow(t))
+		return -ENOMEM;
+	for (s = host_slot(net24, t->mask); t->nets[s].count && t->nets[s].net24 != net24;
+	     s = (s + 1) & t->mask)
+		;
+	if (!t->nets[s].count) {
+		t->nets[s].net24 = net24;
+		t->used++;
+	}
+	t->nets[s].count++;
+	t->nets[s].rec.bits[host >> 6] |= 1ULL << (host & 63);
+	return 0;
+}
+
+/* Writes the records of the /24s with SLUICE_HOSTS_MIN /32s or more into FD. */
+static int host_records_write(const struct host_table *t, int fd, __u64 *v4_region)
+{
+	bool any = false;
+
+	for (size_t i = 0; t->nets && i <= t->mask; i++) {
+		struct sluice_lpm_key key;
+
+		if (t->nets[i].count < SLUICE_HOSTS_MIN)
+			continue;
+		key = host_key(t->nets[i].net24);
+		if (bpf_map_update_elem(fd, &key, &t->nets[i].rec, BPF_ANY)) {
+			if (errno != E2BIG)
+				return -errno;
+			break; /* a list at its capacity: records are a shortcut, not needed */
+		}
+		any = true;
+	}
+	if (any)
+		atomic_or(&header_of(v4_region)->flags, SLUICE_FILTER_HOSTS);
+	return 0;
+}
+
+/*
+ * A one-entry edit of a live list: sets (ON) or clears the bit of /32 KEY in its /24's
+ * host record, when that /24 has one. A bit is set after its entry is written and
+ * cleared before the entry goes or starts to expire.
+ */
+static int host_bit_update(int fd, const struct sluice_lpm_key *key, bool on)
+{
+	struct sluice_hosts rec;
+	struct sluice_lpm_key rkey;
+	__u32 net24, host;
+	__u64 bit;
+
+	if (!key_host(key, &net24, &host))
+		return 0;
+	rkey = host_key(net24);
+	if (bpf_map_lookup_elem(fd, &rkey, &rec))
+		return errno == ENOENT ? 0 : -errno;
+	bit = 1ULL << (host & 63);
+	if (!!(rec.bits[host >> 6] & bit) == on)
+		return 0;
+	rec.bits[host >> 6] = on ? rec.bits[host >> 6] | bit : rec.bits[host >> 6] & ~bit;
+	return bpf_map_update_elem(fd, &rkey, &rec, BPF_EXIST) ? -errno : 0;
+}
+
 /* ---- Writing entries in batches ---- */
 
 #define LIST_BATCH 4096
@@ -294,6 +428,7 @@ int list_entry_put(struct pins *p, enum list_kind kind, __u32 gen, int fd,
 struct list_writer {
 	int fd;
 	__u32 n;
+	struct host_table *hosts; /* the build's, or NULL */
 	struct sluice_lpm_key keys[LIST_BATCH];
 	struct sluice_list_entry values[LIST_BATCH];
 };
@@ -313,6 +448,10 @@ static int writer_flush(struct list_writer *w)
 static int writer_put(struct list_writer *w, const struct list_filter *filter,
 		      const struct sluice_lpm_key *key, const struct sluice_list_entry *entry)
 {
+	int ret = host_note(w->hosts, key, entry->expires_ns);
+
+	if (ret)
+		return ret;
 	filter_add(filter, key, entry->expires_ns);
 	w->keys[w->n] = *key;
 	w->values[w->n] = *entry;
@@ -341,6 +480,7 @@ void list_gen_begin(struct list_gen *g, __u32 active)
 	g->expiry = 0;
 	g->items = NULL;
 	g->nitems = 0;
+	memset(g->hosts, 0, sizeof(g->hosts));
 }
 
 /*
@@ -424,8 +564,9 @@ static long copy_live(const void *keys, const void *values, __u32 n, void *ctx)
 	struct copy_ctx *c = ctx;
 
 	for (__u32 i = 0; i < n && !c->err; i++) {
-		if ((e[i].expires_ns && e[i].expires_ns <= c->now) || key_set_has(&c->skip, &k[i]))
-			continue;
+		if (is_host_record(&k[i]) || (e[i].expires_ns && e[i].expires_ns <= c->now) ||
+		    key_set_has(&c->skip, &k[i]))
+			continue; /* records are made again from the /32s */
 		c->expiry = earlier_expiry(c->expiry, e[i].expires_ns);
 		c->err = writer_put(c->w, &c->filter, &k[i], &e[i]);
 	}
@@ -470,6 +611,7 @@ int list_gen_replace(struct pins *p, struct list_gen *g, enum list_kind kind, si
 		if (c.w && !ret) {
 			c.w->fd = fd;
 			c.w->n = 0;
+			c.w->hosts = &g->hosts[kind];
 			n = map_batches(live, false, copy_live, &c);
 			ret = n < 0 ? (int)n : c.err ?: writer_flush(c.w);
 		} else if (!ret) {
@@ -508,6 +650,7 @@ int list_gen_add(struct pins *p, struct list_gen *g, const struct list_item *ite
 		}
 		w[kind]->fd = g->fd[kind];
 		w[kind]->n = 0;
+		w[kind]->hosts = &g->hosts[kind];
 	}
 	for (size_t i = 0; i < n && !ret; i++) {
 		struct sluice_list_entry entry;
@@ -542,7 +685,11 @@ int list_gen_stage(struct pins *p, struct list_gen *g)
 		int fd;
 
 		if (g->fd[kind] >= 0) {
-			ret = slot_set(p, kind, g->next, g->fd[kind]);
+			next = pins_filter(p, kind, g->next);
+			ret = next.v4 ? host_records_write(&g->hosts[kind], g->fd[kind], next.v4) :
+					-EIO;
+			if (!ret)
+				ret = slot_set(p, kind, g->next, g->fd[kind]);
 			continue;
 		}
 		/* A kept list: its live hash and a copy of its filter go under the next generation. */
@@ -570,6 +717,7 @@ int list_gen_finish(struct pins *p, struct list_gen *g)
 	int ret = 0;
 
 	for (int kind = LIST_ALLOW; kind <= LIST_BLOCK; kind++) {
+		host_table_free(&g->hosts[kind]);
 		if (g->fd[kind] < 0)
 			continue;
 		if (!ret)
@@ -586,6 +734,7 @@ void list_gen_abort(const struct pins *p, struct list_gen *g)
 	bool built = false;
 
 	for (int kind = LIST_ALLOW; kind <= LIST_BLOCK; kind++) {
+		host_table_free(&g->hosts[kind]);
 		if (g->fd[kind] >= 0) {
 			close(g->fd[kind]);
 			built = true;
@@ -747,11 +896,15 @@ int lists_add(struct pins *p, const struct list_item *item)
 	filter = pins_filter(p, item->kind, gen);
 	if (!ret && !filter.v4)
 		ret = -EIO;
+	if (!ret && entry.expires_ns)
+		ret = host_bit_update(fd, &key, false);
 	if (!ret) {
 		filter_add(&filter, &key, entry.expires_ns);
 		if (bpf_map_update_elem(fd, &key, &entry, BPF_ANY))
 			ret = -errno;
 	}
+	if (!ret && !entry.expires_ns)
+		ret = host_bit_update(fd, &key, true);
 	close(fd);
 	if (ret == -E2BIG) /* full: grow it */
 		return lists_grow(p, active, item);
@@ -813,7 +966,8 @@ int lists_del(struct pins *p, enum list_kind kind, const struct prefix *pfx)
 	if (!ret) {
 		/* The table hands the entry's sources to the hash before the entry goes. */
 		filter_forget(&filter, &key);
-		if (bpf_map_delete_elem(fd, &key))
+		ret = host_bit_update(fd, &key, false);
+		if (!ret && bpf_map_delete_elem(fd, &key))
 			ret = -errno;
 	}
 	close(fd);
@@ -912,7 +1066,7 @@ static long walk_batch(const void *keys, const void *values, __u32 n, void *ctx)
 	long live = 0;
 
 	for (__u32 i = 0; i < n && !c->stop; i++) {
-		if (e[i].expires_ns && e[i].expires_ns <= c->now)
+		if (is_host_record(&k[i]) || (e[i].expires_ns && e[i].expires_ns <= c->now))
 			continue;
 		live++;
 		if (!c->visit)
@@ -954,7 +1108,7 @@ static long delete_expired(const void *keys, const void *values, __u32 n, void *
 	long removed = 0;
 
 	for (__u32 i = 0; i < n; i++) {
-		if (!e[i].expires_ns)
+		if (is_host_record(&k[i]) || !e[i].expires_ns)
 			continue;
 		if (e[i].expires_ns <= c->now)
 			removed += bpf_map_delete_elem(c->fd, &k[i]) == 0;

@@ -14,6 +14,12 @@
 /* Entries a list hash holds at least, so small lists take live adds without growing. */
 #define LIST_MIN_CAPACITY 4096
 
+/* The permanent /32s a build writes, by /24, for the host records (sluice.h). */
+struct host_table {
+	struct host_net *nets;
+	size_t mask, used;
+};
+
 /* A new list generation being built; the kinds with fd >= 0 get a new hash. */
 struct list_gen {
 	int fd[2]; /* by enum list_kind; -1: the kind keeps its live hash */
@@ -22,6 +28,7 @@ struct list_gen {
 	__u64 expiry; /* earliest expiry of the entries written (0: none) */
 	const struct list_item *items; /* the items the build will add: live copies skip them */
 	size_t nitems;
+	struct host_table hosts[2]; /* by enum list_kind */
 };
 
 /* Starts a build from the live word ACTIVE. */

@@ -33,7 +33,7 @@ static const struct cmd top_cmds[] = {
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"Usage: sluice [OPTIONS] OBJECT VERB [ARGS]\n"
+		"Usage: sluice [OPTIONS] OBJECT VERB [ARGS] [OPTIONS]\n"
 		"       sluice OBJECT help\n"
 		"\n"
 		"Options:\n"
@@ -44,11 +44,54 @@ static void usage(FILE *out)
 		"      --pin-path DIR   pin directory (default " SLUICE_DEFAULT_PIN_PATH ")\n"
 		"  -V, --version        print the version\n"
 		"  -h, --help           this help\n"
+		"Options but -V and -h may also follow the verb and its arguments.\n"
 		"\n"
 		"Objects and verbs:\n");
 	cmd_list_help(out, "sluice", top_cmds);
 	fprintf(out, "\nExit status: 0 ok, 1 runtime failure, 2 usage or input error.\n"
 		     "See sluice(8).\n");
+}
+
+static void more_verbose(void)
+{
+	log_level = log_level == LOG_WARN ? LOG_INFO : LOG_DEBUG;
+}
+
+/*
+ * The global options may also follow the object and verb, as bpftool takes them
+ * (`sluice status -j`, `sluice block list -j`): they are taken out of the verb's
+ * arguments, up to a "--", which goes too. Returns how many arguments are left.
+ */
+static int take_global_options(int argc, char **argv)
+{
+	bool verb_only = false;
+	int out = 0;
+
+	for (int i = 0; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (verb_only) {
+			argv[out++] = argv[i];
+		} else if (!strcmp(a, "--")) {
+			verb_only = true;
+		} else if (!strcmp(a, "-j") || !strcmp(a, "--json")) {
+			json_output = true;
+		} else if (!strcmp(a, "-p") || !strcmp(a, "--pretty")) {
+			json_output = json_pretty = true;
+		} else if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {
+			more_verbose();
+		} else if (!strcmp(a, "-f") || !strcmp(a, "--force")) {
+			force = true;
+		} else if (!strcmp(a, "--pin-path") && i + 1 < argc) {
+			pin_path = argv[++i];
+		} else if (!strncmp(a, "--pin-path=", 11)) {
+			pin_path = a + 11;
+		} else {
+			argv[out++] = argv[i];
+		}
+	}
+	argv[out] = NULL;
+	return out;
 }
 
 int main(int argc, char **argv)
@@ -77,7 +120,7 @@ int main(int argc, char **argv)
 			force = true;
 			break;
 		case 'v':
-			log_level = log_level == LOG_WARN ? LOG_INFO : LOG_DEBUG;
+			more_verbose();
 			break;
 		case 'P':
 			pin_path = optarg;
@@ -93,6 +136,7 @@ int main(int argc, char **argv)
 			return cmd_bad_option("options", argv, usage);
 		}
 	}
+	argc = optind + take_global_options(argc - optind, argv + optind);
 	log_json = json_output;
 	log_setup_libbpf();
 	if (optind >= argc) {

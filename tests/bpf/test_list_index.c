@@ -236,6 +236,76 @@ static void check_collection(const char *name, int expired)
 		   (long long)(after - now) / 1000000000, second);
 }
 
+/* Marks PFX live or not in the reference, adding it when new. */
+static void note_listed(const struct prefix *pfx, bool live)
+{
+	for (int j = 0; j < nlisted; j++)
+		if (!memcmp(&L[j].pfx, pfx, sizeof(*pfx))) {
+			L[j].live = live;
+			return;
+		}
+	if (nlisted < MAX_PREFIXES)
+		L[nlisted++] = (struct listed){ .pfx = *pfx, .live = live };
+}
+
+/* 198.18.77.HOST/32 */
+static struct prefix host32(__u32 host)
+{
+	struct prefix p = { .family = SLUICE_FAMILY_IPV4, .plen = 32 };
+
+	p.addr[2] = htonl(0xffff);
+	p.addr[3] = htonl(0xc6124d00 | (host & 0xff));
+	return p;
+}
+
+/*
+ * Host records (sluice_hosts): a /24 with many /32s, imported, answers from its record;
+ * deletes, TTL re-adds and new /32s of that /24 keep the record exact.
+ */
+static void host_records(enum list_kind kind, const char *name, bool allowlist)
+{
+	struct list_item items[64];
+	__u32 active = 0;
+	char step[96];
+	int ret, n = 0;
+
+	for (int i = 0; i < 64; i++) {
+		items[i] = (struct list_item){ .kind = kind, .prefix = host32(i * 3) };
+		note_listed(&items[i].prefix, true);
+	}
+	ret = lists_import(&H.pins, items, 64);
+	ret = ret ?: pins_active(&H.pins, &active);
+	tap_result(!ret && (H.pins.filter[sluice_filter_region(kind, SLUICE_ACTIVE_LISTS(active),
+							       1)] &
+			    SLUICE_FILTER_HOSTS),
+		   "%s: 64 /32s of one /24 imported, the list has host records (%s)", name,
+		   strerror(-ret));
+	snprintf(step, sizeof(step), "%s: with a host record", name);
+	check_sources(step, allowlist);
+	for (int i = 0; i < 64 && !ret; i += 3, n++) {
+		ret = lists_del(&H.pins, kind, &items[i].prefix);
+		note_listed(&items[i].prefix, false);
+	}
+	for (int i = 1; i < 64 && !ret; i += 6) {
+		struct list_item item = items[i];
+
+		item.ttl_ns = 1000000;
+		ret = lists_add(&H.pins, &item);
+		note_listed(&item.prefix, false);
+	}
+	for (int i = 0; i < 16 && !ret; i++) {
+		struct list_item item = { .kind = kind, .prefix = host32(i * 3 + 1) };
+
+		ret = lists_add(&H.pins, &item);
+		note_listed(&item.prefix, true);
+	}
+	usleep(20000); /* past the TTL, and a tick of the coarse clock */
+	tap_result(!ret, "%s: %d of the /32s deleted, some re-added with a 1 ms TTL, 16 new (%s)",
+		   name, n, strerror(-ret));
+	snprintf(step, sizeof(step), "%s: host record after edits", name);
+	check_sources(step, allowlist);
+}
+
 static void run(bool allowlist)
 {
 	enum list_kind kind = allowlist ? LIST_ALLOW : LIST_BLOCK;
@@ -310,6 +380,7 @@ static void run(bool allowlist)
 	tap_result(!ret, "%s: import of 600 into the other generation (%s)", name, strerror(-ret));
 	snprintf(step, sizeof(step), "%s: after the import", name);
 	check_sources(step, allowlist);
+	host_records(kind, name, allowlist);
 }
 
 int main(void)

@@ -893,7 +893,7 @@ static int env_open(struct env *e, const struct load_cfg *cfg)
 		int fd = bpf_map_create(BPF_MAP_TYPE_HASH, "bench_list",
 					sizeof(struct sluice_lpm_key),
 					sizeof(struct sluice_list_entry),
-					want + want / 4 + LIST_MIN_CAPACITY, &mo);
+					want + want / 4 + 65536 + LIST_MIN_CAPACITY, &mo);
 
 		if (fd < 0 || bpf_map_update_elem(e->pins.fds[PIN_LISTS], &slot, &fd, BPF_ANY)) {
 			ret = -errno;
@@ -1504,7 +1504,7 @@ static int section_rotating(void)
 	};
 	enum { NW = sizeof(w) / sizeof(w[0]), NP = 4 };
 	static const char *const probe_names[NP][2] = {
-		{ "lpm_64k", "lookup alone: LPM trie (265k prefixes), 64k sources in turn" },
+		{ "lpm_64k", "lookup alone: the list hash (265k prefixes), 64k sources in turn" },
 		{ "hash_64k",
 		  "lookup alone: hash of 16-byte addresses (265k), 64k sources in turn" },
 		{ "array16_64k", "lookup alone: array indexed by the /16, 64k sources in turn" },
