@@ -51,9 +51,14 @@ int list_open(const struct pins *p, enum list_kind kind, __u32 gen)
 		if (fd >= 0 || errno != ENOENT)
 			return fd < 0 ? -errno : fd;
 	}
-	/* No pin directory (the tests' maps), or a hash just replaced: by id. */
+	/*
+	 * No pin directory (the tests' maps), or a hash a switch just replaced: by id, which
+	 * takes CAP_SYS_ADMIN; without it, the hash is as good as gone (a reader looks again).
+	 */
 	fd = bpf_map_get_fd_by_id(id);
-	return fd < 0 ? -errno : fd;
+	if (fd < 0)
+		return p->dir[0] && errno == EPERM ? -ENOENT : -errno;
+	return fd;
 }
 
 /* Pins a new list hash FD; without a pin directory (tests), nothing to do. */
@@ -1138,7 +1143,8 @@ static long delete_expired_bans(const void *keys, const void *values, __u32 n, v
 /*
  * Lists are read only once their earliest expiry has passed (sluice_state), so a write
  * verb beside a million permanent entries does not read them all; bans, at most the
- * ban map's capacity, are read in batches.
+ * ban map's capacity, are read in batches. Every write verb runs this first, under the
+ * lock, so it also unpins what a killed build left.
  */
 long collect_expired(struct pins *p)
 {
@@ -1152,6 +1158,8 @@ long collect_expired(struct pins *p)
 	ret = pins_active(p, &active);
 	if (ret)
 		return ret;
+	/* The hashes of a build that was killed are pinned and in no slot: free them. */
+	list_unpin_unused(p);
 	if (bpf_map_lookup_elem(p->fds[PIN_STATE], &zero, &state))
 		return -errno;
 	if (state.lists_expiry_ns && state.lists_expiry_ns <= bans.now) {
