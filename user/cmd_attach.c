@@ -140,24 +140,26 @@ int cmd_detach(int argc, char **argv)
 	return exit_code_for(err);
 }
 
-/* One map's line of status: its fill and the kernel memory it holds. */
+/* A pinned map's fill: arrays are always full; only the growing maps have a level. */
+static long pinned_fill(int fd, const struct bpf_map_info *info)
+{
+	if (info->type == BPF_MAP_TYPE_ARRAY || info->type == BPF_MAP_TYPE_PERCPU_ARRAY ||
+	    info->type == BPF_MAP_TYPE_ARRAY_OF_MAPS)
+		return info->max_entries;
+	return map_count_entries(fd);
+}
+
+/* One map's line of status: its fill ENTRIES and the kernel memory it holds. */
 static json_t *map_status(const char *name, int fd, const struct bpf_map_info *info,
-			  long long *total)
+			  long entries, long long *total)
 {
 	long long mem = map_memlock(fd);
 	json_t *m = json_pack("{s:s,s:i}", "name", name, "id", info->id);
-	long entries;
 
 	if (info->type == BPF_MAP_TYPE_RINGBUF) {
 		/* A ring has bytes, not entries. */
 		json_object_set_new(m, "bytes", json_integer(info->max_entries));
 	} else {
-		/* Arrays are always full; only the growing maps have a fill level. */
-		entries = info->type == BPF_MAP_TYPE_ARRAY ||
-					  info->type == BPF_MAP_TYPE_PERCPU_ARRAY ||
-					  info->type == BPF_MAP_TYPE_ARRAY_OF_MAPS ?
-				  info->max_entries :
-				  map_count_entries(fd);
 		json_object_set_new(m, "entries", json_integer(entries));
 		json_object_set_new(m, "capacity", json_integer(info->max_entries));
 	}
@@ -171,7 +173,6 @@ static json_t *map_status(const char *name, int fd, const struct bpf_map_info *i
 static json_t *status_maps(const struct pins *p, long long *total)
 {
 	json_t *maps = json_array();
-	__u32 active = 0;
 	int fds[2];
 
 	for (int i = 0; i < PIN_MAP_COUNT; i++) {
@@ -180,10 +181,11 @@ static json_t *status_maps(const struct pins *p, long long *total)
 
 		if (bpf_obj_get_info_by_fd(p->fds[i], &info, &len))
 			continue;
-		json_array_append_new(maps, map_status(pin_map_names[i], p->fds[i], &info, total));
+		json_array_append_new(maps, map_status(pin_map_names[i], p->fds[i], &info,
+						       pinned_fill(p->fds[i], &info), total));
 	}
 	/* The live lists' hashes, which sluice_lists holds: sized to what they hold. */
-	if (pins_active(p, &active) || lists_open_live(p, NULL, fds))
+	if (lists_open_live(p, NULL, fds))
 		return maps;
 	for (int kind = LIST_ALLOW; kind <= LIST_BLOCK; kind++) {
 		const char *name = kind == LIST_ALLOW ? "sluice_allow" : "sluice_block";
@@ -195,14 +197,11 @@ static json_t *status_maps(const struct pins *p, long long *total)
 			m = json_pack("{s:s,s:i,s:i,s:i}", "name", name, "entries", 0, "capacity", 0,
 				      "memory_bytes", 0);
 		else if (!bpf_obj_get_info_by_fd(fds[kind], &info, &len))
-			m = map_status(name, fds[kind], &info, total);
+			/* Unexpired entries, as dump and list show them; not the host records. */
+			m = map_status(name, fds[kind], &info,
+				       list_walk(fds[kind], kind, mono_now_ns(), NULL, NULL), total);
 		else
 			m = NULL;
-		/* Unexpired entries, as dump and list show them; not the host records beside. */
-		if (m && fds[kind] >= 0)
-			json_object_set_new(m, "entries",
-					    json_integer(list_walk(fds[kind], kind, mono_now_ns(), NULL,
-								   NULL)));
 		if (m) {
 			json_object_set_new(m, "live", json_true());
 			json_array_append_new(maps, m);

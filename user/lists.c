@@ -584,6 +584,7 @@ int list_gen_replace(struct pins *p, struct list_gen *g, enum list_kind kind, si
 	struct list_filter filter = pins_filter(p, kind, g->next);
 	struct copy_ctx c = { .filter = filter, .now = mono_now_ns() };
 	int live = -ENOENT, fd, ret = 0;
+	__u32 cap = list_capacity(p);
 	struct bpf_map_info info = {};
 	__u32 len = sizeof(info);
 	long n;
@@ -594,9 +595,9 @@ int list_gen_replace(struct pins *p, struct list_gen *g, enum list_kind kind, si
 		live = list_open(p, kind, SLUICE_ACTIVE_LISTS(g->active));
 	if (live >= 0 && !bpf_obj_get_info_by_fd(live, &info, &len))
 		want += info.max_entries; /* its entries and some room: enough to copy them */
-	if (live >= 0 && want > list_capacity(p))
-		want = list_capacity(p);
-	fd = hash_create(kind, want, list_capacity(p));
+	if (live >= 0 && want > cap)
+		want = cap;
+	fd = hash_create(kind, want, cap);
 	if (fd >= 0) {
 		ret = list_pin(p, fd);
 		if (ret) {
