@@ -27,7 +27,7 @@ BPF_CFLAGS := -target bpf -O2 -g -mcpu=v3 -Wall -Werror -Iinclude -Ibpf -I$(ARCH
 
 CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Werror=undef -Wno-missing-field-initializers
-CFLAGS += -D_GNU_SOURCE -Iinclude -Iuser -I$(BUILD) -MMD -MP
+CFLAGS += -D_GNU_SOURCE -Iinclude -Iuser/core -I$(BUILD) -MMD -MP
 CFLAGS += $(shell $(PKG_CONFIG) --cflags libbpf jansson libmicrohttpd 2>/dev/null)
 LDLIBS := $(shell $(PKG_CONFIG) --libs libbpf jansson libmicrohttpd 2>/dev/null) -lelf -lz -lpthread
 
@@ -41,9 +41,17 @@ BPF_OBJS := $(patsubst bpf/%.bpf.c,$(BUILD)/%.bpf.o,$(BPF_SRCS))
 SKELS := $(patsubst bpf/%.bpf.c,$(BUILD)/%.skel.h,$(BPF_SRCS))
 BPF_HDRS := $(wildcard bpf/*.h) $(wildcard include/*.h)
 
-LIB_SRCS := $(filter-out user/main.c,$(wildcard user/*.c))
-LIB_OBJS := $(patsubst user/%.c,$(BUILD)/user/%.o,$(LIB_SRCS))
-LIB := $(BUILD)/libsluice.a
+# user/core: the library every front end links (no output of its own); user/exporter: the
+# Prometheus exporter, on the core alone; user/cli: the `sluice` command, on both.
+CORE_SRCS := $(wildcard user/core/*.c)
+CORE_OBJS := $(patsubst user/%.c,$(BUILD)/user/%.o,$(CORE_SRCS))
+CORE_LIB := $(BUILD)/libsluice-core.a
+EXPORTER_SRCS := $(wildcard user/exporter/*.c)
+EXPORTER_OBJS := $(patsubst user/%.c,$(BUILD)/user/%.o,$(EXPORTER_SRCS))
+EXPORTER_LIB := $(BUILD)/libsluice-exporter.a
+CLI_SRCS := $(wildcard user/cli/*.c)
+CLI_OBJS := $(patsubst user/%.c,$(BUILD)/user/%.o,$(CLI_SRCS))
+LIBS := $(EXPORTER_LIB) $(CORE_LIB)
 
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_SRCS))
@@ -58,7 +66,7 @@ FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
 FUZZ_LIB_OBJS := $(BUILD)/fuzz/user/grammar.o $(BUILD)/fuzz/user/import.o
 FUZZ_CFLAGS := -g -O1 -fno-omit-frame-pointer -fno-sanitize-recover=all -std=gnu11 -Wall -Wextra
 FUZZ_CFLAGS += -Werror -Werror=undef -Wno-missing-field-initializers -D_GNU_SOURCE -Iinclude
-FUZZ_CFLAGS += -Iuser -MMD -MP
+FUZZ_CFLAGS += -Iuser/core -MMD -MP
 
 # Under CI=true, `make test` also runs the unit and integration tests built with SANITIZE=1
 # (SANITIZE=0 opts out).
@@ -83,8 +91,8 @@ help:
 	@echo 'make install    install sluice, its man page and systemd units under $(PREFIX)'
 	@echo 'make clean      remove $(BUILD)'
 
-$(BUILD) $(BUILD)/user $(BUILD)/tests/unit $(BUILD)/tests/bpf $(BUILD)/tests/tools \
-		$(BUILD)/fuzz/user:
+$(BUILD) $(BUILD)/user/core $(BUILD)/user/cli $(BUILD)/user/exporter $(BUILD)/tests/unit \
+		$(BUILD)/tests/bpf $(BUILD)/tests/tools $(BUILD)/fuzz/user:
 	$(Q)mkdir -p $@
 
 $(BUILD)/%.bpf.o: bpf/%.bpf.c $(BPF_HDRS) | $(BUILD)
@@ -97,31 +105,43 @@ $(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
 	$(call msg,GEN-SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< name $(subst -,_,$*) > $@
 
-$(BUILD)/user/%.o: user/%.c $(SKELS) | $(BUILD)/user
+$(BUILD)/user/core/%.o: user/core/%.c $(SKELS) | $(BUILD)/user/core
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
 
-$(LIB): $(LIB_OBJS)
+$(BUILD)/user/exporter/%.o: user/exporter/%.c | $(BUILD)/user/exporter
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -Iuser/exporter -Iuser/cli -c $< -o $@
+
+$(BUILD)/user/cli/%.o: user/cli/%.c $(SKELS) | $(BUILD)/user/cli
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -Iuser/cli -Iuser/exporter -c $< -o $@
+
+$(CORE_LIB): $(CORE_OBJS)
 	$(call msg,AR,$@)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/sluice: $(BUILD)/user/main.o $(LIB)
+$(EXPORTER_LIB): $(EXPORTER_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/sluice: $(CLI_OBJS) $(LIBS)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
-$(BUILD)/tests/unit/%: tests/unit/%.c $(LIB) | $(BUILD)/tests/unit
+$(BUILD)/tests/unit/%: tests/unit/%.c $(LIBS) | $(BUILD)/tests/unit
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) -Itests $(LDFLAGS) $< $(LIB) $(LDLIBS) -lcmocka -o $@
+	$(Q)$(CC) $(CFLAGS) -Iuser/exporter -Itests $(LDFLAGS) $< $(LIBS) $(LDLIBS) -lcmocka -o $@
 
-$(BUILD)/tests/bpf/%: tests/bpf/%.c $(LIB) $(SKELS) | $(BUILD)/tests/bpf
+$(BUILD)/tests/bpf/%: tests/bpf/%.c $(LIBS) $(SKELS) | $(BUILD)/tests/bpf
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) -Itests $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) -Iuser/exporter -Itests $(LDFLAGS) $< $(LIBS) $(LDLIBS) -o $@
 
-$(BUILD)/tests/tools/%: tests/tools/%.c $(LIB) $(SKELS) | $(BUILD)/tests/tools
+$(BUILD)/tests/tools/%: tests/tools/%.c $(LIBS) $(SKELS) | $(BUILD)/tests/tools
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) -Itests $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) -Iuser/exporter -Itests $(LDFLAGS) $< $(LIBS) $(LDLIBS) -o $@
 
-$(BUILD)/fuzz/user/%.o: user/%.c | $(BUILD)/fuzz/user
+$(BUILD)/fuzz/user/%.o: user/core/%.c | $(BUILD)/fuzz/user
 	$(call msg,FUZZ-CC,$@)
 	$(Q)$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link,address,undefined -c $< -o $@
 
@@ -167,4 +187,4 @@ install: all
 clean:
 	rm -rf $(BUILD)
 
--include $(wildcard $(BUILD)/user/*.d $(BUILD)/tests/*/*.d $(BUILD)/fuzz/*.d $(BUILD)/fuzz/user/*.d)
+-include $(wildcard $(BUILD)/user/*/*.d $(BUILD)/tests/*/*.d $(BUILD)/fuzz/*.d $(BUILD)/fuzz/user/*.d)
