@@ -63,7 +63,7 @@ TOOL_BINS := $(patsubst tests/tools/%.c,$(BUILD)/tests/tools/%,$(TOOL_SRCS))
 # libFuzzer targets: each links only the parsers it fuzzes, built with coverage and sanitizers.
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
-FUZZ_LIB_OBJS := $(BUILD)/fuzz/user/grammar.o $(BUILD)/fuzz/user/import.o
+FUZZ_LIB_OBJS := $(patsubst %,$(BUILD)/fuzz/user/%.o,text values grammar compile document import)
 FUZZ_CFLAGS := -g -O1 -fno-omit-frame-pointer -fno-sanitize-recover=all -std=gnu11 -Wall -Wextra
 FUZZ_CFLAGS += -Werror -Werror=undef -Wno-missing-field-initializers -D_GNU_SOURCE -Iinclude
 FUZZ_CFLAGS += -Iuser/core -MMD -MP

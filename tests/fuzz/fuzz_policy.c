@@ -6,7 +6,8 @@
  * again to the same text; a file that does not parse must leave the doc as it was.
  */
 #include "fuzz.h"
-#include "grammar.h"
+#include "compile.h"
+#include "document.h"
 
 /* What every doc holds before the input: a rule and an item the input may clash with. */
 static const char *const prefill[] = {

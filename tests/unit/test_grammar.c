@@ -12,7 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "grammar.h"
+#include "compile.h"
+#include "document.h"
 
 #define UPS SLUICE_UNITS_PER_SEC
 #define NS 1000000000ULL

@@ -6,7 +6,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <jansson.h>
-#include "grammar.h"
+#include "document.h"
 #include "pins.h"
 
 enum exit_code {

@@ -7,6 +7,7 @@
 #include <unistd.h>
 #include <time.h>
 #include "cmd.h"
+#include "compile.h"
 #include "guard.h"
 #include "lockout.h"
 #include "log.h"

@@ -3,7 +3,7 @@
 #ifndef SLUICE_IMPORT_H
 #define SLUICE_IMPORT_H
 
-#include "grammar.h"
+#include "document.h"
 
 /*
  * Reads PATH ("-" for stdin), plain or gzip (detected by its magic bytes), one

@@ -4,7 +4,7 @@
 #define SLUICE_LOCKOUT_H
 
 #include <stdbool.h>
-#include "grammar.h"
+#include "document.h"
 
 #define LOCKOUT_MAX_PATHS 8
 

@@ -10,6 +10,7 @@
 #include <bpf/libbpf.h>
 #include "lists.h"
 #include "log.h"
+#include "compile.h"
 #include "policy.h"
 #include "rule_index.h"
 

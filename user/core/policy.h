@@ -3,7 +3,7 @@
 #ifndef SLUICE_POLICY_H
 #define SLUICE_POLICY_H
 
-#include "grammar.h"
+#include "document.h"
 #include "pins.h"
 
 /*

@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* A whole policy: rules, list items and settings, read from a file or the live maps. */
+#ifndef SLUICE_DOCUMENT_H
+#define SLUICE_DOCUMENT_H
+
+#include <stdio.h>
+#include "grammar.h"
+
+/* A whole policy as read from a file or built from the live maps. */
+struct policy_doc {
+	unsigned int nrules;
+	struct rule_spec rules[SLUICE_MAX_RULES];
+	struct list_item *items; /* malloc'd, grown by the parser */
+	size_t nitems;
+	size_t items_cap;
+	bool malformed_drop; /* `set malformed drop`; default pass */
+	bool events_set; /* a `set events` line was given (dump prints it back) */
+	__u64 event_period_ns; /* `set events period D sample N ceiling N`; ceiling 0: off */
+	__u32 event_sample;
+	__u32 event_ceiling;
+};
+
+void policy_init(struct policy_doc *doc);
+void policy_free(struct policy_doc *doc);
+int policy_add_item(struct policy_doc *doc, const struct list_item *item); /* -ENOMEM */
+
+/*
+ * Parses one policy line (allow add, block add, rule add, set malformed pass|drop;
+ * blank and comment lines are fine) into doc. A second rule of the same name or
+ * more than SLUICE_MAX_RULES rules are errors. err->line is left to the caller.
+ */
+int policy_parse_line(struct policy_doc *doc, char *line, struct parse_error *err);
+
+/* Reads a whole policy file ("-" for stdin) into doc; stops at the first error. */
+int policy_parse_file(const char *path, struct policy_doc *doc, struct parse_error *err);
+
+/* Writes doc as policy lines: settings, then rules in order, then allow, then block. */
+void policy_write(FILE *out, const struct policy_doc *doc);
+
+#endif /* SLUICE_DOCUMENT_H */
