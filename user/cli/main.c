@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "cmd.h"
-#include "log.h"
+#include "output.h"
 #include "pins.h"
 #include "version.h"
 
@@ -138,7 +138,7 @@ int main(int argc, char **argv)
 	}
 	argc = optind + take_global_options(argc - optind, argv + optind);
 	log_json = json_output;
-	log_setup_libbpf();
+	output_setup();
 	if (optind >= argc) {
 		usage(stderr);
 		return EXIT_USAGE;

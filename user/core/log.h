@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
-/* One clear line per message, prefixed with the program name; JSON when -j asks for it. */
+/*
+ * The core reports through a handler its front end installs, as libbpf does with
+ * libbpf_set_print(): the CLI prints one line (or JSON), a daemon may log. Without a
+ * handler the core says nothing.
+ */
 #ifndef SLUICE_LOG_H
 #define SLUICE_LOG_H
-
-#include <stdbool.h>
 
 enum log_level {
 	LOG_WARN = 0,
@@ -11,16 +13,16 @@ enum log_level {
 	LOG_DEBUG,
 };
 
-extern enum log_level log_level;
-extern bool log_json; /* errors as {"error": "..."} on stdout, as bpftool -j does */
+/* MSG is one line without a trailing newline or the program's name. */
+typedef void (*log_handler_fn)(enum log_level level, const char *msg);
+
+/* Installs FN (NULL: silence); returns the one it replaces. */
+log_handler_fn log_set_handler(log_handler_fn fn);
 
 void log_print(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #define pr_warn(...) log_print(LOG_WARN, __VA_ARGS__)
 #define pr_info(...) log_print(LOG_INFO, __VA_ARGS__)
 #define pr_debug(...) log_print(LOG_DEBUG, __VA_ARGS__)
-
-/* Routes libbpf's own messages through log_print; its debug output only at LOG_DEBUG. */
-void log_setup_libbpf(void);
 
 #endif /* SLUICE_LOG_H */
