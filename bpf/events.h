@@ -9,7 +9,6 @@
 #include "stats.h"
 
 #define EVENT_WINDOW_NS 1000000000ULL
-#define EVENT_NO_LIMIT 0xff
 
 /*
  * Every drop or monitor verdict ends up counted once in sluice_evstats: emitted,
@@ -46,7 +45,7 @@ static __always_inline int event_suppress(const struct sluice_policy *pol, __u64
 __noinline int event_emit(const struct sluice_policy *pol, const struct packet *p,
 			  const struct decision *d, __u32 ifindex, __u64 *now)
 {
-	struct sluice_ban_key key = {};
+	struct sluice_event_seen_key key = {};
 	struct sluice_event_stats *st;
 	struct sluice_event *e;
 	__u32 zero = 0, sampled = 1;
@@ -59,10 +58,9 @@ __noinline int event_emit(const struct sluice_policy *pol, const struct packet *
 		return 0;
 	t = clock_now(now);
 
-	/* Keyed by source, reason and rule, so a source hitting two rules shows both. */
-	key.prefixlen = d->reason;
-	key.pad[0] = d->rule;
-	__builtin_memcpy(key.addr, p->src, sizeof(key.addr));
+	key.reason = d->reason;
+	key.rule = d->rule;
+	__builtin_memcpy(key.src, p->src, sizeof(key.src));
 	seen = bpf_map_lookup_elem(&sluice_evseen, &key);
 	if (seen && t - *seen < pol->event_period_ns) {
 		if (pol->event_sample > 1 && ++st->sample_tick % pol->event_sample) {

@@ -145,7 +145,7 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, SLUICE_EVENT_KEYS);
-	__type(key, struct sluice_ban_key);
+	__type(key, struct sluice_event_seen_key);
 	__type(value, __u64);
 	__uint(map_flags, BPF_F_NO_COMMON_LRU);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);

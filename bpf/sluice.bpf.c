@@ -259,7 +259,7 @@ int sluice_xdp(struct xdp_md *ctx)
 		.verdict = SLUICE_VERDICT_PASS,
 		.reason = SLUICE_REASON_NONE,
 		.rule = SLUICE_NO_RULE,
-		.limit = EVENT_NO_LIMIT,
+		.limit = SLUICE_EVENT_NO_LIMIT,
 	};
 	__u64 now = 0;
 

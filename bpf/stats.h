@@ -10,7 +10,7 @@ struct decision {
 	__u32 verdict;
 	__u32 reason;
 	__u32 rule; /* counter slot of the deciding rule, or SLUICE_NO_RULE */
-	__u32 limit; /* index of the refusing limit in its rule, or EVENT_NO_LIMIT */
+	__u32 limit; /* index of the refusing limit in its rule, or SLUICE_EVENT_NO_LIMIT */
 };
 
 static __always_inline void stats_count(__u32 iface, __u32 rule, __u32 verdict, __u32 reason,

@@ -523,6 +523,20 @@ struct sluice_ban {
 _Static_assert(sizeof(struct sluice_ban) == 16, "sluice_ban layout");
 
 /* A sampled drop (or monitor) event, sent through the sluice_events ring buffer. */
+#define SLUICE_EVENT_NO_LIMIT 0xff
+
+/*
+ * Key of sluice_evseen, when each source last had an event for a reason and rule: a
+ * source hitting two rules shows both.
+ */
+struct sluice_event_seen_key {
+	__u8 reason; /* enum sluice_reason */
+	__u8 rule; /* counter slot of the rule, SLUICE_NO_RULE if none */
+	__u8 pad[2];
+	__u32 src[4]; /* 128-bit form */
+};
+_Static_assert(sizeof(struct sluice_event_seen_key) == 20, "sluice_event_seen_key layout");
+
 struct sluice_event {
 	__u64 time_ns; /* CLOCK_MONOTONIC */
 	__u32 src[4]; /* 128-bit form */
@@ -535,7 +549,7 @@ struct sluice_event {
 	__u8 reason; /* enum sluice_reason */
 	__u8 verdict; /* enum sluice_verdict */
 	__u8 rule; /* counter slot of the rule, SLUICE_NO_RULE if none */
-	__u8 limit; /* index of the refusing limit in its rule, 0xff if none */
+	__u8 limit; /* index of the refusing limit in its rule, SLUICE_EVENT_NO_LIMIT if none */
 	__u16 len; /* frame length */
 	__u32 sampled; /* drops this event stands for: 1, or the sampling rate */
 };

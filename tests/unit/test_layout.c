@@ -90,6 +90,17 @@ static void test_lists(void **state)
 	assert_int_equal(offsetof(struct sluice_state, list_capacity), 24);
 }
 
+/* The event-seen key: what sluice_evseen's entries mean to a reader of the pinned map. */
+static void test_event_seen_key(void **state)
+{
+	(void)state;
+	assert_int_equal(offsetof(struct sluice_event_seen_key, reason), 0);
+	assert_int_equal(offsetof(struct sluice_event_seen_key, rule), 1);
+	assert_int_equal(offsetof(struct sluice_event_seen_key, src), 4);
+	assert_int_equal(sizeof(struct sluice_event_seen_key), 20);
+	assert_int_equal(SLUICE_EVENT_NO_LIMIT, 0xff);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -97,6 +108,7 @@ int main(void)
 		cmocka_unit_test(test_slot_ref),
 		cmocka_unit_test(test_filters),
 		cmocka_unit_test(test_lists),
+		cmocka_unit_test(test_event_seen_key),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -119,7 +119,7 @@ static json_t *event_json(const struct sluice_event *e, const struct event_names
 		json_object_set_new(o, "proto", json_string(proto));
 	else
 		json_object_set_new(o, "proto", json_integer(e->l4proto));
-	if (e->limit != 0xff)
+	if (e->limit != SLUICE_EVENT_NO_LIMIT)
 		json_object_set_new(o, "limit", json_integer(e->limit));
 	if (e->sport || e->dport) {
 		json_object_set_new(o, "sport", json_integer(e->sport));
@@ -145,7 +145,7 @@ static void event_print(const struct sluice_event *e, const struct event_names *
 	       json_string_value(json_object_get(o, "reason")));
 	if (e->rule < SLUICE_MAX_RULES)
 		printf(" rule %s", json_string_value(json_object_get(o, "rule")));
-	if (e->limit != 0xff)
+	if (e->limit != SLUICE_EVENT_NO_LIMIT)
 		printf(" limit %u", e->limit);
 	if (sport)
 		printf(" %s %s:%u > %s:%u", pbuf, json_string_value(json_object_get(o, "src")),

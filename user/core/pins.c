@@ -22,39 +22,18 @@
 const char *pin_path = SLUICE_DEFAULT_PIN_PATH;
 
 const char *const pin_map_names[PIN_MAP_COUNT] = {
-	[PIN_STATE] = "sluice_state",	  [PIN_POLICY] = "sluice_policy",
-	[PIN_LISTS] = "sluice_lists",
-	[PIN_BUCKETS] = "sluice_buckets", [PIN_PROBATION] = "sluice_probation",
-	[PIN_BANS] = "sluice_bans",
-	[PIN_STATS] = "sluice_stats",	  [PIN_FILTER] = "sluice_filter",
-	[PIN_EVENTS] = "sluice_events",
-	[PIN_EVSTATS] = "sluice_evstats", [PIN_EVSEEN] = "sluice_evseen",
-	[PIN_BANFILTER] = "sluice_banfilter", [PIN_SLOTS] = "sluice_slots",
-	[PIN_TIERSTATS] = "sluice_tierstats",
-	[PIN_TEXT] = "sluice_text",	  [PIN_IFACES] = "sluice_ifaces",
+#define PIN_MAP_NAME(id, name, key, value) [PIN_##id] = name,
+	SLUICE_PIN_MAPS(PIN_MAP_NAME)
+#undef PIN_MAP_NAME
 };
 
-/* Key and value sizes each pinned map must have for this layout version. */
 static const struct {
 	__u32 key;
 	__u32 value;
 } pin_map_sizes[PIN_MAP_COUNT] = {
-	[PIN_STATE] = { 4, sizeof(struct sluice_state) },
-	[PIN_POLICY] = { 4, sizeof(struct sluice_policy) },
-	[PIN_LISTS] = { 4, 4 },
-	[PIN_BUCKETS] = { sizeof(struct sluice_bucket_key), sizeof(__u64) },
-	[PIN_PROBATION] = { 4, sizeof(struct sluice_probation) },
-	[PIN_BANS] = { sizeof(struct sluice_ban_key), sizeof(struct sluice_ban) },
-	[PIN_STATS] = { 4, sizeof(struct sluice_counter) },
-	[PIN_FILTER] = { 4, sizeof(__u64) },
-	[PIN_EVENTS] = { 0, 0 },
-	[PIN_EVSTATS] = { 4, sizeof(struct sluice_event_stats) },
-	[PIN_EVSEEN] = { sizeof(struct sluice_ban_key), sizeof(__u64) },
-	[PIN_BANFILTER] = { 4, sizeof(__u64) },
-	[PIN_SLOTS] = { 4, sizeof(struct sluice_slot) },
-	[PIN_TIERSTATS] = { 4, sizeof(struct sluice_tier_stats) },
-	[PIN_TEXT] = { 4, sizeof(struct sluice_text) },
-	[PIN_IFACES] = { 4, sizeof(struct sluice_iface) },
+#define PIN_MAP_SIZES(id, name, key, value) [PIN_##id] = { key, value },
+	SLUICE_PIN_MAPS(PIN_MAP_SIZES)
+#undef PIN_MAP_SIZES
 };
 
 __u64 mono_now_ns(void)

@@ -28,23 +28,33 @@ struct sluice_text {
 	char text[SLUICE_TEXT_MAX - 4];
 };
 
+/*
+ * Every pinned map, once: its index, pin name, and the key and value sizes it must have
+ * for this layout version (ring buffers: 0, 0). The program's maps come first; the
+ * controller's own (text, ifaces) last, as they are created after the program's.
+ */
+#define SLUICE_PIN_MAPS(X)                                                                 \
+	X(STATE, "sluice_state", 4, sizeof(struct sluice_state))                           \
+	X(POLICY, "sluice_policy", 4, sizeof(struct sluice_policy))                        \
+	X(LISTS, "sluice_lists", 4, 4)                                                     \
+	X(BUCKETS, "sluice_buckets", sizeof(struct sluice_bucket_key), sizeof(__u64))      \
+	X(PROBATION, "sluice_probation", 4, sizeof(struct sluice_probation))               \
+	X(BANS, "sluice_bans", sizeof(struct sluice_ban_key), sizeof(struct sluice_ban))   \
+	X(STATS, "sluice_stats", 4, sizeof(struct sluice_counter))                         \
+	X(FILTER, "sluice_filter", 4, sizeof(__u64))                                       \
+	X(EVENTS, "sluice_events", 0, 0)                                                   \
+	X(EVSTATS, "sluice_evstats", 4, sizeof(struct sluice_event_stats))                 \
+	X(EVSEEN, "sluice_evseen", sizeof(struct sluice_event_seen_key), sizeof(__u64))    \
+	X(BANFILTER, "sluice_banfilter", 4, sizeof(__u64))                                 \
+	X(SLOTS, "sluice_slots", 4, sizeof(struct sluice_slot))                            \
+	X(TIERSTATS, "sluice_tierstats", 4, sizeof(struct sluice_tier_stats))              \
+	X(TEXT, "sluice_text", 4, sizeof(struct sluice_text))                              \
+	X(IFACES, "sluice_ifaces", 4, sizeof(struct sluice_iface))
+
 enum pin_map {
-	PIN_STATE = 0,
-	PIN_POLICY,
-	PIN_LISTS,
-	PIN_BUCKETS,
-	PIN_PROBATION,
-	PIN_BANS,
-	PIN_STATS,
-	PIN_FILTER,
-	PIN_EVENTS,
-	PIN_EVSTATS,
-	PIN_EVSEEN,
-	PIN_BANFILTER,
-	PIN_SLOTS,
-	PIN_TIERSTATS,
-	PIN_TEXT, /* the controller's own maps last: created after the program's */
-	PIN_IFACES,
+#define PIN_MAP_ENUM(id, name, key, value) PIN_##id,
+	SLUICE_PIN_MAPS(PIN_MAP_ENUM)
+#undef PIN_MAP_ENUM
 	PIN_MAP_COUNT,
 };
 
