@@ -16,6 +16,13 @@
  * key across CPUs and no lock is taken. A CAS lost too often (a CPU starved by
  * others hammering the same key) is settled by an atomic add of the cost, which
  * keeps the count exact at the price of a slightly early TAT for that one packet.
+ * That add skips the tolerance check, so it may admit a packet the bucket would
+ * refuse. It is bounded: refusals never write the word, so a CPU loses a race only
+ * to another CPU's admission (or refund), and reaches the add only after losing
+ * LIMIT_CAS_TRIES of them during one packet; near the tolerance that is at most one
+ * packet per CPU beyond the burst. test_limiter_mt holds two CPUs flat out on one
+ * key to rate x time + burst within 2%. The controller caps tolerances at
+ * SLUICE_MAX_TOLERANCE, so max(TAT, now) + cost cannot wrap.
  * A packet refused by a later limit of its rule gives back what earlier limits
  * took (refund), so several limits consume only for packets they all admit.
  *

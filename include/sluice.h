@@ -33,6 +33,14 @@
 #define SLUICE_UNITS_PER_SEC (1000000000ULL << SLUICE_TIME_SHIFT)
 
 /*
+ * The largest tolerance (burst x cost) the controller accepts: a year of the rate. A
+ * key's arrival time stays within tolerance of now, and a cost is below 2^53 units (a
+ * day per packet, or 64 KiB at 1 B/s), so max(TAT, now) + cost cannot wrap a u64 in
+ * the 7 years of uptime that 2^64 - 2^61 units last.
+ */
+#define SLUICE_MAX_TOLERANCE (365ULL * 86400 * SLUICE_UNITS_PER_SEC)
+
+/*
  * A rule whose limits all tolerate at least this much (burst x interval) runs on the
  * coarse clock, which steps a tick at a time (10 ms at HZ=100, 4 ms at HZ=250). With
  * a smaller tolerance a bucket would refill only once per tick, and admit burst per

@@ -710,9 +710,13 @@ static void test_rule_bad(void **state)
 		{ "rule add x limit src/24 rate 100GB/s burst 1", 8,
 		  "burst: 1B is too small for rate 100GB/s" },
 		{ "rule add x limit src/24 rate 1B/s burst 1TB", 8,
-		  "burst: 1TB is too large for rate 1B/s" },
+		  "burst: 1TB is too large for rate 1B/s (at most a year of the rate)" },
 		{ "rule add x limit src/24 rate 1/d burst 18446744073709551615", 8,
-		  "burst: 18446744073709551615 is too large for rate 1/d" },
+		  "burst: 18446744073709551615 is too large for rate 1/d (at most a year of the rate)" },
+		{ "rule add x limit src/24 rate 1/d burst 366", 8,
+		  "burst: 366 is too large for rate 1/d (at most a year of the rate)" },
+		{ "rule add x limit src/24 rate 1B/s burst 31536001B", 8,
+		  "burst: 31536001B is too large for rate 1B/s (at most a year of the rate)" },
 		{ "rule add x ip dst 2001:db8::/32", 5,
 		  "dst 2001:db8::/32: an IPv6 prefix in an ip rule" },
 		{ "rule add x dst 192.0.2.0/24 ip6", 4,
@@ -815,6 +819,12 @@ static void test_compile_rule(void **state)
 	assert_int_equal(l->tolerance, 40 * (UPS / 20));
 	assert_int_equal(l->byte_rate, 0);
 	assert_int_equal(l->id, 0);
+
+	/* A year of the rate is the largest tolerance (SLUICE_MAX_TOLERANCE), and taken. */
+	compile_line("rule add y limit src/24 rate 1/d burst 365", &r);
+	assert_int_equal(l->tolerance, SLUICE_MAX_TOLERANCE);
+	compile_line("rule add y limit src/24 rate 1B/s burst 31536000B", &r);
+	assert_int_equal(l->tolerance, SLUICE_MAX_TOLERANCE);
 
 	compile_line("rule add b limit global rate 1Gbit/s burst 10MB", &r);
 	assert_int_equal(r.family, SLUICE_FAMILY_ANY);

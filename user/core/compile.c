@@ -38,8 +38,9 @@ int compile_limit(const struct limit_spec *ls, struct sluice_limit *out,
 		if (!t)
 			return fail(err, "burst: %s is too small for rate %s", burst, rate);
 	}
-	if (t > UINT64_MAX)
-		return fail(err, "burst: %s is too large for rate %s", burst, rate);
+	if (t > SLUICE_MAX_TOLERANCE)
+		return fail(err, "burst: %s is too large for rate %s (at most a year of the rate)",
+			    burst, rate);
 	out->tolerance = t;
 	return 0;
 }
