@@ -20,6 +20,21 @@
 #define SLUICE_MAX_EXT_HDRS 6 /* IPv6 extension headers skipped before giving up */
 #define SLUICE_MAX_VLAN_TAGS 2
 
+/*
+ * A network-order (big-endian) u32 in host order, for the BPF target and userspace
+ * alike: both compilers define __BYTE_ORDER__. Addresses in the maps stay in network
+ * order; the hashes and tables below read them through this.
+ */
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define sluice_ntohl(x) __builtin_bswap32(x)
+#define sluice_htonl(x) __builtin_bswap32(x)
+#elif __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+#define sluice_ntohl(x) (x)
+#define sluice_htonl(x) (x)
+#else
+#error "unknown byte order"
+#endif
+
 /* Default capacities; the controller may change them when it first creates the maps. */
 #define SLUICE_DEFAULT_LIMITER_KEYS (1U << 19)
 #define SLUICE_DEFAULT_LIST_ENTRIES (1U << 20)
@@ -205,7 +220,7 @@ static inline __u32 sluice_filter_region(__u32 list, __u32 gen, __u32 v4)
 /* The filter bit of an IPv6 address's /32 (network order), hashed. */
 static inline __u32 sluice_filter_bit6(const __u32 addr[4])
 {
-	__u64 bucket = __builtin_bswap32(addr[0]);
+	__u64 bucket = sluice_ntohl(addr[0]);
 
 	return (__u32)((bucket * 0x9E3779B97F4A7C15ULL) >> (64 - SLUICE_FILTER_BITS_LOG2));
 }
@@ -397,7 +412,7 @@ static inline __attribute__((always_inline)) __u32 sluice_prefix_word_mask(__u32
 		return 0;
 	if (plen - first >= 32)
 		return 0xffffffff;
-	return __builtin_bswap32(0xffffffffU << (32 - (plen - first)));
+	return sluice_htonl(0xffffffffU << (32 - (plen - first)));
 }
 
 static inline __attribute__((always_inline)) void sluice_mask_addr(__u32 out[4],
@@ -426,7 +441,7 @@ sluice_slot_ref(const struct sluice_bucket_key *key, __u32 plen, struct sluice_s
 	if (plen) {
 		word = ((plen - 1) >> 5) & 3;
 		shift = (((word + 1) << 5) - plen) & 31;
-		near = (__builtin_bswap32(key->addr[word]) >> shift) & 0xff;
+		near = (sluice_ntohl(key->addr[word]) >> shift) & 0xff;
 	}
 	sluice_mask_addr(group, key->addr, plen > 8 ? plen - 8 : 0);
 	/*

@@ -95,7 +95,13 @@ int pins_prepare_dir(const char *dir)
 		pr_warn("create pin directory %s: %s", dir, strerror(-err));
 		return err;
 	}
-	chmod(dir, 0700);
+	/* mkdir's mode passes through the umask, and an existing directory keeps its own. */
+	if (chmod(dir, 0700)) {
+		int err = -errno;
+
+		pr_warn("pin directory %s: chmod 0700: %s", dir, strerror(-err));
+		return err;
+	}
 	return 0;
 }
 
