@@ -9,7 +9,7 @@
  * Bump whenever a map key, value or meaning below changes. The controller refuses
  * to touch pinned maps whose state record carries another version.
  */
-#define SLUICE_LAYOUT_VERSION 7
+#define SLUICE_LAYOUT_VERSION 8
 
 #define SLUICE_MAX_RULES 64
 #define SLUICE_MAX_LIMITS 4
@@ -346,14 +346,25 @@ struct sluice_lpm_key {
 _Static_assert(sizeof(struct sluice_lpm_key) == 20, "sluice_lpm_key layout");
 
 /*
- * An entry of a list's hash (sluice_lists), keyed by its prefix: 48 bytes, so a
- * kernel hash element of it fits a 128-byte allocation.
+ * Named sets: an entry belongs to the sets whose bits its `sets` word holds, bit
+ * SLUICE_SET_MANUAL for entries added by hand (no set named). The names live in the
+ * controller's sluice_sets map; the data path reads neither. An entry with no bit left
+ * is deleted.
+ */
+#define SLUICE_MAX_SETS 64 /* per list, the manual bit included */
+#define SLUICE_SET_MANUAL 0
+
+/*
+ * An entry of a list's hash (sluice_lists), keyed by its prefix: 56 bytes, so a
+ * kernel hash element of it (48 bytes of header, the key's 24) fills a 128-byte
+ * allocation.
  */
 struct sluice_list_entry {
 	__u64 expires_ns; /* CLOCK_MONOTONIC; 0 never expires */
+	__u64 sets; /* bit N: in set N of its list (N = SLUICE_SET_MANUAL: added by hand) */
 	char comment[SLUICE_COMMENT_LEN];
 };
-_Static_assert(sizeof(struct sluice_list_entry) == 48, "sluice_list_entry layout");
+_Static_assert(sizeof(struct sluice_list_entry) == 56, "sluice_list_entry layout");
 
 /*
  * A host record in a list's hash, beside the entries: for a /24 holding at least
@@ -369,7 +380,7 @@ _Static_assert(sizeof(struct sluice_list_entry) == 48, "sluice_list_entry layout
 #define SLUICE_HOSTS_MIN 4
 struct sluice_hosts {
 	__u64 bits[4];
-	__u64 reserved[2];
+	__u64 reserved[3];
 };
 _Static_assert(sizeof(struct sluice_hosts) == sizeof(struct sluice_list_entry),
 	       "sluice_hosts layout");

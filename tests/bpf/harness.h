@@ -644,7 +644,7 @@ static inline int add_entry(struct sluice_policy *pol, __u32 gen, const struct l
 			ls->expiry == LIVE    ? now + BAN_NS :
 						0;
 	struct sluice_lpm_key key = {};
-	struct sluice_list_entry entry = { .expires_ns = expires };
+	struct sluice_list_entry entry = { .expires_ns = expires, .sets = 1ULL << SLUICE_SET_MANUAL };
 	struct sluice_ban_key bkey = {};
 	struct sluice_ban ban = { .expires_ns = expires, .stat_slot = NR };
 	enum list_kind kind;

@@ -11,6 +11,7 @@
 #include "harness.h"
 #include "grammar.h"
 #include "pins.h"
+#include "lists.h"
 #include "policy.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -20,6 +21,7 @@
 struct listed {
 	struct prefix pfx;
 	bool live;
+	__u64 sets; /* named_sets(): the sets that list it, bit 0 by hand */
 };
 
 static struct listed L[MAX_PREFIXES];
@@ -193,7 +195,7 @@ static int start(bool allowlist)
 	for (int i = 0; i < 2 && !ret; i++)
 		ret = bpf_map_update_elem(H.policy, &(__u32){ i }, &pol, BPF_ANY) ? -errno : 0;
 	ret = ret ?: (bpf_map_update_elem(H.state, &zero, &st, BPF_ANY) ? -errno : 0);
-	if (!ret && (lists_flush(&H.pins, LIST_ALLOW) < 0 || lists_flush(&H.pins, LIST_BLOCK) < 0))
+	if (!ret && (lists_flush(&H.pins, LIST_ALLOW, NULL) < 0 || lists_flush(&H.pins, LIST_BLOCK, NULL) < 0))
 		ret = -EIO;
 	nlisted = 0;
 	if (!ret && allowlist) {
@@ -273,7 +275,7 @@ static void host_records(enum list_kind kind, const char *name, bool allowlist)
 		items[i] = (struct list_item){ .kind = kind, .prefix = host32(i * 3) };
 		note_listed(&items[i].prefix, true);
 	}
-	ret = lists_import(&H.pins, items, 64);
+	ret = lists_import(&H.pins, items, 64, kind, NULL);
 	ret = ret ?: pins_active(&H.pins, &active);
 	tap_result(!ret && (H.pins.filter[sluice_filter_region(kind, SLUICE_ACTIVE_LISTS(active),
 							       1)] &
@@ -283,7 +285,7 @@ static void host_records(enum list_kind kind, const char *name, bool allowlist)
 	snprintf(step, sizeof(step), "%s: with a host record", name);
 	check_sources(step, allowlist);
 	for (int i = 0; i < 64 && !ret; i += 3, n++) {
-		ret = lists_del(&H.pins, kind, &items[i].prefix);
+		ret = lists_del(&H.pins, kind, &items[i].prefix, NULL);
 		note_listed(&items[i].prefix, false);
 	}
 	for (int i = 1; i < 64 && !ret; i += 6) {
@@ -306,6 +308,158 @@ static void host_records(enum list_kind kind, const char *name, bool allowlist)
 	check_sources(step, allowlist);
 }
 
+/* Notes that set BIT lists PFX (ON) or not; the prefix is live while any set lists it. */
+static void set_note(const struct prefix *pfx, int bit, bool on)
+{
+	int i;
+
+	for (i = 0; i < nlisted; i++)
+		if (!memcmp(&L[i].pfx, pfx, sizeof(*pfx)))
+			break;
+	if (i == nlisted) {
+		if (!on || nlisted == MAX_PREFIXES)
+			return;
+		L[nlisted++] = (struct listed){ .pfx = *pfx };
+	}
+	L[i].sets = on ? L[i].sets | 1ULL << bit : L[i].sets & ~(1ULL << bit);
+	L[i].live = L[i].sets != 0;
+}
+
+static int count_visit(const struct list_item *item, void *ctx)
+{
+	struct walk_count {
+		int bit;
+		long n;
+	} *c = ctx;
+
+	c->n += !!(item->sets & (1ULL << c->bit));
+	return 0;
+}
+
+/* Prefixes the reference has in set BIT. */
+static long model_in_set(int bit)
+{
+	long n = 0;
+
+	for (int i = 0; i < nlisted; i++)
+		n += !!(L[i].sets & (1ULL << bit));
+	return n;
+}
+
+/* Entries of the live list KIND in set BIT, or -errno. */
+static long count_in_set(enum list_kind kind, int bit)
+{
+	struct walk_count {
+		int bit;
+		long n;
+	} c = { bit, 0 };
+	int fds[2], ret;
+
+	ret = lists_open_live(&H.pins, NULL, fds);
+	if (ret)
+		return ret;
+	ret = list_walk(fds[kind], kind, mono_now_ns(), count_visit, &c);
+	close(fds[0]);
+	close(fds[1]);
+	return ret < 0 ? ret : c.n;
+}
+
+/*
+ * Named sets: a feed imported into its set replaces only that set's entries; entries
+ * listed by hand or by another set stay, with every set they are in.
+ */
+static void named_sets(enum list_kind kind, const char *name, bool allowlist)
+{
+	static struct list_item a[300], b[60], a2[250];
+	struct set_table sets;
+	char step[96];
+	int ret, bit_a, bit_b;
+	long n, want;
+
+	nlisted = 0;
+	ret = lists_flush(&H.pins, kind, NULL) < 0 ? -EIO : 0;
+	for (int i = 0; i < 300; i++) {
+		bool v6 = i % 6 == 5;
+
+		a[i] = (struct list_item){
+			.kind = kind,
+			.prefix = random_prefix(v6 ? SLUICE_FAMILY_IPV6 : SLUICE_FAMILY_IPV4,
+						v6 ? 56 : 20 + rnd() % 13),
+		};
+	}
+	ret = ret ?: lists_import(&H.pins, a, 300, kind, "feed-a");
+	ret = ret ?: sets_read(&H.pins, &sets);
+	bit_a = ret ? ret : set_find(&sets, kind, "feed-a");
+	if (!ret && bit_a > 0)
+		for (int i = 0; i < 300; i++)
+			set_note(&a[i].prefix, bit_a, true);
+	tap_result(!ret && bit_a > 0 &&
+			   sets.slot[kind][bit_a].entries == (__u64)model_in_set(bit_a) &&
+			   sets.slot[kind][bit_a].refreshed > 0,
+		   "%s: feed-a imported as a set of %ld prefixes (bit %d, %s)", name,
+		   model_in_set(bit_a), bit_a, strerror(-ret));
+	if (ret || bit_a <= 0)
+		return;
+	/* By hand: ten of feed-a's prefixes, and ten new ones. */
+	for (int i = 0; i < 20 && !ret; i++) {
+		struct list_item item = { .kind = kind };
+
+		item.prefix = i < 10 ? a[i * 7].prefix : random_prefix(SLUICE_FAMILY_IPV4, 28);
+		ret = lists_add(&H.pins, &item);
+		set_note(&item.prefix, SLUICE_SET_MANUAL, true);
+	}
+	/* feed-b: thirty of feed-a's prefixes and thirty of its own. */
+	for (int i = 0; i < 60; i++)
+		b[i] = (struct list_item){ .kind = kind,
+					   .prefix = i < 30 ? a[i * 5 + 1].prefix :
+							      random_prefix(SLUICE_FAMILY_IPV4, 30) };
+	ret = ret ?: lists_import(&H.pins, b, 60, kind, "feed-b");
+	ret = ret ?: sets_read(&H.pins, &sets);
+	bit_b = ret ? ret : set_find(&sets, kind, "feed-b");
+	tap_result(!ret && bit_b > 0 && bit_b != bit_a, "%s: 20 added by hand, feed-b imported (%s)",
+		   name, strerror(-ret));
+	if (ret || bit_b <= 0)
+		return;
+	for (int i = 0; i < 60; i++)
+		set_note(&b[i].prefix, bit_b, true);
+	snprintf(step, sizeof(step), "%s: feed-a, feed-b and entries by hand", name);
+	check_sources(step, allowlist);
+
+	/* feed-a again: its first 150 stay, 100 are new, 150 left the feed. */
+	for (int i = 0; i < 250; i++)
+		a2[i] = i < 150 ? a[i] :
+				  (struct list_item){ .kind = kind,
+						      .prefix = random_prefix(SLUICE_FAMILY_IPV4,
+									      24 + rnd() % 9) };
+	ret = lists_import(&H.pins, a2, 250, kind, "feed-a");
+	for (int i = 0; i < 300; i++)
+		set_note(&a[i].prefix, bit_a, false);
+	for (int i = 0; i < 250; i++)
+		set_note(&a2[i].prefix, bit_a, true);
+	n = ret ? ret : count_in_set(kind, bit_a);
+	tap_result(n == model_in_set(bit_a), "%s: feed-a refreshed: %ld entries in it, want %ld (%s)",
+		   name, n, model_in_set(bit_a), strerror(ret < 0 ? -ret : 0));
+	snprintf(step, sizeof(step), "%s: after feed-a's refresh", name);
+	check_sources(step, allowlist);
+
+	/* Out of one set: an entry by hand stays, an entry of feed-a alone goes. */
+	ret = lists_del(&H.pins, kind, &a[0].prefix, "feed-a");
+	set_note(&a[0].prefix, bit_a, false);
+	tap_result(!ret && lists_del(&H.pins, kind, &a[0].prefix, "feed-a") == -ENOENT,
+		   "%s: del from feed-a, then again: not in the set (%s)", name, strerror(-ret));
+	want = model_in_set(bit_b);
+	n = lists_flush(&H.pins, kind, "feed-b");
+	for (int i = 0; i < 60; i++)
+		set_note(&b[i].prefix, bit_b, false);
+	ret = sets_read(&H.pins, &sets);
+	tap_result(n == want && !ret && set_find(&sets, kind, "feed-b") == -ENOENT &&
+			   set_find(&sets, kind, "feed-a") == bit_a,
+		   "%s: flush of feed-b: %ld entries left it, want %ld; its name is gone", name, n,
+		   want);
+	snprintf(step, sizeof(step), "%s: after del from feed-a and flush of feed-b", name);
+	check_sources(step, allowlist);
+}
+
 static void run(bool allowlist)
 {
 	enum list_kind kind = allowlist ? LIST_ALLOW : LIST_BLOCK;
@@ -324,7 +478,7 @@ static void run(bool allowlist)
 
 	/* Deletes leave records that only the trie can settle. */
 	for (int i = 0, done = 0; i < nlisted && done < 500; i += 3, done++) {
-		ret = lists_del(&H.pins, kind, &L[i].pfx);
+		ret = lists_del(&H.pins, kind, &L[i].pfx, NULL);
 		if (ret)
 			break;
 		L[i].live = false;
@@ -367,7 +521,7 @@ static void run(bool allowlist)
 						v6 ? 64 : 17 + rnd() % 16),
 		};
 	}
-	ret = lists_import(&H.pins, items, n);
+	ret = lists_import(&H.pins, items, n, kind, NULL);
 	for (int i = 0; i < n && !ret; i++) {
 		bool known = false;
 
@@ -381,6 +535,7 @@ static void run(bool allowlist)
 	snprintf(step, sizeof(step), "%s: after the import", name);
 	check_sources(step, allowlist);
 	host_records(kind, name, allowlist);
+	named_sets(kind, name, allowlist);
 }
 
 int main(void)
@@ -389,12 +544,17 @@ int main(void)
 	/* lists_import copies the policy text too: the controller's own map, made here. */
 	H.pins.fds[PIN_TEXT] = bpf_map_create(BPF_MAP_TYPE_ARRAY, "sluice_text", 4,
 					 sizeof(struct sluice_text), 2, NULL);
-	tap_result(H.pins.fds[PIN_TEXT] >= 0, "policy text map created");
-	if (H.pins.fds[PIN_TEXT] < 0)
+	H.pins.fds[PIN_SETS] = bpf_map_create(BPF_MAP_TYPE_ARRAY, "sluice_sets", 4,
+					 sizeof(struct sluice_set), 2 * SLUICE_MAX_SETS, NULL);
+	tap_result(H.pins.fds[PIN_TEXT] >= 0 && H.pins.fds[PIN_SETS] >= 0,
+		   "policy text and set maps created");
+	if (H.pins.fds[PIN_TEXT] < 0 || H.pins.fds[PIN_SETS] < 0)
 		return tap_exit();
 	run(false);
 	run(true);
 	close(H.pins.fds[PIN_TEXT]);
+	close(H.pins.fds[PIN_SETS]);
+	H.pins.fds[PIN_SETS] = -1;
 	harness_close();
 	return tap_exit();
 }

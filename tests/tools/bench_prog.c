@@ -651,7 +651,7 @@ static void random_prefix(int family, struct sluice_lpm_key *k)
  */
 static int list_insert(struct env *e, enum list_kind kind, const struct sluice_lpm_key *k)
 {
-	struct sluice_list_entry v = {};
+	struct sluice_list_entry v = { .sets = 1ULL << SLUICE_SET_MANUAL };
 	struct list_item item = { .kind = kind };
 
 	/* The hash's own NOEXIST tells a new prefix; lists_add then writes it properly. */

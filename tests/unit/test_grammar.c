@@ -930,6 +930,9 @@ static void test_list_item(void **state)
 		{ "block add 10.0.0.0/8 comment \"say \\\"hi\\\" \\\\o/ #1\"",
 		  "block add 10.0.0.0/8 comment \"say \\\"hi\\\" \\\\o/ #1\"" },
 		{ "block add 10.0.0.0/8 comment \"\"", "block add 10.0.0.0/8" },
+		{ "block add 192.0.2.0/24 set drop-v4 ttl 1h", "block add 192.0.2.0/24 ttl 1h set drop-v4" },
+		{ "allow add 2001:db8::/32 set partners comment x",
+		  "allow add 2001:db8::/32 comment \"x\" set partners" },
 	};
 	static const struct {
 		const char *in;
@@ -937,7 +940,7 @@ static void test_list_item(void **state)
 		const char *msg;
 	} bad[] = {
 		{ "block add", -1,
-		  "expected PREFIX [ttl DURATION] [comment TEXT], got the end of the line" },
+		  "expected PREFIX [ttl DURATION] [comment TEXT] [set NAME], got the end of the line" },
 		{ "block add 300.1.2.3", 2, "300.1.2.3: not an IPv4 or IPv6 prefix" },
 		{ "block add 1.2.3.4 ttl", 3,
 		  "ttl: expected DURATION like 1h, got the end of the line" },
@@ -950,8 +953,12 @@ static void test_list_item(void **state)
 		  "comment: expected TEXT, got the end of the line" },
 		{ "block add 1.2.3.4 comment \"0123456789012345678901234567890123456789\"", 4,
 		  "comment: at most 39 bytes, got 40 in \"0123456789012345678901234567890123456789\"" },
+		{ "block add 1.2.3.4 set a set b", 5, "set: only one set per item" },
+		{ "block add 1.2.3.4 set", 3, "set: expected a set NAME, got the end of the line" },
+		{ "block add 1.2.3.4 set bad/name", 4,
+		  "set: expected a NAME of letters, digits, _ . or - (at most 31), got \"bad/name\"" },
 		{ "block add 1.2.3.4 expires 1h", 3,
-		  "expected ttl DURATION or comment TEXT after the prefix, got \"expires\"" },
+		  "expected ttl DURATION, comment TEXT or set NAME after the prefix, got \"expires\"" },
 	};
 	unsigned int columns[GRAMMAR_MAX_TOKENS];
 	struct list_item item, again;
@@ -1032,7 +1039,7 @@ static void test_policy_line(void **state)
 		{ "rule add", 6, "rule: expected NAME, got the end of the line" },
 		{ "rule add none udp", 10, "rule: the name \"none\" is reserved for packets no rule decided" },
 		{ "block add", 7,
-		  "expected PREFIX [ttl DURATION] [comment TEXT], got the end of the line" },
+		  "expected PREFIX [ttl DURATION] [comment TEXT] [set NAME], got the end of the line" },
 		{ "rule add web tcp", 10, "rule web: already defined" },
 		{ "block add 1.2.3.4 comment \"x", 27,
 		  "unterminated quote: no closing \" before the end of the line" },

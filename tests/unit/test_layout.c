@@ -17,7 +17,7 @@
 #include "sluice.h"
 
 /* The version these vectors were taken at. */
-#define GOLDEN_LAYOUT_VERSION 7
+#define GOLDEN_LAYOUT_VERSION 8
 
 static void test_version(void **state)
 {
@@ -83,8 +83,10 @@ static void test_lists(void **state)
 {
 	(void)state;
 	assert_int_equal(sizeof(struct sluice_lpm_key), 20);
-	assert_int_equal(sizeof(struct sluice_list_entry), 48);
-	assert_int_equal(offsetof(struct sluice_list_entry, comment), 8);
+	assert_int_equal(sizeof(struct sluice_list_entry), 56);
+	assert_int_equal(offsetof(struct sluice_list_entry, sets), 8);
+	assert_int_equal(offsetof(struct sluice_list_entry, comment), 16);
+	assert_int_equal(sizeof(struct sluice_hosts), 56);
 	assert_int_equal(offsetof(struct sluice_filter_header, lengths), 8);
 	assert_int_equal(sizeof(struct sluice_state), 32);
 	assert_int_equal(offsetof(struct sluice_state, list_capacity), 24);

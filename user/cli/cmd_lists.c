@@ -182,7 +182,7 @@ static int list_del(enum list_kind kind, int argc, char **argv)
 	err = cmd_open_pins(verb, &p, true);
 	if (err)
 		return err;
-	err = lists_del(&p, kind, &pfx);
+	err = lists_del(&p, kind, &pfx, NULL);
 	if (err == -ENOENT)
 		pr_warn("%s: %s: not listed", verb, argv[1]);
 	else if (err)
@@ -240,7 +240,7 @@ static int list_flush(enum list_kind kind, int argc, char **argv)
 	err = cmd_open_pins(verb, &p, true);
 	if (err)
 		return err;
-	n = lists_flush(&p, kind);
+	n = lists_flush(&p, kind, NULL);
 	pins_close(&p);
 	if (n < 0) {
 		pr_warn("%s flush: %s", list_names[kind], strerror(-n));
@@ -324,7 +324,7 @@ static int list_import(enum list_kind kind, int argc, char **argv)
 		policy_free(&doc);
 		return exit_code_for(err);
 	}
-	err = lists_import(&p, doc.items, doc.nitems);
+	err = lists_import(&p, doc.items, doc.nitems, kind, NULL);
 	pins_close(&p);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	if (err) {

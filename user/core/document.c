@@ -42,10 +42,12 @@ int policy_add_item(struct policy_doc *doc, const struct list_item *item)
 	return 0;
 }
 
+/* The same prefix in the same list and set: a prefix may be listed once per set. */
 static bool same_entry(const struct list_item *a, const struct list_item *b)
 {
 	return a->kind == b->kind && a->prefix.family == b->prefix.family &&
-	       a->prefix.plen == b->prefix.plen && !memcmp(a->prefix.addr, b->prefix.addr, 16);
+	       a->prefix.plen == b->prefix.plen && !memcmp(a->prefix.addr, b->prefix.addr, 16) &&
+	       !strncmp(a->set, b->set, sizeof(a->set));
 }
 
 /*
@@ -193,12 +195,15 @@ static int add_file_item(struct policy_doc *doc, const struct list_item *item,
 			 struct parse_error *err, struct file_state *fs)
 {
 	size_t dup = 0;
-	char text[64];
+	char text[128];
 	int ret;
 
 	ret = fs ? index_add(doc, &fs->index, item, &dup) : policy_add_item(doc, item);
 	if (ret == -EEXIST) {
 		format_prefix(&item->prefix, text, sizeof(text));
+		if (item->set[0])
+			snprintf(text + strlen(text), sizeof(text) - strlen(text), " (set %.*s)",
+				 SLUICE_NAME_LEN - 1, item->set);
 		if (dup >= fs->first_item)
 			return fail(err, "%s: already listed at line %u", text,
 				    fs->item_lines[dup - fs->first_item]);

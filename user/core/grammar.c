@@ -187,7 +187,7 @@ static const char *proto_name(enum sluice_proto proto)
 	return "no protocol";
 }
 
-static bool valid_name(const char *s)
+bool valid_name(const char *s)
 {
 	size_t len = strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-");
 
@@ -506,7 +506,7 @@ int parse_list_item(enum list_kind kind, char **words, const unsigned int *colum
 		    struct list_item *item, struct parse_error *err)
 {
 	struct words ws = { .w = words, .columns = columns, .n = n, .i = 1, .err = err };
-	bool has_ttl = false, has_comment = false;
+	bool has_ttl = false, has_comment = false, has_set = false;
 	const char *v;
 	int ret;
 
@@ -515,7 +515,7 @@ int parse_list_item(enum list_kind kind, char **words, const unsigned int *colum
 	if (!n)
 		return wfail(
 			&ws, 0,
-			"expected PREFIX [ttl DURATION] [comment TEXT], got the end of the line");
+			"expected PREFIX [ttl DURATION] [comment TEXT] [set NAME], got the end of the line");
 	ret = wat(&ws, 0, parse_prefix(words[0], &item->prefix, err));
 	while (!ret && ws.i < n) {
 		unsigned int i = ws.i++;
@@ -531,13 +531,23 @@ int parse_list_item(enum list_kind kind, char **words, const unsigned int *colum
 			ret = next_value(&ws, "TEXT", &v);
 			if (!ret)
 				ret = wat(&ws, i + 1, parse_comment(v, item->comment, err));
-		} else if (!strcmp(w, "ttl") || !strcmp(w, "comment")) {
+		} else if (!strcmp(w, "set") && !has_set) {
+			has_set = true;
+			ret = next_value(&ws, "a set NAME", &v);
+			if (!ret && !valid_name(v))
+				ret = wfail(&ws, i + 1,
+					    "set: expected a NAME of letters, digits, _ . or - (at "
+					    "most 31), got %s",
+					    Q(v));
+			if (!ret)
+				memcpy(item->set, v, strlen(v));
+		} else if (!strcmp(w, "ttl") || !strcmp(w, "comment") || !strcmp(w, "set")) {
 			ret = wfail(&ws, i, "%s: only one %s per item", w, w);
 		} else {
-			ret = wfail(
-				&ws, i,
-				"expected ttl DURATION or comment TEXT after the prefix, got %s",
-				Q(w));
+			ret = wfail(&ws, i,
+				    "expected ttl DURATION, comment TEXT or set NAME after the "
+				    "prefix, got %s",
+				    Q(w));
 		}
 	}
 	return ret;
@@ -555,14 +565,16 @@ void format_list_item(const struct list_item *item, char *buf, size_t len)
 		format_duration(item->ttl_ns, text, sizeof(text));
 		sb_printf(&b, " ttl %s", text);
 	}
-	if (!item->comment[0])
-		return;
-	for (i = 0; i < SLUICE_COMMENT_LEN && item->comment[i]; i++) {
-		if (item->comment[i] == '"' || item->comment[i] == '\\')
-			comment[o++] = '\\';
-		comment[o++] = item->comment[i];
+	if (item->comment[0]) {
+		for (i = 0; i < SLUICE_COMMENT_LEN && item->comment[i]; i++) {
+			if (item->comment[i] == '"' || item->comment[i] == '\\')
+				comment[o++] = '\\';
+			comment[o++] = item->comment[i];
+		}
+		comment[o] = '\0';
+		sb_printf(&b, " comment \"%s\"", comment);
 	}
-	comment[o] = '\0';
-	sb_printf(&b, " comment \"%s\"", comment);
+	if (item->set[0])
+		sb_printf(&b, " set %.*s", SLUICE_NAME_LEN - 1, item->set);
 }
 

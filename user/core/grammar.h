@@ -49,6 +49,8 @@ struct list_item {
 	struct prefix prefix;
 	__u64 ttl_ns; /* 0: permanent */
 	char comment[SLUICE_COMMENT_LEN]; /* "" when none; at most 39 bytes, no control characters */
+	char set[SLUICE_NAME_LEN]; /* `set NAME`: the named set it belongs to; "" added by hand */
+	__u64 sets; /* read from the maps: the bits of its sets (sluice.h); 0 when parsed */
 };
 
 /*
@@ -67,13 +69,19 @@ int tokenize(char *line, char **words, unsigned int *columns, unsigned int max,
 int parse_rule(char **words, const unsigned int *columns, unsigned int n, struct rule_spec *spec,
 	       struct parse_error *err);
 
-/* Parses the words after `allow add` or `block add`: PREFIX [ttl DURATION] [comment TEXT]. */
+/*
+ * Parses the words after `allow add` or `block add`:
+ * PREFIX [ttl DURATION] [comment TEXT] [set NAME].
+ */
 int parse_list_item(enum list_kind kind, char **words, const unsigned int *columns,
 		    unsigned int n, struct list_item *item, struct parse_error *err);
 
 /* The canonical line for a rule (`rule add NAME ...`) and a list item (`block add ...`). */
 void format_rule(const struct rule_spec *spec, char *buf, size_t len);
 void format_list_item(const struct list_item *item, char *buf, size_t len);
+
+/* Is NAME a valid rule or set name: [A-Za-z0-9_.-], 1 to 31 characters? */
+bool valid_name(const char *s);
 
 /* The burst a limit runs with: as written, or one second of its rate. */
 __u64 limit_burst(const struct limit_spec *ls);

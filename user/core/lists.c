@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
@@ -463,10 +464,12 @@ static int writer_put(struct list_writer *w, const struct list_filter *filter,
 	return ++w->n == LIST_BATCH ? writer_flush(w) : 0;
 }
 
-static void fill_entry(struct sluice_list_entry *entry, const struct list_item *item, __u64 now)
+static void fill_entry(struct sluice_list_entry *entry, const struct list_item *item, __u64 now,
+		       unsigned int bit)
 {
 	memset(entry, 0, sizeof(*entry));
 	entry->expires_ns = item->ttl_ns ? now + item->ttl_ns : 0;
+	entry->sets = 1ULL << bit;
 	memcpy(entry->comment, item->comment, sizeof(entry->comment));
 }
 
@@ -475,29 +478,88 @@ static __u64 earlier_expiry(__u64 a, __u64 b)
 	return !a ? b : !b ? a : a < b ? a : b;
 }
 
+/* The later of two expiries, 0 (never) latest of all. */
+static __u64 later_expiry(__u64 a, __u64 b)
+{
+	return !a || !b ? 0 : a > b ? a : b;
+}
+
+/*
+ * An entry in several sets is listed while any of them lists it: the union of the
+ * sets, the later expiry, and the first comment given.
+ */
+static void entry_merge(struct sluice_list_entry *into, const struct sluice_list_entry *from)
+{
+	into->sets |= from->sets;
+	into->expires_ns = later_expiry(into->expires_ns, from->expires_ns);
+	if (!into->comment[0])
+		memcpy(into->comment, from->comment, sizeof(into->comment));
+}
+
+/* ---- Named sets ---- */
+
+int sets_read(const struct pins *p, struct set_table *t)
+{
+	memset(t, 0, sizeof(*t));
+	if (p->fds[PIN_SETS] < 0)
+		return 0;
+	for (__u32 i = 0; i < 2 * SLUICE_MAX_SETS; i++)
+		if (bpf_map_lookup_elem(p->fds[PIN_SETS], &i,
+					&t->slot[i / SLUICE_MAX_SETS][i % SLUICE_MAX_SETS]))
+			return -errno;
+	return 0;
+}
+
+int sets_write(const struct pins *p, const struct set_table *t)
+{
+	if (p->fds[PIN_SETS] < 0)
+		return 0;
+	for (__u32 i = 0; i < 2 * SLUICE_MAX_SETS; i++)
+		if (bpf_map_update_elem(p->fds[PIN_SETS], &i,
+					&t->slot[i / SLUICE_MAX_SETS][i % SLUICE_MAX_SETS], BPF_ANY))
+			return -errno;
+	return 0;
+}
+
+int set_find(const struct set_table *t, enum list_kind kind, const char *name)
+{
+	if (!name || !name[0])
+		return SLUICE_SET_MANUAL;
+	for (int bit = 1; bit < SLUICE_MAX_SETS; bit++)
+		if (!strncmp(t->slot[kind][bit].name, name, SLUICE_NAME_LEN))
+			return bit;
+	return -ENOENT;
+}
+
+int set_assign(struct set_table *t, enum list_kind kind, const char *name)
+{
+	int bit = set_find(t, kind, name);
+
+	if (bit != -ENOENT)
+		return bit;
+	for (bit = 1; bit < SLUICE_MAX_SETS; bit++) {
+		struct sluice_set *s = &t->slot[kind][bit];
+
+		if (!s->name[0]) {
+			memset(s, 0, sizeof(*s));
+			snprintf(s->name, sizeof(s->name), "%s", name);
+			return bit;
+		}
+	}
+	return -ENOSPC;
+}
+
 /* ---- Generations ---- */
 
 void list_gen_begin(struct list_gen *g, __u32 active)
 {
+	memset(g, 0, sizeof(*g));
 	g->fd[LIST_ALLOW] = g->fd[LIST_BLOCK] = -1;
 	g->active = active;
 	g->next = !SLUICE_ACTIVE_LISTS(active);
-	g->expiry = 0;
-	g->items = NULL;
-	g->nitems = 0;
-	memset(g->hosts, 0, sizeof(g->hosts));
 }
 
-/*
- * The keys of the items a build writes into one list: the live entries it copies skip
- * those, which the items replace anyway (a feed imported again costs one write an entry,
- * not two). Open addressing on item indexes + 1; 0 is empty.
- */
-struct key_set {
-	__u32 *slots;
-	size_t mask;
-	struct sluice_lpm_key *keys; /* by item index */
-};
+#define ITEM_MERGED 0xff
 
 static size_t key_slot(const struct sluice_lpm_key *k, size_t mask)
 {
@@ -513,17 +575,46 @@ static void key_set_free(struct key_set *ks)
 	memset(ks, 0, sizeof(*ks));
 }
 
-/* Fills KS with the keys of the ITEMS of KIND; an empty set when none. -ENOMEM. */
-static int key_set_fill(struct key_set *ks, const struct list_item *items, size_t n,
-			enum list_kind kind)
+/* Adds ENTRY to what item I gets from other sets. -ENOMEM. */
+static int merge_into(struct list_gen *g, size_t i, const struct sluice_list_entry *entry)
 {
-	size_t size = 1;
+	if (!g->merge_of) {
+		g->merge_of = calloc(g->nitems, sizeof(*g->merge_of));
+		if (!g->merge_of)
+			return -ENOMEM;
+	}
+	if (g->merge_of[i]) {
+		entry_merge(&g->merged[g->merge_of[i] - 1], entry);
+		return 0;
+	}
+	if (g->nmerged == g->merged_cap) {
+		size_t cap = g->merged_cap ? 2 * g->merged_cap : 256;
+		struct sluice_list_entry *m = realloc(g->merged, cap * sizeof(*m));
 
-	memset(ks, 0, sizeof(*ks));
+		if (!m)
+			return -ENOMEM;
+		g->merged = m;
+		g->merged_cap = cap;
+	}
+	g->merged[g->nmerged++] = *entry;
+	g->merge_of[i] = g->nmerged;
+	return 0;
+}
+
+/*
+ * Indexes the keys of the items of KIND (once per build). An item whose key an earlier
+ * one has is merged into it and marked ITEM_MERGED. -ENOMEM.
+ */
+static int key_set_fill(struct list_gen *g, enum list_kind kind)
+{
+	struct key_set *ks = &g->index[kind];
+	size_t size = 1, n = g->nitems;
+	__u64 now = mono_now_ns();
+
+	if (ks->slots || !n)
+		return 0;
 	while (size < 2 * n)
 		size <<= 1;
-	if (!n)
-		return 0;
 	ks->slots = calloc(size, sizeof(*ks->slots));
 	ks->keys = malloc(n * sizeof(*ks->keys));
 	if (!ks->slots || !ks->keys || n >= UINT32_MAX) {
@@ -532,57 +623,119 @@ static int key_set_fill(struct key_set *ks, const struct list_item *items, size_
 	}
 	ks->mask = size - 1;
 	for (size_t i = 0; i < n; i++) {
+		const struct list_item *item = &g->items[i];
 		size_t s;
 
-		if (items[i].kind != kind)
+		if (item->kind != kind)
 			continue;
-		prefix_to_key(&items[i].prefix, &ks->keys[i]);
+		prefix_to_key(&item->prefix, &ks->keys[i]);
 		for (s = key_slot(&ks->keys[i], ks->mask); ks->slots[s]; s = (s + 1) & ks->mask)
-			;
-		ks->slots[s] = i + 1;
+			if (!memcmp(&ks->keys[ks->slots[s] - 1], &ks->keys[i], sizeof(ks->keys[i])))
+				break;
+		if (!ks->slots[s]) {
+			ks->slots[s] = i + 1;
+		} else if (g->item_bit) {
+			struct sluice_list_entry entry;
+			int ret;
+
+			fill_entry(&entry, item, now, g->item_bit[i]);
+			ret = merge_into(g, ks->slots[s] - 1, &entry);
+			if (ret)
+				return ret;
+			g->item_bit[i] = ITEM_MERGED;
+		}
 	}
 	return 0;
 }
 
-static bool key_set_has(const struct key_set *ks, const struct sluice_lpm_key *k)
+/* The index of the item with key K, or -1. */
+static long key_set_find(const struct key_set *ks, const struct sluice_lpm_key *k)
 {
 	if (!ks->slots)
-		return false;
+		return -1;
 	for (size_t s = key_slot(k, ks->mask); ks->slots[s]; s = (s + 1) & ks->mask)
 		if (!memcmp(&ks->keys[ks->slots[s] - 1], k, sizeof(*k)))
-			return true;
-	return false;
+			return ks->slots[s] - 1;
+	return -1;
 }
 
 struct copy_ctx {
 	struct list_writer *w;
 	struct list_filter filter;
-	struct key_set skip;
+	struct list_gen *g;
+	enum list_kind kind;
 	__u64 now, expiry;
 	int err;
 };
 
+/*
+ * Copies live entries into the new hash: without the bits of the sets being replaced
+ * (an entry left with none goes), and not those an item replaces, whose other sets are
+ * merged into the item's entry instead.
+ */
 static long copy_live(const void *keys, const void *values, __u32 n, void *ctx)
 {
 	const struct sluice_lpm_key *k = keys;
 	const struct sluice_list_entry *e = values;
 	struct copy_ctx *c = ctx;
+	struct list_gen *g = c->g;
 
 	for (__u32 i = 0; i < n && !c->err; i++) {
-		if (is_host_record(&k[i]) || (e[i].expires_ns && e[i].expires_ns <= c->now) ||
-		    key_set_has(&c->skip, &k[i]))
+		struct sluice_list_entry entry;
+		long item;
+
+		if (is_host_record(&k[i]) || (e[i].expires_ns && e[i].expires_ns <= c->now))
 			continue; /* records are made again from the /32s */
-		c->expiry = earlier_expiry(c->expiry, e[i].expires_ns);
-		c->err = writer_put(c->w, &c->filter, &k[i], &e[i]);
+		entry = e[i];
+		if (entry.sets & g->clear[c->kind])
+			g->cleared[c->kind]++;
+		entry.sets &= ~g->clear[c->kind];
+		if (!entry.sets)
+			continue;
+		item = key_set_find(&g->index[c->kind], &k[i]);
+		if (item >= 0) {
+			entry.sets &= ~g->item_bits[c->kind];
+			if (entry.sets)
+				c->err = merge_into(g, item, &entry);
+			continue;
+		}
+		c->expiry = earlier_expiry(c->expiry, entry.expires_ns);
+		c->err = writer_put(c->w, &c->filter, &k[i], &entry);
 	}
 	return n;
+}
+
+int list_gen_items(struct list_gen *g, const struct list_item *items, size_t n,
+		   const struct set_table *sets)
+{
+	g->items = items;
+	g->nitems = n;
+	for (size_t i = 0; i < n; i++) {
+		int bit;
+
+		if (!items[i].set[0] && !g->item_bit) {
+			g->item_bits[items[i].kind] |= 1ULL << SLUICE_SET_MANUAL;
+			continue;
+		}
+		bit = sets ? set_find(sets, items[i].kind, items[i].set) : -ENOENT;
+		if (bit < 0)
+			return bit;
+		if (!g->item_bit) {
+			g->item_bit = calloc(n, 1); /* SLUICE_SET_MANUAL is 0 */
+			if (!g->item_bit)
+				return -ENOMEM;
+		}
+		g->item_bit[i] = bit;
+		g->item_bits[items[i].kind] |= 1ULL << bit;
+	}
+	return 0;
 }
 
 int list_gen_replace(struct pins *p, struct list_gen *g, enum list_kind kind, size_t want,
 		     bool keep_live)
 {
 	struct list_filter filter = pins_filter(p, kind, g->next);
-	struct copy_ctx c = { .filter = filter, .now = mono_now_ns() };
+	struct copy_ctx c = { .filter = filter, .g = g, .kind = kind, .now = mono_now_ns() };
 	int live = -ENOENT, fd, ret = 0;
 	__u32 cap = list_capacity(p);
 	struct bpf_map_info info = {};
@@ -613,7 +766,7 @@ int list_gen_replace(struct pins *p, struct list_gen *g, enum list_kind kind, si
 	filter_clear(&filter);
 	if (live >= 0) {
 		c.w = malloc(sizeof(*c.w));
-		ret = key_set_fill(&c.skip, g->items, g->nitems, kind);
+		ret = key_set_fill(g, kind);
 		if (c.w && !ret) {
 			c.w->fd = fd;
 			c.w->n = 0;
@@ -624,7 +777,6 @@ int list_gen_replace(struct pins *p, struct list_gen *g, enum list_kind kind, si
 			ret = -ENOMEM;
 		}
 		free(c.w);
-		key_set_free(&c.skip);
 		close(live);
 		g->expiry = earlier_expiry(g->expiry, c.expiry);
 	}
@@ -638,8 +790,9 @@ int list_gen_replace(struct pins *p, struct list_gen *g, enum list_kind kind, si
 	return 0;
 }
 
-int list_gen_add(struct pins *p, struct list_gen *g, const struct list_item *items, size_t n)
+int list_gen_add(struct pins *p, struct list_gen *g)
 {
+	const struct list_item *items = g->items;
 	struct list_writer *w[2] = {};
 	struct list_filter filter[2];
 	__u64 now = mono_now_ns();
@@ -657,8 +810,12 @@ int list_gen_add(struct pins *p, struct list_gen *g, const struct list_item *ite
 		w[kind]->fd = g->fd[kind];
 		w[kind]->n = 0;
 		w[kind]->hosts = &g->hosts[kind];
+		/* Items of named sets may repeat a prefix (one line per set): merged first. */
+		if (g->item_bit)
+			ret = key_set_fill(g, kind);
 	}
-	for (size_t i = 0; i < n && !ret; i++) {
+	for (size_t i = 0; i < g->nitems && !ret; i++) {
+		unsigned int bit = g->item_bit ? g->item_bit[i] : SLUICE_SET_MANUAL;
 		struct sluice_list_entry entry;
 		struct sluice_lpm_key key;
 		enum list_kind kind = items[i].kind;
@@ -667,8 +824,12 @@ int list_gen_add(struct pins *p, struct list_gen *g, const struct list_item *ite
 			ret = -EINVAL; /* an item of a list this build keeps */
 			break;
 		}
+		if (bit == ITEM_MERGED)
+			continue;
 		prefix_to_key(&items[i].prefix, &key);
-		fill_entry(&entry, &items[i], now);
+		fill_entry(&entry, &items[i], now, bit);
+		if (g->merge_of && g->merge_of[i])
+			entry_merge(&entry, &g->merged[g->merge_of[i] - 1]);
 		g->expiry = earlier_expiry(g->expiry, entry.expires_ns);
 		ret = writer_put(w[kind], &filter[kind], &key, &entry);
 	}
@@ -718,12 +879,28 @@ int list_gen_stage(struct pins *p, struct list_gen *g)
 	return ret;
 }
 
+/* What a build allocated besides its hashes. */
+static void list_gen_free(struct list_gen *g)
+{
+	for (int kind = LIST_ALLOW; kind <= LIST_BLOCK; kind++) {
+		host_table_free(&g->hosts[kind]);
+		key_set_free(&g->index[kind]);
+	}
+	free(g->item_bit);
+	free(g->merge_of);
+	free(g->merged);
+	g->item_bit = NULL;
+	g->merge_of = NULL;
+	g->merged = NULL;
+	g->nmerged = g->merged_cap = 0;
+}
+
 int list_gen_finish(struct pins *p, struct list_gen *g)
 {
 	int ret = 0;
 
+	list_gen_free(g);
 	for (int kind = LIST_ALLOW; kind <= LIST_BLOCK; kind++) {
-		host_table_free(&g->hosts[kind]);
 		if (g->fd[kind] < 0)
 			continue;
 		if (!ret)
@@ -739,8 +916,8 @@ void list_gen_abort(const struct pins *p, struct list_gen *g)
 {
 	bool built = false;
 
+	list_gen_free(g);
 	for (int kind = LIST_ALLOW; kind <= LIST_BLOCK; kind++) {
-		host_table_free(&g->hosts[kind]);
 		if (g->fd[kind] >= 0) {
 			close(g->fd[kind]);
 			built = true;
@@ -852,7 +1029,8 @@ static int set_list_flag(struct pins *p, __u32 active, enum list_kind kind)
  * Rebuilds KIND with ITEM added, its hash twice the size of the full live one (which
  * list_gen_replace adds to the size asked for); -ENOSPC when that is the list capacity.
  */
-static int lists_grow(struct pins *p, __u32 active, const struct list_item *item)
+static int lists_grow(struct pins *p, __u32 active, const struct list_item *item,
+		      const struct set_table *sets)
 {
 	int fd = list_open(p, item->kind, SLUICE_ACTIVE_LISTS(active));
 	struct bpf_map_info info = {};
@@ -869,9 +1047,12 @@ static int lists_grow(struct pins *p, __u32 active, const struct list_item *item
 			return -ENOSPC;
 	}
 	list_gen_begin(&g, active);
-	ret = list_gen_replace(p, &g, item->kind, info.max_entries ? info.max_entries : 1, true);
+	ret = list_gen_items(&g, item, 1, sets);
 	if (!ret)
-		ret = list_gen_add(p, &g, item, 1);
+		ret = list_gen_replace(p, &g, item->kind, info.max_entries ? info.max_entries : 1,
+				       true);
+	if (!ret)
+		ret = list_gen_add(p, &g);
 	if (ret) {
 		list_gen_abort(p, &g);
 		return ret;
@@ -879,26 +1060,62 @@ static int lists_grow(struct pins *p, __u32 active, const struct list_item *item
 	return lists_switch(p, &g, list_flag(item->kind), 0);
 }
 
+/* The bit of the set ITEM names, registered in T and sluice_sets if it is new. */
+static int item_set_bit(const struct pins *p, struct set_table *t, const struct list_item *item)
+{
+	int bit, ret;
+
+	ret = sets_read(p, t);
+	if (ret)
+		return ret;
+	bit = set_find(t, item->kind, item->set);
+	if (bit != -ENOENT)
+		return bit;
+	bit = set_assign(t, item->kind, item->set);
+	if (bit < 0)
+		return bit;
+	ret = sets_write(p, t);
+	return ret ? ret : bit;
+}
+
 int lists_add(struct pins *p, const struct list_item *item)
 {
-	struct sluice_list_entry entry;
+	struct sluice_list_entry entry, old;
 	struct list_filter filter;
 	struct sluice_lpm_key key;
+	struct set_table *sets;
 	__u32 active, gen;
-	int fd, ret;
+	int bit, fd, ret;
 
 	ret = pins_active(p, &active);
 	if (ret)
 		return ret;
+	sets = malloc(sizeof(*sets));
+	if (!sets)
+		return -ENOMEM;
+	bit = item_set_bit(p, sets, item);
+	if (bit < 0) {
+		free(sets);
+		return bit;
+	}
 	gen = SLUICE_ACTIVE_LISTS(active);
 	fd = list_open(p, item->kind, gen);
-	if (fd == -ENOENT) /* no hash yet: a generation with one */
-		return lists_grow(p, active, item);
-	if (fd < 0)
+	if (fd == -ENOENT) { /* no hash yet: a generation with one */
+		ret = lists_grow(p, active, item, sets);
+		free(sets);
+		return ret;
+	}
+	if (fd < 0) {
+		free(sets);
 		return fd;
+	}
 	ret = set_list_flag(p, active, item->kind);
 	prefix_to_key(&item->prefix, &key);
-	fill_entry(&entry, item, mono_now_ns());
+	fill_entry(&entry, item, mono_now_ns(), bit);
+	/* Listed by other sets too: those keep it as long as they list it. */
+	if (!bpf_map_lookup_elem(fd, &key, &old) && (old.sets & ~entry.sets) &&
+	    (!old.expires_ns || old.expires_ns > mono_now_ns()))
+		entry_merge(&entry, &old);
 	filter = pins_filter(p, item->kind, gen);
 	if (!ret && !filter.v4)
 		ret = -EIO;
@@ -913,53 +1130,92 @@ int lists_add(struct pins *p, const struct list_item *item)
 		ret = host_bit_update(fd, &key, true);
 	close(fd);
 	if (ret == -E2BIG) /* full: grow it */
-		return lists_grow(p, active, item);
-	if (!ret && entry.expires_ns)
+		ret = lists_grow(p, active, item, sets);
+	else if (!ret && entry.expires_ns)
 		ret = note_expiry(p, entry.expires_ns);
+	free(sets);
 	return ret;
 }
 
-int lists_import(struct pins *p, const struct list_item *items, size_t n)
+int lists_import(struct pins *p, const struct list_item *items, size_t n, enum list_kind kind,
+		 const char *set)
 {
-	size_t want[2] = {};
-	__u32 active, on = 0;
+	struct set_table *sets = NULL;
 	struct list_gen g;
-	int ret;
+	__u32 active;
+	int bit = SLUICE_SET_MANUAL, ret;
 
 	ret = pins_active(p, &active);
 	if (ret)
 		return ret;
-	for (size_t i = 0; i < n; i++)
-		want[items[i].kind]++;
 	list_gen_begin(&g, active);
-	g.items = items;
-	g.nitems = n;
-	for (int kind = LIST_ALLOW; kind <= LIST_BLOCK && !ret; kind++) {
-		if (!want[kind])
-			continue;
-		on |= list_flag(kind);
-		ret = list_gen_replace(p, &g, kind, want[kind], true);
+	if (set && set[0]) {
+		sets = malloc(sizeof(*sets));
+		ret = sets ? sets_read(p, sets) : -ENOMEM;
+		bit = ret ? ret : set_assign(sets, kind, set);
+		if (bit < 0) {
+			free(sets);
+			return bit;
+		}
+		/* The set's content is replaced: live entries lose its bit, the items bring it. */
+		g.clear[kind] = 1ULL << bit;
+		g.item_bits[kind] = 1ULL << bit;
+		g.item_bit = calloc(n ? n : 1, 1);
+		if (!g.item_bit) {
+			free(sets);
+			return -ENOMEM;
+		}
+		memset(g.item_bit, bit, n);
+		g.items = items;
+		g.nitems = n;
+		sets->slot[kind][bit].refreshed = time(NULL);
+	} else {
+		ret = list_gen_items(&g, items, n, NULL);
 	}
+	for (size_t i = 0; i < n && !ret; i++)
+		if (items[i].kind != kind)
+			ret = -EINVAL;
 	if (!ret)
-		ret = list_gen_add(p, &g, items, n);
+		ret = list_gen_replace(p, &g, kind, n, true);
+	if (!ret)
+		ret = list_gen_add(p, &g);
+	/* The name goes in before the switch, so no reader sees an entry of a nameless set. */
+	if (!ret && sets) {
+		size_t entries = 0;
+
+		for (size_t i = 0; i < n; i++)
+			entries += g.item_bit[i] != ITEM_MERGED;
+		sets->slot[kind][bit].entries = entries;
+		ret = sets_write(p, sets);
+	}
+	free(sets);
 	if (ret) {
 		list_gen_abort(p, &g);
 		return ret;
 	}
-	return lists_switch(p, &g, on, 0);
+	return lists_switch(p, &g, list_flag(kind), 0);
 }
 
-int lists_del(struct pins *p, enum list_kind kind, const struct prefix *pfx)
+int lists_del(struct pins *p, enum list_kind kind, const struct prefix *pfx, const char *set)
 {
 	struct sluice_list_entry entry;
 	struct list_filter filter;
 	struct sluice_lpm_key key;
+	struct set_table *sets = NULL;
 	__u32 active;
-	int fd, ret;
+	int bit = -1, fd, ret;
 
 	ret = pins_active(p, &active);
 	if (ret)
 		return ret;
+	if (set && set[0]) {
+		sets = malloc(sizeof(*sets));
+		ret = sets ? sets_read(p, sets) : -ENOMEM;
+		bit = ret ? ret : set_find(sets, kind, set);
+		free(sets);
+		if (bit < 0)
+			return bit;
+	}
 	prefix_to_key(pfx, &key);
 	fd = list_open(p, kind, SLUICE_ACTIVE_LISTS(active));
 	if (fd < 0)
@@ -969,6 +1225,16 @@ int lists_del(struct pins *p, enum list_kind kind, const struct prefix *pfx)
 		ret = -errno;
 	else if (!filter.v4)
 		ret = -EIO;
+	else if (bit >= 0 && !(entry.sets & (1ULL << bit)))
+		ret = -ENOENT;
+	if (!ret && bit >= 0 && (entry.sets & ~(1ULL << bit))) {
+		/* Other sets still list it: only this one lets go. */
+		entry.sets &= ~(1ULL << bit);
+		if (bpf_map_update_elem(fd, &key, &entry, BPF_EXIST))
+			ret = -errno;
+		close(fd);
+		return ret;
+	}
 	if (!ret) {
 		/* The table hands the entry's sources to the hash before the entry goes. */
 		filter_forget(&filter, &key);
@@ -999,26 +1265,49 @@ long lists_count(const struct pins *p, enum list_kind kind)
 	return n;
 }
 
-long lists_flush(struct pins *p, enum list_kind kind)
+long lists_flush(struct pins *p, enum list_kind kind, const char *set)
 {
+	struct set_table *sets = malloc(sizeof(*sets));
 	struct list_gen g;
 	__u32 active;
-	long n;
-	int ret;
+	long n = 0;
+	int bit = -1, ret;
 
-	n = lists_count(p, kind);
-	if (n < 0)
-		return n;
-	ret = pins_active(p, &active);
-	if (ret)
-		return ret;
-	/* An empty hash replaces the list; the kernel frees the old one in the background. */
-	list_gen_begin(&g, active);
-	ret = list_gen_replace(p, &g, kind, 0, false);
+	ret = sets ? sets_read(p, sets) : -ENOMEM;
+	if (!ret && set && set[0]) {
+		bit = set_find(sets, kind, set);
+		ret = bit < 0 ? bit : 0;
+	}
+	if (!ret && bit < 0) {
+		n = lists_count(p, kind);
+		ret = n < 0 ? (int)n : 0;
+	}
 	if (!ret)
-		ret = lists_switch(p, &g, 0, list_flag(kind));
+		ret = pins_active(p, &active);
+	if (ret) {
+		free(sets);
+		return ret;
+	}
+	list_gen_begin(&g, active);
+	if (bit >= 0) {
+		/* The set's bit goes from every entry; entries of no other set go with it. */
+		g.clear[kind] = 1ULL << bit;
+		ret = list_gen_replace(p, &g, kind, 0, true);
+		n = g.cleared[kind];
+		memset(&sets->slot[kind][bit], 0, sizeof(sets->slot[kind][bit]));
+	} else {
+		/* An empty hash replaces the list; the kernel frees the old one in the background. */
+		ret = list_gen_replace(p, &g, kind, 0, false);
+		memset(sets->slot[kind], 0, sizeof(sets->slot[kind]));
+	}
+	if (!ret)
+		ret = lists_switch(p, &g, 0, bit >= 0 ? 0 : list_flag(kind));
 	else
 		list_gen_abort(p, &g);
+	/* The names go after the switch: until then the live entries may carry them. */
+	if (!ret)
+		ret = sets_write(p, sets);
+	free(sets);
 	return ret ? ret : n;
 }
 
@@ -1085,6 +1374,7 @@ static long walk_batch(const void *keys, const void *values, __u32 n, void *ctx)
 							1000000000ULL * 1000000000ULL :
 						0;
 		memcpy(item.comment, e[i].comment, sizeof(item.comment) - 1);
+		item.sets = e[i].sets;
 		c->stop = c->visit(&item, c->ctx);
 	}
 	return live;

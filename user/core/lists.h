@@ -20,16 +20,60 @@ struct host_table {
 	size_t mask, used;
 };
 
+/* The named sets of both lists, as in sluice_sets (pins.h), by list and bit. */
+struct set_table {
+	struct sluice_set slot[2][SLUICE_MAX_SETS];
+};
+
+/* Reads T from sluice_sets (empty when the map is missing). -errno. */
+int sets_read(const struct pins *p, struct set_table *t);
+
+/* Writes T to sluice_sets. -errno. */
+int sets_write(const struct pins *p, const struct set_table *t);
+
+/* The bit of set NAME of list KIND ("": SLUICE_SET_MANUAL), or -ENOENT. */
+int set_find(const struct set_table *t, enum list_kind kind, const char *name);
+
+/* The bit of set NAME, taking a free one for a new name; -ENOSPC when all are taken. */
+int set_assign(struct set_table *t, enum list_kind kind, const char *name);
+
+/*
+ * The keys of the items a build writes into one list, by item index + 1 (0 empty): live
+ * entries the items replace are not copied, and an item whose key an earlier item has
+ * (the same prefix in another set) is merged into that one.
+ */
+struct key_set {
+	__u32 *slots;
+	size_t mask;
+	struct sluice_lpm_key *keys; /* by item index */
+};
+
 /* A new list generation being built; the kinds with fd >= 0 get a new hash. */
 struct list_gen {
 	int fd[2]; /* by enum list_kind; -1: the kind keeps its live hash */
 	__u32 active; /* the live word the build started from */
 	__u32 next; /* the list generation being filled */
 	__u64 expiry; /* earliest expiry of the entries written (0: none) */
-	const struct list_item *items; /* the items the build will add: live copies skip them */
+	const struct list_item *items; /* the items the build will add (list_gen_items) */
 	size_t nitems;
+	__u8 *item_bit; /* by item: its set's bit, or ITEM_MERGED; NULL: all by hand */
+	__u64 item_bits[2]; /* the bits of the items' sets, by list */
+	__u64 clear[2]; /* set bits the copied live entries lose: a set imported or flushed */
+	long cleared[2]; /* live entries that had a bit of clear[] */
+	struct key_set index[2]; /* the items' keys, for builds that copy or merge */
+	__u32 *merge_of; /* by item: 1 + its index in merged[], 0 none; NULL until needed */
+	struct sluice_list_entry *merged; /* what other sets add to an item's entry */
+	size_t nmerged, merged_cap;
 	struct host_table hosts[2]; /* by enum list_kind */
 };
+
+/*
+ * The ITEMS a build adds: their set names resolve through SETS (NULL: all by hand;
+ * a name not in it: -ENOENT). Call before list_gen_replace, which copies live entries
+ * around them.
+ */
+int list_gen_items(struct list_gen *g, const struct list_item *items, size_t n,
+		   const struct set_table *sets);
 
 /* Starts a build from the live word ACTIVE. */
 void list_gen_begin(struct list_gen *g, __u32 active);
@@ -41,8 +85,8 @@ void list_gen_begin(struct list_gen *g, __u32 active);
 int list_gen_replace(struct pins *p, struct list_gen *g, enum list_kind kind, size_t want,
 		     bool keep_live);
 
-/* Writes the ITEMS of the kinds being replaced into the new hashes. */
-int list_gen_add(struct pins *p, struct list_gen *g, const struct list_item *items, size_t n);
+/* Writes the items (list_gen_items) of the kinds being replaced into the new hashes. */
+int list_gen_add(struct pins *p, struct list_gen *g);
 
 /*
  * Puts the new hashes under the next generation, and the live hash and filter of each

@@ -248,6 +248,8 @@ int pins_create_user_maps(struct pins *p)
 
 	if (!err)
 		err = create_user_map(p, PIN_IFACES, SLUICE_MAX_IFACES);
+	if (!err)
+		err = create_user_map(p, PIN_SETS, 2 * SLUICE_MAX_SETS);
 	return err;
 }
 

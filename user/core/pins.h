@@ -22,6 +22,18 @@ struct sluice_iface {
 };
 _Static_assert(sizeof(struct sluice_iface) == 40, "sluice_iface layout");
 
+/*
+ * A named set of a list, in the controller's map sluice_sets at list x SLUICE_MAX_SETS
+ * + its bit in the entries' sets word (sluice.h); name "" is a free slot. Slot 0 of each
+ * list, SLUICE_SET_MANUAL, stands for the entries added by hand and has no name.
+ */
+struct sluice_set {
+	char name[SLUICE_NAME_LEN];
+	__u64 refreshed; /* CLOCK_REALTIME seconds of its last import or restore */
+	__u64 entries; /* what that import or restore gave it */
+};
+_Static_assert(sizeof(struct sluice_set) == 48, "sluice_set layout");
+
 /* The policy's rule and setting lines, one value per generation, in the pinned map sluice_text. */
 struct sluice_text {
 	__u32 len;
@@ -49,7 +61,8 @@ struct sluice_text {
 	X(SLOTS, "sluice_slots", 4, sizeof(struct sluice_slot))                            \
 	X(TIERSTATS, "sluice_tierstats", 4, sizeof(struct sluice_tier_stats))              \
 	X(TEXT, "sluice_text", 4, sizeof(struct sluice_text))                              \
-	X(IFACES, "sluice_ifaces", 4, sizeof(struct sluice_iface))
+	X(IFACES, "sluice_ifaces", 4, sizeof(struct sluice_iface))                         \
+	X(SETS, "sluice_sets", 4, sizeof(struct sluice_set))
 
 enum pin_map {
 #define PIN_MAP_ENUM(id, name, key, value) PIN_##id,

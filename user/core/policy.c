@@ -221,13 +221,36 @@ static int zero_counters(const struct pins *p, __u64 slots)
 
 /* New hashes for both lists, holding DOC's items, under the next generation of G. */
 static int fill_lists(struct pins *p, struct list_gen *g, const struct policy_doc *doc,
-		      struct parse_error *err)
+		      struct set_table *sets, struct parse_error *err)
 {
 	size_t want[2] = {};
 	int ret = 0, kind;
 
-	for (size_t i = 0; i < doc->nitems; i++)
-		want[doc->items[i].kind]++;
+	/* The doc names the sets afresh: bits in the order the names first appear. */
+	memset(sets, 0, sizeof(*sets));
+	for (size_t i = 0; i < doc->nitems && !ret; i++) {
+		const struct list_item *it = &doc->items[i];
+		int bit;
+
+		want[it->kind]++;
+		if (!it->set[0])
+			continue;
+		bit = set_assign(sets, it->kind, it->set);
+		if (bit < 0) {
+			snprintf(err->msg, sizeof(err->msg),
+				 "set %.*s: more than %d named sets in the %s list",
+				 SLUICE_NAME_LEN - 1, it->set, SLUICE_MAX_SETS - 1,
+				 it->kind == LIST_ALLOW ? "allow" : "block");
+			return bit;
+		}
+		sets->slot[it->kind][bit].refreshed = time(NULL);
+		sets->slot[it->kind][bit].entries++;
+	}
+	ret = list_gen_items(g, doc->items, doc->nitems, sets);
+	if (ret) {
+		snprintf(err->msg, sizeof(err->msg), "lists: %s", strerror(-ret));
+		return ret;
+	}
 	for (kind = LIST_ALLOW; kind <= LIST_BLOCK && !ret; kind++) {
 		ret = list_gen_replace(p, g, kind, want[kind], false);
 		if (ret)
@@ -236,7 +259,7 @@ static int fill_lists(struct pins *p, struct list_gen *g, const struct policy_do
 				 ret == -ENOSPC ? " (list full: see attach --list-entries)" : "");
 	}
 	if (!ret) {
-		ret = list_gen_add(p, g, doc->items, doc->nitems);
+		ret = list_gen_add(p, g);
 		if (ret)
 			snprintf(err->msg, sizeof(err->msg), "lists: %s", strerror(-ret));
 	}
@@ -248,6 +271,7 @@ int policy_apply(struct pins *p, const struct policy_doc *doc, bool replace_list
 {
 	struct sluice_policy *old = NULL, *next_pol = NULL;
 	struct sluice_text *text = NULL;
+	struct set_table *sets = NULL;
 	__u32 active, next, pol_old, pol_next;
 	struct list_gen g;
 	__u64 fresh;
@@ -291,7 +315,8 @@ int policy_apply(struct pins *p, const struct policy_doc *doc, bool replace_list
 	next_pol->digest = fnv1a64(text->text, text->len, FNV1A64_SEED);
 
 	if (replace_lists) {
-		ret = fill_lists(p, &g, doc, err);
+		sets = malloc(sizeof(*sets));
+		ret = sets ? fill_lists(p, &g, doc, sets, err) : -ENOMEM;
 		if (ret)
 			goto out;
 	}
@@ -308,11 +333,21 @@ int policy_apply(struct pins *p, const struct policy_doc *doc, bool replace_list
 		snprintf(err->msg, sizeof(err->msg), "switch policy: %s", strerror(-ret));
 		goto out;
 	}
+	/* After the switch: the old entries' bits meant the old names until then. */
+	if (replace_lists) {
+		ret = sets_write(p, sets);
+		if (ret) {
+			snprintf(err->msg, sizeof(err->msg), "write the set names: %s",
+				 strerror(-ret));
+			goto out;
+		}
+	}
 	ret = list_gen_finish(p, &g);
 	if (ret)
 		snprintf(err->msg, sizeof(err->msg), "free the old lists: %s", strerror(-ret));
 out:
 	list_gen_abort(p, &g);
+	free(sets);
 	free(old);
 	free(next_pol);
 	free(text);

@@ -38,21 +38,34 @@ int policy_read(const struct pins *p, struct policy_doc *doc);
 /* Reads only the live rules and settings (no list items). */
 int policy_read_rules(const struct pins *p, struct policy_doc *doc);
 
-/* Adds one item to a live list, or updates its TTL and comment if it is listed. */
+/*
+ * Adds one item to a live list (to its set, registered if new), or updates its TTL and
+ * comment if it is listed; an entry other sets list too keeps the later expiry.
+ */
 int lists_add(struct pins *p, const struct list_item *item);
 
 /*
- * Adds many items in one switch: a new hash gets the live entries of the lists the
- * items go to and the items, then policy and lists flip together. All or nothing,
- * even if the controller is killed half-way; the cost is a copy of those lists.
+ * Adds the ITEMS (all of list KIND) in one switch: a new hash gets the live entries and
+ * the items, then policy and lists flip together. All or nothing, even if the
+ * controller is killed half-way; the cost is a copy of the list. With SET, the items
+ * replace the set's content: live entries leave it, the items join it, entries of no
+ * other set (and none added by hand) go.
  */
-int lists_import(struct pins *p, const struct list_item *items, size_t n);
+int lists_import(struct pins *p, const struct list_item *items, size_t n, enum list_kind kind,
+		 const char *set);
 
-/* Deletes one prefix from a live list: -ENOENT when it is not listed. */
-int lists_del(struct pins *p, enum list_kind kind, const struct prefix *pfx);
+/*
+ * Deletes one prefix from a live list: -ENOENT when it is not listed (in SET, if
+ * given). With SET, an entry other sets list too only leaves SET.
+ */
+int lists_del(struct pins *p, enum list_kind kind, const struct prefix *pfx, const char *set);
 
-/* Empties a live list; returns the number of entries removed or -errno. */
-long lists_flush(struct pins *p, enum list_kind kind);
+/*
+ * Empties a live list, or with SET takes the set's entries out of it (those of other
+ * sets stay) and forgets its name; returns the number of entries removed from the
+ * list or set, or -errno (-ENOENT: no such set).
+ */
+long lists_flush(struct pins *p, enum list_kind kind, const char *set);
 
 /* Number of live (unexpired) entries in a list of the active generation. */
 long lists_count(const struct pins *p, enum list_kind kind);
