@@ -178,7 +178,12 @@ man: doc/sluice.8
 install: all
 	install -D -m 0755 $(BUILD)/sluice $(DESTDIR)$(PREFIX)/sbin/sluice
 	install -D -m 0644 doc/sluice.8 $(DESTDIR)$(PREFIX)/share/man/man8/sluice.8
+	install -D -m 0755 dist/sluice-set-refresh $(DESTDIR)$(PREFIX)/sbin/sluice-set-refresh
 	install -D -m 0644 dist/sluice@.service $(DESTDIR)$(PREFIX)/lib/systemd/system/sluice@.service
+	install -D -m 0644 dist/sluice-set@.service $(DESTDIR)$(PREFIX)/lib/systemd/system/sluice-set@.service
+	install -D -m 0644 dist/sluice-set@.timer $(DESTDIR)$(PREFIX)/lib/systemd/system/sluice-set@.timer
+	install -D -m 0644 dist/sets/drop-v4.conf.example \
+		$(DESTDIR)$(PREFIX)/share/doc/sluice/sets/drop-v4.conf.example
 	install -D -m 0644 dist/sluice-exporter.service \
 		$(DESTDIR)$(PREFIX)/lib/systemd/system/sluice-exporter.service
 	test -e $(DESTDIR)/etc/default/sluice || \
