@@ -147,7 +147,7 @@ $(BUILD)/fuzz/user/%.o: user/core/%.c | $(BUILD)/fuzz/user
 
 $(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LIB_OBJS)
 	$(call msg,FUZZ-LD,$@)
-	$(Q)$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined $< $(FUZZ_LIB_OBJS) -lz -o $@
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined $< $(FUZZ_LIB_OBJS) -ljansson -lz -o $@
 
 check-deps:
 	$(Q)scripts/deps.sh

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * Feed import: the bytes as a file (gzip when they start with 1f 8b), the same bytes
- * gzip-compressed here, and the bytes through a pipe on stdin. All or nothing: on an
- * error the doc is as it was. The three ways must agree with each other.
+ * Feed import (plain, DROP text and JSON, ipset save): the bytes as a file (gzip when
+ * they start with 1f 8b), the same bytes gzip-compressed here, and the bytes through
+ * a pipe on stdin. All or nothing: on an error the doc is as it was. The three ways
+ * must agree with each other. Inputs of odd length are imported with a comment, the
+ * others without, so that the ids and comments of records reach the items.
  */
 #include <fcntl.h>
 #include <zlib.h>
@@ -33,15 +35,17 @@ static void prefill(struct policy_doc *doc)
 		abort();
 }
 
-static void import(struct outcome *o, const char *path)
+static void import(struct outcome *o, const char *path, const char *comment)
 {
 	struct list_item first[2];
+	struct parse_error err;
+	char canon[SLUICE_COMMENT_LEN];
 	size_t n;
 
 	prefill(&o->doc);
 	n = o->doc.nitems;
 	memcpy(first, o->doc.items, sizeof(first));
-	o->ret = import_list(path, LIST_BLOCK, TTL_NS, COMMENT, &o->doc, &o->err);
+	o->ret = import_list(path, LIST_BLOCK, TTL_NS, comment, &o->doc, &o->err);
 	if (o->ret) {
 		FUZZ_ASSERT(o->err.msg[0], "error %d without a message", o->ret);
 		FUZZ_ASSERT(o->doc.nitems == n, "failed import (%s) left %zu items, had %zu",
@@ -55,23 +59,29 @@ static void import(struct outcome *o, const char *path)
 		const struct list_item *it = &o->doc.items[i];
 
 		FUZZ_ASSERT(it->kind == LIST_BLOCK && it->ttl_ns == TTL_NS &&
-				    !strcmp(it->comment, COMMENT),
+				    (!comment || !strcmp(it->comment, comment)),
 			    "item %zu: kind %d ttl %llu comment \"%s\"", i, it->kind, it->ttl_ns,
 			    it->comment);
+		/* A record's own comment obeys the grammar's rules, NUL padding included. */
+		FUZZ_ASSERT(memchr(it->comment, '\0', sizeof(it->comment)) &&
+				    !parse_comment(it->comment, canon, &err) &&
+				    !memcmp(canon, it->comment, sizeof(canon)),
+			    "item %zu: comment \"%.*s\" breaks the comment rules", i,
+			    (int)sizeof(it->comment), it->comment);
 	}
 }
 
-static void import_bytes(struct outcome *o, const void *data, size_t size)
+static void import_bytes(struct outcome *o, const void *data, size_t size, const char *comment)
 {
 	char path[64];
 	int fd = fuzz_file(data, size, path, sizeof(path));
 
-	import(o, path);
+	import(o, path, comment);
 	close(fd);
 }
 
 /* Through a pipe on stdin, where import_list() cannot peek at the magic bytes. */
-static void import_pipe(struct outcome *o, const void *data, size_t size)
+static void import_pipe(struct outcome *o, const void *data, size_t size, const char *comment)
 {
 	int fds[2], saved = dup(STDIN_FILENO);
 
@@ -81,7 +91,7 @@ static void import_pipe(struct outcome *o, const void *data, size_t size)
 	if (dup2(fds[0], STDIN_FILENO) < 0)
 		abort();
 	close(fds[0]);
-	import(o, "-");
+	import(o, "-", comment);
 	if (dup2(saved, STDIN_FILENO) < 0)
 		abort();
 	close(saved);
@@ -131,17 +141,18 @@ static struct outcome plain, gz, piped;
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	bool magic = size >= 2 && data[0] == 0x1f && data[1] == 0x8b;
+	const char *comment = size % 2 ? COMMENT : NULL;
 	uint8_t *packed;
 	size_t packed_len;
 
-	import_bytes(&plain, data, size);
+	import_bytes(&plain, data, size, comment);
 	gzip_bytes(data, size, &packed, &packed_len);
-	import_bytes(&gz, packed, packed_len);
+	import_bytes(&gz, packed, packed_len, comment);
 	/* Bytes that are themselves gzip decompress to other content the second time. */
 	if (!magic)
 		check_same("plain and gzip", &plain, &gz);
 	if (size <= PIPE_MAX) {
-		import_pipe(&piped, data, size);
+		import_pipe(&piped, data, size, comment);
 		check_same("file and pipe", &plain, &piped);
 	}
 	free(packed);

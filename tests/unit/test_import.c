@@ -1,5 +1,8 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
-/* import_list(): plain, Spamhaus, FireHOL, CRLF and gzip feeds, bad lines, and its speed. */
+/*
+ * import_list(): plain, Spamhaus DROP text and JSON, FireHOL, ipset save, CRLF and gzip
+ * feeds, bad lines, truncated and mixed feeds, and its speed.
+ */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -128,6 +131,47 @@ static void import_ok(const char *path, enum list_kind kind, __u64 ttl, const ch
 	policy_free(&doc);
 }
 
+/*
+ * Imports PATH with COMMENT into a doc that holds one item already, expecting an
+ * error; the doc is unchanged.
+ */
+static void import_refused(const char *path, const char *comment, int ret, unsigned int line,
+			   unsigned int column, const char *msg)
+{
+	struct parse_error err;
+	struct policy_doc doc;
+	struct list_item before;
+	char text[] = "allow add 192.0.2.1 comment \"kept\"", out[GRAMMAR_ERR_LEN + 400];
+	char want[GRAMMAR_ERR_LEN + 400];
+
+	policy_init(&doc);
+	assert_int_equal(policy_parse_line(&doc, text, &err), 0);
+	before = doc.items[0];
+	if (import_list(path, LIST_BLOCK, 0, comment, &doc, &err) != ret)
+		fail_msg("%s: want %d, got %s\n", path, ret, err.msg);
+	assert_string_equal(err.file, path);
+	assert_string_equal(err.msg, msg);
+	assert_int_equal(err.line, line);
+	assert_int_equal(err.column, column);
+	assert_int_equal(doc.nitems, 1);
+	assert_memory_equal(&doc.items[0], &before, sizeof(before));
+	if (line && column)
+		snprintf(want, sizeof(want), "%s:%u:%u: %s", path, line, column, msg);
+	else if (line)
+		snprintf(want, sizeof(want), "%s:%u: %s", path, line, msg);
+	else
+		snprintf(want, sizeof(want), "%s: %s", path, msg);
+	format_parse_error(&err, out, sizeof(out));
+	assert_string_equal(out, want);
+	policy_free(&doc);
+}
+
+static void import_fails(const char *path, int ret, unsigned int line, unsigned int column,
+			 const char *msg)
+{
+	import_refused(path, "x", ret, line, column, msg);
+}
+
 static void test_plain(void **state)
 {
 	(void)state;
@@ -159,6 +203,140 @@ static void test_spamhaus(void **state)
 		  LIST_BLOCK, 0, "spamhaus",
 		  "block add 203.0.113.0/24 comment \"spamhaus\"\n"
 		  "block add 198.51.100.0/22 comment \"spamhaus\"\n");
+	/* Without a comment of the import's own, each entry keeps its SBL id. */
+	import_ok(path_of("spamhaus"), LIST_BLOCK, 0, NULL,
+		  "block add 203.0.113.0/24 comment \"SBL123\"\n"
+		  "block add 198.51.100.0/22 comment \"SBL456\"\n");
+	import_ok(path_of("spamhaus"), LIST_BLOCK, 0, "",
+		  "block add 203.0.113.0/24 comment \"SBL123\"\n"
+		  "block add 198.51.100.0/22 comment \"SBL456\"\n");
+	/* Other remarks are no ids: dropped as before. */
+	import_ok(WRITE_TEXT("remarks", "192.0.2.0/24;SBL583049\r\n"
+					"198.51.100.0/24 ; not an id\n"
+					"203.0.113.0/24 ; SBL\n"
+					"203.0.113.128/25 ; SBL12x\n"
+					"2001:db8::/32 # SBL999\n"
+					"2001:db8:1::/48 ; SBL1 SBL2\n"),
+		  LIST_BLOCK, 0, NULL,
+		  "block add 192.0.2.0/24 comment \"SBL583049\"\n"
+		  "block add 198.51.100.0/24\n"
+		  "block add 203.0.113.0/24\n"
+		  "block add 203.0.113.128/25\n"
+		  "block add 2001:db8::/32\n"
+		  "block add 2001:db8:1::/48 comment \"SBL1\"\n");
+}
+
+/* A Spamhaus DROP v4 JSON feed as published: a record a line, then the metadata. */
+#define DROP_V4_JSON                                                                               \
+	"{\"cidr\":\"192.0.2.0/24\",\"sblid\":\"SBL583049\",\"rir\":\"arin\"}\n" \
+	"{\"cidr\":\"198.51.100.0/22\",\"sblid\":\"SBL604112\",\"rir\":\"ripencc\"}\n" \
+	"{\"cidr\":\"203.0.113.0/24\",\"sblid\":\"SBL211796\",\"rir\":\"apnic\"}\n" \
+	"{\"type\":\"metadata\",\"timestamp\":1733356800,\"size\":181,\"records\":3," \
+	"\"copyright\":\"(c) 2024 The Spamhaus Project SLU\"," \
+	"\"terms\":\"https://www.spamhaus.org/drop/terms/\"}\n"
+static const char drop_v4_json[] = DROP_V4_JSON;
+
+static const char drop_v6_json[] =
+	"{\"cidr\":\"2001:db8::/32\",\"sblid\":\"SBL303633\",\"rir\":\"lacnic\"}\n"
+	"{\"type\":\"metadata\",\"timestamp\":1733356800,\"size\":65,\"records\":1,"
+	"\"copyright\":\"(c) 2024 The Spamhaus Project SLU\","
+	"\"terms\":\"https://www.spamhaus.org/drop/terms/\"}\n";
+
+static void test_spamhaus_json(void **state)
+{
+	char both[sizeof(drop_v4_json) + sizeof(drop_v6_json)];
+
+	(void)state;
+	import_ok(WRITE_TEXT("drop_v4.json", drop_v4_json), LIST_BLOCK, 86400 * NS, NULL,
+		  "block add 192.0.2.0/24 ttl 1d comment \"SBL583049\"\n"
+		  "block add 198.51.100.0/22 ttl 1d comment \"SBL604112\"\n"
+		  "block add 203.0.113.0/24 ttl 1d comment \"SBL211796\"\n");
+	/* The import's comment wins over the ids. */
+	import_ok(path_of("drop_v4.json"), LIST_BLOCK, 0, "drop",
+		  "block add 192.0.2.0/24 comment \"drop\"\n"
+		  "block add 198.51.100.0/22 comment \"drop\"\n"
+		  "block add 203.0.113.0/24 comment \"drop\"\n");
+	/* Gzipped, and the two feeds one after the other, each closed by its metadata. */
+	snprintf(both, sizeof(both), "%s%s", drop_v4_json, drop_v6_json);
+	import_ok(write_gzip("drop.json.gz", both), LIST_BLOCK, 0, NULL,
+		  "block add 192.0.2.0/24 comment \"SBL583049\"\n"
+		  "block add 198.51.100.0/22 comment \"SBL604112\"\n"
+		  "block add 203.0.113.0/24 comment \"SBL211796\"\n"
+		  "block add 2001:db8::/32 comment \"SBL303633\"\n");
+	/* CRLF, blanks, a record without an id, a metadata line without a count, key order. */
+	import_ok(WRITE_TEXT("loose.json", "\r\n"
+					   "# fetched 2024-12-05\r\n"
+					   "  { \"rir\": \"arin\", \"cidr\": \"192.0.2.0/25\" }\r\n"
+					   "{\"sblid\":\"SBL1\",\"cidr\":\"192.0.2.128/25\"}\r\n"
+					   "\r\n"
+					   "{\"type\":\"metadata\"}"),
+		  LIST_ALLOW, 0, NULL,
+		  "allow add 192.0.2.0/25\n"
+		  "allow add 192.0.2.128/25 comment \"SBL1\"\n");
+	/* Nothing but the metadata of an empty feed. */
+	import_ok(WRITE_TEXT("empty.json", "{\"type\":\"metadata\",\"records\":0}\n"), LIST_BLOCK,
+		  0, NULL, "");
+}
+
+static void test_spamhaus_json_refused(void **state)
+{
+	char cut[sizeof(drop_v4_json)];
+	const char *nl;
+
+	(void)state;
+	/* A download cut at a line's end: no metadata line. */
+	nl = strstr(drop_v4_json, "{\"type\"");
+	assert_non_null(nl);
+	import_fails(write_file("cut.json", drop_v4_json, nl - drop_v4_json), -EINVAL, 0, 0,
+		     "JSON feed without its closing metadata line: truncated, nothing imported");
+	snprintf(cut, sizeof(cut), "%.*s", (int)(nl - drop_v4_json), drop_v4_json);
+	import_fails(write_gzip("cut.json.gz", cut), -EINVAL, 0, 0,
+		     "JSON feed without its closing metadata line: truncated, nothing imported");
+	/* Cut in the middle of a line. */
+	import_fails(write_file("cut.json", drop_v4_json, 70), -EINVAL, 2, 13,
+		     "JSON: premature end of input near '\"198.'");
+	/* A record lost, and the count says so. */
+	snprintf(cut, sizeof(cut), "%s", strchr(drop_v4_json, '\n') + 1);
+	import_fails(write_file("short.json", cut, strlen(cut)), -EINVAL, 3, 0,
+		     "metadata says 3 records, the feed has 2: truncated or damaged, nothing "
+		     "imported");
+	/* The second feed of two cut short. */
+	import_fails(WRITE_TEXT("two.json", "{\"type\":\"metadata\",\"records\":0}\n"
+					    "{\"cidr\":\"2001:db8::/32\"}\n"),
+		     -EINVAL, 0, 0,
+		     "1 JSON records after the metadata line 1 and no metadata line closing "
+		     "them: truncated, nothing imported");
+	import_fails(WRITE_TEXT("bad.json", "{\"cidr\":\"192.0.2.0/24\"}\n"
+					    "{\"type\":\"metadata\",\"records\":\"1\"}\n"),
+		     -EINVAL, 2, 0, "metadata: \"records\" is not a count of records");
+	import_fails(WRITE_TEXT("bad.json", "{\"cidr\":\"192.0.2.0/24\"}\n"
+					    "{\"type\":\"metadata\",\"records\":-1}\n"),
+		     -EINVAL, 2, 0, "metadata: \"records\" is not a count of records");
+	/* Objects that are neither records nor metadata. */
+	import_fails(WRITE_TEXT("bad.json", "{\"cidr\":\"192.0.2.0/24\"}\n"
+					    "  {\"sblid\":\"SBL1\",\"rir\":\"arin\"}\n"),
+		     -EINVAL, 2, 3, "JSON object with neither \"cidr\" nor \"type\":\"metadata\"");
+	import_fails(WRITE_TEXT("bad.json", "{\"type\":\"header\",\"records\":0}\n"), -EINVAL,
+		     1, 1, "JSON object with neither \"cidr\" nor \"type\":\"metadata\"");
+	/* Bad values, pointed at where the line has them. */
+	import_fails(WRITE_TEXT("bad.json", "{\"sblid\":\"SBL1\",\"cidr\":\"192.0.2.1/24\"}\n"),
+		     -EINVAL, 1, 25, "192.0.2.1/24: host bits set (did you mean 192.0.2.0/24?)");
+	import_fails(WRITE_TEXT("bad.json", "{\"cidr\":\"300.0.2.0/24\"}\n"), -EINVAL, 1, 10,
+		     "300.0.2.0/24: not an IPv4 or IPv6 prefix");
+	import_fails(WRITE_TEXT("bad.json", "{\"cidr\":24}\n"), -EINVAL, 1, 0,
+		     "\"cidr\": expected a string with a prefix");
+	import_fails(WRITE_TEXT("bad.json", "{\"cidr\":\"192.0.2.0/24\",\"sblid\":1}\n"), -EINVAL,
+		     1, 0, "\"sblid\": expected a string");
+	/* Not JSON, or more than one object; jansson points at the token it stopped in. */
+	import_fails(WRITE_TEXT("bad.json", "{\"cidr\":\"192.0.2.0/24\",}\n"), -EINVAL, 1, 24,
+		     "JSON: string or '}' expected near '}'");
+	import_fails(WRITE_TEXT("bad.json", "{\"cidr\":\"192.0.2.0/24\"} {}\n"), -EINVAL, 1, 25,
+		     "JSON: end of file expected near '{'");
+	import_fails(WRITE_TEXT("bad.json",
+				"{\"cidr\":\"192.0.2.0/24\",\"cidr\":\"2001:db8::/32\"}\n"),
+		     -EINVAL, 1, 29, "JSON: duplicate object key near '\"cidr\"'");
+	import_fails(WRITE_TEXT("bad.json", "{\"cidr\":\"192.0.2.0/24\",\"sblid\":\"\xff\"}\n"),
+		     -EINVAL, 1, 32, "JSON: unable to decode byte 0xff near '\"'");
 }
 
 static void test_firehol(void **state)
@@ -179,6 +357,179 @@ static void test_firehol(void **state)
 		  "block add 0.0.0.0/8 ttl 1d\n"
 		  "block add 192.0.2.1 ttl 1d\n"
 		  "block add 224.0.0.0/3 ttl 1d\n");
+}
+
+/* firehol_level1.netset as update-ipsets.sh writes it, with documentation prefixes. */
+static const char firehol_netset[] = "#\n"
+				     "# firehol_level1\n"
+				     "#\n"
+				     "# ipv4 hash:net ipset\n"
+				     "#\n"
+				     "# A firewall blacklist composed from IP lists, providing\n"
+				     "# maximum protection with minimum false positives. Suitable\n"
+				     "# for basic protection on all internet facing servers,\n"
+				     "# routers and firewalls. (includes: bambenek_c2 dshield\n"
+				     "# feodo fullbogons spamhaus_drop spamhaus_edrop sslbl)\n"
+				     "#\n"
+				     "# Maintainer      : FireHOL\n"
+				     "# Maintainer URL  : http://iplists.firehol.org/\n"
+				     "# List source URL : \n"
+				     "# Source File Date: Thu Dec  5 23:52:11 UTC 2024\n"
+				     "#\n"
+				     "# Category        : attacks\n"
+				     "# Version         : 40196\n"
+				     "#\n"
+				     "# This File Date  : Thu Dec  5 23:59:02 UTC 2024\n"
+				     "# Update Frequency: 1 min\n"
+				     "# Aggregation     : none\n"
+				     "# Entries         : 3 subnets, 385 unique IPs\n"
+				     "#\n"
+				     "# Full list analysis, including geolocation map, history,\n"
+				     "# retention policy, overlaps with other lists, etc.\n"
+				     "# available at:\n"
+				     "#\n"
+				     "#  http://iplists.firehol.org/?ipset=firehol_level1\n"
+				     "#\n"
+				     "# Generated by FireHOL's update-ipsets.sh\n"
+				     "# Processed with FireHOL's iprange\n"
+				     "#\n"
+				     "192.0.2.0/24\n"
+				     "198.51.100.7\n"
+				     "203.0.113.0/25\n";
+
+static void test_firehol_header(void **state)
+{
+	(void)state;
+	/* The header's ": " and "(includes: ...)" are comments, not ids or entries. */
+	import_ok(WRITE_TEXT("firehol_level1.netset", firehol_netset), LIST_BLOCK, 0, NULL,
+		  "block add 192.0.2.0/24\n"
+		  "block add 198.51.100.7\n"
+		  "block add 203.0.113.0/25\n");
+	import_ok(write_gzip("firehol_level1.netset.gz", firehol_netset), LIST_BLOCK, 0, "firehol",
+		  "block add 192.0.2.0/24 comment \"firehol\"\n"
+		  "block add 198.51.100.7 comment \"firehol\"\n"
+		  "block add 203.0.113.0/25 comment \"firehol\"\n");
+}
+
+/* `ipset save` of two sets, with the options sets made with timeout, counters, comment. */
+static const char ipset_save[] =
+	"create sluice-drop hash:net family inet hashsize 1024 maxelem 65536 timeout 600 "
+	"counters comment bucketsize 12 initval 0x5c3b2e1f\n"
+	"add sluice-drop 192.0.2.0/24 timeout 412 packets 0 bytes 0 comment \"SBL583049\"\n"
+	"add sluice-drop 198.51.100.7 timeout 598 packets 12 bytes 720 comment \"ssh scanner #4\"\n"
+	"add sluice-drop 203.0.113.0/25 timeout 0 packets 0 bytes 0\n"
+	"create sluice-hosts6 hash:ip family inet6 hashsize 1024 maxelem 65536\n"
+	"add sluice-hosts6 2001:db8::1\n"
+	"add sluice-hosts6 2001:db8::53 skbmark 0x1/0xff skbprio 1:10 skbqueue 3\n";
+
+static void test_ipset(void **state)
+{
+	(void)state;
+	import_ok(WRITE_TEXT("ipset.save", ipset_save), LIST_BLOCK, 3600 * NS, NULL,
+		  "block add 192.0.2.0/24 ttl 1h comment \"SBL583049\"\n"
+		  "block add 198.51.100.7 ttl 1h comment \"ssh scanner #4\"\n"
+		  "block add 203.0.113.0/25 ttl 1h\n"
+		  "block add 2001:db8::1 ttl 1h\n"
+		  "block add 2001:db8::53 ttl 1h\n");
+	import_ok(write_gzip("ipset.save.gz", ipset_save), LIST_ALLOW, 0, "from ipset",
+		  "allow add 192.0.2.0/24 comment \"from ipset\"\n"
+		  "allow add 198.51.100.7 comment \"from ipset\"\n"
+		  "allow add 203.0.113.0/25 comment \"from ipset\"\n"
+		  "allow add 2001:db8::1 comment \"from ipset\"\n"
+		  "allow add 2001:db8::53 comment \"from ipset\"\n");
+	/* `add` lines alone, as an ipset restore file may have them; tabs and CRLF. */
+	import_ok(WRITE_TEXT("ipset.restore",
+			     "# saved by hand\n"
+			     "add\tdrop 192.0.2.0/24 comment unquoted\r\n"
+			     "add drop 198.51.100.0/24 comment \"a \\\"quoted\\\" word\"\n"),
+		  LIST_BLOCK, 0, NULL,
+		  "block add 192.0.2.0/24 comment \"unquoted\"\n"
+		  "block add 198.51.100.0/24 comment \"a \\\"quoted\\\" word\"\n");
+}
+
+static void test_ipset_refused(void **state)
+{
+	(void)state;
+	import_fails(WRITE_TEXT("bad.save", "create s hash:net family inet\n"
+					    "add s 192.0.2.0/24\n"
+					    "add s 198.51.100.0/24 nomatch\n"),
+		     -EINVAL, 3, 23, "nomatch: an exception to the set, which a list cannot hold");
+	import_fails(WRITE_TEXT("bad.save", "add s 192.0.2.0/24 timeout 60 expires 5\n"), -EINVAL,
+		     1, 31,
+		     "unknown ipset option \"expires\" (known: comment, timeout, packets, bytes, "
+		     "skbmark, skbprio, skbqueue, nomatch)");
+	import_fails(WRITE_TEXT("bad.save", "add s 192.0.2.0/24 timeout\n"), -EINVAL, 1, 20,
+		     "timeout: expected a value");
+	import_fails(WRITE_TEXT("bad.save", "create svc hash:ip,port family inet\n"
+					    "add svc 192.0.2.1,tcp:80\n"),
+		     -EINVAL, 1, 12,
+		     "set type \"hash:ip,port\": only hash:net and hash:ip sets hold plain "
+		     "addresses and prefixes");
+	import_fails(WRITE_TEXT("bad.save", "create nets hash:ip family inet netmask 24\n"),
+		     -EINVAL, 1, 33,
+		     "hash:ip with netmask: its entries are networks saved as addresses");
+	import_fails(WRITE_TEXT("bad.save", "create s\n"), -EINVAL, 1, 1,
+		     "create: expected a set name and a type");
+	import_fails(WRITE_TEXT("bad.save", "add s\n"), -EINVAL, 1, 1,
+		     "add: expected a set name and an entry");
+	import_fails(WRITE_TEXT("bad.save", "add s 192.0.2.0-192.0.2.255\n"), -EINVAL, 1, 7,
+		     "192.0.2.0-192.0.2.255: not an IPv4 or IPv6 prefix");
+	import_fails(WRITE_TEXT("bad.save", "add s 192.0.2.0/24 comment \"open\n"), -EINVAL, 1, 28,
+		     "unterminated quote: no closing \" before the end of the line");
+}
+
+/* The first line that says anything sets the format; a line in another is refused. */
+static void test_mixed_formats(void **state)
+{
+	(void)state;
+	import_fails(WRITE_TEXT("mixed", "# feed\n192.0.2.0/24\n{\"cidr\":\"198.51.100.0/24\"}\n"),
+		     -EINVAL, 3, 1,
+		     "mixed formats: a JSON object in a text list (the format of line 2)");
+	import_fails(WRITE_TEXT("mixed", "192.0.2.0/24\n  add s 198.51.100.0/24\n"), -EINVAL, 2, 3,
+		     "mixed formats: an ipset line in a text list (the format of line 1)");
+	import_fails(WRITE_TEXT("mixed", DROP_V4_JSON "203.0.113.0/24 ; SBL1\n"), -EINVAL, 5, 1,
+		     "mixed formats: a text line in a JSON feed (the format of line 1)");
+	import_fails(WRITE_TEXT("mixed", "{\"cidr\":\"192.0.2.0/24\"}\ncreate s hash:net\n"),
+		     -EINVAL, 2, 1,
+		     "mixed formats: an ipset line in a JSON feed (the format of line 1)");
+	import_fails(WRITE_TEXT("mixed", "\n; x\nadd s 192.0.2.0/24\n192.0.2.0/24\n"), -EINVAL, 4,
+		     1, "mixed formats: a text line in an ipset save file (the format of line 3)");
+	import_fails(WRITE_TEXT("mixed", "add s 192.0.2.0/24\n{\"type\":\"metadata\"}\n"),
+		     -EINVAL, 2, 1,
+		     "mixed formats: a JSON object in an ipset save file (the format of line 1)");
+	/* Gzip changes nothing. */
+	import_fails(write_gzip("mixed.gz", "192.0.2.0/24\n{}\n"), -EINVAL, 2, 1,
+		     "mixed formats: a JSON object in a text list (the format of line 1)");
+}
+
+/* Ids and comments from records: cut to 39 bytes, refused when not printable ASCII. */
+static void test_record_comments(void **state)
+{
+	(void)state;
+	import_ok(WRITE_TEXT("long.save", "add s 192.0.2.0/24 comment "
+					  "\"blocked after 300 failed logins from here\"\n"),
+		  LIST_BLOCK, 0, NULL,
+		  "block add 192.0.2.0/24 comment \"blocked after 300 failed logins from he\"\n");
+	import_ok(WRITE_TEXT("long.json",
+			     "{\"cidr\":\"2001:db8::/32\","
+			     "\"sblid\":\"SBL0123456789012345678901234567890123456789\"}\n"
+			     "{\"type\":\"metadata\",\"records\":1}\n"),
+		  LIST_BLOCK, 0, NULL,
+		  "block add 2001:db8::/32 comment \"SBL012345678901234567890123456789012345\"\n");
+	import_ok(WRITE_TEXT("long.txt",
+			     "192.0.2.0/24 ; SBL0123456789012345678901234567890123456789\n"),
+		  LIST_BLOCK, 0, NULL,
+		  "block add 192.0.2.0/24 comment \"SBL012345678901234567890123456789012345\"\n");
+	import_refused(WRITE_TEXT("utf8.save", "add s 192.0.2.0/24 comment \"caf\xc3\xa9\"\n"),
+		       NULL, -EINVAL, 1, 32,
+		       "comment: only printable ASCII, got byte 0xc3 in \"caf\\xc3\\xa9\"");
+	import_refused(WRITE_TEXT("tab.json",
+				  "{\"cidr\":\"192.0.2.0/24\",\"sblid\":\"SBL\\t1\"}\n"),
+		       NULL, -EINVAL, 1, 0,
+		       "comment: only printable ASCII, got byte 0x09 in \"SBL\\x091\"");
+	/* The import's own comment replaces them, so such a feed can still be read. */
+	import_ok(path_of("utf8.save"), LIST_BLOCK, 0, "cafe",
+		  "block add 192.0.2.0/24 comment \"cafe\"\n");
 }
 
 static void test_crlf_and_blanks(void **state)
@@ -234,7 +585,7 @@ static void test_gzip(void **state)
 
 	(void)state;
 	import_ok(write_gzip("list.gz", gz_text), LIST_BLOCK, 0, NULL,
-		  "block add 192.0.2.0/24\nblock add 198.51.100.0/24\n");
+		  "block add 192.0.2.0/24\nblock add 198.51.100.0/24 comment \"SBL1\"\n");
 
 	/* Over a MiB inflated, so lines are carried from one read to the next. */
 	assert_non_null(text);
@@ -297,7 +648,8 @@ static void test_stdin(void **state)
 	/* A pipe cannot be peeked at: zlib sees the magic instead. */
 	assert_int_equal(import_pipe(gz, len, &doc, &err), 0);
 	got = doc_lines(&doc, 0);
-	assert_string_equal(got, "block add 192.0.2.0/24\nblock add 198.51.100.0/24\n");
+	assert_string_equal(got,
+			    "block add 192.0.2.0/24\nblock add 198.51.100.0/24 comment \"SBL1\"\n");
 	free(got);
 	assert_int_equal(import_pipe("2001:db8::/48\n", 14, &doc, &err), 0);
 	got = doc_lines(&doc, 0);
@@ -312,38 +664,6 @@ static void test_stdin(void **state)
 	assert_int_equal(err.line, 0);
 	assert_int_equal(doc.nitems, 0);
 	free(gz);
-	policy_free(&doc);
-}
-
-/* Imports PATH into a doc that holds one item already, expecting an error; the doc is unchanged. */
-static void import_fails(const char *path, int ret, unsigned int line, unsigned int column,
-			 const char *msg)
-{
-	struct parse_error err;
-	struct policy_doc doc;
-	struct list_item before;
-	char text[] = "allow add 192.0.2.1 comment \"kept\"", out[GRAMMAR_ERR_LEN + 400];
-	char want[GRAMMAR_ERR_LEN + 400];
-
-	policy_init(&doc);
-	assert_int_equal(policy_parse_line(&doc, text, &err), 0);
-	before = doc.items[0];
-	if (import_list(path, LIST_BLOCK, 0, "x", &doc, &err) != ret)
-		fail_msg("%s: want %d, got %s\n", path, ret, err.msg);
-	assert_string_equal(err.file, path);
-	assert_string_equal(err.msg, msg);
-	assert_int_equal(err.line, line);
-	assert_int_equal(err.column, column);
-	assert_int_equal(doc.nitems, 1);
-	assert_memory_equal(&doc.items[0], &before, sizeof(before));
-	if (line && column)
-		snprintf(want, sizeof(want), "%s:%u:%u: %s", path, line, column, msg);
-	else if (line)
-		snprintf(want, sizeof(want), "%s:%u: %s", path, line, msg);
-	else
-		snprintf(want, sizeof(want), "%s: %s", path, msg);
-	format_parse_error(&err, out, sizeof(out));
-	assert_string_equal(out, want);
 	policy_free(&doc);
 }
 
@@ -537,7 +857,11 @@ int main(void)
 		cmocka_unit_test(test_duplicates_kept), cmocka_unit_test(test_gzip),
 		cmocka_unit_test(test_stdin),		cmocka_unit_test(test_bad_lines),
 		cmocka_unit_test(test_bad_comment),	cmocka_unit_test(test_corrupt_gzip),
-		cmocka_unit_test(test_million),
+		cmocka_unit_test(test_million),		cmocka_unit_test(test_spamhaus_json),
+		cmocka_unit_test(test_spamhaus_json_refused),
+		cmocka_unit_test(test_firehol_header),	cmocka_unit_test(test_ipset),
+		cmocka_unit_test(test_ipset_refused),	cmocka_unit_test(test_mixed_formats),
+		cmocka_unit_test(test_record_comments),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
