@@ -250,6 +250,8 @@ int pins_create_user_maps(struct pins *p)
 		err = create_user_map(p, PIN_IFACES, SLUICE_MAX_IFACES);
 	if (!err)
 		err = create_user_map(p, PIN_SETS, 2 * SLUICE_MAX_SETS);
+	if (!err)
+		err = create_user_map(p, PIN_BASELINES, SLUICE_STATS_ENTRIES);
 	return err;
 }
 

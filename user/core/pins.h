@@ -43,7 +43,8 @@ struct sluice_text {
 /*
  * Every pinned map, once: its index, pin name, and the key and value sizes it must have
  * for this layout version (ring buffers: 0, 0). The program's maps come first; the
- * controller's own (text, ifaces) last, as they are created after the program's.
+ * controller's own (text, ifaces, sets, baselines) last, as they are created after the
+ * program's.
  */
 #define SLUICE_PIN_MAPS(X)                                                                 \
 	X(STATE, "sluice_state", 4, sizeof(struct sluice_state))                           \
@@ -62,7 +63,8 @@ struct sluice_text {
 	X(TIERSTATS, "sluice_tierstats", 4, sizeof(struct sluice_tier_stats))              \
 	X(TEXT, "sluice_text", 4, sizeof(struct sluice_text))                              \
 	X(IFACES, "sluice_ifaces", 4, sizeof(struct sluice_iface))                         \
-	X(SETS, "sluice_sets", 4, sizeof(struct sluice_set))
+	X(SETS, "sluice_sets", 4, sizeof(struct sluice_set))                               \
+	X(BASELINES, "sluice_baselines", 4, sizeof(struct sluice_counter))
 
 enum pin_map {
 #define PIN_MAP_ENUM(id, name, key, value) PIN_##id,

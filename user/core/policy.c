@@ -12,6 +12,7 @@
 #include "log.h"
 #include "compile.h"
 #include "policy.h"
+#include "stats.h"
 #include "rule_index.h"
 
 __u64 fnv1a64(const void *data, size_t len, __u64 seed)
@@ -135,7 +136,7 @@ int policy_build(const struct policy_doc *doc, const struct sluice_policy *old,
 			return ret;
 		slot = old_slot_of(old, doc->rules[i].name);
 		if (slot < 0) {
-			/* A slot no old rule of this policy keeps: its counters start from zero. */
+			/* A slot no old rule of this policy keeps: its counts so far become its baseline. */
 			for (slot = 0; slot < SLUICE_MAX_RULES && (used & (1ULL << slot)); slot++)
 				;
 			used |= 1ULL << slot;
@@ -187,37 +188,6 @@ int policy_rules_text(const struct policy_doc *doc, char *buf, size_t len)
 	return 0;
 }
 
-static int zero_counters(const struct pins *p, __u64 slots)
-{
-	int ncpus = libbpf_num_possible_cpus();
-	struct sluice_counter *zero;
-	int err = 0;
-
-	if (!slots)
-		return 0;
-	if (ncpus < 0)
-		return ncpus;
-	zero = calloc(ncpus, sizeof(*zero));
-	if (!zero)
-		return -ENOMEM;
-	for (__u32 iface = 0; iface < SLUICE_MAX_IFACES && !err; iface++)
-		for (__u32 rule = 0; rule < SLUICE_MAX_RULES && !err; rule++) {
-			if (!(slots & (1ULL << rule)))
-				continue;
-			for (__u32 v = 0; v < SLUICE_VERDICT_COUNT && !err; v++)
-				for (__u32 r = 0; r < SLUICE_REASON_COUNT; r++) {
-					__u32 idx = sluice_stats_index(iface, rule, v, r);
-
-					if (bpf_map_update_elem(p->fds[PIN_STATS], &idx, zero,
-								BPF_ANY)) {
-						err = -errno;
-						break;
-					}
-				}
-		}
-	free(zero);
-	return err;
-}
 
 /* New hashes for both lists, holding DOC's items, under the next generation of G. */
 static int fill_lists(struct pins *p, struct list_gen *g, const struct policy_doc *doc,
@@ -320,7 +290,7 @@ int policy_apply(struct pins *p, const struct policy_doc *doc, bool replace_list
 		if (ret)
 			goto out;
 	}
-	ret = zero_counters(p, fresh);
+	ret = stats_rebase(p, fresh);
 	if (!ret && bpf_map_update_elem(p->fds[PIN_POLICY], &pol_next, next_pol, BPF_ANY))
 		ret = -errno;
 	if (!ret && bpf_map_update_elem(p->fds[PIN_TEXT], &pol_next, text, BPF_ANY))

@@ -24,6 +24,44 @@ const char *const reason_names[SLUICE_REASON_COUNT] = {
 
 #define STATS_BATCH 4096
 
+/* The baselines of every counter; zero where the map is missing (tests without one). */
+static int baselines_read(const struct pins *p, struct sluice_counter *base)
+{
+	struct sluice_counter *values = NULL;
+	__u32 *keys = NULL, out_batch = 0;
+	bool first = true;
+	int ret = 0;
+
+	memset(base, 0, SLUICE_STATS_ENTRIES * sizeof(*base));
+	if (p->fds[PIN_BASELINES] < 0)
+		return 0;
+	keys = calloc(STATS_BATCH, sizeof(*keys));
+	values = calloc(STATS_BATCH, sizeof(*values));
+	while (!ret && keys && values) {
+		LIBBPF_OPTS(bpf_map_batch_opts, opts);
+		__u32 count = STATS_BATCH;
+		int err;
+
+		err = bpf_map_lookup_batch(p->fds[PIN_BASELINES], first ? NULL : &out_batch,
+					   &out_batch, keys, values, &count, &opts);
+		first = false;
+		if (err && errno != ENOENT) {
+			ret = -errno;
+			break;
+		}
+		for (__u32 i = 0; i < count; i++)
+			if (keys[i] < SLUICE_STATS_ENTRIES)
+				base[keys[i]] = values[i];
+		if (err)
+			break; /* ENOENT: that was the last batch */
+	}
+	if (!keys || !values)
+		ret = -ENOMEM;
+	free(keys);
+	free(values);
+	return ret;
+}
+
 int stats_read(const struct pins *p, struct stats_snapshot *snap)
 {
 	int ncpus = libbpf_num_possible_cpus();
@@ -66,6 +104,8 @@ int stats_read(const struct pins *p, struct stats_snapshot *snap)
 	}
 	if (!ret)
 		ret = event_stats_read(p, &snap->events);
+	if (!ret)
+		ret = baselines_read(p, snap->base);
 	snap->taken_ns = mono_now_ns();
 out:
 	free(keys);
@@ -97,6 +137,34 @@ int event_stats_read(const struct pins *p, struct sluice_event_stats *sum)
 	return ret;
 }
 
+int stats_rebase(const struct pins *p, __u64 slots)
+{
+	struct stats_snapshot *snap;
+	int ret;
+
+	if (!slots || p->fds[PIN_BASELINES] < 0)
+		return 0;
+	snap = malloc(sizeof(*snap));
+	if (!snap)
+		return -ENOMEM;
+	ret = stats_read(p, snap);
+	for (__u32 iface = 0; iface < SLUICE_MAX_IFACES && !ret; iface++)
+		for (__u32 rule = 0; rule < SLUICE_MAX_RULES && !ret; rule++) {
+			if (!(slots & (1ULL << rule)))
+				continue;
+			for (__u32 v = 0; v < SLUICE_VERDICT_COUNT && !ret; v++)
+				for (__u32 r = 0; r < SLUICE_REASON_COUNT && !ret; r++) {
+					__u32 idx = sluice_stats_index(iface, rule, v, r);
+
+					if (bpf_map_update_elem(p->fds[PIN_BASELINES], &idx,
+								&snap->c[idx], BPF_ANY))
+						ret = -errno;
+				}
+		}
+	free(snap);
+	return ret;
+}
+
 struct sluice_counter stats_sum(const struct stats_snapshot *snap, __u32 iface, int rule,
 				int verdict, int reason)
 {
@@ -113,9 +181,16 @@ struct sluice_counter stats_sum(const struct stats_snapshot *snap, __u32 iface, 
 
 				if (reason >= 0 && why != (__u32)reason)
 					continue;
-				c = &snap->c[sluice_stats_index(iface, r, v, why)];
+				__u32 idx = sluice_stats_index(iface, r, v, why);
+
+				c = &snap->c[idx];
 				sum.packets += c->packets;
 				sum.bytes += c->bytes;
+				if (rule < 0)
+					continue;
+				/* Counters grow, so a baseline is never above them. */
+				sum.packets -= snap->base[idx].packets;
+				sum.bytes -= snap->base[idx].bytes;
 			}
 		}
 	}
