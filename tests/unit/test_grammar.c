@@ -588,6 +588,8 @@ static void test_rule_good(void **state)
 		  "rule add q limit src/24 src6/64 rate 64KiB/s burst 64KiB action drop" },
 		{ "rule add big tcp limit src/24 dport rate 100Mbit/s burst 1500",
 		  "rule add big tcp limit src/24 src6/64 dport rate 100Mbit/s burst 1500B action drop" },
+		{ "rule add noted comment \"ticket \\\"42\\\"\" tcp dport 22 action pass",
+		  "rule add noted tcp dport 22 action pass comment \"ticket \\\"42\\\"\"" },
 	};
 	struct rule_spec spec, again;
 	struct parse_error err;
@@ -729,8 +731,10 @@ static void test_rule_bad(void **state)
 		  "rule: expected a NAME of letters, digits, _ . or - (at most 31), got "
 		  "\"ABCDEFGHIJKLMNOPQRSTUVWXYZ012345\"" },
 		{ "rule add", -1, "rule: expected NAME, got the end of the line" },
+		{ "rule add x comment a comment b", 5, "comment: only one comment per rule" },
+		{ "rule add x comment", 3, "comment: expected TEXT, got the end of the line" },
 		{ "rule add x foo", 3,
-		  "rule: expected ip, ip6, tcp, udp, icmp, dport, syn, dst, limit or action, got \"foo\"" },
+		  "rule: expected ip, ip6, tcp, udp, icmp, dport, syn, dst, limit, action or comment, got \"foo\"" },
 		{ "rule add x action", 3,
 		  "action: expected drop, pass, monitor or ban DURATION, got the end of the line" },
 		{ "rule add x action kill", 4,

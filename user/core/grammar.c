@@ -116,6 +116,7 @@ enum rule_slot {
 	SLOT_SYN,
 	SLOT_DST,
 	SLOT_ACTION,
+	SLOT_COMMENT,
 	SLOT_COUNT,
 };
 
@@ -126,6 +127,7 @@ static const char *const slot_names[SLOT_COUNT] = {
 	[SLOT_SYN] = "syn",
 	[SLOT_DST] = "dst",
 	[SLOT_ACTION] = "action",
+	[SLOT_COMMENT] = "comment",
 };
 
 /* Where each part of a rule was written (word index + 1, 0 when absent), for later checks. */
@@ -449,14 +451,35 @@ int parse_rule(char **words, const unsigned int *columns, unsigned int n, struct
 			ret = parse_limit(&ws, spec, &m, i);
 		} else if (!strcmp(w, "action")) {
 			ret = take_slot(&ws, &m, SLOT_ACTION, i) ?: parse_action(&ws, spec);
+		} else if (!strcmp(w, "comment")) {
+			ret = slot_value(&ws, &m, SLOT_COMMENT, "TEXT", &v);
+			if (!ret)
+				ret = wat(&ws, i + 1, parse_comment(v, spec->comment, err));
 		} else {
-			ret = wfail(
-				&ws, i,
-				"rule: expected ip, ip6, tcp, udp, icmp, dport, syn, dst, limit or action, got %s",
-				Q(w));
+			ret = wfail(&ws, i,
+				    "rule: expected ip, ip6, tcp, udp, icmp, dport, syn, dst, limit, "
+				    "action or comment, got %s",
+				    Q(w));
 		}
 	}
 	return ret ?: check_rule(&ws, spec, &m);
+}
+
+/* ` comment "TEXT"`, with " and \\ escaped so the line reads back the same. */
+static void sb_comment(struct sbuf *b, const char comment[SLUICE_COMMENT_LEN])
+{
+	char text[2 * SLUICE_COMMENT_LEN + 1];
+	size_t i, o = 0;
+
+	if (!comment[0])
+		return;
+	for (i = 0; i < SLUICE_COMMENT_LEN && comment[i]; i++) {
+		if (comment[i] == '"' || comment[i] == '\\')
+			text[o++] = '\\';
+		text[o++] = comment[i];
+	}
+	text[o] = '\0';
+	sb_printf(b, " comment \"%s\"", text);
 }
 
 void format_rule(const struct rule_spec *spec, char *buf, size_t len)
@@ -498,6 +521,7 @@ void format_rule(const struct rule_spec *spec, char *buf, size_t len)
 		format_duration(spec->ban_ns, text, sizeof(text));
 		sb_printf(&b, " %s", text);
 	}
+	sb_comment(&b, spec->comment);
 }
 
 /* ---- list items ---- */
@@ -555,9 +579,8 @@ int parse_list_item(enum list_kind kind, char **words, const unsigned int *colum
 
 void format_list_item(const struct list_item *item, char *buf, size_t len)
 {
-	char text[64], comment[2 * SLUICE_COMMENT_LEN + 1];
 	struct sbuf b = sb_init(buf, len);
-	size_t i, o = 0;
+	char text[64];
 
 	format_prefix(&item->prefix, text, sizeof(text));
 	sb_printf(&b, "%s add %s", item->kind == LIST_ALLOW ? "allow" : "block", text);
@@ -565,15 +588,7 @@ void format_list_item(const struct list_item *item, char *buf, size_t len)
 		format_duration(item->ttl_ns, text, sizeof(text));
 		sb_printf(&b, " ttl %s", text);
 	}
-	if (item->comment[0]) {
-		for (i = 0; i < SLUICE_COMMENT_LEN && item->comment[i]; i++) {
-			if (item->comment[i] == '"' || item->comment[i] == '\\')
-				comment[o++] = '\\';
-			comment[o++] = item->comment[i];
-		}
-		comment[o] = '\0';
-		sb_printf(&b, " comment \"%s\"", comment);
-	}
+	sb_comment(&b, item->comment);
 	if (item->set[0])
 		sb_printf(&b, " set %.*s", SLUICE_NAME_LEN - 1, item->set);
 }

@@ -37,6 +37,7 @@ struct rule_spec {
 	struct limit_spec limits[SLUICE_MAX_LIMITS];
 	enum sluice_action action; /* `action drop|pass|monitor|ban DURATION`; default drop */
 	__u64 ban_ns; /* for SLUICE_ACTION_BAN */
+	char comment[SLUICE_COMMENT_LEN]; /* `comment TEXT`; "" when none */
 };
 
 enum list_kind {
