@@ -184,10 +184,25 @@ __noinline __u32 find_rule(const struct sluice_policy *pol, const struct packet 
 	return SLUICE_MAX_RULES;
 }
 
-static __always_inline void decide(struct xdp_md *ctx, struct packet *p, struct decision *d,
-				   const struct sluice_policy **polp, __u64 *now)
+/*
+ * The L4 header of a packet the lists or bans dropped before it was read: parsed only
+ * for the event of such a drop (below the event ceiling), so that the event names its
+ * protocol and ports, and a flood of them never pays for it.
+ */
+static __noinline int parse_l4_for_event(struct cursor *c, const struct l3_span *l3,
+					 struct packet *p)
 {
-	struct cursor c = { .pos = (void *)(long)ctx->data, .end = (void *)(long)ctx->data_end };
+	if (!c || !l3 || !p)
+		return PARSE_MALFORMED;
+	return parse_l4(c, l3, p);
+}
+
+/* Decides P's verdict; an early drop (lists, bans) leaves *L4_PENDING set. */
+static __always_inline void decide(struct cursor *cur, struct l3_span *l3p, struct packet *p,
+				   struct decision *d, const struct sluice_policy **polp,
+				   __u64 *now, int *l4_pending)
+{
+	struct cursor c = *cur;
 	struct l3_span l3 = {};
 	const struct sluice_policy *pol;
 	struct sluice_state *state;
@@ -225,12 +240,12 @@ static __always_inline void decide(struct xdp_md *ctx, struct packet *p, struct 
 	    source_listed(1, SLUICE_ACTIVE_LISTS(active), p, now)) {
 		d->verdict = SLUICE_VERDICT_DROP;
 		d->reason = SLUICE_REASON_BLOCKLIST;
-		return;
+		goto early_drop;
 	}
 	if ((pol->nban_plens4 || pol->nban_plens6) && source_banned(pol, p, now)) {
 		d->verdict = SLUICE_VERDICT_DROP;
 		d->reason = SLUICE_REASON_BAN;
-		return;
+		goto early_drop;
 	}
 
 	if (parse_l4(&c, &l3, p) != PARSE_OK)
@@ -241,6 +256,11 @@ static __always_inline void decide(struct xdp_md *ctx, struct packet *p, struct 
 		apply_rule(&pol->rules[i], p, now, d);
 	return;
 
+early_drop:
+	*cur = c;
+	*l3p = l3;
+	*l4_pending = 1;
+	return;
 malformed:
 	d->reason = SLUICE_REASON_MALFORMED;
 	if (pol->flags & SLUICE_POLICY_MALFORMED_DROP)
@@ -261,13 +281,19 @@ int sluice_xdp(struct xdp_md *ctx)
 		.rule = SLUICE_NO_RULE,
 		.limit = SLUICE_EVENT_NO_LIMIT,
 	};
+	struct cursor c = { .pos = (void *)(long)ctx->data, .end = (void *)(long)ctx->data_end };
+	struct l3_span l3 = {};
+	int l4_pending = 0;
 	__u64 now = 0;
 
 	p.len = ctx->data_end - ctx->data;
-	decide(ctx, &p, &d, &pol, &now);
+	decide(&c, &l3, &p, &d, &pol, &now, &l4_pending);
 	stats_count(iface_slot, d.rule, d.verdict, d.reason, p.len);
-	if (d.verdict != SLUICE_VERDICT_PASS && pol && !event_suppress(pol, &now))
+	if (d.verdict != SLUICE_VERDICT_PASS && pol && !event_suppress(pol, &now)) {
+		if (l4_pending)
+			parse_l4_for_event(&c, &l3, &p);
 		event_emit(pol, &p, &d, ctx->ingress_ifindex, &now);
+	}
 	return d.verdict == SLUICE_VERDICT_DROP || d.verdict == SLUICE_VERDICT_BAN ? XDP_DROP :
 										    XDP_PASS;
 }

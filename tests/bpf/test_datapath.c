@@ -644,6 +644,72 @@ static void test_fine_clock(void)
 	tap_result(ok, "a limit with a burst shorter than a clock tick admits its rate (-15%%..+5%%)");
 }
 
+struct event_capture {
+	int n;
+	struct sluice_event last;
+};
+
+static int capture_event(void *ctx, void *data, size_t size)
+{
+	struct event_capture *cap = ctx;
+
+	if (size == sizeof(cap->last))
+		memcpy(&cap->last, data, size);
+	cap->n++;
+	return 0;
+}
+
+/*
+ * Lists and bans drop before the L4 header is read, but their events still name the
+ * protocol and ports (parsed only for the drops that make an event).
+ */
+static void test_early_drop_events(void)
+{
+	static const struct {
+		const char *desc;
+		struct pkt_spec pkt;
+		__u8 reason;
+	} cases[] = {
+		{ "blocklisted udp", UDP4(.dport = 53), SLUICE_REASON_BLOCKLIST },
+		{ "blocklisted tcp over ipv6 with a hop-by-hop header",
+		  TCP6(.dport = 443, .ext = "H"), SLUICE_REASON_BLOCKLIST },
+	};
+	const struct scenario sc = {
+		.lists = { L(BLOCK, PERMANENT, "198.18.0.0/16"), L(BLOCK, PERMANENT, "2001:db8::/32") },
+		.event_ceiling = SLUICE_DEFAULT_EVENT_CEILING,
+		.event_sample = SLUICE_DEFAULT_EVENT_SAMPLE,
+	};
+	struct event_capture cap = {};
+	struct ring_buffer *rb;
+
+	rb = ring_buffer__new(bpf_map__fd(H.skel->maps.sluice_events), capture_event, &cap, NULL);
+	if (!rb || scenario_apply(&sc, 0) || map_clear(bpf_map__fd(H.skel->maps.sluice_evseen))) {
+		tap_result(false, "early-drop events: set up");
+		ring_buffer__free(rb);
+		return;
+	}
+	ring_buffer__consume(rb);
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		__u32 retval = 0;
+		struct frame f;
+
+		cap.n = 0;
+		build_frame(&cases[i].pkt, &f);
+		if (run_xdp(H.prog, &f, f.len, 1, &retval, NULL) || ring_buffer__consume(rb) < 0) {
+			tap_result(false, "%s: run", cases[i].desc);
+			continue;
+		}
+		tap_result(retval == XDP_DROP && cap.n == 1 && cap.last.reason == cases[i].reason &&
+				   cap.last.l4proto == cases[i].pkt.proto && cap.last.sport == 40000 &&
+				   cap.last.dport == cases[i].pkt.dport,
+			   "%s: dropped, its event names protocol %u and ports %u -> %u (got %d "
+			   "events, protocol %u, ports %u -> %u)",
+			   cases[i].desc, cases[i].pkt.proto, 40000, cases[i].pkt.dport, cap.n,
+			   cap.last.l4proto, cap.last.sport, cap.last.dport);
+	}
+	ring_buffer__free(rb);
+}
+
 /* XDP_DROP and exit: the floor that the cost of sluice is measured against. */
 static int bare_drop_prog(void)
 {
@@ -748,6 +814,7 @@ int main(void)
 	test_churn();
 	test_probation();
 	test_fine_clock();
+	test_early_drop_events();
 	test_bench();
 	harness_close();
 	return tap_exit();
