@@ -96,5 +96,30 @@ wait "$top_pid" 2>/dev/null
 first=$(jq -r 'select(.top | length > 0) | .top[0].src' "$TMP/top" | head -n 1)
 expect_eq "top -j names the flooding source first" "$first" 198.18.0.3
 check "top -j snapshots are JSON" jq -e .drops_per_sec "$TMP/top"
+# A rule's counter slot out of range in the policy map, as a bad write could leave it: the
+# reader must not index past its table of rule names. Slot 65 is the first past the 65 slots
+# (64 rules and "no rule"). rules[0].stat_slot: the rules are the last 64 x 216 bytes of the
+# policy (sizes asserted in include/sluice.h), stat_slot is byte 49 of a rule.
+pol_slot=$(sl -j status | jq -r .policy.policy_slot)
+vsize=$(bpftool -j map show pinned "$PIN/sluice_policy" | jq -r .bytes_value)
+off=$((vsize - 64 * 216 + 49))
+bpftool -j map lookup pinned "$PIN/sluice_policy" key "$pol_slot" 0 0 0 |
+	jq -r --argjson off "$off" '.value | .[$off] = "0x41" | join(" ")' >"$TMP/policy.hex"
+check "the live rule's counter slot set to 65" \
+	bpftool map update pinned "$PIN/sluice_policy" key "$pol_slot" 0 0 0 value $(cat "$TMP/policy.hex")
+in_cli ip addr add 198.18.0.6/24 dev "$CLI_IF"
+bg "$SRV" "$SLUICE" --pin-path "$PIN" -j events >"$TMP/events.bad" 2>"$TMP/events.err"
+events_pid=${bg_pids[-1]}
+wait_until 10 catches "$events_pid" 2 15
+udp_send 198.18.0.6 "$SRV_IP" 9999 2
+one_line() { [ "$(wc -l <"$TMP/events.bad")" -ge 1 ]; }
+check "an event of that rule is printed" wait_until 10 one_line
+kill -TERM "$events_pid"
+wait "$events_pid"
+expect_eq "the reader exits 0" "$?" 0
+expect_eq "the event names no rule, its slot being out of range" \
+	"$(jq -r 'select(.src == "198.18.0.6") | "\(.rule)|\(.reason)"' "$TMP/events.bad" | head -n 1)" "|ratelimit"
+expect_eq "nothing on standard error" "$(cat "$TMP/events.err")" ""
+
 check "detach" sl detach "$SRV_IF"
 finish
