@@ -54,7 +54,9 @@ static int ban_put(const struct sluice_ban_key *k, __u64 expires)
 /* XDP verdict of one TCP packet from SRC, of FAMILY 4 or 6. */
 static __u32 send_family(__u8 family, const char *src)
 {
-	struct pkt_spec s = { .family = family, .proto = IPPROTO_TCP, .src = src, .dport = TEST_DPORT };
+	struct pkt_spec s = {
+		.family = family, .proto = IPPROTO_TCP, .src = src, .dport = TEST_DPORT
+	};
 	struct frame f = {};
 	__u32 retval = ~0U;
 
@@ -149,7 +151,8 @@ static void test_collect(void)
 		return;
 	err = ban_filter_fill(&H.pins, &f0);
 	tap_result(!err && f0.bans == LIVE_N && f0.bits_total == 64L * SLUICE_BAN_FILTER_WORDS &&
-			   f0.bits_set > STALE * 9 / 10 && f0.bits_needed == distinct_bits(live, LIVE_N),
+			   f0.bits_set > STALE * 9 / 10 &&
+			   f0.bits_needed == distinct_bits(live, LIVE_N),
 		   "fill before: %ld of %ld bits set, %ld bans need %ld (%s)", f0.bits_set,
 		   f0.bits_total, f0.bans, f0.bits_needed, strerror(-err));
 	removed = collect_expired(&H.pins);
@@ -189,8 +192,8 @@ static void test_threshold(void)
 		 (unsigned long long)(mono_ns() - t0) / 1000);
 	err = err ?: ban_filter_fill(&H.pins, &f1);
 	tap_result(!err && f0.bits_set >= f0.bits_needed + 99 && f1.bits_set == f0.bits_set,
-		   "100 stale bits are left alone by collection: %ld before, %ld after", f0.bits_set,
-		   f1.bits_set);
+		   "100 stale bits are left alone by collection: %ld before, %ld after",
+		   f0.bits_set, f1.bits_set);
 }
 
 struct race {

@@ -46,7 +46,7 @@ static void names_load(const struct pins *p, struct event_names *n)
 			for (__u32 r = 0; r < pol->nrules && r < SLUICE_MAX_RULES; r++) {
 				__u8 slot = pol->rules[r].stat_slot;
 
-				/* A slot from the map, not trusted: rules[] has one per rule slot. */
+				/* Read from the map, so not trusted: rules[] has a row per slot. */
 				if (slot >= SLUICE_MAX_RULES)
 					continue;
 				memcpy(n->rules[slot], pol->rules[r].name, SLUICE_NAME_LEN);

@@ -180,7 +180,7 @@ static int word_put(const struct pins *p, __u32 idx, __u64 word)
 	return bpf_map_update_elem(p->fds[PIN_BANFILTER], &idx, &word, BPF_EXIST) ? -errno : 0;
 }
 
-/* One pass of (d): sets the bits of the unexpired bans that the filter lacks. Words written, or -errno. */
+/* One pass of (d): sets the bits of unexpired bans the filter lacks. Words written, or -errno. */
 static long settle_pass(const struct pins *p, __u64 *words, __u64 *need)
 {
 	long bans, written = 0;
