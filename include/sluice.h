@@ -534,9 +534,10 @@ _Static_assert(sizeof(struct sluice_ban_key) == 20, "sluice_ban_key layout");
 
 /*
  * Ban filter: a bit per hash of a ban key. Whoever inserts a ban sets its bit first, so
- * a clear bit proves there is no ban under that key and spares the hash lookup. Bits
- * are never cleared (a stale one costs a lookup, never a wrong verdict); the filter
- * starts empty with the maps.
+ * a clear bit proves there is no ban under that key and spares the hash lookup. The
+ * data path never clears a bit (a stale one costs a lookup, never a wrong verdict); the
+ * controller clears stale ones when they pile up (user/core/bans.c). The filter starts
+ * empty with the maps.
  */
 #define SLUICE_BAN_FILTER_BITS_LOG2 22
 #define SLUICE_BAN_FILTER_WORDS (1U << (SLUICE_BAN_FILTER_BITS_LOG2 - 6))

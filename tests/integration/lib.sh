@@ -132,6 +132,54 @@ bg() {
 	bg_pids+=($!)
 }
 
+# ---- Waiting for a condition under a deadline, never for a fixed time ----
+
+# wait_until SECONDS COMMAND...: runs COMMAND (its output discarded) every 50 ms until it
+# succeeds; false if it has not within SECONDS (a whole number).
+wait_until() {
+	local deadline=$(($(now_ms) + $1 * 1000))
+	shift
+	until "$@" >/dev/null 2>&1; do
+		[ "$(now_ms)" -lt "$deadline" ] || return 1
+		sleep 0.05
+	done
+}
+
+# output_is WANT COMMAND...: COMMAND prints exactly WANT.
+output_is() {
+	local want=$1
+	shift
+	[ "$("$@" 2>/dev/null)" = "$want" ]
+}
+
+# expect_soon DESCRIPTION WANT COMMAND...: expect_eq on what COMMAND prints, given up to 5 s
+# to get there: a veth with XDP counts what it receives in its own NAPI poll, after the
+# sender has returned. A value past WANT fails at once after the 5 s, with what was got.
+expect_soon() {
+	local desc=$1 want=$2
+	shift 2
+	wait_until 5 output_is "$want" "$@"
+	expect_eq "$desc" "$("$@" 2>/dev/null)" "$want"
+}
+
+# is_stopped PID: the process is stopped by a signal (state T).
+is_stopped() { [ "$(cut -d' ' -f3 /proc/"$1"/stat 2>/dev/null)" = T ]; }
+
+# is_gone PID: no such process (or a zombie, as a background job is until it is waited for).
+is_gone() { ! [ -e /proc/"$1" ] || [ "$(cut -d' ' -f3 /proc/"$1"/stat 2>/dev/null)" = Z ]; }
+
+# catches PID SIGNUM...: the process has a handler for each signal (SigCgt in its status);
+# a reader that installs its handlers once it is set up is then ready.
+catches() {
+	local pid=$1 mask sig
+	shift
+	mask=$(awk '/^SigCgt:/ { print $2 }' /proc/"$pid"/status 2>/dev/null)
+	[ -n "$mask" ] || return 1
+	for sig in "$@"; do
+		(((0x$mask >> (sig - 1)) & 1)) || return 1
+	done
+}
+
 # json_get JQ_FILTER: reads JSON on stdin.
 json_get() { jq -r "$1"; }
 

@@ -51,15 +51,25 @@ check "--force goes ahead" env "$ssh_env" "$SLUICE" --pin-path "$PIN" -f block a
 in_cli ping -c1 -W1 -I "$CLI_IP" "$SRV_IP" >/dev/null && not_ok "forced block drops" || ok "forced block drops"
 check "block flush" sl block flush
 
-# Rollback guard: not confirmed in time, the previous policy comes back.
+# Rollback guard: not confirmed in time, the previous policy comes back. The guard is the
+# detached process running this restore; the test waits for it to end, not for a time.
+guard_pid() { pgrep -f -x -- "$SLUICE --pin-path $PIN restore --confirm-within 2s $TMP/locks-out.conf"; }
+no_guard() { ! guard_pid >/dev/null; }
+restored_at=$(now_ms)
 check "restore with --confirm-within 2s" sl restore --confirm-within 2s "$TMP/locks-out.conf"
 expect_eq "the new policy is live" "$(sl -j dump | jq -r '.block[0].prefix')" 198.18.0.0/24
-sleep 3.5
+check "a guard process waits" guard_pid
+check "the guard ends" wait_until 15 no_guard
+elapsed=$(($(now_ms) - restored_at))
+[ "$elapsed" -ge 2000 ] && ok "the guard waited the 2 s (${elapsed} ms)" ||
+	not_ok "the guard waited the 2 s (ended after ${elapsed} ms)"
 expect_eq "not confirmed: rolled back" "$(sl -j status | jq -r .policy.digest) $(sl -j block list | jq length)" "$digest 0"
 check "reachable again after the rollback" in_cli ping -c1 -W1 -I "$CLI_IP" "$SRV_IP"
 check "restore with --confirm-within 2s again" sl restore --confirm-within 2s "$TMP/locks-out.conf"
+check "a guard process waits again" guard_pid
 check "confirm" sl confirm
-sleep 3
+# Confirm stops the guard: once it is gone nothing can roll the policy back.
+check "confirm ends the guard" wait_until 5 no_guard
 expect_eq "confirmed: the new policy stays" "$(sl -j block list | jq -r '.[0].prefix')" 198.18.0.0/24
 expect_exit "confirm with nothing pending exits 1" 1 sl confirm
 check "detach" sl detach "$SRV_IF"

@@ -12,6 +12,7 @@
 #include <bpf/libbpf.h>
 #include <linux/if_link.h>
 #include "attach.h"
+#include "bans.h"
 #include "cmd.h"
 #include "lists.h"
 #include "log.h"
@@ -264,6 +265,18 @@ static void add_unrecorded_links(const struct pins *p, json_t *ifaces)
 		closedir(d);
 }
 
+/* The ban filter's fill (bans.c): bits set, of the total, against those the live bans need. */
+static void status_ban_filter(const struct pins *p, json_t *doc)
+{
+	struct ban_filter_fill f;
+
+	if (!ban_filter_fill(p, &f))
+		json_object_set_new(doc, "ban_filter",
+				    json_pack("{s:I,s:I,s:I,s:I}", "bits_set", (json_int_t)f.bits_set,
+					      "bits_total", (json_int_t)f.bits_total, "bits_needed",
+					      (json_int_t)f.bits_needed, "bans", (json_int_t)f.bans));
+}
+
 static json_t *status_doc(const struct pins *p)
 {
 	struct sluice_policy *pol = malloc(sizeof(*pol));
@@ -325,6 +338,7 @@ static json_t *status_doc(const struct pins *p)
 				  (json_int_t)usage.tier.refused, "promoted",
 				  (json_int_t)usage.tier.promoted, "displaced",
 				  (json_int_t)usage.tier.displaced));
+	status_ban_filter(p, doc);
 	free(pol);
 	free(text);
 	return doc;
@@ -382,6 +396,12 @@ static void status_print(json_t *doc)
 		       json_integer_value(json_object_get(nk, "promoted")),
 		       json_integer_value(json_object_get(nk, "displaced")));
 	}
+	if ((v = json_object_get(doc, "ban_filter")))
+		printf("ban filter %lld / %lld bits set; %lld live bans need %lld\n",
+		       json_integer_value(json_object_get(v, "bits_set")),
+		       json_integer_value(json_object_get(v, "bits_total")),
+		       json_integer_value(json_object_get(v, "bans")),
+		       json_integer_value(json_object_get(v, "bits_needed")));
 }
 
 int cmd_status(int argc, char **argv)

@@ -16,12 +16,12 @@
 #include "policy.h"
 #include "stats.h"
 
+/* The signal that ends a reader, 0 until one comes. */
 static volatile sig_atomic_t stop;
 
 static void on_signal(int sig)
 {
-	(void)sig;
-	stop = 1;
+	stop = sig;
 }
 
 /* What turns an event's numbers into names: interfaces and rules of the live policy. */
@@ -43,9 +43,15 @@ static void names_load(const struct pins *p, struct event_names *n)
 	if (pol && !pins_active(p, &active)) {
 		slot = SLUICE_ACTIVE_POLICY(active);
 		if (!bpf_map_lookup_elem(p->fds[PIN_POLICY], &slot, pol))
-			for (__u32 r = 0; r < pol->nrules && r < SLUICE_MAX_RULES; r++)
-				memcpy(n->rules[pol->rules[r].stat_slot], pol->rules[r].name,
-				       SLUICE_NAME_LEN);
+			for (__u32 r = 0; r < pol->nrules && r < SLUICE_MAX_RULES; r++) {
+				__u8 slot = pol->rules[r].stat_slot;
+
+				/* Read from the map, so not trusted: rules[] has a row per slot. */
+				if (slot >= SLUICE_MAX_RULES)
+					continue;
+				memcpy(n->rules[slot], pol->rules[r].name, SLUICE_NAME_LEN);
+				n->rules[slot][SLUICE_NAME_LEN - 1] = 0;
+			}
 	}
 	free(pol);
 	clock_gettime(CLOCK_MONOTONIC, &mono);
@@ -162,6 +168,7 @@ static void event_print(const struct sluice_event *e, const struct event_names *
 
 struct events_ctx {
 	struct event_names names;
+	__u64 drain_until; /* after a signal: the events made before this time are printed */
 };
 
 static int on_event(void *ctx, void *data, size_t size)
@@ -170,6 +177,9 @@ static int on_event(void *ctx, void *data, size_t size)
 
 	if (size < sizeof(struct sluice_event))
 		return 0;
+	/* An event made after the signal ends the drain, so that a flood cannot prolong it. */
+	if (c->drain_until && ((const struct sluice_event *)data)->time_ns > c->drain_until)
+		return -ECANCELED;
 	if (json_output) {
 		json_t *o = event_json(data, &c->names);
 
@@ -227,6 +237,7 @@ int cmd_events(int argc, char **argv)
 	err = open_ring("events", &p, on_event, &ctx, &rb);
 	if (err)
 		return err;
+	ctx.drain_until = 0;
 	while (!stop) {
 		/* Rule and interface names change with restores; reload them now and then. */
 		if (mono_now_ns() - last_names > 1000000000ULL) {
@@ -238,6 +249,18 @@ int cmd_events(int argc, char **argv)
 			pr_warn("events: %s", strerror(-err));
 			break;
 		}
+	}
+	/*
+	 * SIGTERM or SIGINT: print what the ring holds first, so that stopping a reader loses
+	 * no event it was sent. Not after SIGPIPE: nobody reads our output any more.
+	 */
+	if ((stop == SIGTERM || stop == SIGINT) && !(err < 0 && err != -EINTR)) {
+		ctx.drain_until = mono_now_ns();
+		err = ring_buffer__consume(rb);
+		if (err == -ECANCELED)
+			err = 0;
+		else if (err < 0)
+			pr_warn("events: %s", strerror(-err));
 	}
 	ring_buffer__free(rb);
 	pins_close(&p);

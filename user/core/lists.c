@@ -10,6 +10,7 @@
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include "bans.h"
 #include "lists.h"
 #include "log.h"
 #include "policy.h"
@@ -1434,8 +1435,9 @@ static long delete_expired_bans(const void *keys, const void *values, __u32 n, v
 /*
  * Lists are read only once their earliest expiry has passed (sluice_state), so a write
  * verb beside a million permanent entries does not read them all; bans, at most the
- * ban map's capacity, are read in batches. Every write verb runs this first, under the
- * lock, so it also unpins what a killed build left.
+ * ban map's capacity, are read in batches, and then the ban filter is rebuilt if it holds
+ * many stale bits (bans.c). Every write verb runs this first, under the lock, so it also
+ * unpins what a killed build left.
  */
 long collect_expired(struct pins *p)
 {
@@ -1471,5 +1473,9 @@ long collect_expired(struct pins *p)
 			return -errno;
 	}
 	n = map_batches(bans.fd, false, delete_expired_bans, &bans);
-	return n < 0 ? n : removed + n;
+	if (n < 0)
+		return n;
+	/* With the expired bans gone, the filter bits only they needed are stale. */
+	ret = (int)ban_filter_collect(p);
+	return ret < 0 ? ret : removed + n;
 }
