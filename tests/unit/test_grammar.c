@@ -1340,6 +1340,54 @@ static void test_policy_write_order(void **state)
 	policy_free(&doc);
 }
 
+/* Rules placed, replaced and taken out by name, as rule insert, replace and del do. */
+static void test_rule_edits(void **state)
+{
+	struct policy_doc doc;
+	struct rule_spec spec;
+	char names[8 * SLUICE_NAME_LEN];
+
+	(void)state;
+	policy_init(&doc);
+	memset(&spec, 0, sizeof(spec));
+	strcpy(spec.name, "b");
+	assert_int_equal(policy_rule_insert(&doc, &spec, 0), 0);
+	strcpy(spec.name, "d");
+	assert_int_equal(policy_rule_insert(&doc, &spec, 1), 0);
+	strcpy(spec.name, "a");
+	assert_int_equal(policy_rule_insert(&doc, &spec, 0), 0);
+	strcpy(spec.name, "c");
+	assert_int_equal(policy_rule_insert(&doc, &spec, 2), 0);
+	assert_int_equal(policy_rule_insert(&doc, &spec, 0), -EEXIST);
+	strcpy(spec.name, "e");
+	assert_int_equal(policy_rule_insert(&doc, &spec, 5), -ERANGE);
+	names[0] = '\0';
+	for (unsigned int i = 0; i < doc.nrules; i++)
+		strcat(names, doc.rules[i].name);
+	assert_string_equal(names, "abcd");
+
+	strcpy(spec.name, "c");
+	spec.action = SLUICE_ACTION_PASS;
+	assert_int_equal(policy_rule_replace(&doc, &spec), 0);
+	assert_int_equal(policy_rule_find(&doc, "c"), 2);
+	assert_int_equal(doc.rules[2].action, SLUICE_ACTION_PASS);
+	strcpy(spec.name, "z");
+	assert_int_equal(policy_rule_replace(&doc, &spec), -ENOENT);
+
+	assert_int_equal(policy_rule_delete(&doc, "b"), 0);
+	assert_int_equal(policy_rule_delete(&doc, "b"), -ENOENT);
+	assert_int_equal(doc.nrules, 3);
+	assert_int_equal(policy_rule_find(&doc, "d"), 2);
+
+	while (doc.nrules < SLUICE_MAX_RULES) {
+		snprintf(spec.name, sizeof(spec.name), "r%u", doc.nrules);
+		assert_int_equal(policy_rule_insert(&doc, &spec, doc.nrules), 0);
+	}
+	strcpy(spec.name, "full");
+	assert_int_equal(policy_rule_insert(&doc, &spec, 0), -ENOSPC);
+	policy_free(&doc);
+}
+
 static void test_format_parse_error(void **state)
 {
 	static const struct {
@@ -1383,6 +1431,7 @@ int main(void)
 		cmocka_unit_test(test_policy_file_errors),
 		cmocka_unit_test(test_policy_write_round_trip),
 		cmocka_unit_test(test_policy_write_order),
+		cmocka_unit_test(test_rule_edits),
 		cmocka_unit_test(test_format_parse_error),
 	};
 

@@ -455,3 +455,46 @@ void policy_write(FILE *out, const struct policy_doc *doc)
 		}
 	}
 }
+
+int policy_rule_find(const struct policy_doc *doc, const char *name)
+{
+	for (unsigned int i = 0; i < doc->nrules; i++)
+		if (!strncmp(doc->rules[i].name, name, SLUICE_NAME_LEN))
+			return (int)i;
+	return -ENOENT;
+}
+
+int policy_rule_insert(struct policy_doc *doc, const struct rule_spec *spec, unsigned int at)
+{
+	if (policy_rule_find(doc, spec->name) >= 0)
+		return -EEXIST;
+	if (doc->nrules >= SLUICE_MAX_RULES)
+		return -ENOSPC;
+	if (at > doc->nrules)
+		return -ERANGE;
+	memmove(&doc->rules[at + 1], &doc->rules[at], (doc->nrules - at) * sizeof(doc->rules[0]));
+	doc->rules[at] = *spec;
+	doc->nrules++;
+	return 0;
+}
+
+int policy_rule_replace(struct policy_doc *doc, const struct rule_spec *spec)
+{
+	int i = policy_rule_find(doc, spec->name);
+
+	if (i < 0)
+		return i;
+	doc->rules[i] = *spec;
+	return 0;
+}
+
+int policy_rule_delete(struct policy_doc *doc, const char *name)
+{
+	int i = policy_rule_find(doc, name);
+
+	if (i < 0)
+		return i;
+	memmove(&doc->rules[i], &doc->rules[i + 1], (doc->nrules - i - 1) * sizeof(doc->rules[0]));
+	doc->nrules--;
+	return 0;
+}

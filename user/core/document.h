@@ -34,6 +34,22 @@ int policy_parse_line(struct policy_doc *doc, char *line, struct parse_error *er
 /* Reads a whole policy file ("-" for stdin) into doc; stops at the first error. */
 int policy_parse_file(const char *path, struct policy_doc *doc, struct parse_error *err);
 
+/* The index of rule NAME in DOC, or -ENOENT. */
+int policy_rule_find(const struct policy_doc *doc, const char *name);
+
+/*
+ * Puts SPEC at position AT (0 first, DOC->nrules last), the rules from there on moving
+ * down one. -EEXIST when a rule has its name, -ENOSPC when DOC holds SLUICE_MAX_RULES,
+ * -ERANGE when AT is past the end.
+ */
+int policy_rule_insert(struct policy_doc *doc, const struct rule_spec *spec, unsigned int at);
+
+/* Puts SPEC in place of the rule of the same name, at its position. -ENOENT. */
+int policy_rule_replace(struct policy_doc *doc, const struct rule_spec *spec);
+
+/* Takes rule NAME out of DOC, the rules after it moving up one. -ENOENT. */
+int policy_rule_delete(struct policy_doc *doc, const char *name);
+
 /* Writes doc as policy lines: settings, then rules in order, then allow, then block. */
 void policy_write(FILE *out, const struct policy_doc *doc);
 
