@@ -179,6 +179,7 @@ install: all
 	install -D -m 0755 $(BUILD)/sluice $(DESTDIR)$(PREFIX)/sbin/sluice
 	install -D -m 0644 doc/sluice.8 $(DESTDIR)$(PREFIX)/share/man/man8/sluice.8
 	install -D -m 0755 dist/sluice-set-refresh $(DESTDIR)$(PREFIX)/sbin/sluice-set-refresh
+	install -D -m 0755 dist/sluice-service $(DESTDIR)$(PREFIX)/sbin/sluice-service
 	install -D -m 0644 dist/sluice@.service $(DESTDIR)$(PREFIX)/lib/systemd/system/sluice@.service
 	install -D -m 0644 dist/sluice-set@.service $(DESTDIR)$(PREFIX)/lib/systemd/system/sluice-set@.service
 	install -D -m 0644 dist/sluice-set@.timer $(DESTDIR)$(PREFIX)/lib/systemd/system/sluice-set@.timer
