@@ -111,7 +111,7 @@ $(BUILD)/user/core/%.o: user/core/%.c $(SKELS) | $(BUILD)/user/core
 
 $(BUILD)/user/exporter/%.o: user/exporter/%.c | $(BUILD)/user/exporter
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) -Iuser/exporter -Iuser/cli -c $< -o $@
+	$(Q)$(CC) $(CFLAGS) -Iuser/exporter -c $< -o $@
 
 $(BUILD)/user/cli/%.o: user/cli/%.c $(SKELS) | $(BUILD)/user/cli
 	$(call msg,CC,$@)
