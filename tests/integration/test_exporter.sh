@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 # The Prometheus exporter: promtool-clean scrapes that agree with `sluice -j stats`, gzip,
 # HTTP errors, sluice_up across attach and detach, collection of expired entries, dropped
-# capabilities, a real Prometheus scraping it, and the scrape time with 64 rules on 4 interfaces.
+# capabilities, a real Prometheus scraping it, the scrape time with 64 rules on 4 interfaces,
+# and connection limits under a flood of idle connections.
 . "$(dirname "$0")/lib.sh"
 require_root
 setup_netns || { not_ok "set up namespaces"; finish; }
@@ -206,6 +207,80 @@ diag "scrape, 64 rules x 4 interfaces, median of 20: $gz_ms ms gzip," \
 	"($(wc -c <"$TMP/m64") bytes, $(grep -vc '^#' "$TMP/m64") samples)"
 # A figure, not an assertion: timings on a shared machine are noise in a test (make bench).
 check "promtool passes the 64-rule document" promtool check metrics <"$TMP/m64"
+
+# Under abuse: one address opens 100 connections and sends nothing. It keeps 8 (the
+# per-address limit; the rest are closed as they come, so none wait in the backlog), a
+# scrape from another address is answered at once, and the 8 are closed when idle for 3 s.
+ABUSE_PORT=9742
+bg "$SRV" "$SLUICE" --pin-path "$PIN" exporter --collect 0 --listen "$SRV_IP:$ABUSE_PORT"
+for _ in $(seq 50); do
+	in_cli curl -sf -o /dev/null --max-time 1 "http://$SRV_IP:$ABUSE_PORT/metrics" && break
+	sleep 0.1
+done
+# hold.py SRC DST PORT N: connects N times from SRC, then prints how many connections the
+# server holds open 0.2 s after the last connect ("open N"), and again 4 s after it.
+cat >"$TMP/hold.py" <<'PY'
+import socket, sys, time
+src, dst, port, n = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+socks = []
+for _ in range(n):
+    s = socket.socket()
+    s.bind((src, 0))
+    s.settimeout(5)
+    s.connect((dst, port))
+    s.setblocking(False)
+    socks.append(s)
+t = time.monotonic()
+def still_open():
+    held = 0
+    for s in socks:
+        try:
+            s.recv(1, socket.MSG_PEEK)  # b"": the server closed it; no reply is ever sent
+        except BlockingIOError:
+            held += 1  # nothing to read and no FIN: the server holds it
+        except OSError:
+            pass
+    return held
+time.sleep(0.2)
+print("open", still_open(), flush=True)
+time.sleep(max(0, t + 4 - time.monotonic()))
+print("open", still_open(), flush=True)
+PY
+bg "$CLI" python3 "$TMP/hold.py" "$CLI_IP" "$SRV_IP" "$ABUSE_PORT" 100 >"$TMP/held"
+for _ in $(seq 100); do
+	grep -q open "$TMP/held" && break
+	sleep 0.1
+done
+expect_eq "one address holding 100 idle connections keeps 8 open" \
+	"$(head -n 1 "$TMP/held")" "open 8"
+: >"$TMP/ma"
+expect_eq "while it holds 8, a scrape from another address is answered within 2 s" \
+	"$(in_cli curl -s --interface 198.18.0.130 --max-time 2 -o "$TMP/ma" -w '%{http_code}' \
+		"http://$SRV_IP:$ABUSE_PORT/metrics"):$(mval "$TMP/ma" sluice_up)" "200:1"
+expect_eq "a 9th connection from that address is closed unanswered" \
+	"$(in_cli curl -s --interface "$CLI_IP" --max-time 2 -o /dev/null -w '%{http_code}' \
+		"http://$SRV_IP:$ABUSE_PORT/metrics")" "000"
+for _ in $(seq 100); do
+	[ "$(grep -c open "$TMP/held")" = 2 ] && break
+	sleep 0.1
+done
+expect_eq "the 8 idle connections are closed after the 3 s timeout" \
+	"$(sed -n 2p "$TMP/held")" "open 0"
+expect_eq "then the abusing address is served again" \
+	"$(in_cli curl -s --interface "$CLI_IP" --max-time 2 -o /dev/null -w '%{http_code}' \
+		"http://$SRV_IP:$ABUSE_PORT/metrics")" "200"
+
+# [::]:PORT is IPv6 alone (IPV6_V6ONLY), so 0.0.0.0 on the same port can be bound too.
+bg "$SRV" "$SLUICE" --pin-path "$PIN" exporter --collect 0 --listen "[::]:9744"
+bg "$SRV" "$SLUICE" --pin-path "$PIN" exporter --collect 0 --listen "0.0.0.0:9744"
+for _ in $(seq 50); do
+	in_srv curl -sf -o /dev/null --max-time 1 "http://[::1]:9744/metrics" &&
+		in_srv curl -sf -o /dev/null --max-time 1 "http://127.0.0.1:9744/metrics" && break
+	sleep 0.1
+done
+expect_eq "IPv6 [::]:9744 and IPv4 0.0.0.0:9744 both answer" \
+	"$(in_srv curl -s -o /dev/null -w '%{http_code}' "http://[::1]:9744/metrics"):$(in_srv \
+		curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:9744/metrics")" "200:200"
 
 # Detaching everything removes the pins: the exporter answers sluice_up 0 again.
 for i in 1 2 3; do sl detach "sx$i$$" >/dev/null; done

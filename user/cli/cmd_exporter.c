@@ -21,7 +21,11 @@ static const char exporter_help[] =
 	"as Prometheus metrics on http://ADDR:PORT/metrics (default " EXPORTER_LISTEN ";\n"
 	"[::1]:PORT for IPv6). Every SECONDS (default " STR(EXPORTER_COLLECT_SEC) ", 0: never)\n"
 	"it deletes expired list entries and bans. It never changes the policy.\n"
-	"Runs until SIGTERM or SIGINT.\n";
+	"Runs until SIGTERM or SIGINT.\n"
+	"\n"
+	"One client address holds at most " STR(EXPORTER_PER_IP_CONNECTIONS) " connections, all\n"
+	"together at most " STR(EXPORTER_MAX_CONNECTIONS) "; a connection idle for "
+	STR(EXPORTER_TIMEOUT_SEC) " s is closed.\n";
 
 static void exporter_usage(FILE *out)
 {

@@ -321,10 +321,23 @@ static int listen_socket(const char *addr)
 		return -EINVAL;
 	}
 	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	/*
+	 * [::]:PORT means IPv6 alone, on every host whatever its net.ipv6.bindv6only, so
+	 * an IPv4 listener on the same port can coexist; if that cannot be set, binding
+	 * would silently take IPv4 too, so it is an error. SO_REUSEADDR only spares a
+	 * restart the TIME_WAIT of the last run's connections: worth a try, no more.
+	 */
 	if (fd >= 0) {
 		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-		if (ss.ss_family == AF_INET6)
-			setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+		if (ss.ss_family == AF_INET6 &&
+		    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one))) {
+			int err = -errno;
+
+			pr_warn("exporter: listen on %s: set IPV6_V6ONLY: %s", addr,
+				strerror(-err));
+			close(fd);
+			return err;
+		}
 	}
 	if (fd < 0 || bind(fd, (struct sockaddr *)&ss, len) || listen(fd, 64)) {
 		int err = -errno;
@@ -346,6 +359,7 @@ int exporter_run(const struct exporter_config *cfg)
 	};
 	struct http_config hc = {
 		.max_connections = EXPORTER_MAX_CONNECTIONS,
+		.per_ip_connections = EXPORTER_PER_IP_CONNECTIONS,
 		.timeout_sec = EXPORTER_TIMEOUT_SEC,
 	};
 	struct http_server *server = NULL;

@@ -6,8 +6,16 @@
 #define EXPORTER_LISTEN "127.0.0.1:9741"
 #define EXPORTER_COLLECT_SEC 10
 
+/*
+ * Connection limits. One client address holds at most EXPORTER_PER_IP_CONNECTIONS,
+ * well under EXPORTER_MAX_CONNECTIONS, so an address that opens connections and
+ * sends nothing cannot take every slot from a real scrape; an idle or half-sent
+ * connection is closed after EXPORTER_TIMEOUT_SEC, which a Prometheus scrape (one
+ * request answered at once) never comes near.
+ */
 #define EXPORTER_MAX_CONNECTIONS 64
-#define EXPORTER_TIMEOUT_SEC 10 /* an idle connection is closed after this */
+#define EXPORTER_PER_IP_CONNECTIONS 8
+#define EXPORTER_TIMEOUT_SEC 3
 
 struct exporter_config {
 	const char *listen; /* IPV4:PORT or [IPV6]:PORT */

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
-/* The HTTP side of the exporter: libmicrohttpd, and gzip. */
+/* The HTTP side of the exporter: libmicrohttpd with its limits, and gzip. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -13,11 +13,20 @@
 #include <zlib.h>
 #include "http.h"
 #include "log.h"
+#include "pins.h"
+
+/* libmicrohttpd's own messages, at most this many in a window, so a flood cannot fill the log. */
+#define HTTP_LOG_BURST 5
+#define HTTP_LOG_WINDOW_NS (60 * 1000000000ULL)
 
 struct http_server {
 	struct MHD_Daemon *daemon;
 	http_scrape_fn scrape;
 	void *ctx;
+	/* on_http_log's window; libmicrohttpd logs from its one thread, or before it starts */
+	__u64 log_window_start;
+	unsigned int log_count;
+	unsigned long log_suppressed;
 };
 
 static enum MHD_Result reply(struct MHD_Connection *conn, struct MHD_Response *resp,
@@ -96,12 +105,34 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	return reply(conn, resp, MHD_HTTP_OK, METRICS_CONTENT_TYPE);
 }
 
+/*
+ * libmicrohttpd's messages. Every refused connection makes one, so a flood would
+ * otherwise write a line per connection: a few a minute pass,
+ * and the next window opens with how many were left out.
+ */
 static void on_http_log(void *cls, const char *fmt, va_list ap)
 {
+	struct http_server *s = cls;
+	__u64 now = mono_now_ns();
 	char buf[512];
+	size_t len;
 
-	(void)cls;
+	if (!s->log_window_start || now - s->log_window_start >= HTTP_LOG_WINDOW_NS) {
+		if (s->log_suppressed)
+			pr_warn("exporter: http: %lu more messages left out", s->log_suppressed);
+		s->log_window_start = now;
+		s->log_count = 0;
+		s->log_suppressed = 0;
+	}
+	if (s->log_count >= HTTP_LOG_BURST) {
+		s->log_suppressed++;
+		return;
+	}
+	s->log_count++;
 	vsnprintf(buf, sizeof(buf), fmt, ap);
+	len = strlen(buf);
+	while (len && buf[len - 1] == '\n')
+		buf[--len] = '\0'; /* its messages end in a newline; ours may not */
 	pr_warn("exporter: http: %s", buf);
 }
 
@@ -114,12 +145,18 @@ int http_start(const struct http_config *cfg, http_scrape_fn scrape, void *ctx,
 		return -ENOMEM;
 	s->scrape = scrape;
 	s->ctx = ctx;
-	/* One internal thread polls every connection and answers one request at a time. */
-	s->daemon = MHD_start_daemon(MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL,
-				     on_request, s, MHD_OPTION_EXTERNAL_LOGGER, on_http_log, NULL,
-				     MHD_OPTION_LISTEN_SOCKET, cfg->listen_fd,
-				     MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections,
-				     MHD_OPTION_CONNECTION_TIMEOUT, cfg->timeout_sec, MHD_OPTION_END);
+	/*
+	 * One internal thread polls every connection and answers one request at a time,
+	 * so scrapes never run in parallel. Past per_ip_connections from one address,
+	 * libmicrohttpd accepts and closes at once, which also drains the listen backlog
+	 * instead of leaving a flood queued ahead of a real scrape.
+	 */
+	s->daemon = MHD_start_daemon(
+		MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL, on_request, s,
+		MHD_OPTION_EXTERNAL_LOGGER, on_http_log, s,
+		MHD_OPTION_LISTEN_SOCKET, cfg->listen_fd, MHD_OPTION_CONNECTION_LIMIT,
+		cfg->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->per_ip_connections,
+		MHD_OPTION_CONNECTION_TIMEOUT, cfg->timeout_sec, MHD_OPTION_END);
 	if (!s->daemon) {
 		free(s);
 		return -EIO;

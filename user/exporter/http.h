@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
-/* Serving /metrics over HTTP: libmicrohttpd, gzip, --listen. */
+/* Serving /metrics over HTTP: libmicrohttpd and its limits, gzip, --listen. */
 #ifndef SLUICE_HTTP_H
 #define SLUICE_HTTP_H
 
@@ -11,6 +11,7 @@
 struct http_config {
 	int listen_fd; /* bound and listening; the server's once http_start() succeeds */
 	unsigned int max_connections;
+	unsigned int per_ip_connections;
 	unsigned int timeout_sec; /* idle or unfinished connections are closed after this */
 };
 
