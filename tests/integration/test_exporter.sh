@@ -3,7 +3,7 @@
 # The Prometheus exporter: promtool-clean scrapes that agree with `sluice -j stats`, gzip,
 # HTTP errors, sluice_up across attach and detach, collection of expired entries, dropped
 # capabilities, a real Prometheus scraping it, the scrape time with 64 rules on 4 interfaces,
-# and connection limits under a flood of idle connections.
+# connection limits under a flood of idle connections, and HTTPS with basic auth (--web-config).
 . "$(dirname "$0")/lib.sh"
 require_root
 setup_netns || { not_ok "set up namespaces"; finish; }
@@ -281,6 +281,67 @@ done
 expect_eq "IPv6 [::]:9744 and IPv4 0.0.0.0:9744 both answer" \
 	"$(in_srv curl -s -o /dev/null -w '%{http_code}' "http://[::1]:9744/metrics"):$(in_srv \
 		curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:9744/metrics")" "200:200"
+
+# --web-config: HTTPS and basic auth, in the exporter toolkit's format. The certificate is
+# for 127.0.0.1; cert_file and key_file are relative to the file's directory.
+TLS_PORT=9743
+TLS_URL="https://127.0.0.1:$TLS_PORT/metrics"
+mkdir "$TMP/web"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
+	-subj /CN=sluice-test -addext subjectAltName=IP:127.0.0.1 \
+	-keyout "$TMP/web/key.pem" -out "$TMP/web/cert.pem" >/dev/null 2>&1
+cat >"$TMP/web/web.yml" <<YAML
+tls_server_config:
+  cert_file: cert.pem
+  key_file: key.pem
+basic_auth_users:
+  prometheus: '$(mkpasswd -m bcrypt -R 8 'sc rape&pass')'
+YAML
+bg "$SRV" "$SLUICE" --pin-path "$PIN" exporter --collect 0 --listen "127.0.0.1:$TLS_PORT" \
+	--web-config "$TMP/web/web.yml"
+tls_curl() { in_srv curl -s --max-time 5 --cacert "$TMP/web/cert.pem" "$@"; }
+for _ in $(seq 50); do
+	[ "$(tls_curl -o /dev/null -w '%{http_code}' "$TLS_URL")" = 401 ] && break
+	sleep 0.1
+done
+expect_eq "https with the right user and password: 200 and sluice_up 1" \
+	"$(tls_curl -u 'prometheus:sc rape&pass' -o "$TMP/mt" -w '%{http_code}' "$TLS_URL"):$(mval "$TMP/mt" sluice_up)" \
+	"200:1"
+expect_eq "and again (the verified password is remembered)" \
+	"$(tls_curl -u 'prometheus:sc rape&pass' -o /dev/null -w '%{http_code}' "$TLS_URL")" 200
+expect_eq "https without credentials: 401 with WWW-Authenticate: Basic" \
+	"$(tls_curl -D "$TMP/th" -o /dev/null -w '%{http_code}' "$TLS_URL"):$(grep -i '^WWW-Authenticate' "$TMP/th" | tr -d '\r')" \
+	'401:WWW-Authenticate: Basic realm="sluice"'
+expect_eq "https with a wrong password: 401" \
+	"$(tls_curl -u 'prometheus:sc rape&pas' -o /dev/null -w '%{http_code}' "$TLS_URL")" 401
+expect_eq "https with an unknown user: 401" \
+	"$(tls_curl -u 'admin:sc rape&pass' -o /dev/null -w '%{http_code}' "$TLS_URL")" 401
+expect_eq "https 404 needs the password too" \
+	"$(tls_curl -o /dev/null -w '%{http_code}' "https://127.0.0.1:$TLS_PORT/nope")" 401
+in_srv curl -s --max-time 5 -u 'prometheus:sc rape&pass' -o /dev/null "http://127.0.0.1:$TLS_PORT/metrics"
+expect_eq "plain http to the TLS port fails (curl: empty reply or reset)" \
+	"$?:$(in_srv curl -s --max-time 5 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$TLS_PORT/metrics")" \
+	"$(in_srv curl -s --max-time 5 -o /dev/null "http://127.0.0.1:$TLS_PORT/metrics"; echo "$?"):000"
+expect_eq "a certificate the client does not trust is refused (curl 60)" \
+	"$(in_srv curl -s --max-time 5 -o /dev/null "$TLS_URL"; echo "$?")" 60
+
+# Bad web configs stop the exporter at start with one line and exit 2.
+printf 'tls_server_config:\n  cert_file: cert.pem\n  key_file: key.pem\nhttp_server_config:\n  http2: true\n' \
+	>"$TMP/web/unknown.yml"
+expect_exit "--web-config with an unknown key: exit 2" 2 \
+	sl exporter --listen 127.0.0.1:9746 --web-config "$TMP/web/unknown.yml"
+expect_eq "and one line naming the key" "$(cat "$TMP/err")" \
+	"sluice: exporter: --web-config $TMP/web/unknown.yml:4: unknown key \"http_server_config\" (sluice reads tls_server_config and basic_auth_users)"
+printf 'tls_server_config:\n  cert_file: missing.pem\n  key_file: key.pem\n' >"$TMP/web/nocert.yml"
+expect_exit "--web-config with an unreadable cert_file: exit 2" 2 \
+	sl exporter --listen 127.0.0.1:9746 --web-config "$TMP/web/nocert.yml"
+expect_eq "and one line naming the file" "$(cat "$TMP/err")" \
+	"sluice: exporter: --web-config $TMP/web/nocert.yml:2: cert_file $TMP/web/missing.pem: No such file or directory"
+printf 'basic_auth_users:\n  prometheus: %s\n' "$(mkpasswd -m sha-512 x)" >"$TMP/web/sha.yml"
+expect_exit "--web-config with a SHA-512 crypt hash: exit 2" 2 \
+	sl exporter --listen 127.0.0.1:9746 --web-config "$TMP/web/sha.yml"
+expect_eq "and one line naming the user" "$(cat "$TMP/err")" \
+	"sluice: exporter: --web-config $TMP/web/sha.yml:2: basic_auth_users: user \"prometheus\": not a bcrypt hash (\$2a\$, \$2b\$ or \$2y\$)"
 
 # Detaching everything removes the pins: the exporter answers sluice_up 0 again.
 for i in 1 2 3; do sl detach "sx$i$$" >/dev/null; done

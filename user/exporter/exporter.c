@@ -358,10 +358,12 @@ int exporter_run(const struct exporter_config *cfg)
 		.fill_lock = PTHREAD_MUTEX_INITIALIZER,
 	};
 	struct http_config hc = {
+		.web = cfg->web,
 		.max_connections = EXPORTER_MAX_CONNECTIONS,
 		.per_ip_connections = EXPORTER_PER_IP_CONNECTIONS,
 		.timeout_sec = EXPORTER_TIMEOUT_SEC,
 	};
+	bool tls = cfg->web && cfg->web->cert_pem;
 	struct http_server *server = NULL;
 	sigset_t stop_sigs;
 	struct pins p;
@@ -396,11 +398,13 @@ int exporter_run(const struct exporter_config *cfg)
 	hc.listen_fd = fd;
 	err = http_start(&hc, scrape, &e, &server);
 	if (err) {
-		pr_warn("exporter: could not start the HTTP server on %s", cfg->listen);
+		pr_warn("exporter: could not start the %s server on %s%s", tls ? "HTTPS" : "HTTP",
+			cfg->listen, tls ? " (are cert_file and key_file a matching pair?)" : "");
 		goto out;
 	}
 	fd = -1; /* the server's now, closed by http_stop() */
-	pr_info("exporter: serving http://%s/metrics", cfg->listen);
+	pr_info("exporter: serving %s://%s/metrics%s", tls ? "https" : "http", cfg->listen,
+		cfg->web && cfg->web->nusers ? " with basic auth" : "");
 	run_until_stopped(&e, &stop_sigs, cfg->collect_sec * 1000000000ULL);
 out:
 	http_stop(server);

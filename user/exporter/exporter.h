@@ -3,6 +3,8 @@
 #ifndef SLUICE_EXPORTER_H
 #define SLUICE_EXPORTER_H
 
+#include "webconfig.h"
+
 #define EXPORTER_LISTEN "127.0.0.1:9741"
 #define EXPORTER_COLLECT_SEC 10
 
@@ -21,10 +23,12 @@ struct exporter_config {
 	const char *listen; /* IPV4:PORT or [IPV6]:PORT */
 	const char *pin_path;
 	unsigned int collect_sec; /* delete expired entries this often; 0: never */
+	/* TLS and basic auth; NULL or empty: plain HTTP, no auth. Must outlive the call. */
+	struct web_config *web;
 };
 
 /*
- * Serves http://LISTEN/metrics until SIGTERM or SIGINT. 0 once stopped by a
+ * Serves http(s)://LISTEN/metrics until SIGTERM or SIGINT. 0 once stopped by a
  * signal; -EINVAL for a bad listen address; another -errno when the socket or the
  * server could not be set up. Each error is logged once.
  */

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
-/* The HTTP side of the exporter: libmicrohttpd with its limits, and gzip. */
+/* The HTTP side of the exporter: libmicrohttpd with its limits, TLS and basic auth, and gzip. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -15,12 +15,14 @@
 #include "log.h"
 #include "pins.h"
 
+#define HTTP_REALM "sluice"
 /* libmicrohttpd's own messages, at most this many in a window, so a flood cannot fill the log. */
 #define HTTP_LOG_BURST 5
 #define HTTP_LOG_WINDOW_NS (60 * 1000000000ULL)
 
 struct http_server {
 	struct MHD_Daemon *daemon;
+	struct web_config *web;
 	http_scrape_fn scrape;
 	void *ctx;
 	/* on_http_log's window; libmicrohttpd logs from its one thread, or before it starts */
@@ -58,6 +60,39 @@ static enum MHD_Result reply_text(struct MHD_Connection *conn, unsigned int stat
 	return reply(conn, resp, status, "text/plain; charset=utf-8");
 }
 
+/* Whether the request carries the name and password of a user of the web config. */
+static bool authorized(struct http_server *s, struct MHD_Connection *conn)
+{
+	char *pass = NULL, *user;
+	bool ok;
+
+	if (!s->web || !s->web->nusers)
+		return true;
+	user = MHD_basic_auth_get_username_password(conn, &pass);
+	ok = web_config_check(s->web, user, pass);
+	if (pass) {
+		explicit_bzero(pass, strlen(pass));
+		MHD_free(pass);
+	}
+	if (user)
+		MHD_free(user);
+	return ok;
+}
+
+/* 401 with WWW-Authenticate: Basic realm="sluice", so clients know to send a password. */
+static enum MHD_Result reply_unauthorized(struct MHD_Connection *conn)
+{
+	struct MHD_Response *resp = text_response("401 Unauthorized\n");
+	enum MHD_Result ret;
+
+	if (!resp)
+		return MHD_NO;
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; charset=utf-8");
+	ret = MHD_queue_basic_auth_fail_response(conn, HTTP_REALM, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
 				  const char *method, const char *version, const char *upload_data,
 				  size_t *upload_data_size, void **req_cls)
@@ -79,6 +114,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		*upload_data_size = 0; /* a body is not wanted: read past it */
 		return MHD_YES;
 	}
+	/* Before anything else, as the exporter toolkit does: no URL answers without it. */
+	if (!authorized(s, conn))
+		return reply_unauthorized(conn);
 	if (strcmp(url, "/metrics"))
 		return reply_text(conn, MHD_HTTP_NOT_FOUND, "404 page not found\n", NULL);
 	if (strcmp(method, MHD_HTTP_METHOD_GET) && strcmp(method, MHD_HTTP_METHOD_HEAD))
@@ -106,8 +144,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 }
 
 /*
- * libmicrohttpd's messages. Every refused connection makes one, so a flood would
- * otherwise write a line per connection: a few a minute pass,
+ * libmicrohttpd's messages. Every refused connection and failed TLS handshake makes
+ * one, so a flood would otherwise write a line per connection: a few a minute pass,
  * and the next window opens with how many were left out.
  */
 static void on_http_log(void *cls, const char *fmt, va_list ap)
@@ -139,24 +177,34 @@ static void on_http_log(void *cls, const char *fmt, va_list ap)
 int http_start(const struct http_config *cfg, http_scrape_fn scrape, void *ctx,
 	       struct http_server **out)
 {
+	bool tls = cfg->web && cfg->web->cert_pem;
+	struct MHD_OptionItem tls_opts[3] = { { MHD_OPTION_END, 0, NULL } };
 	struct http_server *s = calloc(1, sizeof(*s));
 
 	if (!s)
 		return -ENOMEM;
+	if (tls) {
+		tls_opts[0] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_KEY, 0,
+						       cfg->web->key_pem };
+		tls_opts[1] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_CERT, 0,
+						       cfg->web->cert_pem };
+	}
+	s->web = cfg->web;
 	s->scrape = scrape;
 	s->ctx = ctx;
 	/*
 	 * One internal thread polls every connection and answers one request at a time,
-	 * so scrapes never run in parallel. Past per_ip_connections from one address,
-	 * libmicrohttpd accepts and closes at once, which also drains the listen backlog
-	 * instead of leaving a flood queued ahead of a real scrape.
+	 * so scrapes and bcrypt checks never run in parallel. Past per_ip_connections from
+	 * one address, libmicrohttpd accepts and closes at once, which also drains the
+	 * listen backlog instead of leaving a flood queued ahead of a real scrape.
 	 */
 	s->daemon = MHD_start_daemon(
-		MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL, on_request, s,
-		MHD_OPTION_EXTERNAL_LOGGER, on_http_log, s,
+		MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG | (tls ? MHD_USE_TLS : 0), 0,
+		NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, on_http_log, s,
 		MHD_OPTION_LISTEN_SOCKET, cfg->listen_fd, MHD_OPTION_CONNECTION_LIMIT,
 		cfg->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->per_ip_connections,
-		MHD_OPTION_CONNECTION_TIMEOUT, cfg->timeout_sec, MHD_OPTION_END);
+		MHD_OPTION_CONNECTION_TIMEOUT, cfg->timeout_sec, MHD_OPTION_ARRAY, tls_opts,
+		MHD_OPTION_END);
 	if (!s->daemon) {
 		free(s);
 		return -EIO;

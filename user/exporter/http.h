@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
-/* Serving /metrics over HTTP: libmicrohttpd and its limits, gzip, --listen. */
+/* Serving /metrics over HTTP or HTTPS: libmicrohttpd, limits, basic auth, gzip, --listen. */
 #ifndef SLUICE_HTTP_H
 #define SLUICE_HTTP_H
 
@@ -7,9 +7,11 @@
 #include <stddef.h>
 #include <sys/socket.h>
 #include "metrics.h"
+#include "webconfig.h"
 
 struct http_config {
 	int listen_fd; /* bound and listening; the server's once http_start() succeeds */
+	struct web_config *web; /* TLS and users, or NULL */
 	unsigned int max_connections;
 	unsigned int per_ip_connections;
 	unsigned int timeout_sec; /* idle or unfinished connections are closed after this */
