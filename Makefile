@@ -28,8 +28,9 @@ BPF_CFLAGS := -target bpf -O2 -g -mcpu=v3 -Wall -Werror -Iinclude -Ibpf -I$(ARCH
 CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Werror=undef -Wno-missing-field-initializers
 CFLAGS += -D_GNU_SOURCE -Iinclude -Iuser/core -I$(BUILD) -MMD -MP
-CFLAGS += $(shell $(PKG_CONFIG) --cflags libbpf jansson libmicrohttpd 2>/dev/null)
-LDLIBS := $(shell $(PKG_CONFIG) --libs libbpf jansson libmicrohttpd 2>/dev/null) -lelf -lz -lpthread
+CFLAGS += $(shell $(PKG_CONFIG) --cflags libbpf jansson libmicrohttpd yaml-0.1 libcrypt gnutls 2>/dev/null)
+LDLIBS := $(shell $(PKG_CONFIG) --libs libbpf jansson libmicrohttpd yaml-0.1 libcrypt gnutls 2>/dev/null) \
+	-lelf -lz -lpthread
 
 ifeq ($(SANITIZE),1)
 CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
@@ -111,7 +112,7 @@ $(BUILD)/user/core/%.o: user/core/%.c $(SKELS) | $(BUILD)/user/core
 
 $(BUILD)/user/exporter/%.o: user/exporter/%.c | $(BUILD)/user/exporter
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) -Iuser/exporter -Iuser/cli -c $< -o $@
+	$(Q)$(CC) $(CFLAGS) -Iuser/exporter -c $< -o $@
 
 $(BUILD)/user/cli/%.o: user/cli/%.c $(SKELS) | $(BUILD)/user/cli
 	$(call msg,CC,$@)

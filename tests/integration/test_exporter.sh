@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 # The Prometheus exporter: promtool-clean scrapes that agree with `sluice -j stats`, gzip,
 # HTTP errors, sluice_up across attach and detach, collection of expired entries, dropped
-# capabilities, a real Prometheus scraping it, and the scrape time with 64 rules on 4 interfaces.
+# capabilities, a real Prometheus scraping it, the scrape time with 64 rules on 4 interfaces,
+# connection limits under a flood of idle connections, and HTTPS with basic auth (--web-config).
 . "$(dirname "$0")/lib.sh"
 require_root
 setup_netns || { not_ok "set up namespaces"; finish; }
@@ -206,6 +207,141 @@ diag "scrape, 64 rules x 4 interfaces, median of 20: $gz_ms ms gzip," \
 	"($(wc -c <"$TMP/m64") bytes, $(grep -vc '^#' "$TMP/m64") samples)"
 # A figure, not an assertion: timings on a shared machine are noise in a test (make bench).
 check "promtool passes the 64-rule document" promtool check metrics <"$TMP/m64"
+
+# Under abuse: one address opens 100 connections and sends nothing. It keeps 8 (the
+# per-address limit; the rest are closed as they come, so none wait in the backlog), a
+# scrape from another address is answered at once, and the 8 are closed when idle for 3 s.
+ABUSE_PORT=9742
+bg "$SRV" "$SLUICE" --pin-path "$PIN" exporter --collect 0 --listen "$SRV_IP:$ABUSE_PORT"
+for _ in $(seq 50); do
+	in_cli curl -sf -o /dev/null --max-time 1 "http://$SRV_IP:$ABUSE_PORT/metrics" && break
+	sleep 0.1
+done
+# hold.py SRC DST PORT N: connects N times from SRC, then prints how many connections the
+# server holds open 0.2 s after the last connect ("open N"), and again 4 s after it.
+cat >"$TMP/hold.py" <<'PY'
+import socket, sys, time
+src, dst, port, n = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+socks = []
+for _ in range(n):
+    s = socket.socket()
+    s.bind((src, 0))
+    s.settimeout(5)
+    s.connect((dst, port))
+    s.setblocking(False)
+    socks.append(s)
+t = time.monotonic()
+def still_open():
+    held = 0
+    for s in socks:
+        try:
+            s.recv(1, socket.MSG_PEEK)  # b"": the server closed it; no reply is ever sent
+        except BlockingIOError:
+            held += 1  # nothing to read and no FIN: the server holds it
+        except OSError:
+            pass
+    return held
+time.sleep(0.2)
+print("open", still_open(), flush=True)
+time.sleep(max(0, t + 4 - time.monotonic()))
+print("open", still_open(), flush=True)
+PY
+bg "$CLI" python3 "$TMP/hold.py" "$CLI_IP" "$SRV_IP" "$ABUSE_PORT" 100 >"$TMP/held"
+for _ in $(seq 100); do
+	grep -q open "$TMP/held" && break
+	sleep 0.1
+done
+expect_eq "one address holding 100 idle connections keeps 8 open" \
+	"$(head -n 1 "$TMP/held")" "open 8"
+: >"$TMP/ma"
+expect_eq "while it holds 8, a scrape from another address is answered within 2 s" \
+	"$(in_cli curl -s --interface 198.18.0.130 --max-time 2 -o "$TMP/ma" -w '%{http_code}' \
+		"http://$SRV_IP:$ABUSE_PORT/metrics"):$(mval "$TMP/ma" sluice_up)" "200:1"
+expect_eq "a 9th connection from that address is closed unanswered" \
+	"$(in_cli curl -s --interface "$CLI_IP" --max-time 2 -o /dev/null -w '%{http_code}' \
+		"http://$SRV_IP:$ABUSE_PORT/metrics")" "000"
+for _ in $(seq 100); do
+	[ "$(grep -c open "$TMP/held")" = 2 ] && break
+	sleep 0.1
+done
+expect_eq "the 8 idle connections are closed after the 3 s timeout" \
+	"$(sed -n 2p "$TMP/held")" "open 0"
+expect_eq "then the abusing address is served again" \
+	"$(in_cli curl -s --interface "$CLI_IP" --max-time 2 -o /dev/null -w '%{http_code}' \
+		"http://$SRV_IP:$ABUSE_PORT/metrics")" "200"
+
+# [::]:PORT is IPv6 alone (IPV6_V6ONLY), so 0.0.0.0 on the same port can be bound too.
+bg "$SRV" "$SLUICE" --pin-path "$PIN" exporter --collect 0 --listen "[::]:9744"
+bg "$SRV" "$SLUICE" --pin-path "$PIN" exporter --collect 0 --listen "0.0.0.0:9744"
+for _ in $(seq 50); do
+	in_srv curl -sf -o /dev/null --max-time 1 "http://[::1]:9744/metrics" &&
+		in_srv curl -sf -o /dev/null --max-time 1 "http://127.0.0.1:9744/metrics" && break
+	sleep 0.1
+done
+expect_eq "IPv6 [::]:9744 and IPv4 0.0.0.0:9744 both answer" \
+	"$(in_srv curl -s -o /dev/null -w '%{http_code}' "http://[::1]:9744/metrics"):$(in_srv \
+		curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:9744/metrics")" "200:200"
+
+# --web-config: HTTPS and basic auth, in the exporter toolkit's format. The certificate is
+# for 127.0.0.1; cert_file and key_file are relative to the file's directory.
+TLS_PORT=9743
+TLS_URL="https://127.0.0.1:$TLS_PORT/metrics"
+mkdir "$TMP/web"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
+	-subj /CN=sluice-test -addext subjectAltName=IP:127.0.0.1 \
+	-keyout "$TMP/web/key.pem" -out "$TMP/web/cert.pem" >/dev/null 2>&1
+cat >"$TMP/web/web.yml" <<YAML
+tls_server_config:
+  cert_file: cert.pem
+  key_file: key.pem
+basic_auth_users:
+  prometheus: '$(mkpasswd -m bcrypt -R 8 'sc rape&pass')'
+YAML
+bg "$SRV" "$SLUICE" --pin-path "$PIN" exporter --collect 0 --listen "127.0.0.1:$TLS_PORT" \
+	--web-config "$TMP/web/web.yml"
+tls_curl() { in_srv curl -s --max-time 5 --cacert "$TMP/web/cert.pem" "$@"; }
+for _ in $(seq 50); do
+	[ "$(tls_curl -o /dev/null -w '%{http_code}' "$TLS_URL")" = 401 ] && break
+	sleep 0.1
+done
+expect_eq "https with the right user and password: 200 and sluice_up 1" \
+	"$(tls_curl -u 'prometheus:sc rape&pass' -o "$TMP/mt" -w '%{http_code}' "$TLS_URL"):$(mval "$TMP/mt" sluice_up)" \
+	"200:1"
+expect_eq "and again (the verified password is remembered)" \
+	"$(tls_curl -u 'prometheus:sc rape&pass' -o /dev/null -w '%{http_code}' "$TLS_URL")" 200
+expect_eq "https without credentials: 401 with WWW-Authenticate: Basic" \
+	"$(tls_curl -D "$TMP/th" -o /dev/null -w '%{http_code}' "$TLS_URL"):$(grep -i '^WWW-Authenticate' "$TMP/th" | tr -d '\r')" \
+	'401:WWW-Authenticate: Basic realm="sluice"'
+expect_eq "https with a wrong password: 401" \
+	"$(tls_curl -u 'prometheus:sc rape&pas' -o /dev/null -w '%{http_code}' "$TLS_URL")" 401
+expect_eq "https with an unknown user: 401" \
+	"$(tls_curl -u 'admin:sc rape&pass' -o /dev/null -w '%{http_code}' "$TLS_URL")" 401
+expect_eq "https 404 needs the password too" \
+	"$(tls_curl -o /dev/null -w '%{http_code}' "https://127.0.0.1:$TLS_PORT/nope")" 401
+in_srv curl -s --max-time 5 -u 'prometheus:sc rape&pass' -o /dev/null "http://127.0.0.1:$TLS_PORT/metrics"
+expect_eq "plain http to the TLS port fails (curl: empty reply or reset)" \
+	"$?:$(in_srv curl -s --max-time 5 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$TLS_PORT/metrics")" \
+	"$(in_srv curl -s --max-time 5 -o /dev/null "http://127.0.0.1:$TLS_PORT/metrics"; echo "$?"):000"
+expect_eq "a certificate the client does not trust is refused (curl 60)" \
+	"$(in_srv curl -s --max-time 5 -o /dev/null "$TLS_URL"; echo "$?")" 60
+
+# Bad web configs stop the exporter at start with one line and exit 2.
+printf 'tls_server_config:\n  cert_file: cert.pem\n  key_file: key.pem\nhttp_server_config:\n  http2: true\n' \
+	>"$TMP/web/unknown.yml"
+expect_exit "--web-config with an unknown key: exit 2" 2 \
+	sl exporter --listen 127.0.0.1:9746 --web-config "$TMP/web/unknown.yml"
+expect_eq "and one line naming the key" "$(cat "$TMP/err")" \
+	"sluice: exporter: --web-config $TMP/web/unknown.yml:4: unknown key \"http_server_config\" (sluice reads tls_server_config and basic_auth_users)"
+printf 'tls_server_config:\n  cert_file: missing.pem\n  key_file: key.pem\n' >"$TMP/web/nocert.yml"
+expect_exit "--web-config with an unreadable cert_file: exit 2" 2 \
+	sl exporter --listen 127.0.0.1:9746 --web-config "$TMP/web/nocert.yml"
+expect_eq "and one line naming the file" "$(cat "$TMP/err")" \
+	"sluice: exporter: --web-config $TMP/web/nocert.yml:2: cert_file $TMP/web/missing.pem: No such file or directory"
+printf 'basic_auth_users:\n  prometheus: %s\n' "$(mkpasswd -m sha-512 x)" >"$TMP/web/sha.yml"
+expect_exit "--web-config with a SHA-512 crypt hash: exit 2" 2 \
+	sl exporter --listen 127.0.0.1:9746 --web-config "$TMP/web/sha.yml"
+expect_eq "and one line naming the user" "$(cat "$TMP/err")" \
+	"sluice: exporter: --web-config $TMP/web/sha.yml:2: basic_auth_users: user \"prometheus\": not a bcrypt hash (\$2a\$, \$2b\$ or \$2y\$)"
 
 # Detaching everything removes the pins: the exporter answers sluice_up 0 again.
 for i in 1 2 3; do sl detach "sx$i$$" >/dev/null; done

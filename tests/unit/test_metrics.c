@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
-/* The exposition serializer: buffer, escaping, names, values, families, documents, gzip. */
+/* The exposition serializer (buffer, escaping, names, values, families, documents) and http.c's
+ * helpers (Accept-Encoding, gzip, --listen). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -12,6 +13,7 @@
 #include <string.h>
 #include <netinet/in.h>
 #include <zlib.h>
+#include "http.h"
 #include "metrics.h"
 
 #define check_str(row, got, want)                                                      \
@@ -404,9 +406,9 @@ static void test_accepts_gzip(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
-		if (metrics_accepts_gzip(rows[i].in) != rows[i].want)
+		if (http_accepts_gzip(rows[i].in) != rows[i].want)
 			fail_msg("Accept-Encoding \"%s\": want %d", rows[i].in, rows[i].want);
-	assert_false(metrics_accepts_gzip(NULL));
+	assert_false(http_accepts_gzip(NULL));
 }
 
 static void test_gzip_round_trip(void **state)
@@ -420,7 +422,7 @@ static void test_gzip_round_trip(void **state)
 	mbuf_init(&b);
 	for (int i = 0; i < 2000; i++)
 		mbuf_printf(&b, "sluice_packets_total{interface=\"eth0\",rule=\"r%d\"} %d\n", i, i);
-	assert_int_equal(metrics_gzip(b.data, b.len, (void **)&gz, &gz_len), 0);
+	assert_int_equal(http_gzip(b.data, b.len, (void **)&gz, &gz_len), 0);
 	assert_true(gz_len > 18 && gz_len < b.len / 4);
 	assert_int_equal(gz[0], 0x1f); /* gzip magic */
 	assert_int_equal(gz[1], 0x8b);
@@ -478,7 +480,7 @@ static void test_parse_listen(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
-		if (metrics_parse_listen(good[i].in, &ss, &len))
+		if (http_parse_listen(good[i].in, &ss, &len))
 			fail_msg("%s: rejected", good[i].in);
 		assert_int_equal(ss.ss_family, good[i].family);
 		if (good[i].family == AF_INET) {
@@ -497,7 +499,7 @@ static void test_parse_listen(void **state)
 		check_str(good[i].in, addr, good[i].addr);
 	}
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		if (metrics_parse_listen(bad[i], &ss, &len) != -EINVAL)
+		if (http_parse_listen(bad[i], &ss, &len) != -EINVAL)
 			fail_msg("\"%s\": accepted", bad[i]);
 }
 

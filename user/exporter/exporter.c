@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
-/* exporter: Prometheus metrics from the pinned maps over HTTP; collection of expired entries. */
+/* exporter: metrics of the pinned maps for http.c to serve; collection of expired entries. */
 #include <errno.h>
-#include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -16,32 +15,15 @@
 #include <linux/capability.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
-#include <microhttpd.h>
 #include "attach.h"
-#include "cmd.h"
 #include "log.h"
 #include "version.h"
+#include "exporter.h"
+#include "http.h"
 #include "metrics.h"
 #include "policy.h"
 
-#define EXPORTER_LISTEN "127.0.0.1:9741"
-#define EXPORTER_COLLECT_SEC 10
 #define EXPORTER_COUNT_NS 1000000000ULL /* how often the map fill is counted, at most */
-#define EXPORTER_USAGE "Usage: sluice exporter [--listen ADDR:PORT] [--collect SECONDS]\n"
-
-static const char exporter_help[] =
-	EXPORTER_USAGE
-	"\n"
-	"Serves the counters, list and map fill and the policy of the pinned maps\n"
-	"as Prometheus metrics on http://ADDR:PORT/metrics (default " EXPORTER_LISTEN ";\n"
-	"[::1]:PORT for IPv6). Every SECONDS (default 10, 0: never) it deletes\n"
-	"expired list entries and bans. It never changes the policy. Runs until\n"
-	"SIGTERM or SIGINT.\n";
-
-static void exporter_usage(FILE *out)
-{
-	fputs(EXPORTER_USAGE, out);
-}
 
 /*
  * How full the maps are. Counting a list trie costs a syscall an entry (0.3 s for
@@ -55,12 +37,13 @@ struct fill {
 };
 
 /*
- * Concurrency: libmicrohttpd runs every request on its one internal polling thread,
- * so scrapes run one at a time and all but fill is theirs alone. The main thread
+ * Concurrency: http.c runs every request on libmicrohttpd's one internal polling
+ * thread, so scrapes run one at a time and all but fill is theirs alone. The main thread
  * waits for signals, collects expired entries and counts the fill, with map fds of
  * its own; fill is shared under fill_lock.
  */
 struct exporter {
+	const char *pin_path;
 	struct mbuf text;
 	struct stats_snapshot *snap;
 	struct sluice_policy *policy;
@@ -175,18 +158,19 @@ static void note_state(struct exporter *e, int err)
 	if (err == e->last_err)
 		return;
 	if (err == -ENOENT)
-		pr_warn("exporter: nothing attached under %s; serving sluice_up 0", pin_path);
+		pr_warn("exporter: nothing attached under %s; serving sluice_up 0", e->pin_path);
 	else if (err)
-		pr_warn("exporter: read maps under %s: %s; serving sluice_up 0", pin_path,
+		pr_warn("exporter: read maps under %s: %s; serving sluice_up 0", e->pin_path,
 			strerror(-err));
 	else
-		pr_info("exporter: maps under %s readable", pin_path);
+		pr_info("exporter: maps under %s readable", e->pin_path);
 	e->last_err = err;
 }
 
 /* Fills e->text with a fresh document: maps are opened anew, so a detach or re-attach shows. */
-static void scrape(struct exporter *e)
+static const struct mbuf *scrape(void *ctx)
 {
+	struct exporter *e = ctx;
 	__u64 start = mono_now_ns();
 	struct metrics_input in = { .version = SLUICE_VERSION };
 	struct scrape_bufs s;
@@ -194,7 +178,7 @@ static void scrape(struct exporter *e)
 	int err;
 
 	mbuf_reset(&e->text);
-	err = pins_open(&p, pin_path, false);
+	err = pins_open(&p, e->pin_path, false);
 	if (!err) {
 		err = gather(&p, e, &s, &in);
 		pins_close(&p);
@@ -207,90 +191,11 @@ static void scrape(struct exporter *e)
 		       METRIC_GAUGE);
 	metrics_sample(&e->text, "sluice_scrape_duration_seconds", NULL, NULL, 0,
 		       (mono_now_ns() - start) / 1e9);
-}
-
-static enum MHD_Result reply(struct MHD_Connection *conn, struct MHD_Response *resp,
-			     unsigned int status, const char *content_type)
-{
-	enum MHD_Result ret;
-
-	if (!resp)
-		return MHD_NO;
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
-	ret = MHD_queue_response(conn, status, resp);
-	MHD_destroy_response(resp);
-	return ret;
-}
-
-static enum MHD_Result reply_text(struct MHD_Connection *conn, unsigned int status,
-				  const char *text, const char *allow)
-{
-	struct MHD_Response *resp =
-		MHD_create_response_from_buffer(strlen(text), (void *)text, MHD_RESPMEM_PERSISTENT);
-
-	if (resp && allow)
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
-	return reply(conn, resp, status, "text/plain; charset=utf-8");
-}
-
-static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-				  const char *method, const char *version, const char *upload_data,
-				  size_t *upload_data_size, void **req_cls)
-{
-	struct exporter *e = cls;
-	struct MHD_Response *resp;
-	const char *accept;
-	void *gz;
-	size_t gz_len;
-
-	(void)version;
-	(void)upload_data;
-	if (!*req_cls) {
-		*req_cls = e; /* first call: headers only; answer once the request is read */
-		return MHD_YES;
-	}
-	if (*upload_data_size) {
-		*upload_data_size = 0; /* a body is not wanted: read past it */
-		return MHD_YES;
-	}
-	if (strcmp(url, "/metrics"))
-		return reply_text(conn, MHD_HTTP_NOT_FOUND, "404 page not found\n", NULL);
-	if (strcmp(method, MHD_HTTP_METHOD_GET) && strcmp(method, MHD_HTTP_METHOD_HEAD))
-		return reply_text(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "405 method not allowed\n",
-				  "GET, HEAD");
-	scrape(e);
-	if (e->text.failed)
-		return reply_text(conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
-				  "500 could not write the metrics\n", NULL);
-	accept = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-					     MHD_HTTP_HEADER_ACCEPT_ENCODING);
-	if (metrics_accepts_gzip(accept) &&
-	    !metrics_gzip(e->text.data, e->text.len, &gz, &gz_len)) {
-		resp = MHD_create_response_from_buffer(gz_len, gz, MHD_RESPMEM_MUST_FREE);
-		if (resp)
-			MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip");
-		else
-			free(gz);
-	} else {
-		resp = MHD_create_response_from_buffer(e->text.len, e->text.data,
-						       MHD_RESPMEM_MUST_COPY);
-	}
-	if (resp)
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_VARY, "Accept-Encoding");
-	return reply(conn, resp, MHD_HTTP_OK, METRICS_CONTENT_TYPE);
-}
-
-static void on_http_log(void *cls, const char *fmt, va_list ap)
-{
-	char buf[512];
-
-	(void)cls;
-	vsnprintf(buf, sizeof(buf), fmt, ap);
-	pr_warn("exporter: http: %s", buf);
+	return &e->text;
 }
 
 /* Deletes expired list entries and bans under the write lock, held only for that. */
-static void collect(int *last_err)
+static void collect(const char *pin_path, int *last_err)
 {
 	struct pins w;
 	long n;
@@ -316,7 +221,7 @@ static void refresh_fill(struct exporter *e)
 	struct fill f = {};
 	struct pins p;
 
-	if (pins_open(&p, pin_path, false) == 0) {
+	if (pins_open(&p, e->pin_path, false) == 0) {
 		if (count_fill(&p, &f))
 			f.valid = false;
 		pins_close(&p);
@@ -349,7 +254,7 @@ static void run_until_stopped(struct exporter *e, const sigset_t *stop_sigs, __u
 
 		now = mono_now_ns();
 		if (collect_ns && now >= next_collect) {
-			collect(&collect_err);
+			collect(e->pin_path, &collect_err);
 			next_collect = paced_next(now, collect_ns);
 		}
 		now = mono_now_ns();
@@ -411,15 +316,28 @@ static int listen_socket(const char *addr)
 	socklen_t len;
 	int fd, one = 1;
 
-	if (metrics_parse_listen(addr, &ss, &len)) {
+	if (http_parse_listen(addr, &ss, &len)) {
 		pr_warn("exporter: --listen: expected IPV4:PORT or [IPV6]:PORT, got \"%s\"", addr);
 		return -EINVAL;
 	}
 	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	/*
+	 * [::]:PORT means IPv6 alone, on every host whatever its net.ipv6.bindv6only, so
+	 * an IPv4 listener on the same port can coexist; if that cannot be set, binding
+	 * would silently take IPv4 too, so it is an error. SO_REUSEADDR only spares a
+	 * restart the TIME_WAIT of the last run's connections: worth a try, no more.
+	 */
 	if (fd >= 0) {
 		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-		if (ss.ss_family == AF_INET6)
-			setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+		if (ss.ss_family == AF_INET6 &&
+		    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one))) {
+			int err = -errno;
+
+			pr_warn("exporter: listen on %s: set IPV6_V6ONLY: %s", addr,
+				strerror(-err));
+			close(fd);
+			return err;
+		}
 	}
 	if (fd < 0 || bind(fd, (struct sockaddr *)&ss, len) || listen(fd, 64)) {
 		int err = -errno;
@@ -432,52 +350,28 @@ static int listen_socket(const char *addr)
 	return fd;
 }
 
-int cmd_exporter(int argc, char **argv)
+int exporter_run(const struct exporter_config *cfg)
 {
-	static const struct option opts[] = {
-		{ "listen", required_argument, NULL, 'l' },
-		{ "collect", required_argument, NULL, 'c' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+	struct exporter e = {
+		.pin_path = cfg->pin_path,
+		.last_err = 1,
+		.fill_lock = PTHREAD_MUTEX_INITIALIZER,
 	};
-	unsigned long long collect_sec = EXPORTER_COLLECT_SEC;
-	const char *listen_addr = EXPORTER_LISTEN;
-	struct exporter e = { .last_err = 1, .fill_lock = PTHREAD_MUTEX_INITIALIZER };
-	struct MHD_Daemon *d = NULL;
-	int c, fd, err, ret = EXIT_RUNTIME;
+	struct http_config hc = {
+		.web = cfg->web,
+		.max_connections = EXPORTER_MAX_CONNECTIONS,
+		.per_ip_connections = EXPORTER_PER_IP_CONNECTIONS,
+		.timeout_sec = EXPORTER_TIMEOUT_SEC,
+	};
+	bool tls = cfg->web && cfg->web->cert_pem;
+	struct http_server *server = NULL;
 	sigset_t stop_sigs;
 	struct pins p;
+	int fd, err;
 
-	optind = 0;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'l':
-			listen_addr = optarg;
-			break;
-		case 'c':
-			if (!strcmp(optarg, "0")) {
-				collect_sec = 0;
-			} else if (!parse_count(optarg, 86400, &collect_sec)) {
-				pr_warn("exporter: --collect: expected whole seconds from 0 to 86400, "
-					"got \"%s\"",
-					optarg);
-				return EXIT_USAGE;
-			}
-			break;
-		case 'h':
-			printf("%s", exporter_help);
-			return EXIT_OK;
-		default:
-			return cmd_bad_option("exporter", argv, exporter_usage);
-		}
-	}
-	if (optind != argc) {
-		exporter_usage(stderr);
-		return EXIT_USAGE;
-	}
-	fd = listen_socket(listen_addr);
+	fd = listen_socket(cfg->listen);
 	if (fd < 0)
-		return exit_code_for(fd);
+		return fd;
 	err = drop_capabilities();
 	if (err)
 		pr_warn("exporter: drop capabilities: %s", strerror(-err));
@@ -486,10 +380,11 @@ int cmd_exporter(int argc, char **argv)
 	mbuf_init(&e.text);
 	if (!e.snap || !e.policy) {
 		pr_warn("exporter: out of memory");
+		err = -ENOMEM;
 		goto out;
 	}
 	/* Say once at start whether there is anything to export. */
-	err = pins_open(&p, pin_path, false);
+	err = pins_open(&p, e.pin_path, false);
 	if (!err)
 		pins_close(&p);
 	note_state(&e, err);
@@ -500,25 +395,23 @@ int cmd_exporter(int argc, char **argv)
 	sigaddset(&stop_sigs, SIGTERM);
 	pthread_sigmask(SIG_BLOCK, &stop_sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	d = MHD_start_daemon(MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL,
-			     on_request, &e, MHD_OPTION_EXTERNAL_LOGGER, on_http_log, NULL,
-			     MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_LIMIT, 64,
-			     MHD_OPTION_CONNECTION_TIMEOUT, 10, MHD_OPTION_END);
-	if (!d) {
-		pr_warn("exporter: could not start the HTTP server on %s", listen_addr);
+	hc.listen_fd = fd;
+	err = http_start(&hc, scrape, &e, &server);
+	if (err) {
+		pr_warn("exporter: could not start the %s server on %s%s", tls ? "HTTPS" : "HTTP",
+			cfg->listen, tls ? " (are cert_file and key_file a matching pair?)" : "");
 		goto out;
 	}
-	fd = -1; /* the daemon's now, closed by MHD_stop_daemon() */
-	pr_info("exporter: serving http://%s/metrics", listen_addr);
-	run_until_stopped(&e, &stop_sigs, collect_sec * 1000000000ULL);
-	ret = EXIT_OK;
+	fd = -1; /* the server's now, closed by http_stop() */
+	pr_info("exporter: serving %s://%s/metrics%s", tls ? "https" : "http", cfg->listen,
+		cfg->web && cfg->web->nusers ? " with basic auth" : "");
+	run_until_stopped(&e, &stop_sigs, cfg->collect_sec * 1000000000ULL);
 out:
-	if (d)
-		MHD_stop_daemon(d);
+	http_stop(server);
 	if (fd >= 0)
 		close(fd);
 	mbuf_free(&e.text);
 	free(e.snap);
 	free(e.policy);
-	return ret;
+	return err;
 }

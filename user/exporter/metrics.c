@@ -1,14 +1,10 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
-#include <arpa/inet.h>
-#include <errno.h>
+/* The Prometheus text format and the sluice document in it; serving it is http.c's. */
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <netinet/in.h>
-#include <zlib.h>
 #include "metrics.h"
 
 void mbuf_init(struct mbuf *b)
@@ -385,133 +381,4 @@ void metrics_render(struct mbuf *b, const struct metrics_input *in)
 	       in->snap->events.suppressed);
 	single(b, "sluice_events_lost_total", "Drop events lost because the event ring was full.",
 	       METRIC_COUNTER, in->snap->events.lost);
-}
-
-/* ---- HTTP helpers ---- */
-
-/* Skips spaces and tabs. */
-static const char *skip_ws(const char *s)
-{
-	return s + strspn(s, " \t");
-}
-
-/* The q-value of one Accept-Encoding element's parameters (from just after the coding). */
-static double q_value(const char *params, const char *end)
-{
-	while (params < end) {
-		const char *p = skip_ws(params + 1); /* past ';' */
-
-		if ((p[0] == 'q' || p[0] == 'Q') && p[1] == '=')
-			return strtod(p + 2, NULL);
-		params = memchr(p, ';', end - p);
-		if (!params)
-			break;
-	}
-	return 1;
-}
-
-bool metrics_accepts_gzip(const char *ae)
-{
-	int gzip = -1, star = -1; /* -1 not named, 0 refused, 1 accepted */
-
-	while (ae && *ae) {
-		const char *el = skip_ws(ae), *end = strchr(el, ','), *semi;
-		size_t len;
-
-		if (!end)
-			end = el + strlen(el);
-		semi = memchr(el, ';', end - el);
-		len = (semi ? semi : end) - el;
-		while (len && (el[len - 1] == ' ' || el[len - 1] == '\t'))
-			len--;
-		if ((len == 4 && !strncasecmp(el, "gzip", 4)) ||
-		    (len == 6 && !strncasecmp(el, "x-gzip", 6)))
-			gzip = q_value(semi ? semi : end, end) > 0;
-		else if (len == 1 && *el == '*')
-			star = q_value(semi ? semi : end, end) > 0;
-		ae = *end ? end + 1 : end;
-	}
-	return gzip >= 0 ? gzip : star > 0;
-}
-
-int metrics_gzip(const void *in, size_t in_len, void **out, size_t *out_len)
-{
-	z_stream zs = {};
-	size_t cap;
-	void *buf;
-	int ret;
-
-	/* 15 + 16: a gzip header and trailer; level 1, as the text compresses well anyway. */
-	if (deflateInit2(&zs, Z_BEST_SPEED, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
-		return -ENOMEM;
-	cap = deflateBound(&zs, in_len);
-	buf = malloc(cap);
-	if (!buf) {
-		deflateEnd(&zs);
-		return -ENOMEM;
-	}
-	zs.next_in = (Bytef *)in;
-	zs.avail_in = in_len;
-	zs.next_out = buf;
-	zs.avail_out = cap;
-	ret = deflate(&zs, Z_FINISH);
-	*out_len = zs.total_out;
-	deflateEnd(&zs);
-	if (ret != Z_STREAM_END) {
-		free(buf);
-		return -EIO;
-	}
-	*out = buf;
-	return 0;
-}
-
-int metrics_parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *len)
-{
-	char host[INET6_ADDRSTRLEN];
-	const char *colon, *host_start = s;
-	size_t host_len;
-	unsigned long port;
-	char *end;
-
-	memset(ss, 0, sizeof(*ss));
-	if (*s == '[') {
-		const char *close = strchr(s, ']');
-
-		if (!close || close[1] != ':')
-			return -EINVAL;
-		host_start = s + 1;
-		host_len = close - host_start;
-		colon = close + 1;
-	} else {
-		colon = strrchr(s, ':');
-		if (!colon || strchr(s, ':') != colon)
-			return -EINVAL; /* no port, or an IPv6 address without brackets */
-		host_len = colon - s;
-	}
-	if (!host_len || host_len >= sizeof(host) || colon[1] < '0' || colon[1] > '9')
-		return -EINVAL;
-	errno = 0;
-	port = strtoul(colon + 1, &end, 10);
-	if (errno || *end || !port || port > 65535)
-		return -EINVAL;
-	memcpy(host, host_start, host_len);
-	host[host_len] = '\0';
-	if (*s == '[') {
-		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
-
-		if (inet_pton(AF_INET6, host, &sin6->sin6_addr) != 1)
-			return -EINVAL;
-		sin6->sin6_family = AF_INET6;
-		sin6->sin6_port = htons(port);
-		*len = sizeof(*sin6);
-	} else {
-		struct sockaddr_in *sin = (struct sockaddr_in *)ss;
-
-		if (inet_pton(AF_INET, host, &sin->sin_addr) != 1)
-			return -EINVAL;
-		sin->sin_family = AF_INET;
-		sin->sin_port = htons(port);
-		*len = sizeof(*sin);
-	}
-	return 0;
 }

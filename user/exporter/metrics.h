@@ -5,7 +5,6 @@
 
 #include <stdbool.h>
 #include <stddef.h>
-#include <sys/socket.h>
 #include <linux/types.h>
 #include "stats.h"
 
@@ -87,20 +86,5 @@ struct metrics_input {
 
 /* Appends every sluice family for IN, except sluice_scrape_duration_seconds. */
 void metrics_render(struct mbuf *b, const struct metrics_input *in);
-
-/*
- * Whether an Accept-Encoding header value accepts gzip (gzip, x-gzip or *, with a
- * q-value above 0). NULL accepts nothing.
- */
-bool metrics_accepts_gzip(const char *accept_encoding);
-
-/* Gzips IN into a new malloc'd buffer (*out, *out_len). -ENOMEM or -EIO. */
-int metrics_gzip(const void *in, size_t in_len, void **out, size_t *out_len);
-
-/*
- * Parses --listen: IPV4:PORT or [IPV6]:PORT, addresses as literals. -EINVAL on
- * anything else, including port 0.
- */
-int metrics_parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *len);
 
 #endif /* SLUICE_METRICS_H */

@@ -1,0 +1,106 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/* sluice exporter: the verb's options and usage; the server itself is user/exporter. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "cmd.h"
+#include "exporter.h"
+#include "log.h"
+#include "pins.h"
+
+#define STR_(x) #x
+#define STR(x) STR_(x)
+#define EXPORTER_USAGE                                                                       \
+	"Usage: sluice exporter [--listen ADDR:PORT] [--collect SECONDS] [--web-config FILE]\n"
+
+static const char exporter_help[] =
+	EXPORTER_USAGE
+	"\n"
+	"Serves the counters, list and map fill and the policy of the pinned maps\n"
+	"as Prometheus metrics on http://ADDR:PORT/metrics (default " EXPORTER_LISTEN ";\n"
+	"[::1]:PORT for IPv6). Every SECONDS (default " STR(EXPORTER_COLLECT_SEC) ", 0: never)\n"
+	"it deletes expired list entries and bans. It never changes the policy.\n"
+	"Runs until SIGTERM or SIGINT.\n"
+	"\n"
+	"--web-config FILE, in the format of the Prometheus exporter toolkit, turns on\n"
+	"HTTPS (tls_server_config: cert_file, key_file) and basic auth\n"
+	"(basic_auth_users: USER: BCRYPT-HASH).\n"
+	"\n"
+	"One client address holds at most " STR(EXPORTER_PER_IP_CONNECTIONS) " connections, all\n"
+	"together at most " STR(EXPORTER_MAX_CONNECTIONS) "; a connection idle for "
+	STR(EXPORTER_TIMEOUT_SEC) " s is closed.\n";
+
+static void exporter_usage(FILE *out)
+{
+	fputs(EXPORTER_USAGE, out);
+}
+
+int cmd_exporter(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "listen", required_argument, NULL, 'l' },
+		{ "collect", required_argument, NULL, 'c' },
+		{ "web-config", required_argument, NULL, 'w' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct exporter_config cfg = {
+		.listen = EXPORTER_LISTEN,
+		.pin_path = pin_path,
+		.collect_sec = EXPORTER_COLLECT_SEC,
+	};
+	const char *web_path = NULL;
+	unsigned long long n;
+	struct web_config web;
+	char msg[512];
+	int c, err;
+
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'l':
+			cfg.listen = optarg;
+			break;
+		case 'c':
+			if (!strcmp(optarg, "0")) {
+				cfg.collect_sec = 0;
+			} else if (parse_count(optarg, 86400, &n)) {
+				cfg.collect_sec = n;
+			} else {
+				pr_warn("exporter: --collect: expected whole seconds from 0 to 86400, "
+					"got \"%s\"",
+					optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case 'w':
+			web_path = optarg;
+			break;
+		case 'h':
+			printf("%s", exporter_help);
+			return EXIT_OK;
+		default:
+			return cmd_bad_option("exporter", argv, exporter_usage);
+		}
+	}
+	if (optind != argc) {
+		exporter_usage(stderr);
+		return EXIT_USAGE;
+	}
+	/* Everything wrong with the file, what it names included, is the caller's to fix: 2. */
+	if (web_path) {
+		err = web_config_load(web_path, &web, msg, sizeof(msg));
+		if (err) {
+			pr_warn("exporter: --web-config %s", msg);
+			web_config_free(&web);
+			return err == -EINVAL ? EXIT_USAGE : EXIT_RUNTIME;
+		}
+		cfg.web = &web;
+	}
+	err = exporter_run(&cfg);
+	if (web_path)
+		web_config_free(&web);
+	return exit_code_for(err);
+}
