@@ -16,6 +16,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "attach.h"
+#include "bans.h"
 #include "log.h"
 #include "version.h"
 #include "exporter.h"
@@ -33,6 +34,7 @@
 struct fill {
 	bool valid; /* counted from the maps now pinned */
 	__u64 allow, block, bans, limiter_keys, probation_keys;
+	__u64 ban_filter_bits_set, ban_filter_bits;
 	struct sluice_tier_stats tier;
 };
 
@@ -62,6 +64,7 @@ struct scrape_bufs {
 /* Counts list entries (live generation), bans and limiter keys. */
 static int count_fill(const struct pins *p, struct fill *f)
 {
+	struct ban_filter_fill bf;
 	struct limiter_usage usage;
 	long n;
 	int err;
@@ -75,6 +78,11 @@ static int count_fill(const struct pins *p, struct fill *f)
 	err = limiter_usage_read(p, &usage);
 	if (err)
 		return err;
+	err = ban_filter_fill(p, &bf);
+	if (err)
+		return err;
+	f->ban_filter_bits_set = bf.bits_set;
+	f->ban_filter_bits = bf.bits_total;
 	f->limiter_keys = usage.slots_live + usage.buckets;
 	f->probation_keys = usage.probation_live;
 	f->tier = usage.tier;
@@ -148,6 +156,8 @@ static int gather(const struct pins *p, struct exporter *e, struct scrape_bufs *
 	in->bans = fill.bans;
 	in->limiter_keys = fill.limiter_keys;
 	in->probation_keys = fill.probation_keys;
+	in->ban_filter_bits_set = fill.ban_filter_bits_set;
+	in->ban_filter_bits = fill.ban_filter_bits;
 	in->tier = fill.tier;
 	return 0;
 }

@@ -76,6 +76,7 @@ struct metrics_input {
 	__u64 allow_entries, allow_capacity;
 	__u64 block_entries, block_capacity;
 	__u64 bans, bans_capacity;
+	__u64 ban_filter_bits_set, ban_filter_bits; /* the ban filter's fill (bans.h) */
 	__u64 limiter_keys, limiter_capacity;
 	__u64 probation_keys; /* new keys on probation, bucket not full */
 	struct sluice_tier_stats tier; /* the new-key tier's decisions */
