@@ -315,7 +315,7 @@ static void test_render_up(void **state)
 		.block_capacity = 1048576,
 		.bans = 1,
 		.bans_capacity = 65536,
-		.ban_filter_bits_set = 3,
+		.ban_filter_bits_set = 1048576,
 		.ban_filter_bits = 4194304,
 		.probation_keys = 12,
 		.tier = { .admitted = 40, .refused = 1, .promoted = 6, .displaced = 2 },
@@ -341,8 +341,7 @@ static void test_render_up(void **state)
 		"sluice_list_capacity{list=\"block\"} 1048576",
 		"sluice_bans 1",
 		"sluice_bans_capacity 65536",
-		"sluice_ban_filter_bits_set 3",
-		"sluice_ban_filter_bits 4194304",
+		"sluice_ban_filter_fill_ratio 0.25",
 		"sluice_limiter_probation_keys 12",
 		"sluice_limiter_probation_capacity 786432",
 		"sluice_limiter_new_keys_admitted_total 40",
@@ -378,7 +377,7 @@ static void test_render_up(void **state)
 	for (const char *p = b.data; (p = strstr(p, "\nsluice_packets_total{")); p++)
 		samples++;
 	assert_int_equal(samples, 3 * SLUICE_VERDICT_COUNT);
-	assert_int_equal(check_families(b.data), 27);
+	assert_int_equal(check_families(b.data), 26);
 	mbuf_free(&b);
 
 	free(snap);

@@ -346,12 +346,13 @@ void metrics_render(struct mbuf *b, const struct metrics_input *in)
 	       METRIC_GAUGE, in->bans);
 	single(b, "sluice_bans_capacity", "Dynamic bans the ban map can hold.", METRIC_GAUGE,
 	       in->bans_capacity);
-	single(b, "sluice_ban_filter_bits_set",
-	       "Bits set in the ban filter, which spares lookups of sources with no ban; rebuilt "
-	       "from the live bans when stale bits pile up.",
-	       METRIC_GAUGE, in->ban_filter_bits_set);
-	single(b, "sluice_ban_filter_bits", "Bits the ban filter has.", METRIC_GAUGE,
-	       in->ban_filter_bits);
+	metrics_family(b, "sluice_ban_filter_fill_ratio",
+		       "Share of the ban filter's bits set: the filter spares the lookup of a source "
+		       "with no ban, and is rebuilt from the live bans when stale bits pile up.",
+		       METRIC_GAUGE);
+	metrics_sample(b, "sluice_ban_filter_fill_ratio", NULL, NULL, 0,
+		       in->ban_filter_bits ? (double)in->ban_filter_bits_set / in->ban_filter_bits :
+					     0);
 	single(b, "sluice_limiter_keys",
 	       "Rate limiter keys with state (a bucket not full, or in the LRU map); counted in "
 	       "the background.",
