@@ -4,7 +4,6 @@
 #include <errno.h>
 #include <net/if.h>
 #include <limits.h>
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -17,84 +16,59 @@
 #include "log.h"
 #include "policy.h"
 
-static void attach_usage(FILE *out)
-{
-	fprintf(out,
-		"Usage: sluice attach IFACE [--mode native|skb|auto] [--limiter-keys N]\n"
-		"                           [--list-entries N] [--bans N]\n"
-		"\n"
-		"Loads the XDP program onto IFACE and pins it with its maps under the pin path;\n"
-		"it stays attached after sluice exits. Interfaces attached under one pin path\n"
-		"share one policy and one set of lists, and keep counters of their own.\n"
-		"  --mode M          native (driver), skb (generic) or auto: native, else skb\n"
-		"                    (default auto)\n"
-		"  --limiter-keys N  limiter keys the LRU map holds behind the 1M slots\n"
-		"                    (default %u); sizes apply when the maps are first created\n"
-		"  --list-entries N  entries per list (default %u), and 4N IPv4 index records\n"
-		"  --bans N          dynamic bans (default %u)\n"
-		"An interface that already runs another XDP program is refused.\n",
-		SLUICE_DEFAULT_LIMITER_KEYS, SLUICE_DEFAULT_LIST_ENTRIES, SLUICE_DEFAULT_BANS);
-}
+/* Parsed by attach_check, before anything is touched. */
+static struct attach_opts attach_in;
 
-int cmd_attach(int argc, char **argv)
+static const struct cmd_opt attach_opts[] = {
+	{ "mode", 0, true },
+	{ "limiter-keys", 0, true },
+	{ "list-entries", 0, true },
+	{ "bans", 0, true },
+	{ NULL, 0, false },
+};
+
+static int attach_check(struct verb *v)
 {
-	static const struct option opts[] = {
-		{ "mode", required_argument, NULL, 'm' },
-		{ "limiter-keys", required_argument, NULL, 'k' },
-		{ "list-entries", required_argument, NULL, 'l' },
-		{ "bans", required_argument, NULL, 'b' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	struct attach_opts o = { .mode = ATTACH_AUTO, .force = force };
+	struct attach_opts *o = &attach_in;
+	const char *mode = v->opt[0];
 	unsigned long long n;
-	bool first;
-	struct pins p;
-	int c, err;
 
-	optind = 0; /* glibc: also resets its argument permutation */
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'm':
-			if (!strcmp(optarg, "native") || !strcmp(optarg, "drv"))
-				o.mode = ATTACH_NATIVE;
-			else if (!strcmp(optarg, "skb") || !strcmp(optarg, "generic"))
-				o.mode = ATTACH_SKB;
-			else if (!strcmp(optarg, "auto"))
-				o.mode = ATTACH_AUTO;
-			else {
-				pr_warn("attach: --mode: expected native, skb or auto, got \"%s\"",
-					optarg);
-				return EXIT_USAGE;
-			}
-			break;
-		case 'k':
-		case 'l':
-		case 'b':
-			if (!parse_count(optarg, 1U << 28, &n)) {
-				pr_warn("attach: --%s: expected a count from 1 to %u, got \"%s\"",
-					c == 'k' ? "limiter-keys" : c == 'l' ? "list-entries" : "bans",
-					1U << 28, optarg);
-				return EXIT_USAGE;
-			}
-			if (c == 'k')
-				o.limiter_keys = n;
-			else if (c == 'l')
-				o.list_entries = n;
-			else
-				o.bans = n;
-			break;
-		case 'h':
-			attach_usage(stdout);
-			return EXIT_OK;
-		default:
-			return cmd_bad_option("attach", argv, attach_usage);
-		}
-	}
-	if (optind != argc - 1) {
-		attach_usage(stderr);
+	*o = (struct attach_opts){ .mode = ATTACH_AUTO, .force = force };
+	if (!mode || !strcmp(mode, "auto"))
+		o->mode = ATTACH_AUTO;
+	else if (!strcmp(mode, "native") || !strcmp(mode, "drv"))
+		o->mode = ATTACH_NATIVE;
+	else if (!strcmp(mode, "skb") || !strcmp(mode, "generic"))
+		o->mode = ATTACH_SKB;
+	else {
+		pr_warn("attach: --mode: expected native, skb or auto, got \"%s\"", mode);
 		return EXIT_USAGE;
 	}
+	for (int i = 1; i <= 3; i++) {
+		if (!v->opt[i])
+			continue;
+		if (!parse_count(v->opt[i], 1U << 28, &n)) {
+			pr_warn("attach: --%s: expected a count from 1 to %u, got \"%s\"",
+				attach_opts[i].name, 1U << 28, v->opt[i]);
+			return EXIT_USAGE;
+		}
+		if (i == 1)
+			o->limiter_keys = n;
+		else if (i == 2)
+			o->list_entries = n;
+		else
+			o->bans = n;
+	}
+	return EXIT_OK;
+}
+
+static int attach_run(struct verb *v)
+{
+	bool first;
+	struct pins p;
+	int err;
+
+	/* The first attach creates the pins, so it locks the directory rather than open them. */
 	err = pins_prepare_dir(pin_path);
 	if (err)
 		return EXIT_RUNTIME;
@@ -110,7 +84,7 @@ int cmd_attach(int argc, char **argv)
 	first = !pins_have_links(pin_path);
 	err = first ? pins_clear_leftovers(&p) : 0;
 	if (!err)
-		err = attach_iface(&p, argv[optind], &o);
+		err = attach_iface(&p, v->argv[0], &attach_in);
 	/* A first attach that failed leaves nothing behind; a later one never touches the rest. */
 	if (err && first)
 		pins_remove_all(&p);
@@ -118,27 +92,48 @@ int cmd_attach(int argc, char **argv)
 	return exit_code_for(err);
 }
 
-int cmd_detach(int argc, char **argv)
-{
-	struct pins p;
-	int err;
+/* The defaults, spelled out: the help below names them as numbers. */
+_Static_assert(SLUICE_DEFAULT_LIMITER_KEYS == 524288 && SLUICE_DEFAULT_LIST_ENTRIES == 1048576 &&
+		       SLUICE_DEFAULT_BANS == 65536,
+	       "attach help: defaults");
 
-	if (argc == 2 && cmd_is_help(argv[1])) {
-		printf("Usage: sluice detach IFACE\n\nDetaches sluice from IFACE; the last "
-		       "detach removes the pinned maps, lists and bans.\n");
-		return EXIT_OK;
-	}
-	if (argc != 2) {
-		fprintf(stderr, "Usage: sluice detach IFACE\n");
-		return EXIT_USAGE;
-	}
-	err = cmd_open_pins("detach", &p, true);
-	if (err)
-		return err;
-	err = detach_iface(&p, argv[1]);
-	pins_close(&p);
-	return exit_code_for(err);
+const struct cmd cmd_attach = {
+	.name = "attach",
+	.args = "IFACE [--mode native|skb|auto] [--limiter-keys N] [--list-entries N] [--bans N]",
+	.summary = "load and attach to IFACE",
+	.help = "Loads the XDP program onto IFACE and pins it with its maps under the pin path;\n"
+		"it stays attached after sluice exits. Interfaces attached under one pin path\n"
+		"share one policy and one set of lists, and keep counters of their own.\n"
+		"  --mode M          native (driver), skb (generic) or auto: native, else skb\n"
+		"                    (default auto)\n"
+		"  --limiter-keys N  limiter keys the LRU map holds behind the 1M slots\n"
+		"                    (default 524288); sizes apply when the maps are first created\n"
+		"  --list-entries N  entries per list (default 1048576), and 4N IPv4 index records\n"
+		"  --bans N          dynamic bans (default 65536)\n"
+		"An interface that already runs another XDP program is refused.",
+	.min_args = 1,
+	.max_args = 1,
+	.opts = attach_opts,
+	.check = attach_check,
+	.run = attach_run,
+};
+
+static int detach_run(struct verb *v)
+{
+	return exit_code_for(detach_iface(&v->p, v->argv[0]));
 }
+
+const struct cmd cmd_detach = {
+	.name = "detach",
+	.args = "IFACE",
+	.summary = "detach from IFACE",
+	.help = "Detaches sluice from IFACE; the last detach removes the pinned maps, lists and "
+		"bans.",
+	.min_args = 1,
+	.max_args = 1,
+	.pins = CMD_PINS_WRITE,
+	.run = detach_run,
+};
 
 /* A pinned map's fill: arrays are always full; only the growing maps have a level. */
 static long pinned_fill(int fd, const struct bpf_map_info *info)
@@ -384,27 +379,10 @@ static void status_print(json_t *doc)
 	}
 }
 
-int cmd_status(int argc, char **argv)
+static int status_run(struct verb *v)
 {
-	struct pins p;
-	json_t *doc;
-	int err;
+	json_t *doc = status_doc(&v->p);
 
-	if (argc == 2 && cmd_is_help(argv[1])) {
-		printf("Usage: sluice [-j] status\n\nShows attached interfaces and their mode, the "
-		       "policy digest and size, and each map's fill level against its "
-		       "capacity.\n");
-		return EXIT_OK;
-	}
-	if (argc != 1) {
-		fprintf(stderr, "Usage: sluice [-j] status\n");
-		return EXIT_USAGE;
-	}
-	err = cmd_open_pins("status", &p, false);
-	if (err)
-		return err;
-	doc = status_doc(&p);
-	pins_close(&p);
 	if (json_output) {
 		json_print(doc);
 	} else {
@@ -413,3 +391,14 @@ int cmd_status(int argc, char **argv)
 	}
 	return EXIT_OK;
 }
+
+const struct cmd cmd_status = {
+	.name = "status",
+	.args = "",
+	.summary = "interfaces, policy, map fill",
+	.help = "Shows attached interfaces and their mode, the policy digest and size, and each "
+		"map's fill level against its capacity.",
+	.max_args = 0,
+	.pins = CMD_PINS_READ,
+	.run = status_run,
+};
