@@ -50,6 +50,39 @@ static int restore_check(struct verb *v)
 	return EXIT_OK;
 }
 
+/*
+ * After a restore --confirm-within went live: starts the rollback guard, or, failing
+ * that, puts the previous policy back at once, so a risky policy never stays unguarded.
+ */
+static int arm_or_roll_back(struct pins *p, __u64 confirm_ns)
+{
+	struct parse_error perr = {};
+	int err = guard_arm(confirm_ns), back;
+	char d[32];
+
+	format_duration(confirm_ns, d, sizeof(d));
+	if (!err) {
+		if (json_output)
+			json_print(json_pack("{s:b,s:s,s:I}", "restored", 1, "confirm_within", d,
+					     "confirm_within_sec",
+					     (json_int_t)(confirm_ns / 1000000000ULL)));
+		else
+			printf("restored; run 'sluice confirm' within %s or the previous policy "
+			       "comes back\n",
+			       d);
+		return EXIT_OK;
+	}
+	back = guard_roll_back(p, &perr);
+	if (back)
+		pr_warn("restore: start the rollback guard: %s; putting the previous policy back "
+			"failed too: %s",
+			strerror(-err), perr.msg[0] ? perr.msg : strerror(-back));
+	else
+		pr_warn("restore: start the rollback guard: %s; the previous policy is back",
+			strerror(-err));
+	return EXIT_RUNTIME;
+}
+
 /* The pins open only once the file is valid: it may be a slow stdin, and the lock waits. */
 static int restore_run(struct verb *v)
 {
@@ -118,30 +151,18 @@ static int restore_run(struct verb *v)
 		return EXIT_RUNTIME;
 	}
 	err = policy_apply(&p, &doc, true, &perr);
-	if (!err && confirm_ns) {
-		char d[32];
-
-		err = guard_arm(confirm_ns);
-		if (err)
-			perr.msg[0] = '\0'; /* reported here */
-		format_duration(confirm_ns, d, sizeof(d));
-		if (err)
-			pr_warn("restore: start the rollback guard: %s", strerror(-err));
-		else
-			printf("restored; run 'sluice confirm' within %s or the previous policy "
-			       "comes back\n",
-			       d);
-	}
-	if (err && saved > 0)
-		guard_discard();
 	if (err) {
+		if (saved > 0)
+			guard_discard();
 		snprintf(perr.file, sizeof(perr.file), "%s", err == -EINVAL ? file : "");
 		report_parse_error("restore", &perr);
 		ret = exit_code_for(err);
-	} else {
+	} else if (confirm_ns) {
+		ret = arm_or_roll_back(&p, confirm_ns);
+	}
+	if (!ret)
 		pr_info("restored %u rules and %zu list entries in %.3f s", doc.nrules, doc.nitems,
 			seconds_since(&t0));
-	}
 	pins_close(&p);
 	policy_free(&doc);
 	return ret;
@@ -187,7 +208,10 @@ static int confirm_run(struct verb *v)
 		pr_warn("confirm: %s", strerror(-err));
 		return EXIT_RUNTIME;
 	}
-	printf("confirmed\n");
+	if (json_output)
+		json_print(json_pack("{s:b}", "confirmed", 1));
+	else
+		printf("confirmed\n");
 	return EXIT_OK;
 }
 
