@@ -3,7 +3,7 @@
 # The command line's conventions: global options before the object or after the verb and
 # its arguments, as bpftool takes them, and a "--" that leaves the rest to the verb; the
 # one prologue of every verb (help, bad options and argument counts); usage errors as JSON
-# under -j.
+# under -j; what status and ban flush count.
 . "$(dirname "$0")/lib.sh"
 require_root
 setup_netns || { not_ok "set up namespaces"; finish; }
@@ -79,5 +79,21 @@ json_usage "restore (no file)" -j restore
 json_usage "top -n (no value)" -j top -n
 json_usage "stats --watch 0 (bad value)" -j stats --watch 0
 
+# status counts what is live, not what the arrays hold.
+slots() { sl -j status | jq -c --arg m "$1" '.maps[] | select(.name == $m) | [.entries, .capacity, .counts]'; }
+expect_eq "status: no limiter slot live yet" "$(slots sluice_slots)" '[0,1048576,"live slots"]'
+expect_eq "status: no key on probation yet" "$(slots sluice_probation | jq -c '[.[0], .[2]]')" '[0,"live keys"]'
+expect_eq "status: the list filters count bits set" "$(slots sluice_filter | jq -c '[.[0] > 0, .[2]]')" '[true,"bits set"]'
+sl status >"$TMP/status.txt"
+grep -qE '^map sluice_slots +0 / 1048576 .* live slots$' "$TMP/status.txt" &&
+	ok "status text: live slots of the slot array" || not_ok "status text: $(grep slots "$TMP/status.txt")"
+check "a rule that bans the second datagram of a source" \
+	sl rule add b udp dport 5353 limit src/32 rate 1/h burst 1 action ban 1h
+udp_send "$CLI_IP" "$SRV_IP" 5353 3
+udp_send 198.18.0.3 "$SRV_IP" 5353 3
+expect_eq "status: the limited sources' slots are live" "$(slots sluice_slots | jq -c '.[0] > 0')" true
+expect_eq "two bans" "$(sl -j ban list | jq length)" 2
+expect_eq "ban flush -j counts what it lifted" "$(sl -j ban flush | jq -c .)" '{"lifted":2}'
+expect_eq "no ban left" "$(sl -j ban list | jq length)" 0
 check "detach, -v after the verb" sl detach "$SRV_IF" -v
 finish

@@ -135,18 +135,77 @@ const struct cmd cmd_detach = {
 	.run = detach_run,
 };
 
-/* A pinned map's fill: arrays are always full; only the growing maps have a level. */
-static long pinned_fill(int fd, const struct bpf_map_info *info)
+static long popcount_words(const __u64 *w, size_t n)
 {
+	long bits = 0;
+
+	for (size_t i = 0; i < n; i++)
+		bits += __builtin_popcountll(w[i]);
+	return bits;
+}
+
+static long count_bits(const void *keys, const void *values, __u32 n, void *ctx)
+{
+	(void)keys;
+	(void)ctx;
+	return popcount_words(values, n);
+}
+
+/* Bits set in the list filters of the live generation: both lists, both families. -errno. */
+static long list_filter_bits(struct pins *p, __u32 gen)
+{
+	long bits = 0;
+
+	for (__u32 list = 0; list < 2; list++) {
+		struct list_filter f = pins_filter(p, list, gen);
+
+		if (!f.v4 || !f.v6)
+			return -ENOMEM;
+		bits += popcount_words(f.v4 + SLUICE_FILTER_HEADER_WORDS, SLUICE_FILTER_WORDS) +
+			popcount_words(f.v6 + SLUICE_FILTER_HEADER_WORDS, SLUICE_FILTER_WORDS);
+	}
+	return bits;
+}
+
+/*
+ * A pinned map's fill: what is live in it, against what it can hold, and what is
+ * counted. An array is always full of entries, so the limiter's say how many slots
+ * and keys are live and the filters how many bits are set; the other arrays are
+ * tables indexed by slot, shown full. -errno in *FILL if it could not be read.
+ */
+static const char *pinned_fill(struct pins *p, int i, const struct bpf_map_info *info,
+			       const struct limiter_usage *usage, __u32 gen, long *fill,
+			       long *capacity)
+{
+	*capacity = info->max_entries;
+	switch (i) {
+	case PIN_SLOTS:
+		*fill = usage ? usage->slots_live : -ENODATA;
+		return "live slots";
+	case PIN_PROBATION:
+		*fill = usage ? usage->probation_live : -ENODATA;
+		*capacity = (long)info->max_entries * SLUICE_PROBATION_WAYS;
+		return "live keys";
+	case PIN_FILTER:
+		*fill = list_filter_bits(p, gen);
+		*capacity = 4L * SLUICE_FILTER_WORDS * 64; /* the live generation's regions */
+		return "bits set";
+	case PIN_BANFILTER:
+		*fill = map_batches(p->fds[i], false, count_bits, NULL);
+		*capacity = (long)info->max_entries * 64;
+		return "bits set";
+	}
 	if (info->type == BPF_MAP_TYPE_ARRAY || info->type == BPF_MAP_TYPE_PERCPU_ARRAY ||
 	    info->type == BPF_MAP_TYPE_ARRAY_OF_MAPS)
-		return info->max_entries;
-	return map_count_entries(fd);
+		*fill = info->max_entries;
+	else
+		*fill = map_count_entries(p->fds[i]);
+	return NULL;
 }
 
 /* One map's line of status: its fill ENTRIES and the kernel memory it holds. */
 static json_t *map_status(const char *name, int fd, const struct bpf_map_info *info,
-			  long entries, long long *total)
+			  long entries, long capacity, const char *unit, long long *total)
 {
 	long long mem = map_memlock(fd);
 	json_t *m = json_pack("{s:s,s:i}", "name", name, "id", info->id);
@@ -156,7 +215,9 @@ static json_t *map_status(const char *name, int fd, const struct bpf_map_info *i
 		json_object_set_new(m, "bytes", json_integer(info->max_entries));
 	} else {
 		json_object_set_new(m, "entries", json_integer(entries));
-		json_object_set_new(m, "capacity", json_integer(info->max_entries));
+		json_object_set_new(m, "capacity", json_integer(capacity));
+		if (unit)
+			json_object_set_new(m, "counts", json_string(unit));
 	}
 	if (mem >= 0) {
 		json_object_set_new(m, "memory_bytes", json_integer(mem));
@@ -165,7 +226,8 @@ static json_t *map_status(const char *name, int fd, const struct bpf_map_info *i
 	return m;
 }
 
-static json_t *status_maps(const struct pins *p, long long *total)
+static json_t *status_maps(struct pins *p, const struct limiter_usage *usage, __u32 gen,
+			   long long *total)
 {
 	json_t *maps = json_array();
 	int fds[2];
@@ -173,11 +235,18 @@ static json_t *status_maps(const struct pins *p, long long *total)
 	for (int i = 0; i < PIN_MAP_COUNT; i++) {
 		struct bpf_map_info info = {};
 		__u32 len = sizeof(info);
+		long fill, capacity;
+		const char *unit;
 
 		if (bpf_obj_get_info_by_fd(p->fds[i], &info, &len))
 			continue;
-		json_array_append_new(maps, map_status(pin_map_names[i], p->fds[i], &info,
-						       pinned_fill(p->fds[i], &info), total));
+		unit = pinned_fill(p, i, &info, usage, gen, &fill, &capacity);
+		if (fill < 0) {
+			pr_warn("status: read %s: %s", pin_map_names[i], strerror(-fill));
+			continue;
+		}
+		json_array_append_new(maps, map_status(pin_map_names[i], p->fds[i], &info, fill,
+						       capacity, unit, total));
 	}
 	/* The live lists' hashes, which sluice_lists holds: sized to what they hold. */
 	if (lists_open_live(p, NULL, fds))
@@ -194,7 +263,8 @@ static json_t *status_maps(const struct pins *p, long long *total)
 		else if (!bpf_obj_get_info_by_fd(fds[kind], &info, &len))
 			/* Unexpired entries, as dump and list show them; not the host records. */
 			m = map_status(name, fds[kind], &info,
-				       list_walk(fds[kind], kind, mono_now_ns(), NULL, NULL), total);
+				       list_walk(fds[kind], kind, mono_now_ns(), NULL, NULL),
+				       info.max_entries, NULL, total);
 		else
 			m = NULL;
 		if (m) {
@@ -259,17 +329,27 @@ static void add_unrecorded_links(const struct pins *p, json_t *ifaces)
 		closedir(d);
 }
 
-static json_t *status_doc(const struct pins *p)
+/* The status document; NULL, with the failure reported, if the state cannot be read. */
+static json_t *status_doc(struct pins *p)
 {
-	struct sluice_policy *pol = malloc(sizeof(*pol));
-	json_t *doc = json_object(), *ifaces = json_array();
+	struct sluice_policy *pol;
+	json_t *doc, *ifaces;
 	struct sluice_state state = {};
-	struct sluice_text *text = malloc(sizeof(*text));
+	struct sluice_text *text;
 	struct limiter_usage usage;
+	bool have_usage;
 	long long memory = 0;
 	__u32 zero = 0, slot;
 
-	bpf_map_lookup_elem(p->fds[PIN_STATE], &zero, &state);
+	/* Everything below hangs off the state: its layout, generation and live slots. */
+	if (bpf_map_lookup_elem(p->fds[PIN_STATE], &zero, &state)) {
+		pr_warn("status: read %s: %s", pin_map_names[PIN_STATE], strerror(errno));
+		return NULL;
+	}
+	pol = malloc(sizeof(*pol));
+	text = malloc(sizeof(*text));
+	doc = json_object();
+	ifaces = json_array();
 	for (__u32 i = 0; i < SLUICE_MAX_IFACES; i++) {
 		struct sluice_iface rec;
 		LIBBPF_OPTS(bpf_xdp_query_opts, query);
@@ -305,10 +385,12 @@ static json_t *status_doc(const struct pins *p)
 				  "policy_slot", slot, "list_generation",
 				  SLUICE_ACTIVE_LISTS(state.active)));
 	}
-	json_object_set_new(doc, "maps", status_maps(p, &memory));
+	have_usage = !limiter_usage_read(p, &usage);
+	json_object_set_new(doc, "maps", status_maps(p, have_usage ? &usage : NULL,
+						     SLUICE_ACTIVE_LISTS(state.active), &memory));
 	json_object_set_new(doc, "memory_bytes", json_integer(memory));
 	json_object_set_new(doc, "list_capacity", json_integer(state.list_capacity));
-	if (!limiter_usage_read(p, &usage))
+	if (have_usage)
 		json_object_set_new(
 			doc, "limiter",
 			json_pack("{s:I,s:I,s:I,s:I,s:I,s:{s:I,s:I,s:I,s:I}}", "slots",
@@ -349,7 +431,13 @@ static void status_print(json_t *doc)
 	json_array_foreach(json_object_get(doc, "maps"), i, v) {
 		double mib = json_integer_value(json_object_get(v, "memory_bytes")) / 1048576.0;
 
-		if (json_object_get(v, "entries"))
+		if (json_object_get(v, "counts"))
+			printf("map %-17s %10lld / %-10lld %8.1f MiB  %s\n",
+			       json_string_value(json_object_get(v, "name")),
+			       json_integer_value(json_object_get(v, "entries")),
+			       json_integer_value(json_object_get(v, "capacity")), mib,
+			       json_string_value(json_object_get(v, "counts")));
+		else if (json_object_get(v, "entries"))
 			printf("map %-17s %10lld / %-10lld %8.1f MiB\n",
 			       json_string_value(json_object_get(v, "name")),
 			       json_integer_value(json_object_get(v, "entries")),
@@ -383,6 +471,8 @@ static int status_run(struct verb *v)
 {
 	json_t *doc = status_doc(&v->p);
 
+	if (!doc)
+		return EXIT_RUNTIME;
 	if (json_output) {
 		json_print(doc);
 	} else {
@@ -396,8 +486,9 @@ const struct cmd cmd_status = {
 	.name = "status",
 	.args = "",
 	.summary = "interfaces, policy, map fill",
-	.help = "Shows attached interfaces and their mode, the policy digest and size, and each "
-		"map's fill level against its capacity.",
+	.help = "Shows attached interfaces and their mode, the policy digest and size, and each\n"
+		"map's fill level against its capacity: entries, or for the limiter's arrays the\n"
+		"live slots and keys, and for the filters the bits set.",
 	.max_args = 0,
 	.pins = CMD_PINS_READ,
 	.run = status_run,

@@ -436,13 +436,36 @@ static int ban_del_run(struct verb *v)
 
 static int ban_flush_run(struct verb *v)
 {
-	struct sluice_ban_key first;
+	int fd = v->p.fds[PIN_BANS], err = 0;
+	struct sluice_ban_key key;
 	long n = 0;
 
-	while (bpf_map_get_next_key(v->p.fds[PIN_BANS], NULL, &first) == 0 &&
-	       bpf_map_delete_elem(v->p.fds[PIN_BANS], &first) == 0)
-		n++;
-	pr_info("ban flush: removed %ld bans", n);
+	/* Always the first key: each delete changes what "next" would mean. */
+	while (bpf_map_get_next_key(fd, NULL, &key) == 0) {
+		if (!bpf_map_delete_elem(fd, &key)) {
+			n++;
+		} else if (errno != ENOENT) { /* ENOENT: it expired and went meanwhile */
+			struct prefix pfx;
+			char text[64];
+
+			err = -errno;
+			ban_key_prefix(&key, &pfx);
+			format_prefix(&pfx, text, sizeof(text));
+			pr_warn("ban flush: %s: %s; %ld bans lifted before it", text, strerror(-err),
+				n);
+			break;
+		}
+	}
+	if (!err && errno != ENOENT) { /* the walk itself failed */
+		err = -errno;
+		pr_warn("ban flush: read the bans: %s; %ld bans lifted", strerror(-err), n);
+	}
+	if (err)
+		return EXIT_RUNTIME;
+	if (json_output)
+		json_print(json_pack("{s:I}", "lifted", (json_int_t)n));
+	else
+		pr_info("ban flush: removed %ld bans", n);
 	return EXIT_OK;
 }
 
