@@ -114,7 +114,7 @@ static int verb_run(const char *prefix, const struct cmd *c, int argc, char **ar
 	}
 	/* '+': the arguments are words that may start with '-'; ':' tells a missing value. */
 	n += sprintf(shortopts + n, "%s:h", c->words ? "+" : "");
-	for (const struct cmd_opt *o = c->opts; o && o->name; o++, nopts++) {
+	for (const struct cmd_opt *o = c->opts; o && o->name && nopts < CMD_MAX_OPTS; o++, nopts++) {
 		longopts[nopts] = (struct option){ o->name, o->arg ? required_argument : no_argument,
 						   NULL, 256 + nopts };
 		if (o->letter)

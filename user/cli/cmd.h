@@ -79,7 +79,10 @@ int cmd_dispatch(const char *prefix, const struct cmd *const *cmds, int argc, ch
 void cmd_list_help(FILE *out, const char *prefix, const struct cmd *const *cmds);
 bool cmd_is_help(const char *arg);
 
-/* A usage error: MSG (if not NULL) and the usage on stderr, or one JSON error with -j. 2. */
+/*
+ * A usage error: the message FMT (may be NULL) and the usage line on stderr, or under -j
+ * one JSON error holding both on stdout. Returns 2.
+ */
 int cmd_usage_error(const char *usage, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Prints a JSON document on stdout (compact, or indented with -p) and frees it. */
