@@ -1,7 +1,9 @@
 #!/bin/bash
 # SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 # The command line's conventions: global options before the object or after the verb and
-# its arguments, as bpftool takes them, and a "--" that leaves the rest to the verb.
+# its arguments, as bpftool takes them, and a "--" that leaves the rest to the verb; the
+# one prologue of every verb (help, bad options and argument counts); usage errors as JSON
+# under -j; what status and ban flush count.
 . "$(dirname "$0")/lib.sh"
 require_root
 setup_netns || { not_ok "set up namespaces"; finish; }
@@ -23,5 +25,75 @@ expect_eq "the rule is there, -j not taken as a rule word" \
 expect_exit "after --, -j is the verb's argument" 2 sl block add -- -j
 grep -q -- "-j" "$TMP/err" && ok "the verb names the word it could not take" ||
 	not_ok "the verb names the word it could not take: $(cat "$TMP/err")"
+
+# One prologue for every verb: help at every level, bad options and argument counts named.
+for v in attach detach status restore confirm dump stats events top "rule add" "rule del" \
+	"rule list" "block add" "block del" "block list" "block flush" "block import" \
+	"allow add" "ban list" "ban del" "ban flush"; do
+	# shellcheck disable=SC2086 # the object and verb are two words
+	out=$(sl $v --help)
+	rc=$?
+	words=$((2 + $(wc -w <<<"$v"))) # "Usage: sluice" and the verb's words
+	expect_eq "$v --help: usage on stdout, exit 0" \
+		"$rc $(head -n 1 <<<"$out" | cut -d' ' -f1-"$words")" "0 Usage: sluice $v"
+done
+for level in "" "block" "block add"; do
+	# shellcheck disable=SC2086
+	expect_exit "help at the level of '$level' exits 0" 0 sl $level help
+	grep -q '^Usage' "$TMP/out" && ok "help at '$level' prints the usage on stdout" ||
+		not_ok "help at '$level' prints the usage on stdout"
+done
+expect_exit "an option a verb does not have is a usage error" 2 sl detach --bogus
+expect_eq "... named in one line, then the usage" "$(cat "$TMP/err")" \
+	"sluice: detach: unknown option or missing argument '--bogus'
+Usage: sluice detach IFACE"
+expect_exit "too many arguments is a usage error" 2 sl status extra
+expect_eq "... said so, then the usage" "$(cat "$TMP/err")" \
+	"sluice: status: too many arguments
+Usage: sluice status"
+expect_exit "a missing value is a usage error" 2 sl stats --watch
+grep -q "stats: unknown option or missing argument '--watch'" "$TMP/err" &&
+	ok "... naming the option" || not_ok "... naming the option: $(cat "$TMP/err")"
+check "a comment that begins with '-' is the verb's word, not an option" \
+	sl block add 198.51.100.0/24 comment -dash
+expect_eq "... and is kept" "$(sl -j block list | jq -r '.[] | select(.prefix == "198.51.100.0/24") | .comment')" "-dash"
+
+# Under -j, usage errors are one JSON object on stdout, exit 2, and nothing else.
+json_usage() {
+	local desc=$1
+	shift
+	expect_exit "-j $desc: exit 2" 2 sl "$@"
+	expect_eq "-j $desc: one JSON error on stdout, nothing on stderr" \
+		"$(jq -c 'keys' "$TMP/out" 2>&1 | tr '\n' ' ')$(wc -l <"$TMP/out") [$(cat "$TMP/err")]" \
+		'["error"] 1 []'
+}
+json_usage "block add (missing argument)" -j block add
+expect_eq "-j block add: the error says what is missing and the usage" "$(jq -r .error "$TMP/out")" \
+	"block add: missing arguments; usage: sluice block add PREFIX [ttl DURATION] [comment TEXT]"
+json_usage "block list --bogus (option after the verb)" block list -j --bogus
+expect_eq "-j block list --bogus: the error names the option" "$(jq -r .error "$TMP/out")" \
+	"block list: unknown option or missing argument '--bogus'; usage: sluice block list"
+json_usage "block (no verb)" -j block
+json_usage "no object" -j
+json_usage "restore (no file)" -j restore
+json_usage "top -n (no value)" -j top -n
+json_usage "stats --watch 0 (bad value)" -j stats --watch 0
+
+# status counts what is live, not what the arrays hold.
+slots() { sl -j status | jq -c --arg m "$1" '.maps[] | select(.name == $m) | [.entries, .capacity, .counts]'; }
+expect_eq "status: no limiter slot live yet" "$(slots sluice_slots)" '[0,1048576,"live slots"]'
+expect_eq "status: no key on probation yet" "$(slots sluice_probation | jq -c '[.[0], .[2]]')" '[0,"live keys"]'
+expect_eq "status: the list filters count bits set" "$(slots sluice_filter | jq -c '[.[0] > 0, .[2]]')" '[true,"bits set"]'
+sl status >"$TMP/status.txt"
+grep -qE '^map sluice_slots +0 / 1048576 .* live slots$' "$TMP/status.txt" &&
+	ok "status text: live slots of the slot array" || not_ok "status text: $(grep slots "$TMP/status.txt")"
+check "a rule that bans the second datagram of a source" \
+	sl rule add b udp dport 5353 limit src/32 rate 1/h burst 1 action ban 1h
+udp_send "$CLI_IP" "$SRV_IP" 5353 3
+udp_send 198.18.0.3 "$SRV_IP" 5353 3
+expect_eq "status: the limited sources' slots are live" "$(slots sluice_slots | jq -c '.[0] > 0')" true
+expect_eq "two bans" "$(sl -j ban list | jq length)" 2
+expect_eq "ban flush -j counts what it lifted" "$(sl -j ban flush | jq -c .)" '{"lifted":2}'
+expect_eq "no ban left" "$(sl -j ban list | jq length)" 0
 check "detach, -v after the verb" sl detach "$SRV_IF" -v
 finish

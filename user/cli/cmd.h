@@ -15,12 +15,55 @@ enum exit_code {
 	EXIT_USAGE = 2,
 };
 
-/* A verb: argv[0] is its own name, as for main(). Returns an exit code. */
+/* An option of a verb: --NAME, and -LETTER too when LETTER is set. */
+struct cmd_opt {
+	const char *name;
+	char letter;
+	bool arg; /* takes a value */
+};
+
+#define CMD_MAX_OPTS 8
+
+/* Which pins the runner opens for a verb before its body runs. */
+enum cmd_pins {
+	CMD_PINS_NONE, /* none: the verb opens what it needs itself, or nothing */
+	CMD_PINS_READ,
+	CMD_PINS_WRITE, /* under the lock, expired entries collected first */
+};
+
+/* What the runner hands a verb's body and its check. */
+struct verb {
+	char name[32]; /* "block add": what messages start with */
+	int argc; /* the positional arguments, options taken out */
+	char **argv;
+	const char *opt[CMD_MAX_OPTS]; /* by index in the row's opts: its value ("" for a flag),
+					  or NULL when not given; the last one given wins */
+	int data; /* the object's data (which list) */
+	struct pins p; /* open when the row asks for pins */
+};
+
+/*
+ * A row of a verb table. The runner (cmd_dispatch) answers help, parses the options,
+ * reports bad ones and wrong argument counts with the usage, calls CHECK, opens the
+ * pins as PINS says, then calls RUN. Returns are exit codes.
+ */
 struct cmd {
 	const char *name;
-	int (*fn)(int argc, char **argv);
-	const char *help; /* "ARGS   what it does" */
-	bool object; /* has verbs of its own, and its own help */
+	const char *args; /* synopsis of the arguments and options */
+	const char *summary; /* one line, in the list of verbs */
+	const char *help; /* what --help prints under the usage; NULL: the summary */
+	int min_args, max_args; /* positional arguments; max -1: any number */
+	bool words; /* options end at the first argument: the arguments are policy words,
+		       which may begin with '-' (a comment) */
+	enum cmd_pins pins;
+	const struct cmd_opt *opts; /* ends with a NULL name; at most CMD_MAX_OPTS */
+	int (*check)(struct verb *v); /* validates input before any pin is opened; optional */
+	int (*run)(struct verb *v);
+	/* An object has verbs of its own instead, which get DATA. */
+	const struct cmd *const *verbs;
+	int data;
+	/* A verb that still parses its own command line (argv[0] its name), instead of RUN. */
+	int (*main)(int argc, char **argv);
 };
 
 extern bool json_output;
@@ -28,12 +71,19 @@ extern bool json_pretty;
 extern bool force; /* --force: go ahead even if the management path would be cut off */
 
 /*
- * Runs the command whose name argv[0] is a unique prefix of; "help" lists them.
- * `help` after a verb asks the verb for its usage.
+ * Runs the row of CMDS (NULL-terminated) whose name argv[0] is a unique prefix of, under
+ * PREFIX ("sluice", "sluice block"); "help" lists them.
  */
-int cmd_dispatch(const char *prefix, const struct cmd *cmds, int argc, char **argv);
-void cmd_list_help(FILE *out, const char *prefix, const struct cmd *cmds);
+int cmd_dispatch(const char *prefix, const struct cmd *const *cmds, int argc, char **argv,
+		 int data);
+void cmd_list_help(FILE *out, const char *prefix, const struct cmd *const *cmds);
 bool cmd_is_help(const char *arg);
+
+/*
+ * A usage error: the message FMT (may be NULL) and the usage line on stderr, or under -j
+ * one JSON error holding both on stdout. Returns 2.
+ */
+int cmd_usage_error(const char *usage, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Prints a JSON document on stdout (compact, or indented with -p) and frees it. */
 void json_print(json_t *doc);
@@ -46,10 +96,12 @@ int cmd_open_pins(const char *what, struct pins *p, bool write);
 
 bool parse_count(const char *s, unsigned long long max, unsigned long long *out);
 
-/* For getopt's '?': names the bad option in one line, then the usage on stderr. */
+/*
+ * For getopt's '?' in a verb that parses its own options: names the bad option in one
+ * line, then the usage on stderr (with -j, the JSON error alone). 2.
+ */
 int cmd_bad_option(const char *verb, char **argv, void (*usage)(FILE *out));
 
-/* A list's items as the JSON array of `list -j` and `dump -j`. */
 /* Gives stdout a 64 KiB buffer, for verbs that print a million lines; before any output. */
 void cmd_buffer_stdout(void);
 
@@ -62,19 +114,10 @@ int list_items_stream(FILE *out, int fd, enum list_kind kind, __u64 now, bool js
 /* Maps an errno from a failed operation to the exit code: input errors 2, the rest 1. */
 int exit_code_for(int err);
 
-int cmd_attach(int argc, char **argv);
-int cmd_detach(int argc, char **argv);
-int cmd_status(int argc, char **argv);
-int cmd_restore(int argc, char **argv);
-int cmd_dump(int argc, char **argv);
-int cmd_confirm(int argc, char **argv);
-int cmd_rule(int argc, char **argv);
-int cmd_allow(int argc, char **argv);
-int cmd_block(int argc, char **argv);
-int cmd_ban(int argc, char **argv);
-int cmd_stats(int argc, char **argv);
+/* The rows of the top-level table (main.c), each beside its verb. */
+extern const struct cmd cmd_attach, cmd_detach, cmd_status, cmd_restore, cmd_confirm, cmd_dump,
+	cmd_rule, cmd_allow, cmd_block, cmd_ban, cmd_stats, cmd_events, cmd_top;
+
 int cmd_exporter(int argc, char **argv);
-int cmd_events(int argc, char **argv);
-int cmd_top(int argc, char **argv);
 
 #endif /* SLUICE_CMD_H */

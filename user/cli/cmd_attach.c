@@ -4,7 +4,6 @@
 #include <errno.h>
 #include <net/if.h>
 #include <limits.h>
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -18,84 +17,59 @@
 #include "log.h"
 #include "policy.h"
 
-static void attach_usage(FILE *out)
-{
-	fprintf(out,
-		"Usage: sluice attach IFACE [--mode native|skb|auto] [--limiter-keys N]\n"
-		"                           [--list-entries N] [--bans N]\n"
-		"\n"
-		"Loads the XDP program onto IFACE and pins it with its maps under the pin path;\n"
-		"it stays attached after sluice exits. Interfaces attached under one pin path\n"
-		"share one policy and one set of lists, and keep counters of their own.\n"
-		"  --mode M          native (driver), skb (generic) or auto: native, else skb\n"
-		"                    (default auto)\n"
-		"  --limiter-keys N  limiter keys the LRU map holds behind the 1M slots\n"
-		"                    (default %u); sizes apply when the maps are first created\n"
-		"  --list-entries N  entries per list (default %u), and 4N IPv4 index records\n"
-		"  --bans N          dynamic bans (default %u)\n"
-		"An interface that already runs another XDP program is refused.\n",
-		SLUICE_DEFAULT_LIMITER_KEYS, SLUICE_DEFAULT_LIST_ENTRIES, SLUICE_DEFAULT_BANS);
-}
+/* Parsed by attach_check, before anything is touched. */
+static struct attach_opts attach_in;
 
-int cmd_attach(int argc, char **argv)
+static const struct cmd_opt attach_opts[] = {
+	{ "mode", 0, true },
+	{ "limiter-keys", 0, true },
+	{ "list-entries", 0, true },
+	{ "bans", 0, true },
+	{ NULL, 0, false },
+};
+
+static int attach_check(struct verb *v)
 {
-	static const struct option opts[] = {
-		{ "mode", required_argument, NULL, 'm' },
-		{ "limiter-keys", required_argument, NULL, 'k' },
-		{ "list-entries", required_argument, NULL, 'l' },
-		{ "bans", required_argument, NULL, 'b' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	struct attach_opts o = { .mode = ATTACH_AUTO, .force = force };
+	struct attach_opts *o = &attach_in;
+	const char *mode = v->opt[0];
 	unsigned long long n;
-	bool first;
-	struct pins p;
-	int c, err;
 
-	optind = 0; /* glibc: also resets its argument permutation */
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'm':
-			if (!strcmp(optarg, "native") || !strcmp(optarg, "drv"))
-				o.mode = ATTACH_NATIVE;
-			else if (!strcmp(optarg, "skb") || !strcmp(optarg, "generic"))
-				o.mode = ATTACH_SKB;
-			else if (!strcmp(optarg, "auto"))
-				o.mode = ATTACH_AUTO;
-			else {
-				pr_warn("attach: --mode: expected native, skb or auto, got \"%s\"",
-					optarg);
-				return EXIT_USAGE;
-			}
-			break;
-		case 'k':
-		case 'l':
-		case 'b':
-			if (!parse_count(optarg, 1U << 28, &n)) {
-				pr_warn("attach: --%s: expected a count from 1 to %u, got \"%s\"",
-					c == 'k' ? "limiter-keys" : c == 'l' ? "list-entries" : "bans",
-					1U << 28, optarg);
-				return EXIT_USAGE;
-			}
-			if (c == 'k')
-				o.limiter_keys = n;
-			else if (c == 'l')
-				o.list_entries = n;
-			else
-				o.bans = n;
-			break;
-		case 'h':
-			attach_usage(stdout);
-			return EXIT_OK;
-		default:
-			return cmd_bad_option("attach", argv, attach_usage);
-		}
-	}
-	if (optind != argc - 1) {
-		attach_usage(stderr);
+	*o = (struct attach_opts){ .mode = ATTACH_AUTO, .force = force };
+	if (!mode || !strcmp(mode, "auto"))
+		o->mode = ATTACH_AUTO;
+	else if (!strcmp(mode, "native") || !strcmp(mode, "drv"))
+		o->mode = ATTACH_NATIVE;
+	else if (!strcmp(mode, "skb") || !strcmp(mode, "generic"))
+		o->mode = ATTACH_SKB;
+	else {
+		pr_warn("attach: --mode: expected native, skb or auto, got \"%s\"", mode);
 		return EXIT_USAGE;
 	}
+	for (int i = 1; i <= 3; i++) {
+		if (!v->opt[i])
+			continue;
+		if (!parse_count(v->opt[i], 1U << 28, &n)) {
+			pr_warn("attach: --%s: expected a count from 1 to %u, got \"%s\"",
+				attach_opts[i].name, 1U << 28, v->opt[i]);
+			return EXIT_USAGE;
+		}
+		if (i == 1)
+			o->limiter_keys = n;
+		else if (i == 2)
+			o->list_entries = n;
+		else
+			o->bans = n;
+	}
+	return EXIT_OK;
+}
+
+static int attach_run(struct verb *v)
+{
+	bool first;
+	struct pins p;
+	int err;
+
+	/* The first attach creates the pins, so it locks the directory rather than open them. */
 	err = pins_prepare_dir(pin_path);
 	if (err)
 		return EXIT_RUNTIME;
@@ -111,7 +85,7 @@ int cmd_attach(int argc, char **argv)
 	first = !pins_have_links(pin_path);
 	err = first ? pins_clear_leftovers(&p) : 0;
 	if (!err)
-		err = attach_iface(&p, argv[optind], &o);
+		err = attach_iface(&p, v->argv[0], &attach_in);
 	/* A first attach that failed leaves nothing behind; a later one never touches the rest. */
 	if (err && first)
 		pins_remove_all(&p);
@@ -119,40 +93,120 @@ int cmd_attach(int argc, char **argv)
 	return exit_code_for(err);
 }
 
-int cmd_detach(int argc, char **argv)
-{
-	struct pins p;
-	int err;
+/* The defaults, spelled out: the help below names them as numbers. */
+_Static_assert(SLUICE_DEFAULT_LIMITER_KEYS == 524288 && SLUICE_DEFAULT_LIST_ENTRIES == 1048576 &&
+		       SLUICE_DEFAULT_BANS == 65536,
+	       "attach help: defaults");
 
-	if (argc == 2 && cmd_is_help(argv[1])) {
-		printf("Usage: sluice detach IFACE\n\nDetaches sluice from IFACE; the last "
-		       "detach removes the pinned maps, lists and bans.\n");
-		return EXIT_OK;
-	}
-	if (argc != 2) {
-		fprintf(stderr, "Usage: sluice detach IFACE\n");
-		return EXIT_USAGE;
-	}
-	err = cmd_open_pins("detach", &p, true);
-	if (err)
-		return err;
-	err = detach_iface(&p, argv[1]);
-	pins_close(&p);
-	return exit_code_for(err);
+const struct cmd cmd_attach = {
+	.name = "attach",
+	.args = "IFACE [--mode native|skb|auto] [--limiter-keys N] [--list-entries N] [--bans N]",
+	.summary = "load and attach to IFACE",
+	.help = "Loads the XDP program onto IFACE and pins it with its maps under the pin path;\n"
+		"it stays attached after sluice exits. Interfaces attached under one pin path\n"
+		"share one policy and one set of lists, and keep counters of their own.\n"
+		"  --mode M          native (driver), skb (generic) or auto: native, else skb\n"
+		"                    (default auto)\n"
+		"  --limiter-keys N  limiter keys the LRU map holds behind the 1M slots\n"
+		"                    (default 524288); sizes apply when the maps are first created\n"
+		"  --list-entries N  entries per list (default 1048576), and 4N IPv4 index records\n"
+		"  --bans N          dynamic bans (default 65536)\n"
+		"An interface that already runs another XDP program is refused.",
+	.min_args = 1,
+	.max_args = 1,
+	.opts = attach_opts,
+	.check = attach_check,
+	.run = attach_run,
+};
+
+static int detach_run(struct verb *v)
+{
+	return exit_code_for(detach_iface(&v->p, v->argv[0]));
 }
 
-/* A pinned map's fill: arrays are always full; only the growing maps have a level. */
-static long pinned_fill(int fd, const struct bpf_map_info *info)
+const struct cmd cmd_detach = {
+	.name = "detach",
+	.args = "IFACE",
+	.summary = "detach from IFACE",
+	.help = "Detaches sluice from IFACE; the last detach removes the pinned maps, lists and "
+		"bans.",
+	.min_args = 1,
+	.max_args = 1,
+	.pins = CMD_PINS_WRITE,
+	.run = detach_run,
+};
+
+static long popcount_words(const __u64 *w, size_t n)
 {
+	long bits = 0;
+
+	for (size_t i = 0; i < n; i++)
+		bits += __builtin_popcountll(w[i]);
+	return bits;
+}
+
+static long count_bits(const void *keys, const void *values, __u32 n, void *ctx)
+{
+	(void)keys;
+	(void)ctx;
+	return popcount_words(values, n);
+}
+
+/* Bits set in the list filters of the live generation: both lists, both families. -errno. */
+static long list_filter_bits(struct pins *p, __u32 gen)
+{
+	long bits = 0;
+
+	for (__u32 list = 0; list < 2; list++) {
+		struct list_filter f = pins_filter(p, list, gen);
+
+		if (!f.v4 || !f.v6)
+			return -ENOMEM;
+		bits += popcount_words(f.v4 + SLUICE_FILTER_HEADER_WORDS, SLUICE_FILTER_WORDS) +
+			popcount_words(f.v6 + SLUICE_FILTER_HEADER_WORDS, SLUICE_FILTER_WORDS);
+	}
+	return bits;
+}
+
+/*
+ * A pinned map's fill: what is live in it, against what it can hold, and what is
+ * counted. An array is always full of entries, so the limiter's say how many slots
+ * and keys are live and the filters how many bits are set; the other arrays are
+ * tables indexed by slot, shown full. -errno in *FILL if it could not be read.
+ */
+static const char *pinned_fill(struct pins *p, int i, const struct bpf_map_info *info,
+			       const struct limiter_usage *usage, __u32 gen, long *fill,
+			       long *capacity)
+{
+	*capacity = info->max_entries;
+	switch (i) {
+	case PIN_SLOTS:
+		*fill = usage ? usage->slots_live : -ENODATA;
+		return "live slots";
+	case PIN_PROBATION:
+		*fill = usage ? usage->probation_live : -ENODATA;
+		*capacity = (long)info->max_entries * SLUICE_PROBATION_WAYS;
+		return "live keys";
+	case PIN_FILTER:
+		*fill = list_filter_bits(p, gen);
+		*capacity = 4L * SLUICE_FILTER_WORDS * 64; /* the live generation's regions */
+		return "bits set";
+	case PIN_BANFILTER:
+		*fill = map_batches(p->fds[i], false, count_bits, NULL);
+		*capacity = (long)info->max_entries * 64;
+		return "bits set";
+	}
 	if (info->type == BPF_MAP_TYPE_ARRAY || info->type == BPF_MAP_TYPE_PERCPU_ARRAY ||
 	    info->type == BPF_MAP_TYPE_ARRAY_OF_MAPS)
-		return info->max_entries;
-	return map_count_entries(fd);
+		*fill = info->max_entries;
+	else
+		*fill = map_count_entries(p->fds[i]);
+	return NULL;
 }
 
 /* One map's line of status: its fill ENTRIES and the kernel memory it holds. */
 static json_t *map_status(const char *name, int fd, const struct bpf_map_info *info,
-			  long entries, long long *total)
+			  long entries, long capacity, const char *unit, long long *total)
 {
 	long long mem = map_memlock(fd);
 	json_t *m = json_pack("{s:s,s:i}", "name", name, "id", info->id);
@@ -162,7 +216,9 @@ static json_t *map_status(const char *name, int fd, const struct bpf_map_info *i
 		json_object_set_new(m, "bytes", json_integer(info->max_entries));
 	} else {
 		json_object_set_new(m, "entries", json_integer(entries));
-		json_object_set_new(m, "capacity", json_integer(info->max_entries));
+		json_object_set_new(m, "capacity", json_integer(capacity));
+		if (unit)
+			json_object_set_new(m, "counts", json_string(unit));
 	}
 	if (mem >= 0) {
 		json_object_set_new(m, "memory_bytes", json_integer(mem));
@@ -171,7 +227,8 @@ static json_t *map_status(const char *name, int fd, const struct bpf_map_info *i
 	return m;
 }
 
-static json_t *status_maps(const struct pins *p, long long *total)
+static json_t *status_maps(struct pins *p, const struct limiter_usage *usage, __u32 gen,
+			   long long *total)
 {
 	json_t *maps = json_array();
 	int fds[2];
@@ -179,11 +236,18 @@ static json_t *status_maps(const struct pins *p, long long *total)
 	for (int i = 0; i < PIN_MAP_COUNT; i++) {
 		struct bpf_map_info info = {};
 		__u32 len = sizeof(info);
+		long fill, capacity;
+		const char *unit;
 
 		if (bpf_obj_get_info_by_fd(p->fds[i], &info, &len))
 			continue;
-		json_array_append_new(maps, map_status(pin_map_names[i], p->fds[i], &info,
-						       pinned_fill(p->fds[i], &info), total));
+		unit = pinned_fill(p, i, &info, usage, gen, &fill, &capacity);
+		if (fill < 0) {
+			pr_warn("status: read %s: %s", pin_map_names[i], strerror(-fill));
+			continue;
+		}
+		json_array_append_new(maps, map_status(pin_map_names[i], p->fds[i], &info, fill,
+						       capacity, unit, total));
 	}
 	/* The live lists' hashes, which sluice_lists holds: sized to what they hold. */
 	if (lists_open_live(p, NULL, fds))
@@ -200,7 +264,8 @@ static json_t *status_maps(const struct pins *p, long long *total)
 		else if (!bpf_obj_get_info_by_fd(fds[kind], &info, &len))
 			/* Unexpired entries, as dump and list show them; not the host records. */
 			m = map_status(name, fds[kind], &info,
-				       list_walk(fds[kind], kind, mono_now_ns(), NULL, NULL), total);
+				       list_walk(fds[kind], kind, mono_now_ns(), NULL, NULL),
+				       info.max_entries, NULL, total);
 		else
 			m = NULL;
 		if (m) {
@@ -277,17 +342,27 @@ static void status_ban_filter(const struct pins *p, json_t *doc)
 					      (json_int_t)f.bits_needed, "bans", (json_int_t)f.bans));
 }
 
-static json_t *status_doc(const struct pins *p)
+/* The status document; NULL, with the failure reported, if the state cannot be read. */
+static json_t *status_doc(struct pins *p)
 {
-	struct sluice_policy *pol = malloc(sizeof(*pol));
-	json_t *doc = json_object(), *ifaces = json_array();
+	struct sluice_policy *pol;
+	json_t *doc, *ifaces;
 	struct sluice_state state = {};
-	struct sluice_text *text = malloc(sizeof(*text));
+	struct sluice_text *text;
 	struct limiter_usage usage;
+	bool have_usage;
 	long long memory = 0;
 	__u32 zero = 0, slot;
 
-	bpf_map_lookup_elem(p->fds[PIN_STATE], &zero, &state);
+	/* Everything below hangs off the state: its layout, generation and live slots. */
+	if (bpf_map_lookup_elem(p->fds[PIN_STATE], &zero, &state)) {
+		pr_warn("status: read %s: %s", pin_map_names[PIN_STATE], strerror(errno));
+		return NULL;
+	}
+	pol = malloc(sizeof(*pol));
+	text = malloc(sizeof(*text));
+	doc = json_object();
+	ifaces = json_array();
 	for (__u32 i = 0; i < SLUICE_MAX_IFACES; i++) {
 		struct sluice_iface rec;
 		LIBBPF_OPTS(bpf_xdp_query_opts, query);
@@ -323,10 +398,12 @@ static json_t *status_doc(const struct pins *p)
 				  "policy_slot", slot, "list_generation",
 				  SLUICE_ACTIVE_LISTS(state.active)));
 	}
-	json_object_set_new(doc, "maps", status_maps(p, &memory));
+	have_usage = !limiter_usage_read(p, &usage);
+	json_object_set_new(doc, "maps", status_maps(p, have_usage ? &usage : NULL,
+						     SLUICE_ACTIVE_LISTS(state.active), &memory));
 	json_object_set_new(doc, "memory_bytes", json_integer(memory));
 	json_object_set_new(doc, "list_capacity", json_integer(state.list_capacity));
-	if (!limiter_usage_read(p, &usage))
+	if (have_usage)
 		json_object_set_new(
 			doc, "limiter",
 			json_pack("{s:I,s:I,s:I,s:I,s:I,s:{s:I,s:I,s:I,s:I}}", "slots",
@@ -368,7 +445,13 @@ static void status_print(json_t *doc)
 	json_array_foreach(json_object_get(doc, "maps"), i, v) {
 		double mib = json_integer_value(json_object_get(v, "memory_bytes")) / 1048576.0;
 
-		if (json_object_get(v, "entries"))
+		if (json_object_get(v, "counts"))
+			printf("map %-17s %10lld / %-10lld %8.1f MiB  %s\n",
+			       json_string_value(json_object_get(v, "name")),
+			       json_integer_value(json_object_get(v, "entries")),
+			       json_integer_value(json_object_get(v, "capacity")), mib,
+			       json_string_value(json_object_get(v, "counts")));
+		else if (json_object_get(v, "entries"))
 			printf("map %-17s %10lld / %-10lld %8.1f MiB\n",
 			       json_string_value(json_object_get(v, "name")),
 			       json_integer_value(json_object_get(v, "entries")),
@@ -404,27 +487,12 @@ static void status_print(json_t *doc)
 		       json_integer_value(json_object_get(v, "bits_needed")));
 }
 
-int cmd_status(int argc, char **argv)
+static int status_run(struct verb *v)
 {
-	struct pins p;
-	json_t *doc;
-	int err;
+	json_t *doc = status_doc(&v->p);
 
-	if (argc == 2 && cmd_is_help(argv[1])) {
-		printf("Usage: sluice [-j] status\n\nShows attached interfaces and their mode, the "
-		       "policy digest and size, and each map's fill level against its "
-		       "capacity.\n");
-		return EXIT_OK;
-	}
-	if (argc != 1) {
-		fprintf(stderr, "Usage: sluice [-j] status\n");
-		return EXIT_USAGE;
-	}
-	err = cmd_open_pins("status", &p, false);
-	if (err)
-		return err;
-	doc = status_doc(&p);
-	pins_close(&p);
+	if (!doc)
+		return EXIT_RUNTIME;
 	if (json_output) {
 		json_print(doc);
 	} else {
@@ -433,3 +501,15 @@ int cmd_status(int argc, char **argv)
 	}
 	return EXIT_OK;
 }
+
+const struct cmd cmd_status = {
+	.name = "status",
+	.args = "",
+	.summary = "interfaces, policy, map fill",
+	.help = "Shows attached interfaces and their mode, the policy digest and size, and each\n"
+		"map's fill level against its capacity: entries, or for the limiter's arrays the\n"
+		"live slots and keys, and for the filters the bits set.",
+	.max_args = 0,
+	.pins = CMD_PINS_READ,
+	.run = status_run,
+};

@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* events, top: reading the sampled drop events of the data path. */
 #include <errno.h>
-#include <getopt.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -213,7 +212,8 @@ static int open_ring(const char *verb, struct pins *p, ring_buffer_sample_fn fn,
 	return EXIT_OK;
 }
 
-int cmd_events(int argc, char **argv)
+/* The pins open with the event ring (open_ring). */
+static int events_run(struct verb *v)
 {
 	struct events_ctx ctx;
 	struct ring_buffer *rb;
@@ -221,19 +221,7 @@ int cmd_events(int argc, char **argv)
 	struct pins p;
 	int err;
 
-	if (argc == 2 && cmd_is_help(argv[1])) {
-		printf("Usage: sluice [-j] events\n\n"
-		       "Streams the data path's sampled drop and monitor events, one line each\n"
-		       "(JSON lines with -j), until interrupted. Sampling and its ceiling are set\n"
-		       "with `set events ...` in the policy; what sampling leaves out is counted\n"
-		       "(sluice_events_suppressed_total). One reader at a time: two would share\n"
-		       "the events between them.\n");
-		return EXIT_OK;
-	}
-	if (argc != 1) {
-		fprintf(stderr, "Usage: sluice [-j] events\n");
-		return EXIT_USAGE;
-	}
+	(void)v;
 	err = open_ring("events", &p, on_event, &ctx, &rb);
 	if (err)
 		return err;
@@ -266,6 +254,19 @@ int cmd_events(int argc, char **argv)
 	pins_close(&p);
 	return err < 0 && err != -EINTR ? EXIT_RUNTIME : EXIT_OK;
 }
+
+const struct cmd cmd_events = {
+	.name = "events",
+	.args = "",
+	.summary = "stream sampled drop events",
+	.help = "Streams the data path's sampled drop and monitor events, one line each\n"
+		"(JSON lines with -j), until interrupted. Sampling and its ceiling are set\n"
+		"with `set events ...` in the policy; what sampling leaves out is counted\n"
+		"(sluice_events_suppressed_total). One reader at a time: two would share\n"
+		"the events between them.",
+	.max_args = 0,
+	.run = events_run,
+};
 
 /* `top`: drops per key over the last interval, from the events weighted by their sampling. */
 struct top_entry {
@@ -421,63 +422,49 @@ static bool quit_pressed(void)
 	return tty_raw && read(STDIN_FILENO, &c, 1) == 1 && (c == 'q' || c == 'Q');
 }
 
-int cmd_top(int argc, char **argv)
+static unsigned long long top_limit, top_interval_ms;
+
+static int top_check(struct verb *v)
 {
-	static const struct option opts[] = {
-		{ "interval", required_argument, NULL, 'i' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
+	struct parse_error perr = {};
+	unsigned long long sec;
+	__u64 ns;
+
+	top_limit = 20;
+	top_interval_ms = 1000;
+	if (v->opt[0] && !parse_count(v->opt[0], 10000, &top_limit)) {
+		pr_warn("top: -n: expected a count from 1 to 10000, got \"%s\"", v->opt[0]);
+		return EXIT_USAGE;
+	}
+	if (!v->opt[1])
+		return EXIT_OK;
+	if (parse_count(v->opt[1], 3600, &sec)) {
+		top_interval_ms = sec * 1000;
+	} else if (!parse_duration(v->opt[1], &ns, &perr) && ns >= 100000000ULL) {
+		top_interval_ms = ns / 1000000;
+	} else {
+		pr_warn("top: --interval: expected seconds or a duration of at least 100ms, got "
+			"\"%s\"",
+			v->opt[1]);
+		return EXIT_USAGE;
+	}
+	return EXIT_OK;
+}
+
+/* The pins open with the event ring (open_ring). */
+static int top_run(struct verb *v)
+{
 	struct stats_snapshot *now = malloc(sizeof(*now)), *before = malloc(sizeof(*before));
-	unsigned long long limit = 20, interval_ms = 1000, v;
+	unsigned long long limit = top_limit, interval_ms = top_interval_ms;
 	struct top_ctx t = {};
 	struct ring_buffer *rb = NULL;
 	struct pins p;
-	int c, err, ret = EXIT_OK;
+	int err, ret = EXIT_OK;
 
-	optind = 0; /* glibc: also resets its argument permutation */
-	while ((c = getopt_long(argc, argv, "n:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'n':
-			if (!parse_count(optarg, 10000, &limit)) {
-				pr_warn("top: -n: expected a count from 1 to 10000, got \"%s\"",
-					optarg);
-				ret = EXIT_USAGE;
-				goto out_free;
-			}
-			break;
-		case 'i': {
-			struct parse_error perr = {};
-			__u64 ns;
-
-			if (parse_count(optarg, 3600, &v)) {
-				interval_ms = v * 1000;
-			} else if (!parse_duration(optarg, &ns, &perr) && ns >= 100000000ULL) {
-				interval_ms = ns / 1000000;
-			} else {
-				pr_warn("top: --interval: expected seconds or a duration of at least "
-					"100ms, got \"%s\"",
-					optarg);
-				ret = EXIT_USAGE;
-				goto out_free;
-			}
-			break;
-		}
-		case 'h':
-			printf("Usage: sluice [-j] top [-n N] [--interval S]\n\n"
-			       "A live view of the N (default 20) source addresses dropped most, with\n"
-			       "their rule and reason, refreshed every S seconds (default 1); q or\n"
-			       "Ctrl-C quits. With -j, one JSON snapshot per interval instead.\n"
-			       "Rates come from the sampled events, weighted by their sampling.\n");
-			goto out_free;
-		default:
-			ret = cmd_bad_option("top", argv, NULL);
-			goto out_free;
-		}
-	}
-	if (optind != argc || !now || !before) {
-		fprintf(stderr, "Usage: sluice [-j] top [-n N] [--interval S]\n");
-		ret = EXIT_USAGE;
+	(void)v;
+	if (!now || !before) {
+		pr_warn("top: out of memory");
+		ret = EXIT_RUNTIME;
 		goto out_free;
 	}
 	ret = open_ring("top", &p, on_top_event, &t, &rb);
@@ -524,3 +511,17 @@ out_free:
 	free(before);
 	return ret;
 }
+
+const struct cmd cmd_top = {
+	.name = "top",
+	.args = "[-n N] [--interval S]",
+	.summary = "top dropped sources, live",
+	.help = "A live view of the N (default 20) source addresses dropped most, with\n"
+		"their rule and reason, refreshed every S seconds (default 1); q or\n"
+		"Ctrl-C quits. With -j, one JSON snapshot per interval instead.\n"
+		"Rates come from the sampled events, weighted by their sampling.",
+	.max_args = 0,
+	.opts = (const struct cmd_opt[]){ { "n", 'n', true }, { "interval", 0, true }, {} },
+	.check = top_check,
+	.run = top_run,
+};

@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* allow, block, ban */
 #include <errno.h>
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -13,8 +12,6 @@
 #include "log.h"
 #include "lists.h"
 #include "policy.h"
-
-static const char *const list_names[] = { [LIST_ALLOW] = "allow", [LIST_BLOCK] = "block" };
 
 static json_t *list_item_json(const struct list_item *it)
 {
@@ -128,187 +125,129 @@ static int guard_blocks(const char *verb, const struct pins *p, const struct lis
 	return err;
 }
 
-static int list_add(enum list_kind kind, int argc, char **argv)
+/* What the checks parsed, before the pins open. */
+static struct list_item item_in;
+static struct prefix prefix_in;
+
+static int list_add_check(struct verb *v)
 {
 	struct parse_error perr = {};
-	struct list_item item;
-	char verb[32], buf[512];
-	struct pins p;
-	int err;
+	char buf[512];
 
-	snprintf(verb, sizeof(verb), "%s add", list_names[kind]);
-	if (argc < 2) {
-		fprintf(stderr, "Usage: sluice %s PREFIX [ttl DURATION] [comment TEXT]\n", verb);
-		return EXIT_USAGE;
-	}
-	if (parse_list_item(kind, argv + 1, NULL, argc - 1, &item, &perr)) {
+	if (parse_list_item(v->data, v->argv, NULL, v->argc, &item_in, &perr)) {
 		format_parse_error(&perr, buf, sizeof(buf));
-		pr_warn("%s: %s", verb, buf);
+		pr_warn("%s: %s", v->name, buf);
 		return EXIT_USAGE;
 	}
-	err = cmd_open_pins(verb, &p, true);
+	return EXIT_OK;
+}
+
+static int list_add_run(struct verb *v)
+{
+	int err = guard_blocks(v->name, &v->p, &item_in, 1);
+
 	if (err)
-		return err;
-	err = guard_blocks(verb, &p, &item, 1);
-	if (err) {
-		pins_close(&p);
 		return exit_code_for(err);
-	}
-	err = lists_add(&p, &item);
+	err = lists_add(&v->p, &item_in);
 	if (err)
-		pr_warn("%s: %s: %s%s", verb, argv[1], strerror(-err),
+		pr_warn("%s: %s: %s%s", v->name, v->argv[0], strerror(-err),
 			err == -ENOSPC || err == -E2BIG ? " (list full)" : "");
-	pins_close(&p);
 	return exit_code_for(err);
 }
 
-static int list_del(enum list_kind kind, int argc, char **argv)
+static int prefix_check(struct verb *v)
 {
 	struct parse_error perr = {};
-	struct prefix pfx;
-	char verb[32];
-	struct pins p;
-	int err;
 
-	snprintf(verb, sizeof(verb), "%s del", list_names[kind]);
-	if (argc != 2) {
-		fprintf(stderr, "Usage: sluice %s PREFIX\n", verb);
+	if (parse_prefix(v->argv[0], &prefix_in, &perr)) {
+		pr_warn("%s: %s", v->name, perr.msg);
 		return EXIT_USAGE;
 	}
-	if (parse_prefix(argv[1], &pfx, &perr)) {
-		pr_warn("%s: %s", verb, perr.msg);
-		return EXIT_USAGE;
-	}
-	err = cmd_open_pins(verb, &p, true);
-	if (err)
-		return err;
-	err = lists_del(&p, kind, &pfx, NULL);
+	return EXIT_OK;
+}
+
+static int list_del_run(struct verb *v)
+{
+	int err = lists_del(&v->p, v->data, &prefix_in, NULL);
+
 	if (err == -ENOENT)
-		pr_warn("%s: %s: not listed", verb, argv[1]);
+		pr_warn("%s: %s: not listed", v->name, v->argv[0]);
 	else if (err)
-		pr_warn("%s: %s: %s", verb, argv[1], strerror(-err));
-	pins_close(&p);
+		pr_warn("%s: %s: %s", v->name, v->argv[0], strerror(-err));
 	return exit_code_for(err);
 }
 
-static int list_show(enum list_kind kind, int argc, char **argv)
+static int list_show_run(struct verb *v)
 {
-	char verb[32];
-	struct pins p;
 	int err, fds[2] = { -1, -1 };
 
-	(void)argv;
-	if (argc != 1) {
-		fprintf(stderr, "Usage: sluice [-j] %s list\n", list_names[kind]);
-		return EXIT_USAGE;
-	}
-	snprintf(verb, sizeof(verb), "%s list", list_names[kind]);
 	cmd_buffer_stdout();
-	err = cmd_open_pins(verb, &p, false);
-	if (err)
-		return err;
-	err = lists_open_live(&p, NULL, fds);
-	pins_close(&p);
+	err = lists_open_live(&v->p, NULL, fds);
 	/* Streamed as the hash yields them: a million entries take no more memory than ten. */
 	if (!err)
-		err = list_items_stream(stdout, fds[kind], kind, mono_now_ns(), json_output);
+		err = list_items_stream(stdout, fds[v->data], v->data, mono_now_ns(), json_output);
 	if (json_output && !err)
 		fputc('\n', stdout);
 	for (int k = LIST_ALLOW; k <= LIST_BLOCK; k++)
 		if (fds[k] >= 0)
 			close(fds[k]);
 	if (err) {
-		pr_warn("%s list: %s", list_names[kind], strerror(-err));
+		pr_warn("%s: %s", v->name, strerror(-err));
 		return EXIT_RUNTIME;
 	}
 	return fflush(stdout) ? EXIT_RUNTIME : EXIT_OK;
 }
 
-static int list_flush(enum list_kind kind, int argc, char **argv)
+static int list_flush_run(struct verb *v)
 {
-	char verb[32];
-	struct pins p;
-	long n;
-	int err;
+	long n = lists_flush(&v->p, v->data, NULL);
 
-	(void)argv;
-	if (argc != 1) {
-		fprintf(stderr, "Usage: sluice %s flush\n", list_names[kind]);
-		return EXIT_USAGE;
-	}
-	snprintf(verb, sizeof(verb), "%s flush", list_names[kind]);
-	err = cmd_open_pins(verb, &p, true);
-	if (err)
-		return err;
-	n = lists_flush(&p, kind, NULL);
-	pins_close(&p);
 	if (n < 0) {
-		pr_warn("%s flush: %s", list_names[kind], strerror(-n));
+		pr_warn("%s: %s", v->name, strerror(-n));
 		return EXIT_RUNTIME;
 	}
-	pr_info("%s flush: removed %ld entries", list_names[kind], n);
+	pr_info("%s: removed %ld entries", v->name, n);
 	return EXIT_OK;
 }
 
-static int list_import(enum list_kind kind, int argc, char **argv)
-{
-	static const struct option opts[] = {
-		{ "ttl", required_argument, NULL, 't' },
-		{ "comment", required_argument, NULL, 'c' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	struct parse_error perr = {};
-	const char *comment = "";
-	struct policy_doc doc;
-	struct timespec t0, t1;
-	char verb[32], buf[512];
-	__u64 ttl = 0;
-	struct pins p;
-	int c, err, ret;
+static __u64 import_ttl;
 
-	snprintf(verb, sizeof(verb), "%s import", list_names[kind]);
-	optind = 0; /* glibc: also resets its argument permutation */
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (c) {
-		case 't':
-			if (parse_duration(optarg, &ttl, &perr)) {
-				pr_warn("%s: --ttl: %s", verb, perr.msg);
-				return EXIT_USAGE;
-			}
-			break;
-		case 'c':
-			if (strlen(optarg) >= SLUICE_COMMENT_LEN) {
-				pr_warn("%s: --comment: longer than %d bytes", verb,
-					SLUICE_COMMENT_LEN - 1);
-				return EXIT_USAGE;
-			}
-			comment = optarg;
-			break;
-		case 'h':
-			printf("Usage: sluice %s [--ttl DURATION] [--comment TEXT] FILE|-\n\n"
-			       "Adds every prefix of FILE: one address or prefix a line, # and ; "
-			       "comments\n(Spamhaus DROP, FireHOL netsets), gzip or not. All or "
-			       "nothing: a bad line\nchanges nothing.\n",
-			       verb);
-			return EXIT_OK;
-		default:
-			return cmd_bad_option(verb, argv, NULL);
-		}
-	}
-	if (optind != argc - 1) {
-		fprintf(stderr, "Usage: sluice %s [--ttl DURATION] [--comment TEXT] FILE|-\n", verb);
+static int list_import_check(struct verb *v)
+{
+	struct parse_error perr = {};
+
+	import_ttl = 0;
+	if (v->opt[0] && parse_duration(v->opt[0], &import_ttl, &perr)) {
+		pr_warn("%s: --ttl: %s", v->name, perr.msg);
 		return EXIT_USAGE;
 	}
+	if (v->opt[1] && strlen(v->opt[1]) >= SLUICE_COMMENT_LEN) {
+		pr_warn("%s: --comment: longer than %d bytes", v->name, SLUICE_COMMENT_LEN - 1);
+		return EXIT_USAGE;
+	}
+	return EXIT_OK;
+}
+
+/* The pins open only once the feed is read: it may be a slow stdin, and the lock waits. */
+static int list_import_run(struct verb *v)
+{
+	const char *verb = v->name, *file = v->argv[0];
+	struct parse_error perr = {};
+	struct policy_doc doc;
+	struct timespec t0, t1;
+	char buf[512];
+	struct pins p;
+	int err, ret;
+
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	policy_init(&doc);
-	err = import_list(argv[optind], kind, ttl, comment, &doc, &perr);
+	err = import_list(file, v->data, import_ttl, v->opt[1] ? v->opt[1] : "", &doc, &perr);
 	if (err) {
 		if (err == -EINVAL) {
 			format_parse_error(&perr, buf, sizeof(buf));
 			pr_warn("%s", buf);
 		} else {
-			pr_warn("%s: %s: %s", verb, argv[optind], strerror(-err));
+			pr_warn("%s: %s: %s", verb, file, strerror(-err));
 		}
 		policy_free(&doc);
 		return err == -EINVAL || err == -ENOENT ? EXIT_USAGE : EXIT_RUNTIME;
@@ -324,11 +263,11 @@ static int list_import(enum list_kind kind, int argc, char **argv)
 		policy_free(&doc);
 		return exit_code_for(err);
 	}
-	err = lists_import(&p, doc.items, doc.nitems, kind, NULL);
+	err = lists_import(&p, doc.items, doc.nitems, v->data, NULL);
 	pins_close(&p);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	if (err) {
-		pr_warn("%s: %s: %s%s; nothing was added", verb, argv[optind], strerror(-err),
+		pr_warn("%s: %s: %s%s; nothing was added", verb, file, strerror(-err),
 			err == -ENOSPC || err == -E2BIG ? " (list full)" : "");
 	} else if (json_output) {
 		json_print(json_pack("{s:I,s:f}", "imported", (json_int_t)doc.nitems, "seconds",
@@ -341,60 +280,82 @@ static int list_import(enum list_kind kind, int argc, char **argv)
 	return exit_code_for(err);
 }
 
-#define LIST_VERBS(kind, name)                                                                     \
-	static int name##_add(int argc, char **argv)                                               \
-	{                                                                                          \
-		return list_add(kind, argc, argv);                                                 \
-	}                                                                                          \
-	static int name##_del(int argc, char **argv)                                               \
-	{                                                                                          \
-		return list_del(kind, argc, argv);                                                 \
-	}                                                                                          \
-	static int name##_list(int argc, char **argv)                                              \
-	{                                                                                          \
-		return list_show(kind, argc, argv);                                                \
-	}                                                                                          \
-	static int name##_flush(int argc, char **argv)                                             \
-	{                                                                                          \
-		return list_flush(kind, argc, argv);                                               \
-	}                                                                                          \
-	static int name##_import(int argc, char **argv)                                            \
-	{                                                                                          \
-		return list_import(kind, argc, argv);                                              \
-	}                                                                                          \
-	static const struct cmd name##_cmds[] = {                                                  \
-		{ "add", name##_add, "PREFIX [ttl DURATION] [comment TEXT]  add or update" },     \
-		{ "del", name##_del, "PREFIX                                remove" },             \
-		{ "list", name##_list, "                                      print entries" },  \
-		{ "flush", name##_flush, "                                      remove all" },   \
-		{ "import", name##_import, "[--ttl D] [--comment T] FILE|-        add a feed" },   \
-		{ NULL, NULL, NULL },                                                              \
-	}
+/* The verbs of allow and block: one table, the list picked by the object's data. */
+static const struct cmd list_add = {
+	.name = "add",
+	.args = "PREFIX [ttl DURATION] [comment TEXT]",
+	.summary = "add or update",
+	.min_args = 1,
+	.max_args = -1,
+	.words = true,
+	.pins = CMD_PINS_WRITE,
+	.check = list_add_check,
+	.run = list_add_run,
+};
 
-LIST_VERBS(LIST_ALLOW, allow);
-LIST_VERBS(LIST_BLOCK, block);
+static const struct cmd list_del = {
+	.name = "del",
+	.args = "PREFIX",
+	.summary = "remove",
+	.min_args = 1,
+	.max_args = 1,
+	.words = true,
+	.pins = CMD_PINS_WRITE,
+	.check = prefix_check,
+	.run = list_del_run,
+};
 
-int cmd_allow(int argc, char **argv)
-{
-	if (argc >= 2 && cmd_is_help(argv[1])) {
-		printf("Usage:\n");
-		cmd_list_help(stdout, "sluice allow", allow_cmds);
-		printf("\nAllowlisted sources pass before any other check.\n");
-		return EXIT_OK;
-	}
-	return cmd_dispatch("sluice allow", allow_cmds, argc - 1, argv + 1);
-}
+static const struct cmd list_show = {
+	.name = "list",
+	.args = "",
+	.summary = "print entries",
+	.max_args = 0,
+	.pins = CMD_PINS_READ,
+	.run = list_show_run,
+};
 
-int cmd_block(int argc, char **argv)
-{
-	if (argc >= 2 && cmd_is_help(argv[1])) {
-		printf("Usage:\n");
-		cmd_list_help(stdout, "sluice block", block_cmds);
-		printf("\nBlocklisted sources are dropped whatever they send, unless allowlisted.\n");
-		return EXIT_OK;
-	}
-	return cmd_dispatch("sluice block", block_cmds, argc - 1, argv + 1);
-}
+static const struct cmd list_flush = {
+	.name = "flush",
+	.args = "",
+	.summary = "remove all",
+	.max_args = 0,
+	.pins = CMD_PINS_WRITE,
+	.run = list_flush_run,
+};
+
+static const struct cmd list_import = {
+	.name = "import",
+	.args = "[--ttl DURATION] [--comment TEXT] FILE|-",
+	.summary = "add a feed",
+	.help = "Adds every prefix of FILE: one address or prefix a line, # and ; comments\n"
+		"(Spamhaus DROP, FireHOL netsets), gzip or not. All or nothing: a bad line\n"
+		"changes nothing.",
+	.min_args = 1,
+	.max_args = 1,
+	.opts = (const struct cmd_opt[]){ { "ttl", 0, true }, { "comment", 0, true }, {} },
+	.check = list_import_check,
+	.run = list_import_run,
+};
+
+static const struct cmd *const list_verbs[] = {
+	&list_add, &list_del, &list_show, &list_flush, &list_import, NULL,
+};
+
+const struct cmd cmd_allow = {
+	.name = "allow",
+	.summary = "the allowlist",
+	.help = "Allowlisted sources pass before any other check.",
+	.verbs = list_verbs,
+	.data = LIST_ALLOW,
+};
+
+const struct cmd cmd_block = {
+	.name = "block",
+	.summary = "the blocklist",
+	.help = "Blocklisted sources are dropped whatever they send, unless allowlisted.",
+	.verbs = list_verbs,
+	.data = LIST_BLOCK,
+};
 
 static void ban_key_prefix(const struct sluice_ban_key *key, struct prefix *pfx)
 {
@@ -404,7 +365,7 @@ static void ban_key_prefix(const struct sluice_ban_key *key, struct prefix *pfx)
 	key_to_prefix(&lpm, pfx);
 }
 
-static int ban_list(int argc, char **argv)
+static int ban_list_run(struct verb *v)
 {
 	struct sluice_ban_key cur, next;
 	struct sluice_policy *pol = NULL;
@@ -412,35 +373,23 @@ static int ban_list(int argc, char **argv)
 	json_t *arr = json_array();
 	bool walked = false;
 	struct sluice_ban ban;
+	struct pins *p = &v->p;
 	__u32 active, slot;
-	struct pins p;
-	int err;
 
-	(void)argv;
-	if (argc != 1) {
-		fprintf(stderr, "Usage: sluice [-j] ban list\n");
-		json_decref(arr);
-		return EXIT_USAGE;
-	}
-	err = cmd_open_pins("ban list", &p, false);
-	if (err) {
-		json_decref(arr);
-		return err;
-	}
 	pol = malloc(sizeof(*pol));
-	if (pol && !pins_active(&p, &active)) {
+	if (pol && !pins_active(p, &active)) {
 		slot = SLUICE_ACTIVE_POLICY(active);
-		if (bpf_map_lookup_elem(p.fds[PIN_POLICY], &slot, pol))
+		if (bpf_map_lookup_elem(p->fds[PIN_POLICY], &slot, pol))
 			pol->nrules = 0;
 	}
-	while (bpf_map_get_next_key(p.fds[PIN_BANS], walked ? &cur : NULL, &next) == 0) {
+	while (bpf_map_get_next_key(p->fds[PIN_BANS], walked ? &cur : NULL, &next) == 0) {
 		char pfx[64], ttl[32];
 		const char *rule = "";
 		struct prefix prefix;
 
 		cur = next;
 		walked = true;
-		if (bpf_map_lookup_elem(p.fds[PIN_BANS], &cur, &ban) || ban.expires_ns <= now)
+		if (bpf_map_lookup_elem(p->fds[PIN_BANS], &cur, &ban) || ban.expires_ns <= now)
 			continue;
 		ban_key_prefix(&cur, &prefix);
 		format_prefix(&prefix, pfx, sizeof(pfx));
@@ -461,7 +410,6 @@ static int ban_list(int argc, char **argv)
 		}
 	}
 	free(pol);
-	pins_close(&p);
 	if (json_output)
 		json_print(arr);
 	else
@@ -469,75 +417,91 @@ static int ban_list(int argc, char **argv)
 	return EXIT_OK;
 }
 
-static int ban_del(int argc, char **argv)
+static int ban_del_run(struct verb *v)
 {
-	struct parse_error perr = {};
 	struct sluice_ban_key key = {};
 	struct sluice_lpm_key lpm;
-	struct prefix pfx;
-	struct pins p;
-	int err;
+	int err = 0;
 
-	if (argc != 2) {
-		fprintf(stderr, "Usage: sluice ban del PREFIX\n");
-		return EXIT_USAGE;
-	}
-	if (parse_prefix(argv[1], &pfx, &perr)) {
-		pr_warn("ban del: %s", perr.msg);
-		return EXIT_USAGE;
-	}
-	prefix_to_key(&pfx, &lpm);
+	prefix_to_key(&prefix_in, &lpm);
 	key.prefixlen = lpm.prefixlen;
 	memcpy(key.addr, lpm.addr, sizeof(key.addr));
-	err = cmd_open_pins("ban del", &p, true);
-	if (err)
-		return err;
-	if (bpf_map_delete_elem(p.fds[PIN_BANS], &key)) {
+	if (bpf_map_delete_elem(v->p.fds[PIN_BANS], &key)) {
 		err = -errno;
-		pr_warn("ban del: %s: %s", argv[1], err == -ENOENT ? "not banned" : strerror(-err));
+		pr_warn("ban del: %s: %s", v->argv[0],
+			err == -ENOENT ? "not banned" : strerror(-err));
 	}
-	pins_close(&p);
 	return exit_code_for(err);
 }
 
-static int ban_flush(int argc, char **argv)
+static int ban_flush_run(struct verb *v)
 {
-	struct sluice_ban_key first;
-	struct pins p;
+	int fd = v->p.fds[PIN_BANS], err = 0;
+	struct sluice_ban_key key;
 	long n = 0;
-	int err;
 
-	(void)argv;
-	if (argc != 1) {
-		fprintf(stderr, "Usage: sluice ban flush\n");
-		return EXIT_USAGE;
+	/* Always the first key: each delete changes what "next" would mean. */
+	while (bpf_map_get_next_key(fd, NULL, &key) == 0) {
+		if (!bpf_map_delete_elem(fd, &key)) {
+			n++;
+		} else if (errno != ENOENT) { /* ENOENT: it expired and went meanwhile */
+			struct prefix pfx;
+			char text[64];
+
+			err = -errno;
+			ban_key_prefix(&key, &pfx);
+			format_prefix(&pfx, text, sizeof(text));
+			pr_warn("ban flush: %s: %s; %ld bans lifted before it", text, strerror(-err),
+				n);
+			break;
+		}
 	}
-	err = cmd_open_pins("ban flush", &p, true);
+	if (!err && errno != ENOENT) { /* the walk itself failed */
+		err = -errno;
+		pr_warn("ban flush: read the bans: %s; %ld bans lifted", strerror(-err), n);
+	}
 	if (err)
-		return err;
-	while (bpf_map_get_next_key(p.fds[PIN_BANS], NULL, &first) == 0 &&
-	       bpf_map_delete_elem(p.fds[PIN_BANS], &first) == 0)
-		n++;
-	pins_close(&p);
-	pr_info("ban flush: removed %ld bans", n);
+		return EXIT_RUNTIME;
+	if (json_output)
+		json_print(json_pack("{s:I}", "lifted", (json_int_t)n));
+	else
+		pr_info("ban flush: removed %ld bans", n);
 	return EXIT_OK;
 }
 
-int cmd_ban(int argc, char **argv)
-{
-	static const struct cmd cmds[] = {
-		{ "list", ban_list, "         live bans with remaining time and rule" },
-		{ "del", ban_del, "PREFIX   lift a ban (PREFIX as listed)" },
-		{ "flush", ban_flush, "         lift every ban" },
-		{ NULL, NULL, NULL },
-	};
+static const struct cmd ban_list = {
+	.name = "list",
+	.args = "",
+	.summary = "live bans with remaining time and rule",
+	.max_args = 0,
+	.pins = CMD_PINS_READ,
+	.run = ban_list_run,
+};
 
-	if (argc >= 2 && cmd_is_help(argv[1])) {
-		printf("Usage:\n");
-		cmd_list_help(stdout, "sluice ban", cmds);
-		printf("\nBans are made by rules with `action ban DURATION` and expire by "
-		       "themselves.\n");
-		return EXIT_OK;
-	}
-	return cmd_dispatch("sluice ban", cmds, argc - 1, argv + 1);
-}
+static const struct cmd ban_del = {
+	.name = "del",
+	.args = "PREFIX",
+	.summary = "lift a ban (PREFIX as listed)",
+	.min_args = 1,
+	.max_args = 1,
+	.words = true,
+	.pins = CMD_PINS_WRITE,
+	.check = prefix_check,
+	.run = ban_del_run,
+};
+
+static const struct cmd ban_flush = {
+	.name = "flush",
+	.args = "",
+	.summary = "lift every ban",
+	.max_args = 0,
+	.pins = CMD_PINS_WRITE,
+	.run = ban_flush_run,
+};
+
+const struct cmd cmd_ban = {
+	.name = "ban",
+	.summary = "dynamic bans",
+	.help = "Bans are made by rules with `action ban DURATION` and expire by themselves.",
+	.verbs = (const struct cmd *const[]){ &ban_list, &ban_del, &ban_flush, NULL },
+};

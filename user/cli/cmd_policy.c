@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* restore, dump, rule */
 #include <errno.h>
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -35,70 +34,76 @@ static void report_parse_error(const char *verb, const struct parse_error *err)
 		pr_warn("%s: %s", verb, buf);
 }
 
-static void restore_usage(FILE *out)
+static __u64 restore_confirm_ns; /* --confirm-within, 0 without */
+
+static int restore_check(struct verb *v)
 {
-	fprintf(out, "Usage: sluice [-f] restore [--check] [--confirm-within DURATION] FILE|-\n"
-		     "\n"
-		     "Replaces the whole policy (settings, rules, allowlist, blocklist) with the\n"
-		     "lines of FILE, as `sluice dump` prints them. Everything is validated first;\n"
-		     "the data path then switches from the complete old to the complete new policy\n"
-		     "at once. Limiter state of unchanged limits, and all bans, survive.\n"
-		     "A policy that would drop your SSH client ($SSH_CONNECTION) or an address of\n"
-		     "$SLUICE_MANAGEMENT is refused unless -f (--force) is given.\n"
-		     "  --check                      validate only; change nothing\n"
-		     "  --confirm-within DURATION    put the previous policy back after DURATION\n"
-		     "                               unless `sluice confirm` runs first\n");
+	struct parse_error perr = {};
+	const char *d = v->opt[1];
+
+	restore_confirm_ns = 0;
+	if (d && (parse_duration(d, &restore_confirm_ns, &perr) ||
+		  restore_confirm_ns < 1000000000ULL)) {
+		pr_warn("restore: --confirm-within: %s", perr.msg[0] ? perr.msg : "at least 1s");
+		return EXIT_USAGE;
+	}
+	return EXIT_OK;
 }
 
-int cmd_restore(int argc, char **argv)
+/*
+ * After a restore --confirm-within went live: starts the rollback guard, or, failing
+ * that, puts the previous policy back at once, so a risky policy never stays unguarded.
+ */
+static int arm_or_roll_back(struct pins *p, __u64 confirm_ns)
 {
-	static const struct option opts[] = {
-		{ "check", no_argument, NULL, 'c' },
-		{ "confirm-within", required_argument, NULL, 'w' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
+	struct parse_error perr = {};
+	int err = guard_arm(confirm_ns), back;
+	char d[32];
+
+	format_duration(confirm_ns, d, sizeof(d));
+	if (!err) {
+		if (json_output)
+			json_print(json_pack("{s:b,s:s,s:I}", "restored", 1, "confirm_within", d,
+					     "confirm_within_sec",
+					     (json_int_t)(confirm_ns / 1000000000ULL)));
+		else
+			printf("restored; run 'sluice confirm' within %s or the previous policy "
+			       "comes back\n",
+			       d);
+		return EXIT_OK;
+	}
+	back = guard_roll_back(p, &perr);
+	if (back)
+		pr_warn("restore: start the rollback guard: %s; putting the previous policy back "
+			"failed too: %s",
+			strerror(-err), perr.msg[0] ? perr.msg : strerror(-back));
+	else
+		pr_warn("restore: start the rollback guard: %s; the previous policy is back",
+			strerror(-err));
+	return EXIT_RUNTIME;
+}
+
+/* The pins open only once the file is valid: it may be a slow stdin, and the lock waits. */
+static int restore_run(struct verb *v)
+{
 	struct parse_error perr = {};
 	struct policy_doc doc;
 	struct timespec t0;
-	bool check = false;
-	__u64 confirm_ns = 0;
+	bool check = v->opt[0];
+	__u64 confirm_ns = restore_confirm_ns;
+	const char *file = v->argv[0];
 	int saved = 0;
 	struct pins p;
-	int c, err, ret = EXIT_OK;
+	int err, ret = EXIT_OK;
 
-	optind = 0; /* glibc: also resets its argument permutation */
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'c':
-			check = true;
-			break;
-		case 'w':
-			if (parse_duration(optarg, &confirm_ns, &perr) || confirm_ns < 1000000000ULL) {
-				pr_warn("restore: --confirm-within: %s",
-					perr.msg[0] ? perr.msg : "at least 1s");
-				return EXIT_USAGE;
-			}
-			break;
-		case 'h':
-			restore_usage(stdout);
-			return EXIT_OK;
-		default:
-			return cmd_bad_option("restore", argv, restore_usage);
-		}
-	}
-	if (optind != argc - 1) {
-		restore_usage(stderr);
-		return EXIT_USAGE;
-	}
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	policy_init(&doc);
-	err = policy_parse_file(argv[optind], &doc, &perr);
+	err = policy_parse_file(file, &doc, &perr);
 	if (err) {
 		if (err == -EINVAL)
 			report_parse_error("restore", &perr);
 		else
-			pr_warn("restore: %s: %s", argv[optind], strerror(-err));
+			pr_warn("restore: %s: %s", file, strerror(-err));
 		policy_free(&doc);
 		return exit_code_for(err == -ENOENT ? -EINVAL : err);
 	}
@@ -113,14 +118,14 @@ int cmd_restore(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 		if (err) {
-			snprintf(perr.file, sizeof(perr.file), "%s", argv[optind]);
+			snprintf(perr.file, sizeof(perr.file), "%s", file);
 			report_parse_error("restore", &perr);
 			ret = exit_code_for(err);
 		} else if (json_output) {
-			json_print(json_pack("{s:s,s:i,s:I}", "file", argv[optind], "rules",
+			json_print(json_pack("{s:s,s:i,s:I}", "file", file, "rules",
 					     doc.nrules, "list_entries", (json_int_t)doc.nitems));
 		} else {
-			printf("%s: ok, %u rules, %zu list entries\n", argv[optind], doc.nrules,
+			printf("%s: ok, %u rules, %zu list entries\n", file, doc.nrules,
 			       doc.nitems);
 		}
 		policy_free(&doc);
@@ -146,50 +151,55 @@ int cmd_restore(int argc, char **argv)
 		return EXIT_RUNTIME;
 	}
 	err = policy_apply(&p, &doc, true, &perr);
-	if (!err && confirm_ns) {
-		char d[32];
-
-		err = guard_arm(confirm_ns);
-		if (err)
-			perr.msg[0] = '\0'; /* reported here */
-		format_duration(confirm_ns, d, sizeof(d));
-		if (err)
-			pr_warn("restore: start the rollback guard: %s", strerror(-err));
-		else
-			printf("restored; run 'sluice confirm' within %s or the previous policy "
-			       "comes back\n",
-			       d);
-	}
-	if (err && saved > 0)
-		guard_discard();
 	if (err) {
-		snprintf(perr.file, sizeof(perr.file), "%s", err == -EINVAL ? argv[optind] : "");
+		if (saved > 0)
+			guard_discard();
+		snprintf(perr.file, sizeof(perr.file), "%s", err == -EINVAL ? file : "");
 		report_parse_error("restore", &perr);
 		ret = exit_code_for(err);
-	} else {
+	} else if (confirm_ns) {
+		ret = arm_or_roll_back(&p, confirm_ns);
+	}
+	if (!ret)
 		pr_info("restored %u rules and %zu list entries in %.3f s", doc.nrules, doc.nitems,
 			seconds_since(&t0));
-	}
 	pins_close(&p);
 	policy_free(&doc);
 	return ret;
 }
 
-int cmd_confirm(int argc, char **argv)
+static const struct cmd_opt restore_opts[] = {
+	{ "check", 0, false },
+	{ "confirm-within", 0, true },
+	{ NULL, 0, false },
+};
+
+const struct cmd cmd_restore = {
+	.name = "restore",
+	.args = "[--check] [--confirm-within DURATION] FILE|-",
+	.summary = "replace the whole policy",
+	.help = "Replaces the whole policy (settings, rules, allowlist, blocklist) with the\n"
+		"lines of FILE, as `sluice dump` prints them. Everything is validated first;\n"
+		"the data path then switches from the complete old to the complete new policy\n"
+		"at once. Limiter state of unchanged limits, and all bans, survive.\n"
+		"A policy that would drop your SSH client ($SSH_CONNECTION) or an address of\n"
+		"$SLUICE_MANAGEMENT is refused unless -f (--force) is given.\n"
+		"  --check                      validate only; change nothing\n"
+		"  --confirm-within DURATION    put the previous policy back after DURATION\n"
+		"                               unless `sluice confirm` runs first",
+	.min_args = 1,
+	.max_args = 1,
+	.opts = restore_opts,
+	.check = restore_check,
+	.run = restore_run,
+};
+
+/* guard_confirm takes the pin lock itself: the guard's files are what it works on. */
+static int confirm_run(struct verb *v)
 {
-	struct pins p;
 	int err;
 
-	if (argc == 2 && cmd_is_help(argv[1])) {
-		printf("Usage: sluice confirm\n\nKeeps the policy of the last `restore "
-		       "--confirm-within`: its rollback guard stops.\n");
-		return EXIT_OK;
-	}
-	if (argc != 1) {
-		fprintf(stderr, "Usage: sluice confirm\n");
-		return EXIT_USAGE;
-	}
-	err = guard_confirm(&p);
+	err = guard_confirm(&v->p);
 	if (err == -ENOENT) {
 		pr_warn("confirm: no restore awaits confirmation under %s", pin_path);
 		return EXIT_RUNTIME;
@@ -198,9 +208,21 @@ int cmd_confirm(int argc, char **argv)
 		pr_warn("confirm: %s", strerror(-err));
 		return EXIT_RUNTIME;
 	}
-	printf("confirmed\n");
+	if (json_output)
+		json_print(json_pack("{s:b}", "confirmed", 1));
+	else
+		printf("confirmed\n");
 	return EXIT_OK;
 }
+
+const struct cmd cmd_confirm = {
+	.name = "confirm",
+	.args = "",
+	.summary = "keep a restore --confirm-within",
+	.help = "Keeps the policy of the last `restore --confirm-within`: its rollback guard stops.",
+	.max_args = 0,
+	.run = confirm_run,
+};
 
 static json_t *rules_json(const struct policy_doc *doc)
 {
@@ -215,30 +237,15 @@ static json_t *rules_json(const struct policy_doc *doc)
 	return arr;
 }
 
-int cmd_dump(int argc, char **argv)
+static int dump_run(struct verb *v)
 {
 	__u64 now = mono_now_ns();
 	struct policy_doc doc;
-	struct pins p;
 	int err, fds[2] = { -1, -1 };
 
-	if (argc == 2 && cmd_is_help(argv[1])) {
-		printf("Usage: sluice [-j] dump\n\nPrints the live policy as lines that `sluice "
-		       "restore` reads back: settings, rules, allowlist and blocklist with their "
-		       "remaining TTLs.\n");
-		return EXIT_OK;
-	}
-	if (argc != 1) {
-		fprintf(stderr, "Usage: sluice [-j] dump\n");
-		return EXIT_USAGE;
-	}
 	cmd_buffer_stdout();
-	err = cmd_open_pins("dump", &p, false);
-	if (err)
-		return err;
 	policy_init(&doc);
-	err = lists_open_live(&p, &doc, fds);
-	pins_close(&p);
+	err = lists_open_live(&v->p, &doc, fds);
 	if (err) {
 		if (err != -EPROTO)
 			pr_warn("dump: read policy: %s", strerror(-err));
@@ -273,6 +280,17 @@ int cmd_dump(int argc, char **argv)
 	return fflush(stdout) ? EXIT_RUNTIME : EXIT_OK;
 }
 
+const struct cmd cmd_dump = {
+	.name = "dump",
+	.args = "",
+	.summary = "print the policy as restore reads it",
+	.help = "Prints the live policy as lines that `sluice restore` reads back: settings, rules, "
+		"allowlist and blocklist with their remaining TTLs.",
+	.max_args = 0,
+	.pins = CMD_PINS_READ,
+	.run = dump_run,
+};
+
 static int rule_find(const struct policy_doc *doc, const char *name)
 {
 	for (unsigned int i = 0; i < doc->nrules; i++)
@@ -282,31 +300,28 @@ static int rule_find(const struct policy_doc *doc, const char *name)
 }
 
 /* Reads the live rules, lets EDIT change them, and switches to the result. */
-static int rule_change(const char *verb, int (*edit)(struct policy_doc *, void *), void *arg)
+static int rule_change(struct verb *v, int (*edit)(struct policy_doc *, void *), void *arg)
 {
+	const char *verb = v->name;
 	struct parse_error perr = {};
 	struct policy_doc doc;
-	struct pins p;
-	int err, ret;
+	struct pins *p = &v->p;
+	int err;
 
-	ret = cmd_open_pins(verb, &p, true);
-	if (ret)
-		return ret;
 	policy_init(&doc);
-	err = policy_read_rules(&p, &doc);
+	err = policy_read_rules(p, &doc);
 	if (!err)
 		err = edit(&doc, arg);
 	if (!err)
-		err = lockout_check_live(verb, &p, NULL, 0, &doc, force);
+		err = lockout_check_live(verb, p, NULL, 0, &doc, force);
 	if (!err) {
-		err = policy_apply(&p, &doc, false, &perr);
+		err = policy_apply(p, &doc, false, &perr);
 		if (err)
 			report_parse_error(verb, &perr);
 	} else if (err != -EPROTO && err != -EINVAL && err != -EEXIST && err != -ENOENT &&
 		   err != -ECANCELED) {
 		pr_warn("%s: %s", verb, strerror(-err));
 	}
-	pins_close(&p);
 	policy_free(&doc);
 	/* A name that clashes is an input error; one that is not there, like `block del`, is not. */
 	return err == -EEXIST ? EXIT_USAGE : exit_code_for(err);
@@ -344,54 +359,39 @@ static int edit_del(struct policy_doc *doc, void *arg)
 	return 0;
 }
 
-static int rule_add(int argc, char **argv)
+static struct rule_spec rule_in; /* rule add's rule, parsed before the pins open */
+
+static int rule_add_check(struct verb *v)
 {
 	struct parse_error perr = {};
-	struct rule_spec spec;
 	struct sluice_rule compiled;
 
-	if (argc < 2) {
-		fprintf(stderr, "Usage: sluice rule add NAME [ip|ip6] [tcp|udp|icmp] [dport N[-M]] "
-				"[syn] [dst PREFIX]\n"
-				"                       [limit KEY... rate RATE [burst N]]... "
-				"[action drop|pass|monitor|ban DURATION]\n");
-		return EXIT_USAGE;
-	}
-	if (parse_rule(argv + 1, NULL, argc - 1, &spec, &perr) ||
-	    compile_rule(&spec, &compiled, &perr)) {
+	if (parse_rule(v->argv, NULL, v->argc, &rule_in, &perr) ||
+	    compile_rule(&rule_in, &compiled, &perr)) {
 		report_parse_error("rule add", &perr);
 		return EXIT_USAGE;
 	}
-	return rule_change("rule add", edit_add, &spec);
+	return EXIT_OK;
 }
 
-static int rule_del(int argc, char **argv)
+static int rule_add_run(struct verb *v)
 {
-	if (argc != 2) {
-		fprintf(stderr, "Usage: sluice rule del NAME\n");
-		return EXIT_USAGE;
-	}
-	return rule_change("rule del", edit_del, argv[1]);
+	return rule_change(v, edit_add, &rule_in);
 }
 
-static int rule_list(int argc, char **argv)
+static int rule_del_run(struct verb *v)
+{
+	return rule_change(v, edit_del, v->argv[0]);
+}
+
+static int rule_list_run(struct verb *v)
 {
 	char line[GRAMMAR_LINE_MAX];
 	struct policy_doc doc;
-	struct pins p;
 	int err;
 
-	(void)argv;
-	if (argc != 1) {
-		fprintf(stderr, "Usage: sluice [-j] rule list\n");
-		return EXIT_USAGE;
-	}
-	err = cmd_open_pins("rule list", &p, false);
-	if (err)
-		return err;
 	policy_init(&doc);
-	err = policy_read_rules(&p, &doc);
-	pins_close(&p);
+	err = policy_read_rules(&v->p, &doc);
 	if (err) {
 		policy_free(&doc);
 		return EXIT_RUNTIME;
@@ -408,25 +408,47 @@ static int rule_list(int argc, char **argv)
 	return EXIT_OK;
 }
 
-int cmd_rule(int argc, char **argv)
-{
-	static const struct cmd cmds[] = {
-		{ "add", rule_add, "NAME MATCH... [limit ...]... [action ...]  append a rule" },
-		{ "del", rule_del, "NAME                                       delete a rule" },
-		{ "list", rule_list, "                                           the rules, in order" },
-		{ NULL, NULL, NULL },
-	};
+static const struct cmd rule_add = {
+	.name = "add",
+	.args = "NAME MATCH... [limit ...]... [action ...]",
+	.summary = "append a rule",
+	.help = "  NAME [ip|ip6] [tcp|udp|icmp] [dport N[-M]] [syn] [dst PREFIX]\n"
+		"  [limit KEY... rate RATE [burst N]]... [action drop|pass|monitor|ban DURATION]\n"
+		"Appends a rule; see `sluice rule help` for the words.",
+	.min_args = 1,
+	.max_args = -1,
+	.words = true,
+	.pins = CMD_PINS_WRITE,
+	.check = rule_add_check,
+	.run = rule_add_run,
+};
 
-	if (argc >= 2 && cmd_is_help(argv[1])) {
-		printf("Usage:\n");
-		cmd_list_help(stdout, "sluice rule", cmds);
-		printf("\nMATCH: ip | ip6, tcp | udp | icmp, dport N or N-M, syn, dst PREFIX\n"
-		       "limit KEY... rate RATE [burst N]: KEY is src/N and src6/N (default src/32 "
-		       "src6/64),\n  optionally dport, or global; RATE is 20/s, 1200/m, 10MB/s or "
-		       "80Mbit/s.\n"
-		       "First match wins; a packet passes only if every limit of its rule admits "
-		       "it.\n");
-		return EXIT_OK;
-	}
-	return cmd_dispatch("sluice rule", cmds, argc - 1, argv + 1);
-}
+static const struct cmd rule_del = {
+	.name = "del",
+	.args = "NAME",
+	.summary = "delete a rule",
+	.min_args = 1,
+	.max_args = 1,
+	.words = true,
+	.pins = CMD_PINS_WRITE,
+	.run = rule_del_run,
+};
+
+static const struct cmd rule_list = {
+	.name = "list",
+	.args = "",
+	.summary = "the rules, in order",
+	.max_args = 0,
+	.pins = CMD_PINS_READ,
+	.run = rule_list_run,
+};
+
+const struct cmd cmd_rule = {
+	.name = "rule",
+	.summary = "rate-limit and ACL rules",
+	.help = "MATCH: ip | ip6, tcp | udp | icmp, dport N or N-M, syn, dst PREFIX\n"
+		"limit KEY... rate RATE [burst N]: KEY is src/N and src6/N (default src/32 src6/64),\n"
+		"  optionally dport, or global; RATE is 20/s, 1200/m, 10MB/s or 80Mbit/s.\n"
+		"First match wins; a packet passes only if every limit of its rule admits it.",
+	.verbs = (const struct cmd *const[]){ &rule_add, &rule_del, &rule_list, NULL },
+};

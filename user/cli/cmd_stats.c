@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* stats */
 #include <errno.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,46 +53,26 @@ static void print_stats(json_t *doc)
 	}
 }
 
-int cmd_stats(int argc, char **argv)
-{
-	static const struct option opts[] = {
-		{ "watch", required_argument, NULL, 'w' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	struct stats_snapshot *snap = NULL, *prev = NULL;
-	unsigned long long interval = 0;
-	struct pins p;
-	int c, err, ret = EXIT_OK;
+static unsigned long long watch_sec; /* --watch, 0 without */
 
-	optind = 0; /* glibc: also resets its argument permutation */
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'w':
-			if (!parse_count(optarg, 86400, &interval)) {
-				pr_warn("stats: --watch: expected whole seconds from 1 to 86400, got "
-					"\"%s\"",
-					optarg);
-				return EXIT_USAGE;
-			}
-			break;
-		case 'h':
-			printf("Usage: sluice [-j] stats [--watch SECONDS]\n\n"
-			       "Packets and bytes per interface by verdict (pass, drop, monitor, "
-			       "ban),\ndrops by reason, and per rule. --watch repeats every SECONDS "
-			       "with rates,\nuntil interrupted; with -j, one JSON document a line.\n");
-			return EXIT_OK;
-		default:
-			return cmd_bad_option("stats", argv, NULL);
-		}
-	}
-	if (optind != argc) {
-		fprintf(stderr, "Usage: sluice [-j] stats [--watch SECONDS]\n");
+static int stats_check(struct verb *v)
+{
+	watch_sec = 0;
+	if (v->opt[0] && !parse_count(v->opt[0], 86400, &watch_sec)) {
+		pr_warn("stats: --watch: expected whole seconds from 1 to 86400, got \"%s\"",
+			v->opt[0]);
 		return EXIT_USAGE;
 	}
-	err = cmd_open_pins("stats", &p, false);
-	if (err)
-		return err;
+	return EXIT_OK;
+}
+
+static int stats_run(struct verb *v)
+{
+	struct stats_snapshot *snap = NULL, *prev = NULL;
+	unsigned long long interval = watch_sec;
+	struct pins *p = &v->p;
+	int err, ret = EXIT_OK;
+
 	snap = malloc(sizeof(*snap));
 	prev = malloc(sizeof(*prev));
 	if (!snap || !prev) {
@@ -106,13 +85,13 @@ int cmd_stats(int argc, char **argv)
 	for (bool first = true; !stop; first = false) {
 		json_t *doc;
 
-		err = stats_read(&p, snap);
+		err = stats_read(p, snap);
 		if (err) {
 			pr_warn("stats: read counters: %s", strerror(-err));
 			ret = EXIT_RUNTIME;
 			break;
 		}
-		doc = stats_to_json(&p, snap, first ? NULL : prev);
+		doc = stats_to_json(p, snap, first ? NULL : prev);
 		if (json_output) {
 			json_print(doc);
 		} else {
@@ -134,6 +113,19 @@ int cmd_stats(int argc, char **argv)
 out:
 	free(snap);
 	free(prev);
-	pins_close(&p);
 	return ret;
 }
+
+const struct cmd cmd_stats = {
+	.name = "stats",
+	.args = "[--watch SECONDS]",
+	.summary = "counters by interface and rule",
+	.help = "Packets and bytes per interface by verdict (pass, drop, monitor, ban),\n"
+		"drops by reason, and per rule. --watch repeats every SECONDS with rates,\n"
+		"until interrupted; with -j, one JSON document a line.",
+	.max_args = 0,
+	.pins = CMD_PINS_READ,
+	.opts = (const struct cmd_opt[]){ { "watch", 0, true }, {} },
+	.check = stats_check,
+	.run = stats_run,
+};

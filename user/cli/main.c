@@ -10,24 +10,19 @@
 #include "version.h"
 
 
-static const struct cmd top_cmds[] = {
-	{ "attach", cmd_attach, "IFACE [--mode M] [--limiter-keys N] [--list-entries N] [--bans N]\n"
-					"                                load and attach to IFACE" },
-	{ "detach", cmd_detach, "IFACE                           detach from IFACE" },
-	{ "status", cmd_status, "                                interfaces, policy, map fill" },
-	{ "restore", cmd_restore, "[--check] [--confirm-within D] FILE|-\n"
-				  "                                replace the whole policy" },
-	{ "confirm", cmd_confirm, "                                keep a restore --confirm-within" },
-	{ "dump", cmd_dump, "                                print the policy as restore reads it" },
-	{ "rule", cmd_rule, "add|del|list                    rate-limit and ACL rules", true },
-	{ "allow", cmd_allow, "add|del|list|flush|import       the allowlist", true },
-	{ "block", cmd_block, "add|del|list|flush|import       the blocklist", true },
-	{ "ban", cmd_ban, "list|del|flush                  dynamic bans", true },
-	{ "stats", cmd_stats, "[--watch SECONDS]               counters by interface and rule" },
-	{ "exporter", cmd_exporter, "[--listen ADDR:PORT]            serve Prometheus metrics" },
-	{ "events", cmd_events, "                                stream sampled drop events" },
-	{ "top", cmd_top, "[-n N] [--interval S]           top dropped sources, live" },
-	{ NULL, NULL, NULL },
+/* Its flags and help are its own, in user/exporter/exporter.c. */
+static const struct cmd exporter_row = {
+	.name = "exporter",
+	.args = "[--listen ADDR:PORT] [--collect SECONDS]",
+	.summary = "serve Prometheus metrics",
+	.main = cmd_exporter,
+};
+
+/* The objects and verbs, in the order of the help. */
+static const struct cmd *const top_cmds[] = {
+	&cmd_attach, &cmd_detach, &cmd_status, &cmd_restore,  &cmd_confirm,
+	&cmd_dump,   &cmd_rule,   &cmd_allow,  &cmd_block,    &cmd_ban,
+	&cmd_stats,  &cmd_events, &cmd_top,    &exporter_row, NULL,
 };
 
 static void usage(FILE *out)
@@ -60,7 +55,7 @@ static void more_verbose(void)
 /*
  * The global options may also follow the object and verb, as bpftool takes them
  * (`sluice status -j`, `sluice block list -j`): they are taken out of the verb's
- * arguments, up to a "--", which goes too. Returns how many arguments are left.
+ * arguments, up to a "--", which stays for the verb. Returns how many arguments are left.
  */
 static int take_global_options(int argc, char **argv)
 {
@@ -74,6 +69,7 @@ static int take_global_options(int argc, char **argv)
 			argv[out++] = argv[i];
 		} else if (!strcmp(a, "--")) {
 			verb_only = true;
+			argv[out++] = argv[i]; /* the verb's option parser ends there too */
 		} else if (!strcmp(a, "-j") || !strcmp(a, "--json")) {
 			json_output = true;
 		} else if (!strcmp(a, "-p") || !strcmp(a, "--pretty")) {
@@ -106,15 +102,16 @@ int main(int argc, char **argv)
 	int c;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	output_setup(); /* before the first message: a bad option is one */
 	opterr = 0; /* unknown options are reported by sluice, with its prefix */
 	/* '+': options end at OBJECT, so verbs parse their own. */
 	while ((c = getopt_long(argc, argv, "+jpvfVh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'j':
-			json_output = true;
+			json_output = log_json = true;
 			break;
 		case 'p':
-			json_output = json_pretty = true;
+			json_output = json_pretty = log_json = true;
 			break;
 		case 'f':
 			force = true;
@@ -138,8 +135,11 @@ int main(int argc, char **argv)
 	}
 	argc = optind + take_global_options(argc - optind, argv + optind);
 	log_json = json_output;
-	output_setup();
 	if (optind >= argc) {
+		if (json_output) {
+			pr_warn("expected an object; try 'sluice help'");
+			return EXIT_USAGE;
+		}
 		usage(stderr);
 		return EXIT_USAGE;
 	}
@@ -147,5 +147,5 @@ int main(int argc, char **argv)
 		usage(stdout);
 		return EXIT_OK;
 	}
-	return cmd_dispatch("sluice", top_cmds, argc - optind, argv + optind);
+	return cmd_dispatch("sluice", top_cmds, argc - optind, argv + optind, 0);
 }

@@ -8,6 +8,8 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/file.h>
+#include <sys/pidfd.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -71,19 +73,39 @@ void guard_discard(void)
 	unlink(path);
 }
 
+/*
+ * The guard holds an flock on its pid file for as long as it lives, so the file's PID is
+ * the guard's only while the lock is held: a guard killed outright leaves a file whose
+ * PID may since belong to anyone. The PID is pinned with a pidfd before the lock is
+ * tested, and signalled through that pidfd, so what is signalled is the process that
+ * held the PID while the lock showed a live guard. Callers hold the pin lock, so no
+ * other guard starts meanwhile.
+ */
 static void stop_guard(void)
 {
 	char path[256];
-	FILE *f;
-	int pid;
+	int fd, pidfd = -1, pid;
+	char buf[32];
+	ssize_t n;
 
 	guard_file("pid", path, sizeof(path));
-	f = fopen(path, "re");
-	if (!f)
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
 		return;
-	if (fscanf(f, "%d", &pid) == 1 && pid > 1)
-		kill(pid, SIGTERM);
-	fclose(f);
+	n = read(fd, buf, sizeof(buf) - 1);
+	buf[n > 0 ? n : 0] = '\0';
+	pid = atoi(buf);
+	if (pid > 1)
+		pidfd = pidfd_open(pid, 0);
+	if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
+		/* No guard holds it: a stale file, its PID nobody of ours. */
+		pr_debug("rollback guard: %s is stale (pid %d not a guard)", path, pid);
+	} else if (pidfd >= 0 && pidfd_send_signal(pidfd, SIGTERM, NULL, 0)) {
+		pr_debug("rollback guard: signal pid %d: %s", pid, strerror(errno));
+	}
+	if (pidfd >= 0)
+		close(pidfd);
+	close(fd);
 	unlink(path);
 }
 
@@ -100,75 +122,129 @@ static void guard_log(const char *what, const char *detail)
 	fclose(log);
 }
 
+int guard_roll_back(struct pins *p, struct parse_error *perr)
+{
+	struct policy_doc doc;
+	char path[256];
+	int err;
+
+	guard_file("rollback", path, sizeof(path));
+	if (access(path, F_OK))
+		return -ENOENT; /* confirmed meanwhile */
+	policy_init(&doc);
+	err = policy_parse_file(path, &doc, perr);
+	if (!err)
+		err = policy_apply(p, &doc, true, perr);
+	if (!err)
+		unlink(path);
+	policy_free(&doc);
+	return err;
+}
+
 /* In the guard: restore the rollback point if it is still there, under the pin lock. */
 static void roll_back(void)
 {
 	struct parse_error perr = {};
-	struct policy_doc doc;
 	char path[256];
 	struct pins p;
 	int err;
 
-	guard_file("rollback", path, sizeof(path));
 	err = pins_open(&p, pin_path, true);
 	if (err) {
 		/* Detached meanwhile: nothing to roll back to, nor any point keeping it. */
 		guard_log("no instance to roll back: ", strerror(-err));
+		guard_file("rollback", path, sizeof(path));
 		unlink(path);
 		return;
 	}
-	if (access(path, F_OK) == 0) { /* not confirmed meanwhile */
-		policy_init(&doc);
-		err = policy_parse_file(path, &doc, &perr);
-		if (!err)
-			err = policy_apply(&p, &doc, true, &perr);
-		if (err)
-			guard_log("rollback failed: ", perr.msg[0] ? perr.msg : strerror(-err));
-		else
-			guard_log("rolled back to the previous policy", "");
-		if (!err)
-			unlink(path);
-		policy_free(&doc);
-	}
+	err = guard_roll_back(&p, &perr);
+	if (err && err != -ENOENT)
+		guard_log("rollback failed: ", perr.msg[0] ? perr.msg : strerror(-err));
+	else if (!err)
+		guard_log("rolled back to the previous policy", "");
 	pins_close(&p);
+}
+
+/* Removes the pid file FD was opened as, unless a newer guard's has taken its name. */
+static void unlink_own(const char *path, int fd)
+{
+	struct stat mine, named;
+
+	if (!fstat(fd, &mine) && !stat(path, &named) && mine.st_ino == named.st_ino &&
+	    mine.st_dev == named.st_dev)
+		unlink(path);
 }
 
 int guard_arm(__u64 timeout_ns)
 {
 	struct timespec ts = { .tv_sec = timeout_ns / 1000000000ULL,
 			       .tv_nsec = timeout_ns % 1000000000ULL };
-	char path[256];
+	const char *fail = getenv("SLUICE_TEST_GUARD_ARM_FAIL");
+	char path[256], pidbuf[24];
+	int fd, status, ready[2];
 	pid_t pid;
-	FILE *f;
-	int status;
 
 	stop_guard();
-	pid = fork();
-	if (pid < 0)
+	/* Tests make arming fail here, to see restore fail closed. */
+	if (fail && *fail)
+		return -EIO;
+	guard_file("pid", path, sizeof(path));
+	if (pipe2(ready, O_CLOEXEC))
 		return -errno;
+	pid = fork();
+	if (pid < 0) {
+		close(ready[0]);
+		close(ready[1]);
+		return -errno;
+	}
 	if (pid > 0) {
+		char ok = 0;
+
+		close(ready[1]);
+		/* The guard says when its pid file is written and locked, so a confirm right
+		 * after finds it; EOF without that byte is a guard that did not start. */
+		if (read(ready[0], &ok, 1) != 1)
+			ok = 0;
+		close(ready[0]);
 		waitpid(pid, &status, 0);
-		return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -ECHILD;
+		return ok == 1 ? 0 : -ECHILD;
 	}
 	/* Child: a new session, then a grandchild that outlives the SSH session. */
+	close(ready[0]);
 	if (setsid() < 0)
 		_exit(1);
 	signal(SIGHUP, SIG_IGN);
 	pid = fork();
 	if (pid < 0)
 		_exit(1);
-	if (pid > 0) {
-		/* Written before the caller returns, so a confirm right after finds the guard. */
-		guard_file("pid", path, sizeof(path));
-		f = fopen(path, "we");
-		if (!f)
-			_exit(1);
-		fprintf(f, "%d\n", pid);
-		_exit(fclose(f) ? 1 : 0);
+	if (pid > 0)
+		_exit(0);
+	/* The guard. */
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB))
+		_exit(1);
+	snprintf(pidbuf, sizeof(pidbuf), "%d\n", (int)getpid());
+	if (write(fd, pidbuf, strlen(pidbuf)) != (ssize_t)strlen(pidbuf)) {
+		unlink_own(path, fd);
+		_exit(1);
 	}
-	/* The inherited descriptors include the pin directory and its flock: let go. */
-	closefrom(STDERR_FILENO + 1);
-	guard_file("pid", path, sizeof(path));
+	/*
+	 * The inherited descriptors include the pin directory and its flock: let go before
+	 * saying ready, so the restore's unlock is not held up by the guard.
+	 */
+	{
+		unsigned int lo = fd < ready[1] ? fd : ready[1], hi = fd ^ ready[1] ^ lo;
+
+		/* Ranges that come out empty fail harmlessly. */
+		close_range(STDERR_FILENO + 1, lo - 1, 0);
+		close_range(lo + 1, hi - 1, 0);
+		close_range(hi + 1, ~0U, 0);
+	}
+	if (write(ready[1], "\1", 1) != 1) {
+		unlink_own(path, fd);
+		_exit(1);
+	}
+	close(ready[1]);
 	{
 		int null = open("/dev/null", O_RDWR);
 
@@ -183,7 +259,7 @@ int guard_arm(__u64 timeout_ns)
 	while (nanosleep(&ts, &ts) && errno == EINTR)
 		;
 	roll_back();
-	unlink(path);
+	unlink_own(path, fd);
 	_exit(0);
 }
 

@@ -3,6 +3,7 @@
 #ifndef SLUICE_GUARD_H
 #define SLUICE_GUARD_H
 
+#include "values.h"
 #include "pins.h"
 
 #define GUARD_RUN_DIR "/run/sluice"
@@ -19,8 +20,17 @@ int guard_save(const struct pins *p);
 void guard_discard(void);
 
 /*
+ * Puts the rollback point back live in P (whose lock the caller holds) and removes it,
+ * as the guard does when time is up. -ENOENT if there is none; -errno with PERR.
+ */
+int guard_roll_back(struct pins *p, struct parse_error *perr);
+
+/*
  * Starts a detached process that, after TIMEOUT_NS, restores the rollback point
  * unless `sluice confirm` removed it first. Replaces an earlier guard. -errno.
+ * The guard holds an flock on its pid file while it lives; confirm signals it only
+ * then, through a pidfd. SLUICE_TEST_GUARD_ARM_FAIL set in the environment makes
+ * arming fail (-EIO), for the tests of restore's fail-closed path.
  */
 int guard_arm(__u64 timeout_ns);
 
