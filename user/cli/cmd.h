@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <jansson.h>
 #include "document.h"
+#include "lists.h"
 #include "pins.h"
 
 enum exit_code {
@@ -107,16 +108,18 @@ void cmd_buffer_stdout(void);
 
 /*
  * Prints the live entries of the list hash FD (-1: an empty list) as `KIND add` lines,
- * or with JSON as an array, one entry at a time. -errno.
+ * a line per set that lists an entry (names from SETS), or with JSON as an array, one
+ * entry at a time; with ONLY_BIT >= 0 only the entries of that set. -errno.
  */
-int list_items_stream(FILE *out, int fd, enum list_kind kind, __u64 now, bool json);
+int list_items_stream(FILE *out, int fd, enum list_kind kind, __u64 now, bool json,
+		      const struct set_table *sets, int only_bit);
 
 /* Maps an errno from a failed operation to the exit code: input errors 2, the rest 1. */
 int exit_code_for(int err);
 
 /* The rows of the top-level table (main.c), each beside its verb. */
 extern const struct cmd cmd_attach, cmd_detach, cmd_status, cmd_restore, cmd_confirm, cmd_dump,
-	cmd_rule, cmd_allow, cmd_block, cmd_ban, cmd_stats, cmd_events, cmd_top;
+	cmd_rule, cmd_allow, cmd_block, cmd_sets, cmd_ban, cmd_stats, cmd_events, cmd_top;
 
 int cmd_exporter(int argc, char **argv);
 

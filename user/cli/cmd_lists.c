@@ -13,9 +13,22 @@
 #include "lists.h"
 #include "policy.h"
 
-static json_t *list_item_json(const struct list_item *it)
+/* The name of set BIT of list KIND; a bit whose name was lost still prints as a name. */
+static const char *set_name(const struct set_table *sets, enum list_kind kind, unsigned int bit,
+			    char *buf, size_t len)
 {
-	char pfx[64];
+	if (sets && sets->slot[kind][bit].name[0]) {
+		snprintf(buf, len, "%.*s", SLUICE_NAME_LEN - 1, sets->slot[kind][bit].name);
+		return buf;
+	}
+	snprintf(buf, len, "unnamed-%u", bit);
+	return buf;
+}
+
+static json_t *list_item_json(const struct list_item *it, const struct set_table *sets)
+{
+	__u64 named = it->sets & ~(1ULL << SLUICE_SET_MANUAL);
+	char pfx[64], name[SLUICE_NAME_LEN + 16];
 	json_t *o;
 
 	format_prefix(&it->prefix, pfx, sizeof(pfx));
@@ -24,6 +37,18 @@ static json_t *list_item_json(const struct list_item *it)
 		json_object_set_new(o, "ttl_sec", json_integer(it->ttl_ns / 1000000000ULL));
 	if (it->comment[0])
 		json_object_set_new(o, "comment", json_string(it->comment));
+	/* Entries of named sets say which, and whether they were also added by hand. */
+	if (named) {
+		json_t *arr = json_array();
+
+		for (unsigned int bit = 1; bit < SLUICE_MAX_SETS; bit++)
+			if (named & (1ULL << bit))
+				json_array_append_new(arr, json_string(set_name(sets, it->kind, bit,
+										name, sizeof(name))));
+		json_object_set_new(o, "sets", arr);
+		json_object_set_new(o, "manual",
+				    json_boolean(it->sets & (1ULL << SLUICE_SET_MANUAL)));
+	}
 	return o;
 }
 
@@ -33,6 +58,8 @@ static json_t *list_item_json(const struct list_item *it)
 struct item_printer {
 	FILE *out;
 	bool json;
+	const struct set_table *sets; /* names of the sets' bits */
+	int only_bit; /* print only the entries of this set; -1: all */
 	size_t n;
 	struct list_item *held; /* entries held back for sorting, up to LIST_SORTED_MAX */
 	size_t nheld;
@@ -43,17 +70,31 @@ static int print_one(struct item_printer *pr, const struct list_item *item)
 	char line[GRAMMAR_LINE_MAX];
 
 	if (pr->json) {
-		json_t *o = list_item_json(item);
+		json_t *o = list_item_json(item, pr->sets);
 
 		fputs(pr->n ? (json_pretty ? ",\n  " : ",") : (json_pretty ? "\n  " : ""), pr->out);
 		json_dumpf(o, pr->out, JSON_COMPACT);
 		json_decref(o);
-	} else {
-		format_list_item(item, line, sizeof(line));
+		pr->n++;
+		return ferror(pr->out) ? -EIO : 0;
+	}
+	/* A line per set that lists it, as restore reads them back into one entry. */
+	for (unsigned int bit = 0; bit < SLUICE_MAX_SETS; bit++) {
+		struct list_item one = *item;
+
+		if (item->sets && !(item->sets & (1ULL << bit)))
+			continue;
+		if (pr->only_bit >= 0 && bit != (unsigned int)pr->only_bit)
+			continue;
+		if (bit != SLUICE_SET_MANUAL)
+			set_name(pr->sets, item->kind, bit, one.set, sizeof(one.set));
+		format_list_item(&one, line, sizeof(line));
 		fputs(line, pr->out);
 		fputc('\n', pr->out);
+		pr->n++;
+		if (!item->sets)
+			break;
 	}
-	pr->n++;
 	return ferror(pr->out) ? -EIO : 0;
 }
 
@@ -72,6 +113,8 @@ static int print_item(const struct list_item *item, void *ctx)
 	struct item_printer *pr = ctx;
 	int err;
 
+	if (pr->only_bit >= 0 && !(item->sets & (1ULL << pr->only_bit)))
+		return 0;
 	if (!pr->held)
 		return print_one(pr, item);
 	if (pr->nheld < LIST_SORTED_MAX) {
@@ -85,9 +128,10 @@ static int print_item(const struct list_item *item, void *ctx)
 	return err ?: print_one(pr, item);
 }
 
-int list_items_stream(FILE *out, int fd, enum list_kind kind, __u64 now, bool json)
+int list_items_stream(FILE *out, int fd, enum list_kind kind, __u64 now, bool json,
+		      const struct set_table *sets, int only_bit)
 {
-	struct item_printer pr = { .out = out, .json = json };
+	struct item_printer pr = { .out = out, .json = json, .sets = sets, .only_bit = only_bit };
 	int err = 0;
 
 	/* Without the memory to sort, entries still print, as they come. */
@@ -129,16 +173,58 @@ static int guard_blocks(const char *verb, const struct pins *p, const struct lis
 static struct list_item item_in;
 static struct prefix prefix_in;
 
+static const struct cmd_opt set_opt[] = { { "set", 0, true }, {} };
+
+/* The --set NAME of verb V (option index I), checked as a name; "" when not given. */
+static int set_option(struct verb *v, int i, const char **set)
+{
+	*set = v->opt[i] ? v->opt[i] : "";
+	if (v->opt[i] && !valid_name(v->opt[i])) {
+		pr_warn("%s: --set: expected a NAME of letters, digits, _ . or - (at most %d), got "
+			"\"%s\"",
+			v->name, SLUICE_NAME_LEN - 1, v->opt[i]);
+		return EXIT_USAGE;
+	}
+	return EXIT_OK;
+}
+
+/* The bit of set NAME of the verb's list in the live sets, reported when there is none. */
+static int set_bit_live(struct verb *v, const char *name)
+{
+	struct set_table *sets = malloc(sizeof(*sets));
+	int bit = sets ? sets_read(&v->p, sets) : -ENOMEM;
+
+	if (!bit)
+		bit = set_find(sets, v->data, name);
+	free(sets);
+	if (bit == -ENOENT)
+		pr_warn("%s: no set %s in the %slist", v->name, name,
+			v->data == LIST_ALLOW ? "allow" : "block");
+	else if (bit < 0)
+		pr_warn("%s: read the sets: %s", v->name, strerror(-bit));
+	return bit;
+}
+
 static int list_add_check(struct verb *v)
 {
 	struct parse_error perr = {};
 	char buf[512];
+
+	const char *set;
 
 	if (parse_list_item(v->data, v->argv, NULL, v->argc, &item_in, &perr)) {
 		format_parse_error(&perr, buf, sizeof(buf));
 		pr_warn("%s: %s", v->name, buf);
 		return EXIT_USAGE;
 	}
+	if (set_option(v, 0, &set))
+		return EXIT_USAGE;
+	if (set[0] && item_in.set[0] && strcmp(set, item_in.set)) {
+		pr_warn("%s: --set %s and set %s name two sets", v->name, set, item_in.set);
+		return EXIT_USAGE;
+	}
+	if (set[0])
+		snprintf(item_in.set, sizeof(item_in.set), "%s", set);
 	return EXIT_OK;
 }
 
@@ -158,7 +244,10 @@ static int list_add_run(struct verb *v)
 static int prefix_check(struct verb *v)
 {
 	struct parse_error perr = {};
+	const char *set;
 
+	if (set_option(v, 0, &set))
+		return EXIT_USAGE;
 	if (parse_prefix(v->argv[0], &prefix_in, &perr)) {
 		pr_warn("%s: %s", v->name, perr.msg);
 		return EXIT_USAGE;
@@ -168,9 +257,12 @@ static int prefix_check(struct verb *v)
 
 static int list_del_run(struct verb *v)
 {
-	int err = lists_del(&v->p, v->data, &prefix_in, NULL);
+	const char *set = v->opt[0];
+	int err = lists_del(&v->p, v->data, &prefix_in, set);
 
-	if (err == -ENOENT)
+	if (err == -ENOENT && set)
+		pr_warn("%s: %s: not listed in set %s", v->name, v->argv[0], set);
+	else if (err == -ENOENT)
 		pr_warn("%s: %s: not listed", v->name, v->argv[0]);
 	else if (err)
 		pr_warn("%s: %s: %s", v->name, v->argv[0], strerror(-err));
@@ -179,13 +271,29 @@ static int list_del_run(struct verb *v)
 
 static int list_show_run(struct verb *v)
 {
-	int err, fds[2] = { -1, -1 };
+	struct set_table *sets = malloc(sizeof(*sets));
+	int bit = -1, err, fds[2] = { -1, -1 };
+	const char *set;
 
+	if (set_option(v, 0, &set)) {
+		free(sets);
+		return EXIT_USAGE;
+	}
+	err = sets ? sets_read(&v->p, sets) : -ENOMEM;
+	if (!err && set[0]) {
+		bit = set_bit_live(v, set);
+		if (bit < 0) {
+			free(sets);
+			return bit == -ENOENT ? EXIT_USAGE : EXIT_RUNTIME;
+		}
+	}
 	cmd_buffer_stdout();
-	err = lists_open_live(&v->p, NULL, fds);
+	err = err ?: lists_open_live(&v->p, NULL, fds);
 	/* Streamed as the hash yields them: a million entries take no more memory than ten. */
 	if (!err)
-		err = list_items_stream(stdout, fds[v->data], v->data, mono_now_ns(), json_output);
+		err = list_items_stream(stdout, fds[v->data], v->data, mono_now_ns(), json_output,
+					sets, bit);
+	free(sets);
 	if (json_output && !err)
 		fputc('\n', stdout);
 	for (int k = LIST_ALLOW; k <= LIST_BLOCK; k++)
@@ -200,8 +308,19 @@ static int list_show_run(struct verb *v)
 
 static int list_flush_run(struct verb *v)
 {
-	long n = lists_flush(&v->p, v->data, NULL);
+	const char *set = v->opt[0];
+	long n;
 
+	if (set && !valid_name(set)) {
+		pr_warn("%s: --set: not a set name: \"%s\"", v->name, set);
+		return EXIT_USAGE;
+	}
+	n = lists_flush(&v->p, v->data, set);
+	if (n == -ENOENT && set) {
+		pr_warn("%s: no set %s in the %slist", v->name, set,
+			v->data == LIST_ALLOW ? "allow" : "block");
+		return EXIT_USAGE;
+	}
 	if (n < 0) {
 		pr_warn("%s: %s", v->name, strerror(-n));
 		return EXIT_RUNTIME;
@@ -211,6 +330,7 @@ static int list_flush_run(struct verb *v)
 }
 
 static __u64 import_ttl;
+static const char *import_set = "";
 
 static int list_import_check(struct verb *v)
 {
@@ -225,7 +345,7 @@ static int list_import_check(struct verb *v)
 		pr_warn("%s: --comment: longer than %d bytes", v->name, SLUICE_COMMENT_LEN - 1);
 		return EXIT_USAGE;
 	}
-	return EXIT_OK;
+	return set_option(v, 2, &import_set);
 }
 
 /* The pins open only once the feed is read: it may be a slow stdin, and the lock waits. */
@@ -263,12 +383,15 @@ static int list_import_run(struct verb *v)
 		policy_free(&doc);
 		return exit_code_for(err);
 	}
-	err = lists_import(&p, doc.items, doc.nitems, v->data, NULL);
+	err = lists_import(&p, doc.items, doc.nitems, v->data, import_set);
 	pins_close(&p);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	if (err) {
-		pr_warn("%s: %s: %s%s; nothing was added", verb, file, strerror(-err),
-			err == -ENOSPC || err == -E2BIG ? " (list full)" : "");
+		pr_warn("%s: %s: %s%s; nothing was changed", verb, file, strerror(-err),
+			err == -ENOSPC || err == -E2BIG ?
+				(import_set[0] && err == -ENOSPC ? " (list full, or no free set)" :
+								   " (list full)") :
+				"");
 	} else if (json_output) {
 		json_print(json_pack("{s:I,s:f}", "imported", (json_int_t)doc.nitems, "seconds",
 				     (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9));
@@ -283,56 +406,73 @@ static int list_import_run(struct verb *v)
 /* The verbs of allow and block: one table, the list picked by the object's data. */
 static const struct cmd list_add = {
 	.name = "add",
-	.args = "PREFIX [ttl DURATION] [comment TEXT]",
+	.args = "[--set NAME] PREFIX [ttl DURATION] [comment TEXT] [set NAME]",
 	.summary = "add or update",
+	.help = "Adds PREFIX by hand, or to the named set NAME (created if new). An entry that\n"
+		"other sets list too stays listed as long as any of them lists it.",
 	.min_args = 1,
 	.max_args = -1,
 	.words = true,
 	.pins = CMD_PINS_WRITE,
+	.opts = set_opt,
 	.check = list_add_check,
 	.run = list_add_run,
 };
 
 static const struct cmd list_del = {
 	.name = "del",
-	.args = "PREFIX",
+	.args = "PREFIX [--set NAME]",
 	.summary = "remove",
+	.help = "Removes PREFIX; with --set, only from that set: an entry other sets (or a\n"
+		"hand) list too stays.",
 	.min_args = 1,
 	.max_args = 1,
-	.words = true,
 	.pins = CMD_PINS_WRITE,
+	.opts = set_opt,
 	.check = prefix_check,
 	.run = list_del_run,
 };
 
 static const struct cmd list_show = {
 	.name = "list",
-	.args = "",
+	.args = "[--set NAME]",
 	.summary = "print entries",
+	.help = "Prints the entries as `add` lines, one per set that lists an entry; with\n"
+		"--set, only that set's.",
 	.max_args = 0,
 	.pins = CMD_PINS_READ,
+	.opts = set_opt,
 	.run = list_show_run,
 };
 
 static const struct cmd list_flush = {
 	.name = "flush",
-	.args = "",
+	.args = "[--set NAME]",
 	.summary = "remove all",
+	.help = "Removes every entry; with --set, takes the set's entries out (those other\n"
+		"sets list stay) and forgets its name.",
 	.max_args = 0,
 	.pins = CMD_PINS_WRITE,
+	.opts = set_opt,
 	.run = list_flush_run,
 };
 
 static const struct cmd list_import = {
 	.name = "import",
-	.args = "[--ttl DURATION] [--comment TEXT] FILE|-",
-	.summary = "add a feed",
-	.help = "Adds every prefix of FILE: one address or prefix a line, # and ; comments\n"
-		"(Spamhaus DROP, FireHOL netsets), gzip or not. All or nothing: a bad line\n"
-		"changes nothing.",
+	.args = "[--ttl DURATION] [--comment TEXT] [--set NAME] FILE|-",
+	.summary = "add a feed, or replace a set with it",
+	.help = "Adds every prefix of FILE, read by its content: one address or prefix a line\n"
+		"with # and ; comments (plain, Spamhaus DROP, FireHOL netsets), Spamhaus DROP\n"
+		"JSON, or ipset save output; gzip or not. Without --comment, entries keep a\n"
+		"record's SBL id or ipset comment. All or nothing: a bad line changes nothing.\n"
+		"With --set NAME, FILE replaces the content of set NAME in one switch: entries\n"
+		"that left the feed go, entries by hand and of other sets stay.",
 	.min_args = 1,
 	.max_args = 1,
-	.opts = (const struct cmd_opt[]){ { "ttl", 0, true }, { "comment", 0, true }, {} },
+	.opts = (const struct cmd_opt[]){ { "ttl", 0, true },
+					  { "comment", 0, true },
+					  { "set", 0, true },
+					  {} },
 	.check = list_import_check,
 	.run = list_import_run,
 };
@@ -355,6 +495,84 @@ const struct cmd cmd_block = {
 	.help = "Blocklisted sources are dropped whatever they send, unless allowlisted.",
 	.verbs = list_verbs,
 	.data = LIST_BLOCK,
+};
+
+/* Live entries by set bit of one list, counted in one walk. */
+struct set_counts {
+	long n[SLUICE_MAX_SETS];
+};
+
+static int count_sets(const struct list_item *item, void *ctx)
+{
+	struct set_counts *c = ctx;
+
+	for (unsigned int bit = 0; bit < SLUICE_MAX_SETS; bit++)
+		c->n[bit] += !!(item->sets & (1ULL << bit));
+	return 0;
+}
+
+static int sets_run(struct verb *v)
+{
+	struct set_table *sets = malloc(sizeof(*sets));
+	struct set_counts counts[2] = {};
+	int err, fds[2] = { -1, -1 };
+	json_t *arr = json_array();
+
+	err = sets ? sets_read(&v->p, sets) : -ENOMEM;
+	err = err ?: lists_open_live(&v->p, NULL, fds);
+	for (int kind = LIST_ALLOW; kind <= LIST_BLOCK && !err; kind++)
+		if (fds[kind] >= 0)
+			err = list_walk(fds[kind], kind, mono_now_ns(), count_sets, &counts[kind]);
+	for (int kind = LIST_ALLOW; kind <= LIST_BLOCK; kind++)
+		if (fds[kind] >= 0)
+			close(fds[kind]);
+	if (err) {
+		pr_warn("sets: %s", strerror(-err));
+		free(sets);
+		json_decref(arr);
+		return EXIT_RUNTIME;
+	}
+	for (int kind = LIST_ALLOW; kind <= LIST_BLOCK; kind++)
+		for (unsigned int bit = 1; bit < SLUICE_MAX_SETS; bit++) {
+			const struct sluice_set *set = &sets->slot[kind][bit];
+			const char *list = kind == LIST_ALLOW ? "allow" : "block";
+			char when[32] = "never";
+			time_t t = (time_t)set->refreshed;
+			struct tm tm;
+
+			if (!set->name[0])
+				continue;
+			if (t && gmtime_r(&t, &tm))
+				strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", &tm);
+			if (json_output)
+				json_array_append_new(
+					arr, json_pack("{s:s,s:s%,s:I,s:I,s:I}", "list", list, "name",
+						       set->name, strnlen(set->name, SLUICE_NAME_LEN),
+						       "entries", (json_int_t)counts[kind].n[bit],
+						       "imported", (json_int_t)set->entries,
+						       "refreshed", (json_int_t)set->refreshed));
+			else
+				printf("%s %.*s: %ld entries, %llu at the last import, refreshed %s\n",
+				       list, SLUICE_NAME_LEN, set->name, counts[kind].n[bit],
+				       (unsigned long long)set->entries, when);
+		}
+	if (json_output)
+		json_print(arr);
+	else
+		json_decref(arr);
+	free(sets);
+	return EXIT_OK;
+}
+
+const struct cmd cmd_sets = {
+	.name = "sets",
+	.args = "",
+	.summary = "the named sets of the lists",
+	.help = "Lists the named sets of the allowlist and blocklist: their live entries, how\n"
+		"many their last import or restore gave them, and when that was.",
+	.max_args = 0,
+	.pins = CMD_PINS_READ,
+	.run = sets_run,
 };
 
 static void ban_key_prefix(const struct sluice_ban_key *key, struct prefix *pfx)

@@ -239,6 +239,7 @@ static json_t *rules_json(const struct policy_doc *doc)
 
 static int dump_run(struct verb *v)
 {
+	struct set_table *sets;
 	__u64 now = mono_now_ns();
 	struct policy_doc doc;
 	int err, fds[2] = { -1, -1 };
@@ -252,6 +253,17 @@ static int dump_run(struct verb *v)
 		policy_free(&doc);
 		return EXIT_RUNTIME;
 	}
+	sets = malloc(sizeof(*sets));
+	err = sets ? sets_read(&v->p, sets) : -ENOMEM;
+	if (err) {
+		pr_warn("dump: read the set names: %s", strerror(-err));
+		for (int kind = LIST_ALLOW; kind <= LIST_BLOCK; kind++)
+			if (fds[kind] >= 0)
+				close(fds[kind]);
+		free(sets);
+		policy_free(&doc);
+		return EXIT_RUNTIME;
+	}
 	/* Rules first, then the lists streamed: a million entries take no more memory than ten. */
 	if (json_output) {
 		json_t *rules = rules_json(&doc);
@@ -260,18 +272,20 @@ static int dump_run(struct verb *v)
 		json_dumpf(rules, stdout, JSON_COMPACT);
 		json_decref(rules);
 		fputs(",\"allow\":", stdout);
-		err = list_items_stream(stdout, fds[LIST_ALLOW], LIST_ALLOW, now, true);
+		err = list_items_stream(stdout, fds[LIST_ALLOW], LIST_ALLOW, now, true, sets, -1);
 		fputs(",\"block\":", stdout);
-		err = err ?: list_items_stream(stdout, fds[LIST_BLOCK], LIST_BLOCK, now, true);
+		err = err ?: list_items_stream(stdout, fds[LIST_BLOCK], LIST_BLOCK, now, true, sets,
+					       -1);
 		fputs("}\n", stdout);
 	} else {
 		policy_write(stdout, &doc);
-		err = list_items_stream(stdout, fds[LIST_ALLOW], LIST_ALLOW, now, false) ?:
-		      list_items_stream(stdout, fds[LIST_BLOCK], LIST_BLOCK, now, false);
+		err = list_items_stream(stdout, fds[LIST_ALLOW], LIST_ALLOW, now, false, sets, -1) ?:
+		      list_items_stream(stdout, fds[LIST_BLOCK], LIST_BLOCK, now, false, sets, -1);
 	}
 	for (int kind = LIST_ALLOW; kind <= LIST_BLOCK; kind++)
 		if (fds[kind] >= 0)
 			close(fds[kind]);
+	free(sets);
 	policy_free(&doc);
 	if (err) {
 		pr_warn("dump: read lists: %s", strerror(-err));
