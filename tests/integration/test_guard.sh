@@ -50,7 +50,7 @@ expect_eq "the same under -j: the old policy is live" "$(blocks)" "192.0.2.0/24"
 # Under -j the restore and confirm messages are JSON objects.
 sl -j restore --confirm-within 60s "$TMP/new.conf" >"$TMP/restore.json"
 expect_eq "restore --confirm-within -j: a JSON object" "$(jq -c . "$TMP/restore.json")" \
-	'{"restored":true,"confirm_within":"1m","confirm_within_sec":60}'
+	'{"restored":true,"confirm_within":"1m","confirm_within_sec":60,"removed_rules":0,"removed_list_entries":1}'
 expect_eq "the new policy is live, awaiting confirmation" "$(blocks)" "198.51.100.0/24"
 pidf=$(guard_file pid)
 guard=$(cat "$pidf" 2>/dev/null)

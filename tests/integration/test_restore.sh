@@ -117,5 +117,25 @@ for delay in 0.01 0.03 0.05 0.08 0.12 0.2; do
 done
 expect_eq "every killed restore left one whole policy" "$whole" 6
 check "the next restore succeeds" sl restore "$TMP/a.conf"
+
+# An input with no policy lines (a failed download, a truncated pipe) wipes nothing.
+printf 'rule add keep udp dport 53 action drop\nblock add 192.0.2.0/24\nblock add 198.51.100.0/24\n' \
+	>"$TMP/three.conf"
+check "a policy of one rule and two entries" sl restore "$TMP/three.conf"
+printf '\n# only a comment\n' >"$TMP/empty.conf"
+expect_exit "an input without policy lines is refused" 2 sl restore "$TMP/empty.conf"
+expect_eq "the refusal says why" "$(sl restore - </dev/null 2>&1)" \
+	"sluice: restore: -: no policy lines; restoring it would remove every rule and list entry (--allow-empty does that)"
+expect_eq "and the policy is untouched" "$(sl -j dump | jq -c '[(.rules | length), (.block | length)]')" "[1,2]"
+printf 'block add 192.0.2.0/24\n' >"$TMP/one.conf"
+expect_eq "a restore says what it removed" "$(sl restore "$TMP/one.conf")" \
+	"$TMP/one.conf: removed 1 rule and 1 list entry it does not have"
+check "back to three" sl restore "$TMP/three.conf"
+expect_eq "with -v it names them" "$(sl -v restore "$TMP/one.conf" 2>&1 | grep removes)" \
+	"sluice: restore: removes rule keep
+sluice: restore: removes block 198.51.100.0/24"
+expect_eq "-j counts them" "$(sl -j restore --allow-empty "$TMP/empty.conf" | jq -c .)" \
+	'{"removed_rules":0,"removed_list_entries":1}'
+expect_eq "--allow-empty took the empty policy" "$(sl -j dump | jq -c '[(.rules | length), (.block | length)]')" "[0,0]"
 check "detach" sl detach "$SRV_IF"
 finish

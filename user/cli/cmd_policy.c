@@ -6,6 +6,7 @@
 #include <unistd.h>
 #include <time.h>
 #include "cmd.h"
+#include "output.h"
 #include "compile.h"
 #include "guard.h"
 #include "lockout.h"
@@ -50,11 +51,116 @@ static int restore_check(struct verb *v)
 	return EXIT_OK;
 }
 
+/* What a restore takes away: live rules and list entries its file does not have. */
+struct removals {
+	long rules, entries;
+};
+
+/* The doc's list items by list and prefix, to find the live entries it lacks. */
+struct item_set {
+	size_t mask;
+	const struct list_item **slots;
+};
+
+static size_t item_slot(enum list_kind kind, const struct prefix *pfx, size_t mask)
+{
+	__u64 h = sluice_mix64(kind ^ (__u64)pfx->plen << 8,
+			       pfx->addr[0] | (__u64)pfx->addr[1] << 32);
+
+	return sluice_mix64(h, pfx->addr[2] | (__u64)pfx->addr[3] << 32) & mask;
+}
+
+static bool item_set_has(const struct item_set *set, enum list_kind kind,
+			 const struct prefix *pfx)
+{
+	for (size_t s = item_slot(kind, pfx, set->mask); set->slots[s]; s = (s + 1) & set->mask)
+		if (set->slots[s]->kind == kind && set->slots[s]->prefix.plen == pfx->plen &&
+		    !memcmp(set->slots[s]->prefix.addr, pfx->addr, sizeof(pfx->addr)))
+			return true;
+	return false;
+}
+
+struct removal_walk {
+	const struct item_set *set;
+	long n;
+};
+
+static int note_removed(const struct list_item *item, void *ctx)
+{
+	struct removal_walk *w = ctx;
+	char text[64];
+
+	if (item_set_has(w->set, item->kind, &item->prefix))
+		return 0;
+	w->n++;
+	if (log_level < LOG_INFO)
+		return 0; /* a million removals are counted, not formatted */
+	format_prefix(&item->prefix, text, sizeof(text));
+	pr_info("restore: removes %s %s", item->kind == LIST_ALLOW ? "allow" : "block", text);
+	return 0;
+}
+
+/* Counts (and with -v names) what restoring DOC removes from the live policy. -errno. */
+static int removals_count(const struct pins *p, const struct policy_doc *doc,
+			  struct removals *gone)
+{
+	struct item_set set = {};
+	struct policy_doc live;
+	int fds[2] = { -1, -1 }, err;
+	size_t size = 64;
+
+	policy_init(&live);
+	err = lists_open_live(p, &live, fds);
+	for (unsigned int i = 0; !err && i < live.nrules; i++)
+		if (policy_rule_find(doc, live.rules[i].name) < 0) {
+			gone->rules++;
+			pr_info("restore: removes rule %s", live.rules[i].name);
+		}
+	while (size < 2 * doc->nitems)
+		size <<= 1;
+	set.mask = size - 1;
+	set.slots = err ? NULL : calloc(size, sizeof(*set.slots));
+	if (!err && !set.slots)
+		err = -ENOMEM;
+	for (size_t i = 0; !err && i < doc->nitems; i++) {
+		const struct list_item *it = &doc->items[i];
+		size_t s = item_slot(it->kind, &it->prefix, set.mask);
+
+		while (set.slots[s])
+			s = (s + 1) & set.mask;
+		set.slots[s] = it;
+	}
+	for (int kind = LIST_ALLOW; kind <= LIST_BLOCK; kind++) {
+		struct removal_walk w = { .set = &set };
+
+		if (!err && fds[kind] >= 0) {
+			err = list_walk(fds[kind], kind, mono_now_ns(), note_removed, &w);
+			gone->entries += w.n;
+		}
+		if (fds[kind] >= 0)
+			close(fds[kind]);
+	}
+	free(set.slots);
+	policy_free(&live);
+	return err;
+}
+
+static void removals_print(const char *what, const struct removals *gone)
+{
+	if (json_output)
+		json_print(json_pack("{s:I,s:I}", "removed_rules", (json_int_t)gone->rules,
+				     "removed_list_entries", (json_int_t)gone->entries));
+	else if (gone->rules || gone->entries)
+		printf("%s: removed %ld rule%s and %ld list entr%s it does not have\n", what,
+		       gone->rules, gone->rules == 1 ? "" : "s", gone->entries,
+		       gone->entries == 1 ? "y" : "ies");
+}
+
 /*
  * After a restore --confirm-within went live: starts the rollback guard, or, failing
  * that, puts the previous policy back at once, so a risky policy never stays unguarded.
  */
-static int arm_or_roll_back(struct pins *p, __u64 confirm_ns)
+static int arm_or_roll_back(struct pins *p, __u64 confirm_ns, const struct removals *gone)
 {
 	struct parse_error perr = {};
 	int err = guard_arm(confirm_ns), back;
@@ -62,14 +168,18 @@ static int arm_or_roll_back(struct pins *p, __u64 confirm_ns)
 
 	format_duration(confirm_ns, d, sizeof(d));
 	if (!err) {
-		if (json_output)
-			json_print(json_pack("{s:b,s:s,s:I}", "restored", 1, "confirm_within", d,
-					     "confirm_within_sec",
-					     (json_int_t)(confirm_ns / 1000000000ULL)));
-		else
+		if (json_output) {
+			json_print(json_pack("{s:b,s:s,s:I,s:I,s:I}", "restored", 1,
+					     "confirm_within", d, "confirm_within_sec",
+					     (json_int_t)(confirm_ns / 1000000000ULL), "removed_rules",
+					     (json_int_t)gone->rules, "removed_list_entries",
+					     (json_int_t)gone->entries));
+		} else {
+			removals_print("restore", gone);
 			printf("restored; run 'sluice confirm' within %s or the previous policy "
 			       "comes back\n",
 			       d);
+		}
 		return EXIT_OK;
 	}
 	back = guard_roll_back(p, &perr);
@@ -92,6 +202,7 @@ static int restore_run(struct verb *v)
 	bool check = v->opt[0];
 	__u64 confirm_ns = restore_confirm_ns;
 	const char *file = v->argv[0];
+	struct removals gone = {};
 	int saved = 0;
 	struct pins p;
 	int err, ret = EXIT_OK;
@@ -106,6 +217,14 @@ static int restore_run(struct verb *v)
 			pr_warn("restore: %s: %s", file, strerror(-err));
 		policy_free(&doc);
 		return exit_code_for(err == -ENOENT ? -EINVAL : err);
+	}
+	/* A failed download or a truncated pipe must not wipe every rule and list. */
+	if (!doc.nlines && !v->opt[2]) {
+		pr_warn("restore: %s: no policy lines; restoring it would remove every rule and "
+			"list entry (--allow-empty does that)",
+			file);
+		policy_free(&doc);
+		return EXIT_USAGE;
 	}
 	if (check) {
 		struct sluice_policy *pol = malloc(sizeof(*pol));
@@ -150,6 +269,9 @@ static int restore_run(struct verb *v)
 		policy_free(&doc);
 		return EXIT_RUNTIME;
 	}
+	err = removals_count(&p, &doc, &gone);
+	if (err)
+		pr_warn("restore: count what it removes: %s", strerror(-err));
 	err = policy_apply(&p, &doc, true, &perr);
 	if (err) {
 		if (saved > 0)
@@ -158,7 +280,9 @@ static int restore_run(struct verb *v)
 		report_parse_error("restore", &perr);
 		ret = exit_code_for(err);
 	} else if (confirm_ns) {
-		ret = arm_or_roll_back(&p, confirm_ns);
+		ret = arm_or_roll_back(&p, confirm_ns, &gone);
+	} else {
+		removals_print(file, &gone);
 	}
 	if (!ret)
 		pr_info("restored %u rules and %zu list entries in %.3f s", doc.nrules, doc.nitems,
@@ -171,22 +295,27 @@ static int restore_run(struct verb *v)
 static const struct cmd_opt restore_opts[] = {
 	{ "check", 0, false },
 	{ "confirm-within", 0, true },
+	{ "allow-empty", 0, false },
 	{ NULL, 0, false },
 };
 
 const struct cmd cmd_restore = {
 	.name = "restore",
-	.args = "[--check] [--confirm-within DURATION] FILE|-",
+	.args = "[--check] [--confirm-within DURATION] [--allow-empty] FILE|-",
 	.summary = "replace the whole policy",
 	.help = "Replaces the whole policy (settings, rules, allowlist, blocklist) with the\n"
 		"lines of FILE, as `sluice dump` prints them. Everything is validated first;\n"
 		"the data path then switches from the complete old to the complete new policy\n"
 		"at once. Limiter state of unchanged limits, and all bans, survive.\n"
 		"A policy that would drop your SSH client ($SSH_CONNECTION) or an address of\n"
-		"$SLUICE_MANAGEMENT is refused unless -f (--force) is given.\n"
+		"$SLUICE_MANAGEMENT is refused unless -f (--force) is given. A FILE with no\n"
+		"policy lines is refused unless --allow-empty is given. Prints how many rules\n"
+		"and list entries the restore removed (-v names them).\n"
 		"  --check                      validate only; change nothing\n"
 		"  --confirm-within DURATION    put the previous policy back after DURATION\n"
-		"                               unless `sluice confirm` runs first",
+		"                               unless `sluice confirm` runs first\n"
+		"  --allow-empty                take a FILE with no policy lines: remove\n"
+		"                               every rule and list entry",
 	.min_args = 1,
 	.max_args = 1,
 	.opts = restore_opts,

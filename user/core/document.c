@@ -358,6 +358,7 @@ static int parse_policy_line(struct policy_doc *doc, char *line, struct parse_er
 	n = tokenize(line, words, cols, GRAMMAR_MAX_TOKENS, err);
 	if (n <= 0)
 		return n;
+	doc->nlines++;
 	return parse_policy_words(doc, words, cols, n, err, fs);
 }
 

@@ -12,6 +12,7 @@ struct policy_doc {
 	struct rule_spec rules[SLUICE_MAX_RULES];
 	struct list_item *items; /* malloc'd, grown by the parser */
 	size_t nitems;
+	size_t nlines; /* policy lines read (not blank or comment lines) */
 	size_t items_cap;
 	bool malformed_drop; /* `set malformed drop`; default pass */
 	bool events_set; /* a `set events` line was given (dump prints it back) */
