@@ -434,16 +434,8 @@ const struct cmd cmd_dump = {
 	.run = dump_run,
 };
 
-static int rule_find(const struct policy_doc *doc, const char *name)
-{
-	for (unsigned int i = 0; i < doc->nrules; i++)
-		if (!strcmp(doc->rules[i].name, name))
-			return i;
-	return -1;
-}
-
 /* Reads the live rules, lets EDIT change them, and switches to the result. */
-static int rule_change(struct verb *v, int (*edit)(struct policy_doc *, void *), void *arg)
+static int rule_change(struct verb *v, int (*edit)(struct verb *, struct policy_doc *))
 {
 	const char *verb = v->name;
 	struct parse_error perr = {};
@@ -454,7 +446,7 @@ static int rule_change(struct verb *v, int (*edit)(struct policy_doc *, void *),
 	policy_init(&doc);
 	err = policy_read_rules(p, &doc);
 	if (!err)
-		err = edit(&doc, arg);
+		err = edit(v, &doc);
 	if (!err)
 		err = lockout_check_live(verb, p, NULL, 0, &doc, force);
 	if (!err) {
@@ -462,70 +454,201 @@ static int rule_change(struct verb *v, int (*edit)(struct policy_doc *, void *),
 		if (err)
 			report_parse_error(verb, &perr);
 	} else if (err != -EPROTO && err != -EINVAL && err != -EEXIST && err != -ENOENT &&
-		   err != -ECANCELED) {
+		   err != -ECANCELED && err != -ENOSPC && err != -ERANGE) {
 		pr_warn("%s: %s", verb, strerror(-err));
 	}
 	policy_free(&doc);
 	/* A name that clashes is an input error; one that is not there, like `block del`, is not. */
-	return err == -EEXIST ? EXIT_USAGE : exit_code_for(err);
+	return err == -EEXIST || err == -ENOSPC || err == -ERANGE ? EXIT_USAGE :
+								     exit_code_for(err);
 }
 
-static int edit_add(struct policy_doc *doc, void *arg)
-{
-	const struct rule_spec *spec = arg;
+static struct rule_spec rule_in; /* the rule of add, insert or replace, parsed before the pins */
+static const char *rule_where; /* insert: "before", "after" or "at" */
+static const char *rule_other; /* insert: the rule or position it names */
 
-	if (rule_find(doc, spec->name) >= 0) {
-		pr_warn("rule add: %s: a rule of that name exists; delete it first", spec->name);
-		return -EEXIST;
-	}
-	if (doc->nrules >= SLUICE_MAX_RULES) {
-		pr_warn("rule add: %s: the policy already has %d rules", spec->name,
+/* Puts rule_in at position AT, with the messages of verb V. */
+static int rule_put(struct verb *v, struct policy_doc *doc, unsigned int at)
+{
+	int err = policy_rule_insert(doc, &rule_in, at);
+
+	if (err == -EEXIST)
+		pr_warn("%s: %s: a rule of that name exists; replace it, or delete it first",
+			v->name, rule_in.name);
+	else if (err == -ENOSPC)
+		pr_warn("%s: %s: the policy already has %d rules", v->name, rule_in.name,
 			SLUICE_MAX_RULES);
-		return -EINVAL;
-	}
-	doc->rules[doc->nrules++] = *spec;
-	return 0;
+	else if (err == -ERANGE)
+		pr_warn("%s: %s: position %u is past the end (%u rules)", v->name, rule_in.name,
+			at + 1, doc->nrules);
+	return err;
 }
 
-static int edit_del(struct policy_doc *doc, void *arg)
+static int edit_add(struct verb *v, struct policy_doc *doc)
 {
-	const char *name = arg;
-	int i = rule_find(doc, name);
+	return rule_put(v, doc, doc->nrules);
+}
 
-	if (i < 0) {
-		pr_warn("rule del: %s: no such rule", name);
+static int edit_insert(struct verb *v, struct policy_doc *doc)
+{
+	unsigned long long n;
+	int other;
+
+	if (!strcmp(rule_where, "at")) {
+		/* Positions count from 1, as rule list prints the rules. */
+		if (!parse_count(rule_other, SLUICE_MAX_RULES, &n) || !n) {
+			pr_warn("%s: at: expected a position from 1 to %d, got \"%s\"", v->name,
+				SLUICE_MAX_RULES, rule_other);
+			return -EINVAL;
+		}
+		return rule_put(v, doc, (unsigned int)n - 1);
+	}
+	other = policy_rule_find(doc, rule_other);
+	if (other < 0) {
+		pr_warn("%s: %s: no such rule", v->name, rule_other);
 		return -ENOENT;
 	}
-	memmove(&doc->rules[i], &doc->rules[i + 1],
-		(doc->nrules - i - 1) * sizeof(doc->rules[0]));
-	doc->nrules--;
-	return 0;
+	return rule_put(v, doc, other + !strcmp(rule_where, "after"));
 }
 
-static struct rule_spec rule_in; /* rule add's rule, parsed before the pins open */
+static int edit_replace(struct verb *v, struct policy_doc *doc)
+{
+	int err = policy_rule_replace(doc, &rule_in);
 
-static int rule_add_check(struct verb *v)
+	if (err == -ENOENT)
+		pr_warn("%s: %s: no such rule; rule add makes one", v->name, rule_in.name);
+	return err;
+}
+
+static int edit_del(struct verb *v, struct policy_doc *doc)
+{
+	int err = policy_rule_delete(doc, v->argv[0]);
+
+	if (err == -ENOENT)
+		pr_warn("%s: %s: no such rule", v->name, v->argv[0]);
+	return err;
+}
+
+/* Parses the rule words ARGV[0..ARGC) into rule_in, as compiled later. */
+static int rule_words_check(struct verb *v, char **argv, int argc)
 {
 	struct parse_error perr = {};
 	struct sluice_rule compiled;
 
-	if (parse_rule(v->argv, NULL, v->argc, &rule_in, &perr) ||
+	if (parse_rule(argv, NULL, argc, &rule_in, &perr) ||
 	    compile_rule(&rule_in, &compiled, &perr)) {
-		report_parse_error("rule add", &perr);
+		report_parse_error(v->name, &perr);
 		return EXIT_USAGE;
 	}
 	return EXIT_OK;
 }
 
+static int rule_add_check(struct verb *v)
+{
+	return rule_words_check(v, v->argv, v->argc);
+}
+
+/* insert NAME before|after OTHER WORDS..., or NAME at N WORDS...: NAME and WORDS a rule. */
+static int rule_insert_check(struct verb *v)
+{
+	char **words = v->argv + 2;
+	int ret;
+
+	rule_where = v->argv[1];
+	if (strcmp(rule_where, "before") && strcmp(rule_where, "after") &&
+	    strcmp(rule_where, "at")) {
+		pr_warn("%s: expected before, after or at after the name, got \"%s\"", v->name,
+			rule_where);
+		return EXIT_USAGE;
+	}
+	rule_other = v->argv[2];
+	/* The rule's words are NAME and what follows OTHER: NAME takes OTHER's place. */
+	words[0] = v->argv[0];
+	ret = rule_words_check(v, words, v->argc - 2);
+	v->argv[2] = (char *)rule_other;
+	return ret;
+}
+
 static int rule_add_run(struct verb *v)
 {
-	return rule_change(v, edit_add, &rule_in);
+	return rule_change(v, edit_add);
+}
+
+static int rule_insert_run(struct verb *v)
+{
+	return rule_change(v, edit_insert);
+}
+
+static int rule_replace_run(struct verb *v)
+{
+	return rule_change(v, edit_replace);
 }
 
 static int rule_del_run(struct verb *v)
 {
-	return rule_change(v, edit_del, v->argv[0]);
+	return rule_change(v, edit_del);
 }
+
+/* `set ...` on the command line: the words of a policy file's set line. */
+static char set_line[GRAMMAR_LINE_MAX];
+
+static int set_check(struct verb *v)
+{
+	struct parse_error perr = {};
+	struct policy_doc doc;
+	char line[GRAMMAR_LINE_MAX];
+	size_t off = snprintf(set_line, sizeof(set_line), "set");
+	int err;
+
+	for (int i = 0; i < v->argc && off < sizeof(set_line); i++)
+		off += snprintf(set_line + off, sizeof(set_line) - off, " %s", v->argv[i]);
+	if (off >= sizeof(set_line)) {
+		pr_warn("set: the line is too long");
+		return EXIT_USAGE;
+	}
+	/* Parsed once here, so a bad setting is refused before the pins open. */
+	policy_init(&doc);
+	snprintf(line, sizeof(line), "%s", set_line);
+	err = policy_parse_line(&doc, line, &perr);
+	policy_free(&doc);
+	if (err) {
+		report_parse_error("set", &perr);
+		return EXIT_USAGE;
+	}
+	return EXIT_OK;
+}
+
+static int edit_set(struct verb *v, struct policy_doc *doc)
+{
+	struct parse_error perr = {};
+	char line[GRAMMAR_LINE_MAX];
+	int err;
+
+	snprintf(line, sizeof(line), "%s", set_line);
+	err = policy_parse_line(doc, line, &perr);
+	if (err)
+		report_parse_error(v->name, &perr);
+	return err;
+}
+
+static int set_run(struct verb *v)
+{
+	return rule_change(v, edit_set);
+}
+
+const struct cmd cmd_set = {
+	.name = "set",
+	.args = "malformed drop|pass | events off | events [period D] [sample N] [ceiling N]",
+	.summary = "change a setting of the live policy",
+	.help = "Changes one setting, as the policy file's set lines do; the rules and lists\n"
+		"stay as they are.",
+	.min_args = 1,
+	.max_args = -1,
+	.words = true,
+	.pins = CMD_PINS_WRITE,
+	.check = set_check,
+	.run = set_run,
+};
 
 static int rule_list_run(struct verb *v)
 {
@@ -557,6 +680,7 @@ static const struct cmd rule_add = {
 	.summary = "append a rule",
 	.help = "  NAME [ip|ip6] [tcp|udp|icmp] [dport N[-M]] [syn] [dst PREFIX]\n"
 		"  [limit KEY... rate RATE [burst N]]... [action drop|pass|monitor|ban DURATION]\n"
+		"  [comment TEXT]\n"
 		"Appends a rule; see `sluice rule help` for the words.",
 	.min_args = 1,
 	.max_args = -1,
@@ -564,6 +688,34 @@ static const struct cmd rule_add = {
 	.pins = CMD_PINS_WRITE,
 	.check = rule_add_check,
 	.run = rule_add_run,
+};
+
+static const struct cmd rule_insert = {
+	.name = "insert",
+	.args = "NAME before|after OTHER|at N MATCH... [limit ...]... [action ...]",
+	.summary = "place a rule",
+	.help = "Puts the rule NAME before or after rule OTHER, or at position N (1 first),\n"
+		"as nft's insert does; the rules from there on move down one.",
+	.min_args = 3,
+	.max_args = -1,
+	.words = true,
+	.pins = CMD_PINS_WRITE,
+	.check = rule_insert_check,
+	.run = rule_insert_run,
+};
+
+static const struct cmd rule_replace = {
+	.name = "replace",
+	.args = "NAME MATCH... [limit ...]... [action ...]",
+	.summary = "change a rule in place",
+	.help = "Replaces rule NAME, keeping its position, its counters and the limiter state\n"
+		"of every limit left unchanged.",
+	.min_args = 1,
+	.max_args = -1,
+	.words = true,
+	.pins = CMD_PINS_WRITE,
+	.check = rule_add_check,
+	.run = rule_replace_run,
 };
 
 static const struct cmd rule_del = {
@@ -593,5 +745,6 @@ const struct cmd cmd_rule = {
 		"limit KEY... rate RATE [burst N]: KEY is src/N and src6/N (default src/32 src6/64),\n"
 		"  optionally dport, or global; RATE is 20/s, 1200/m, 10MB/s or 80Mbit/s.\n"
 		"First match wins; a packet passes only if every limit of its rule admits it.",
-	.verbs = (const struct cmd *const[]){ &rule_add, &rule_del, &rule_list, NULL },
+	.verbs = (const struct cmd *const[]){ &rule_add, &rule_insert, &rule_replace, &rule_del,
+					      &rule_list, NULL },
 };
