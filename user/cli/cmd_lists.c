@@ -80,6 +80,7 @@ static int print_one(struct item_printer *pr, const struct list_item *item)
 	}
 	/* A line per set that lists it, as restore reads them back into one entry. */
 	for (unsigned int bit = 0; bit < SLUICE_MAX_SETS; bit++) {
+		char name[SLUICE_NAME_LEN + 16];
 		struct list_item one = *item;
 
 		if (item->sets && !(item->sets & (1ULL << bit)))
@@ -87,7 +88,7 @@ static int print_one(struct item_printer *pr, const struct list_item *item)
 		if (pr->only_bit >= 0 && bit != (unsigned int)pr->only_bit)
 			continue;
 		if (bit != SLUICE_SET_MANUAL)
-			set_name(pr->sets, item->kind, bit, one.set, sizeof(one.set));
+			one.set = set_name(pr->sets, item->kind, bit, name, sizeof(name));
 		format_list_item(&one, line, sizeof(line));
 		fputs(line, pr->out);
 		fputc('\n', pr->out);
@@ -219,12 +220,12 @@ static int list_add_check(struct verb *v)
 	}
 	if (set_option(v, 0, &set))
 		return EXIT_USAGE;
-	if (set[0] && item_in.set[0] && strcmp(set, item_in.set)) {
+	if (set[0] && item_in.set && strcmp(set, item_in.set)) {
 		pr_warn("%s: --set %s and set %s name two sets", v->name, set, item_in.set);
 		return EXIT_USAGE;
 	}
 	if (set[0])
-		snprintf(item_in.set, sizeof(item_in.set), "%s", set);
+		item_in.set = set;
 	return EXIT_OK;
 }
 

@@ -19,12 +19,45 @@ void policy_init(struct policy_doc *doc)
 
 void policy_free(struct policy_doc *doc)
 {
+	for (size_t i = 0; i < doc->nset_names; i++)
+		free(doc->set_names[i]);
+	free(doc->set_names);
 	free(doc->items);
 	policy_init(doc);
 }
 
+/* DOC's own copy of set name NAME. NULL with errno on failure. */
+static const char *intern_set_name(struct policy_doc *doc, const char *name)
+{
+	char **names, *copy;
+
+	for (size_t i = 0; i < doc->nset_names; i++)
+		if (!strcmp(doc->set_names[i], name))
+			return doc->set_names[i];
+	if (doc->nset_names == DOC_MAX_SET_NAMES) {
+		errno = E2BIG;
+		return NULL;
+	}
+	names = realloc(doc->set_names, (doc->nset_names + 1) * sizeof(*names));
+	if (!names)
+		return NULL;
+	doc->set_names = names;
+	copy = strdup(name);
+	if (!copy)
+		return NULL;
+	names[doc->nset_names++] = copy;
+	return copy;
+}
+
 int policy_add_item(struct policy_doc *doc, const struct list_item *item)
 {
+	const char *set = NULL;
+
+	if (item->set && item->set[0]) {
+		set = intern_set_name(doc, item->set);
+		if (!set)
+			return -errno;
+	}
 	if (doc->nitems == doc->items_cap) {
 		size_t cap = doc->items_cap ? doc->items_cap * 2 : 64;
 		struct list_item *items;
@@ -38,7 +71,8 @@ int policy_add_item(struct policy_doc *doc, const struct list_item *item)
 		doc->items_cap = cap;
 	}
 	/* memcpy, not assignment, so padding is copied too and items compare with memcmp. */
-	memcpy(&doc->items[doc->nitems++], item, sizeof(*item));
+	memcpy(&doc->items[doc->nitems], item, sizeof(*item));
+	doc->items[doc->nitems++].set = set;
 	return 0;
 }
 
@@ -47,7 +81,7 @@ static bool same_entry(const struct list_item *a, const struct list_item *b)
 {
 	return a->kind == b->kind && a->prefix.family == b->prefix.family &&
 	       a->prefix.plen == b->prefix.plen && !memcmp(a->prefix.addr, b->prefix.addr, 16) &&
-	       !strncmp(a->set, b->set, sizeof(a->set));
+	       !strcmp(a->set ? a->set : "", b->set ? b->set : "");
 }
 
 /*
@@ -201,7 +235,7 @@ static int add_file_item(struct policy_doc *doc, const struct list_item *item,
 	ret = fs ? index_add(doc, &fs->index, item, &dup) : policy_add_item(doc, item);
 	if (ret == -EEXIST) {
 		format_prefix(&item->prefix, text, sizeof(text));
-		if (item->set[0])
+		if (item->set)
 			snprintf(text + strlen(text), sizeof(text) - strlen(text), " (set %.*s)",
 				 SLUICE_NAME_LEN - 1, item->set);
 		if (dup >= fs->first_item)
@@ -209,6 +243,9 @@ static int add_file_item(struct policy_doc *doc, const struct list_item *item,
 				    fs->item_lines[dup - fs->first_item]);
 		return fail(err, "%s: already listed", text);
 	}
+	if (ret == -E2BIG)
+		return fail(err, "set %.*s: more than %d set names in one policy", SLUICE_NAME_LEN - 1,
+			    item->set, DOC_MAX_SET_NAMES);
 	if (!ret && fs)
 		ret = note_item_line(doc, fs);
 	if (ret)

@@ -19,11 +19,20 @@ struct policy_doc {
 	__u64 event_period_ns; /* `set events period D sample N ceiling N`; ceiling 0: off */
 	__u32 event_sample;
 	__u32 event_ceiling;
+	char **set_names; /* the set names its items point to, one copy each */
+	size_t nset_names;
 };
 
 void policy_init(struct policy_doc *doc);
 void policy_free(struct policy_doc *doc);
-int policy_add_item(struct policy_doc *doc, const struct list_item *item); /* -ENOMEM */
+/*
+ * Appends a copy of ITEM; its set name, if any, is kept once in DOC, so items may
+ * come from a buffer that is reused. -ENOMEM; -E2BIG past DOC_MAX_SET_NAMES names.
+ */
+int policy_add_item(struct policy_doc *doc, const struct list_item *item);
+
+/* Distinct set names a document holds: far more than a restore can use (63 a list). */
+#define DOC_MAX_SET_NAMES 1024
 
 /*
  * Parses one policy line (allow add, block add, rule add, set malformed pass|drop;

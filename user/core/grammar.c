@@ -564,7 +564,7 @@ int parse_list_item(enum list_kind kind, char **words, const unsigned int *colum
 					    "most 31), got %s",
 					    Q(v));
 			if (!ret)
-				memcpy(item->set, v, strlen(v));
+				item->set = v;
 		} else if (!strcmp(w, "ttl") || !strcmp(w, "comment") || !strcmp(w, "set")) {
 			ret = wfail(&ws, i, "%s: only one %s per item", w, w);
 		} else {
@@ -589,7 +589,7 @@ void format_list_item(const struct list_item *item, char *buf, size_t len)
 		sb_printf(&b, " ttl %s", text);
 	}
 	sb_comment(&b, item->comment);
-	if (item->set[0])
+	if (item->set && item->set[0])
 		sb_printf(&b, " set %.*s", SLUICE_NAME_LEN - 1, item->set);
 }
 

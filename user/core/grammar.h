@@ -50,7 +50,8 @@ struct list_item {
 	struct prefix prefix;
 	__u64 ttl_ns; /* 0: permanent */
 	char comment[SLUICE_COMMENT_LEN]; /* "" when none; at most 39 bytes, no control characters */
-	char set[SLUICE_NAME_LEN]; /* `set NAME`: the named set it belongs to; "" added by hand */
+	const char *set; /* `set NAME`: its named set, NULL when added by hand; points into the
+			    words parsed (a document keeps its own copy, see document.h) */
 	__u64 sets; /* read from the maps: the bits of its sets (sluice.h); 0 when parsed */
 };
 

@@ -714,7 +714,7 @@ int list_gen_items(struct list_gen *g, const struct list_item *items, size_t n,
 	for (size_t i = 0; i < n; i++) {
 		int bit;
 
-		if (!items[i].set[0] && !g->item_bit) {
+		if (!items[i].set && !g->item_bit) {
 			g->item_bits[items[i].kind] |= 1ULL << SLUICE_SET_MANUAL;
 			continue;
 		}

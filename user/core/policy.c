@@ -203,7 +203,7 @@ static int fill_lists(struct pins *p, struct list_gen *g, const struct policy_do
 		int bit;
 
 		want[it->kind]++;
-		if (!it->set[0])
+		if (!it->set)
 			continue;
 		bit = set_assign(sets, it->kind, it->set);
 		if (bit < 0) {
