@@ -542,14 +542,11 @@ static void test_tokenize(void **state)
 static int rule_from_line(const char *text, struct rule_spec *spec, struct parse_error *err,
 			  unsigned int *columns)
 {
-	/* The item's set points into the line: two lines live at once, for parse and reparse. */
-	static char lines[2][GRAMMAR_LINE_MAX];
-	static unsigned int next;
-	char *line = lines[next++ % 2], *words[GRAMMAR_MAX_TOKENS];
+	char line[GRAMMAR_LINE_MAX], *words[GRAMMAR_MAX_TOKENS];
 	int n;
 
 	memset(err, 0, sizeof(*err));
-	snprintf(line, GRAMMAR_LINE_MAX, "%s", text);
+	snprintf(line, sizeof(line), "%s", text);
 	n = tokenize(line, words, columns, GRAMMAR_MAX_TOKENS, err);
 	if (n < 2 || strcmp(words[0], "rule") || strcmp(words[1], "add"))
 		fail_msg("%s: not a `rule add` line\n", text);
@@ -912,11 +909,14 @@ static void test_compile_rule(void **state)
 static int item_from_line(const char *text, struct list_item *item, struct parse_error *err,
 			  unsigned int *columns)
 {
-	char line[GRAMMAR_LINE_MAX], *words[GRAMMAR_MAX_TOKENS];
+	/* The item's set points into the line: two lines live at once, for parse and reparse. */
+	static char lines[2][GRAMMAR_LINE_MAX];
+	static unsigned int next;
+	char *line = lines[next++ % 2], *words[GRAMMAR_MAX_TOKENS];
 	int n;
 
 	memset(err, 0, sizeof(*err));
-	snprintf(line, sizeof(line), "%s", text);
+	snprintf(line, GRAMMAR_LINE_MAX, "%s", text);
 	n = tokenize(line, words, columns, GRAMMAR_MAX_TOKENS, err);
 	if (n < 2 || strcmp(words[1], "add"))
 		fail_msg("%s: not an `add` line\n", text);
