@@ -78,7 +78,7 @@ endif
 .DELETE_ON_ERROR:
 # Objects and skeletons made along pattern chains are kept, not removed as intermediates.
 .SECONDARY:
-.PHONY: all test test-progs fuzz check-deps demo bench clean help install man
+.PHONY: all test test-progs fuzz check-deps demo bench clean help install man format format-check
 
 all: $(BUILD)/sluice
 
@@ -89,6 +89,8 @@ help:
 	@echo 'make fuzz       build the libFuzzer targets and run each for FUZZ_SECONDS (default 10)'
 	@echo 'make demo       run the demo: two namespaces, a veth pair, sluice and an HTTP server'
 	@echo 'make bench      run the benchmarks (not part of make test)'
+	@echo 'make format     rewrite the C files as .clang-format says'
+	@echo 'make format-check  check them, as make test does'
 	@echo 'make install    install sluice, its man page and systemd units under $(PREFIX)'
 	@echo 'make clean      remove $(BUILD)'
 
@@ -172,6 +174,12 @@ demo: check-deps
 bench: check-deps
 	$(Q)$(MAKE) --no-print-directory all $(TOOL_BINS)
 	$(Q)BUILD=$(BUILD) scripts/bench.sh
+
+format:
+	$(Q)clang-format --style=file -i $$(git ls-files '*.c' '*.h')
+
+format-check:
+	$(Q)scripts/format-check.sh
 
 man: doc/sluice.8
 	$(Q)man -l doc/sluice.8 >/dev/null

@@ -118,7 +118,7 @@ struct {
 /* List filters (see sluice.h), written by the controller through mmap; read per packet. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, SLUICE_FILTER_REGIONS * SLUICE_FILTER_REGION);
+	__uint(max_entries, SLUICE_FILTER_MAP_WORDS);
 	__type(key, __u32);
 	__type(value, __u64);
 	__uint(map_flags, BPF_F_MMAPABLE);

@@ -206,6 +206,8 @@ _Static_assert(sizeof(struct sluice_filter_header) == SLUICE_FILTER_HEADER_WORDS
 #define SLUICE_FILTER_V6_BUCKET 32
 
 #define SLUICE_FILTER_REGIONS 8
+/* Words of the whole filter map (sluice_filter): every region of every list and generation. */
+#define SLUICE_FILTER_MAP_WORDS (SLUICE_FILTER_REGIONS * SLUICE_FILTER_REGION)
 
 /*
  * Region of a list (0 allow, 1 block) in generation GEN, for IPv4 (V4 1) or IPv6
@@ -334,7 +336,7 @@ struct sluice_state {
 	__u32 list_capacity; /* controller only: entries a list may grow to (attach --list-entries) */
 	__u32 pad;
 };
-#define SLUICE_ACTIVE_POLICY(active) ((active) & 1)
+#define SLUICE_ACTIVE_POLICY(active) (1 & (active))
 #define SLUICE_ACTIVE_LISTS(active) (((active) >> 1) & 1)
 _Static_assert(sizeof(struct sluice_state) == 32, "sluice_state layout");
 

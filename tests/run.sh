@@ -3,8 +3,9 @@
 # Runs every test program and script, reads their TAP lines, prints one summary line.
 # A program that exits non-zero, or prints no result at all, counts as a failure.
 # Without root the BPF and netns tests skip; under CI=true a skip is a failure.
-# Then the fuzzers (tests/fuzz/run.sh), and with SAN_BUILD set, the unit and integration
-# tests again from that SANITIZE=1 build. In a sanitized pass any report is a failure.
+# The C files' format (scripts/format-check.sh) first; then the fuzzers
+# (tests/fuzz/run.sh), and with SAN_BUILD set, the unit and integration tests again
+# from that SANITIZE=1 build. In a sanitized pass any report is a failure.
 set -u
 BUILD=${BUILD:-build}
 export BUILD
@@ -99,6 +100,7 @@ run_suite() {
 
 export CMOCKA_MESSAGE_OUTPUT=TAP
 sanitizer_env
+run_one format-check scripts/format-check.sh
 run_suite bpf
 run_one tests/fuzz/run.sh tests/fuzz/run.sh
 [ "${SANITIZE:-}" = 1 ] && run_one sanitizer-reports sanitizer_reports

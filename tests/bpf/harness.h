@@ -84,7 +84,7 @@ static inline int parse_addr(const char *s, __u32 out[4])
 
 static inline void mask128(__u32 addr[4], __u32 plen)
 {
-	for (int i = 0; i < 4; i++, plen = plen > 32 ? plen - 32 : 0)
+	for (int i = 0; i < 4; i++, plen = 32 < plen ? plen - 32 : 0)
 		addr[i] &= plen >= 32 ? 0xffffffff : plen ? htonl(0xffffffffU << (32 - plen)) : 0;
 }
 

@@ -171,7 +171,7 @@ static inline bool ref_bits_equal(const __u8 *a, const __u8 *b, __u32 plen)
 
 static inline void ref_mask(__u8 *addr, __u32 plen)
 {
-	for (__u32 i = 0; i < 16; i++, plen = plen > 8 ? plen - 8 : 0)
+	for (__u32 i = 0; i < 16; i++, plen = 8 < plen ? plen - 8 : 0)
 		addr[i] &= plen >= 8 ? 0xff : (0xff00 >> plen) & 0xff;
 }
 

@@ -257,7 +257,7 @@ int pins_create_user_maps(struct pins *p)
 
 static size_t filter_bytes(void)
 {
-	return SLUICE_FILTER_REGIONS * SLUICE_FILTER_REGION * sizeof(__u64);
+	return SLUICE_FILTER_MAP_WORDS * sizeof(__u64);
 }
 
 struct list_filter pins_filter(struct pins *p, __u32 list, __u32 gen)
