@@ -334,8 +334,14 @@ struct sluice_state {
 	 */
 	__u64 lists_expiry_ns;
 	__u32 list_capacity; /* controller only: entries a list may grow to (attach --list-entries) */
-	__u32 pad;
+	__u32 flags; /* controller only: SLUICE_STATE_* */
 };
+/*
+ * Bans were removed, or a rebuild of the ban filter began, since the filter was last
+ * checked: the next collection checks it (a check reads the whole filter, so write verbs
+ * skip it otherwise).
+ */
+#define SLUICE_STATE_BAN_FILTER_CHECK (1U << 0)
 #define SLUICE_ACTIVE_POLICY(active) (1 & (active))
 #define SLUICE_ACTIVE_LISTS(active) (((active) >> 1) & 1)
 _Static_assert(sizeof(struct sluice_state) == 32, "sluice_state layout");

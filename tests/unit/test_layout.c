@@ -90,6 +90,8 @@ static void test_lists(void **state)
 	assert_int_equal(offsetof(struct sluice_filter_header, lengths), 8);
 	assert_int_equal(sizeof(struct sluice_state), 32);
 	assert_int_equal(offsetof(struct sluice_state, list_capacity), 24);
+	assert_int_equal(offsetof(struct sluice_state, flags), 28);
+	assert_int_equal(SLUICE_STATE_BAN_FILTER_CHECK, 1);
 }
 
 /* The event-seen key: what sluice_evseen's entries mean to a reader of the pinned map. */

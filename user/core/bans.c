@@ -258,6 +258,25 @@ int ban_filter_fill(const struct pins *p, struct ban_filter_fill *f)
 	return err;
 }
 
+/* Sets or clears SLUICE_STATE_BAN_FILTER_CHECK in the state record. -errno. */
+static int check_flag_set(const struct pins *p, bool on)
+{
+	struct sluice_state state;
+	__u32 zero = 0;
+
+	if (bpf_map_lookup_elem(p->fds[PIN_STATE], &zero, &state))
+		return -errno;
+	if (!!(state.flags & SLUICE_STATE_BAN_FILTER_CHECK) == on)
+		return 0;
+	state.flags ^= SLUICE_STATE_BAN_FILTER_CHECK;
+	return bpf_map_update_elem(p->fds[PIN_STATE], &zero, &state, BPF_EXIST) ? -errno : 0;
+}
+
+int ban_filter_note_removed(const struct pins *p)
+{
+	return check_flag_set(p, true);
+}
+
 long ban_filter_rebuild(const struct pins *p, void (*after_clear)(void *ctx), void *ctx)
 {
 	__u64 *words = calloc(FILTER_WORDS, sizeof(*words));
@@ -267,8 +286,13 @@ long ban_filter_rebuild(const struct pins *p, void (*after_clear)(void *ctx), vo
 	bool wrote = false;
 	int err = words && need ? 0 : -ENOMEM;
 
-	/* Before anything is cleared: a failure here changes nothing. */
-	err = err ?: grace_open(&g) ?: filter_read(p, words) ?: live_scan(p, need, &bans);
+	/*
+	 * Before anything is cleared: a failure here changes nothing. The check flag stays
+	 * set until the caller's collection ends well, so a rebuild killed half-way is
+	 * settled by the next collection.
+	 */
+	err = err ?: check_flag_set(p, true) ?: grace_open(&g) ?: filter_read(p, words) ?:
+		      live_scan(p, need, &bans);
 	if (err)
 		goto out;
 	for (__u32 i = 0; i < FILTER_WORDS && !err; i++) {
@@ -332,6 +356,8 @@ long ban_filter_collect(const struct pins *p)
 			grace_close(&g);
 		}
 	}
+	if (ret >= 0)
+		ret = check_flag_set(p, false) ?: ret;
 out:
 	free(words);
 	free(need);

@@ -30,4 +30,10 @@ long ban_filter_rebuild(const struct pins *p, void (*after_clear)(void *ctx), vo
  */
 long ban_filter_collect(const struct pins *p);
 
+/*
+ * Notes that bans were deleted (ban del, ban flush), so the next collection checks the
+ * filter for their stale bits. -errno.
+ */
+int ban_filter_note_removed(const struct pins *p);
+
 #endif /* SLUICE_BANS_H */

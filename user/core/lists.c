@@ -1475,7 +1475,12 @@ long collect_expired(struct pins *p)
 	n = map_batches(bans.fd, false, delete_expired_bans, &bans);
 	if (n < 0)
 		return n;
-	/* With the expired bans gone, the filter bits only they needed are stale. */
-	ret = (int)ban_filter_collect(p);
+	/*
+	 * With the expired bans gone, the filter bits only they needed are stale. The check
+	 * reads the whole filter, so it runs only after bans went (now or since the last
+	 * check) or when a rebuild did not finish, not on every edit.
+	 */
+	if (n > 0 || (state.flags & SLUICE_STATE_BAN_FILTER_CHECK))
+		ret = (int)ban_filter_collect(p);
 	return ret < 0 ? ret : removed + n;
 }
