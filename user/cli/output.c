@@ -69,7 +69,12 @@ int parse_interval(const char *s, __u64 min_ns, __u64 max_ns, __u64 *ns)
 
 double round3(double x)
 {
-	/* Without libm: rates stay far below the 9e15 where the long long would overflow. */
+	/*
+	 * Without libm, through a long long. From 1e15 on a double has no thousandths
+	 * to round (and x * 1000 could overflow the long long), so it is left as it is.
+	 */
+	if (!(x > -1e15 && x < 1e15))
+		return x;
 	return (double)(long long)(x * 1000 + (x < 0 ? -0.5 : 0.5)) / 1000;
 }
 
