@@ -21,7 +21,7 @@ mval() { awk -v s="$2" '$1 == s { print $2 }' "$1"; }
 
 # Starts the exporter in the server namespace and waits until it answers.
 start_exporter() {
-	bg "$SRV" "$SLUICE" --pin-path "$PIN" exporter --collect 1 "$@"
+	bg "$SRV" "$SLUICE" --pin-path "$PIN" exporter --collect 1s "$@"
 	exporter_pid=$!
 	for _ in $(seq 50); do
 		in_srv curl -sf -o /dev/null --max-time 1 "$URL" && return 0
@@ -102,7 +102,8 @@ expect_eq "event counters equal sluice -j stats" \
 	"$(sl -j stats | jq -r '[.events.emitted, .events.suppressed, .events.lost] | map(tostring + " ") | add')"
 expect_eq "no addresses in any label" "$(grep -c '198\.18\.\|fd00:' "$TMP/m1")" 0
 
-# The ttl entry expires after 2 s and the exporter's collection (every second here) removes it.
+# The ttl entry expires after 2 s and the exporter's collection (every second here, given as
+# the duration 1s) removes it.
 wait_metric 'sluice_list_entries{list="block"}' 1
 expect_eq "the exporter collects the expired block entry" \
 	"$(mval "$TMP/mw" 'sluice_list_entries{list="block"}')" 1
@@ -124,6 +125,14 @@ expect_eq "POST /metrics is 405" \
 	"$(in_srv curl -s -o /dev/null -w '%{http_code}' -X POST -d x=1 "$URL")" 405
 expect_eq "GET /nope is 404" \
 	"$(in_srv curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/nope")" 404
+# / answers a page that links /metrics.
+in_srv curl -s -D "$TMP/headers" -o "$TMP/index" "http://127.0.0.1:$PORT/"
+expect_eq "GET / is 200, HTML" \
+	"$(head -n 1 "$TMP/headers" | cut -d' ' -f2) $(grep -i '^Content-Type' "$TMP/headers" | tr -d '\r')" \
+	"200 Content-Type: text/html; charset=utf-8"
+expect_eq "the page links /metrics" "$(grep -o '<a href="/metrics">' "$TMP/index")" '<a href="/metrics">'
+expect_eq "POST / is 405" \
+	"$(in_srv curl -s -o /dev/null -w '%{http_code}' -X POST -d x=1 "http://127.0.0.1:$PORT/")" 405
 
 # Only CAP_BPF (bit 39) is left, in every thread.
 expect_eq "capabilities: only CAP_BPF effective, permitted and bounding" \
@@ -281,6 +290,32 @@ done
 expect_eq "IPv6 [::]:9744 and IPv4 0.0.0.0:9744 both answer" \
 	"$(in_srv curl -s -o /dev/null -w '%{http_code}' "http://[::1]:9744/metrics"):$(in_srv \
 		curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:9744/metrics")" "200:200"
+
+# node_exporter's forms of --listen: no host is every address of both families, and a host
+# name is resolved (localhost: 127.0.0.1 or ::1, both on the namespace's loopback).
+answers() { in_srv curl -sf -o /dev/null --max-time 1 "$1"; }
+bg "$SRV" "$SLUICE" --pin-path "$PIN" exporter --collect 0 --listen ":9745"
+check "--listen :9745 answers on 127.0.0.1" wait_until 10 answers "http://127.0.0.1:9745/metrics"
+check "--listen :9745 answers on [::1] too" answers "http://[::1]:9745/metrics"
+check "--listen :9745 answers on the interface's address" answers "http://$SRV_IP:9745/metrics"
+bg "$SRV" "$SLUICE" --pin-path "$PIN" exporter --collect 10s --listen "localhost:9746"
+check "--listen localhost:9746 answers on localhost" \
+	wait_until 10 answers "http://localhost:9746/metrics"
+expect_exit "--listen with a host name that does not resolve: exit 1" 1 \
+	sl exporter --listen no-such-host.invalid:9747
+expect_eq "... one error line naming it" "$(cat "$TMP/err")" \
+	'sluice: exporter: --listen: cannot resolve the host of "no-such-host.invalid:9747"'
+expect_exit "--listen 9747 (no colon): exit 2" 2 sl exporter --listen 9747
+expect_eq "... the error names every form" "$(cat "$TMP/err")" \
+	'sluice: exporter: --listen: expected IPV4:PORT, [IPV6]:PORT, HOST:PORT or :PORT, got "9747"'
+
+# --collect takes a duration or bare seconds; the error lists every unit.
+expect_exit "--collect 5x: exit 2" 2 sl exporter --collect 5x
+expect_eq "... the error lists every unit" "$(cat "$TMP/err")" \
+	'sluice: exporter: --collect: expected 0, seconds or a duration (units d, h, m, s, ms, us or ns) from 1s to 1d, got "5x"'
+expect_exit "--collect 500ms (under 1s): exit 2" 2 sl exporter --collect 500ms
+expect_eq "the exporter's help shows --collect" \
+	"$(sl exporter --help | grep -c -- '--collect INTERVAL')" 2
 
 # --web-config: HTTPS and basic auth, in the exporter toolkit's format. The certificate is
 # for 127.0.0.1; cert_file and key_file are relative to the file's directory.

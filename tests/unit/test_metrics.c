@@ -455,11 +455,16 @@ static void test_parse_listen(void **state)
 		{ "[::1]:9741", AF_INET6, "::1", 9741 },
 		{ "[::]:65535", AF_INET6, "::", 65535 },
 		{ "[fd00:5::1]:80", AF_INET6, "fd00:5::1", 80 },
+		/* node_exporter's form: no host is every address, bound as [::] dual-stack */
+		{ ":9741", AF_INET6, "::", 9741 },
 	};
 	static const char *const bad[] = {
 		"",
 		"9741",
-		":9741",
+		":",
+		"[]:9741",
+		"bad_name:80",
+		"a b:80",
 		"127.0.0.1",
 		"127.0.0.1:",
 		"127.0.0.1:0",
@@ -467,7 +472,6 @@ static void test_parse_listen(void **state)
 		"::1:9741",
 		"[::1]9741",
 		"[::1]:",
-		"localhost:9741",
 		"1.2.3.4:12x",
 		"[1.2.3.4]:80",
 		"127.0.0.1:+80",
@@ -482,9 +486,12 @@ static void test_parse_listen(void **state)
 	char addr[INET6_ADDRSTRLEN];
 
 	(void)state;
+	bool any;
+
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
-		if (http_parse_listen(good[i].in, &ss, &len))
+		if (http_parse_listen(good[i].in, &ss, &len, &any))
 			fail_msg("%s: rejected", good[i].in);
+		assert_int_equal(any, good[i].in[0] == ':');
 		assert_int_equal(ss.ss_family, good[i].family);
 		if (good[i].family == AF_INET) {
 			struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
@@ -502,8 +509,21 @@ static void test_parse_listen(void **state)
 		check_str(good[i].in, addr, good[i].addr);
 	}
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		if (http_parse_listen(bad[i], &ss, &len) != -EINVAL)
+		if (http_parse_listen(bad[i], &ss, &len, &any) != -EINVAL)
 			fail_msg("\"%s\": accepted", bad[i]);
+	/* A host name is resolved: localhost is a loopback address of either family. */
+	if (http_parse_listen("localhost:9741", &ss, &len, &any))
+		fail_msg("localhost:9741: rejected");
+	assert_false(any);
+	if (ss.ss_family == AF_INET) {
+		assert_int_equal(ntohs(((struct sockaddr_in *)&ss)->sin_port), 9741);
+		assert_int_equal(ntohl(((struct sockaddr_in *)&ss)->sin_addr.s_addr), INADDR_LOOPBACK);
+	} else {
+		assert_int_equal(ss.ss_family, AF_INET6);
+		assert_int_equal(ntohs(((struct sockaddr_in6 *)&ss)->sin6_port), 9741);
+		assert_true(IN6_IS_ADDR_LOOPBACK(&((struct sockaddr_in6 *)&ss)->sin6_addr));
+	}
+	assert_int_equal(http_parse_listen("no-such-host.invalid:80", &ss, &len, &any), -ENXIO);
 }
 
 int main(void)

@@ -12,6 +12,7 @@
 #include <bpf/libbpf.h>
 #include "cmd.h"
 #include "log.h"
+#include "output.h"
 #include "policy.h"
 #include "stats.h"
 
@@ -27,16 +28,43 @@ static void on_signal(int sig)
 struct event_names {
 	struct sluice_iface ifaces[SLUICE_MAX_IFACES];
 	char rules[SLUICE_RULE_SLOTS][SLUICE_NAME_LEN];
-	__s64 mono_to_real_ns;
+	__s64 mono_to_real_ns; /* CLOCK_REALTIME - CLOCK_MONOTONIC, measured once (clock_offset) */
 };
 
+/*
+ * What to add to a CLOCK_MONOTONIC time (an event's) for the wall-clock time. Measured
+ * once per reader, so that every event of a run is stamped with the same offset: the
+ * realtime reading taken between two monotonic ones, from the closest of three pairs.
+ */
+static __s64 clock_offset(void)
+{
+	__s64 best = 0, best_gap = INT64_MAX;
+
+	for (int i = 0; i < 3; i++) {
+		struct timespec m0, r, m1;
+		__s64 mid, gap;
+
+		clock_gettime(CLOCK_MONOTONIC, &m0);
+		clock_gettime(CLOCK_REALTIME, &r);
+		clock_gettime(CLOCK_MONOTONIC, &m1);
+		gap = (m1.tv_sec - m0.tv_sec) * 1000000000LL + m1.tv_nsec - m0.tv_nsec;
+		mid = m0.tv_sec * 1000000000LL + m0.tv_nsec + gap / 2;
+		if (gap < best_gap) {
+			best_gap = gap;
+			best = r.tv_sec * 1000000000LL + r.tv_nsec - mid;
+		}
+	}
+	return best;
+}
+
+/* Loads the names; the clock offset is left as it is. */
 static void names_load(const struct pins *p, struct event_names *n)
 {
 	struct sluice_policy *pol = malloc(sizeof(*pol));
-	struct timespec mono, real;
 	__u32 active, slot;
 
-	memset(n, 0, sizeof(*n));
+	memset(n->ifaces, 0, sizeof(n->ifaces));
+	memset(n->rules, 0, sizeof(n->rules));
 	for (__u32 i = 0; i < SLUICE_MAX_IFACES; i++)
 		bpf_map_lookup_elem(p->fds[PIN_IFACES], &i, &n->ifaces[i]);
 	if (pol && !pins_active(p, &active)) {
@@ -53,9 +81,6 @@ static void names_load(const struct pins *p, struct event_names *n)
 			}
 	}
 	free(pol);
-	clock_gettime(CLOCK_MONOTONIC, &mono);
-	clock_gettime(CLOCK_REALTIME, &real);
-	n->mono_to_real_ns = (real.tv_sec - mono.tv_sec) * 1000000000LL + real.tv_nsec - mono.tv_nsec;
 }
 
 static const char *iface_name(const struct event_names *n, __u32 ifindex)
@@ -108,10 +133,14 @@ static json_t *event_json(const struct sluice_event *e, const struct event_names
 	const char *proto = proto_name(e->l4proto);
 	json_t *o;
 
+	/*
+	 * Milliseconds: the data path stamps events with the kernel's coarse clock, which
+	 * moves once a tick (1 to 10 ms with HZ 1000 to 100), so finer digits would be noise.
+	 */
 	gmtime_r(&secs, &tm);
 	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(when + strlen(when), sizeof(when) - strlen(when), ".%06lldZ",
-		 (long long)(real % 1000000000LL) / 1000);
+	snprintf(when + strlen(when), sizeof(when) - strlen(when), ".%03lldZ",
+		 (long long)(real % 1000000000LL) / 1000000);
 	addr_text(e->src, src, sizeof(src));
 	addr_text(e->dst, dst, sizeof(dst));
 	o = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:i,s:i}", "time", when, "interface",
@@ -152,10 +181,15 @@ static void event_print(const struct sluice_event *e, const struct event_names *
 		printf(" rule %s", json_string_value(json_object_get(o, "rule")));
 	if (e->limit != SLUICE_EVENT_NO_LIMIT)
 		printf(" limit %u", e->limit);
-	if (sport)
-		printf(" %s %s:%u > %s:%u", pbuf, json_string_value(json_object_get(o, "src")),
-		       e->sport, json_string_value(json_object_get(o, "dst")), e->dport);
-	else
+	if (sport) {
+		const char *src = json_string_value(json_object_get(o, "src"));
+		const char *dst = json_string_value(json_object_get(o, "dst"));
+		/* An IPv6 address takes brackets before a port, as in a URL: [fd00::1]:56440. */
+		bool v6 = strchr(src, ':');
+
+		printf(" %s %s%s%s:%u > %s%s%s:%u", pbuf, v6 ? "[" : "", src, v6 ? "]" : "",
+		       e->sport, v6 ? "[" : "", dst, v6 ? "]" : "", e->dport);
+	} else
 		printf(" %s %s > %s", pbuf, json_string_value(json_object_get(o, "src")),
 		       json_string_value(json_object_get(o, "dst")));
 	printf(" len %u", e->len);
@@ -206,10 +240,15 @@ static int open_ring(const char *verb, struct pins *p, ring_buffer_sample_fn fn,
 		pins_close(p);
 		return EXIT_RUNTIME;
 	}
+	return EXIT_OK;
+}
+
+/* Once a reader is ready: a test waits for these handlers to know it is. */
+static void catch_signals(void)
+{
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	signal(SIGPIPE, on_signal);
-	return EXIT_OK;
 }
 
 /* The pins open with the event ring (open_ring). */
@@ -225,7 +264,9 @@ static int events_run(struct verb *v)
 	err = open_ring("events", &p, on_event, &ctx, &rb);
 	if (err)
 		return err;
+	catch_signals();
 	ctx.drain_until = 0;
+	ctx.names.mono_to_real_ns = clock_offset();
 	while (!stop) {
 		/* Rule and interface names change with restores; reload them now and then. */
 		if (mono_now_ns() - last_names > 1000000000ULL) {
@@ -260,7 +301,9 @@ const struct cmd cmd_events = {
 	.args = "",
 	.summary = "stream sampled drop events",
 	.help = "Streams the data path's sampled drop and monitor events, one line each\n"
-		"(JSON lines with -j), until interrupted. Sampling and its ceiling are set\n"
+		"(JSON lines with -j), until interrupted. Times are UTC to the millisecond,\n"
+		"from the kernel's coarse clock (it moves every 1 to 10 ms, by its HZ).\n"
+		"Sampling and its ceiling are set\n"
 		"with `set events ...` in the policy; what sampling leaves out is counted\n"
 		"(sluice_events_suppressed_total). One reader at a time: two would share\n"
 		"the events between them.",
@@ -282,6 +325,8 @@ struct top_ctx {
 	struct top_entry *entries;
 	size_t n, cap;
 	__u64 events;
+	/* while the ring's backlog is drained at start: the time top started, else 0 */
+	__u64 drain_until;
 };
 
 static int on_top_event(void *ctx, void *data, size_t size)
@@ -292,6 +337,15 @@ static int on_top_event(void *ctx, void *data, size_t size)
 
 	if (size < sizeof(*e))
 		return 0;
+	/*
+	 * What the ring holds when top starts was dropped before it: not part of its first
+	 * interval. The first event made after the start ends that drain, and counts.
+	 */
+	if (t->drain_until && e->time_ns <= t->drain_until)
+		return 0;
+	/* Monitored packets pass: only drop and ban verdicts are drops. */
+	if (e->verdict != SLUICE_VERDICT_DROP && e->verdict != SLUICE_VERDICT_BAN)
+		return t->drain_until ? -ECANCELED : 0;
 	t->events++;
 	for (i = 0; i < t->n; i++)
 		if (!memcmp(t->entries[i].src, e->src, sizeof(e->src)) &&
@@ -315,7 +369,7 @@ static int on_top_event(void *ctx, void *data, size_t size)
 	}
 	t->entries[i].drops += e->sampled;
 	t->entries[i].bytes += (__u64)e->sampled * e->len;
-	return 0;
+	return t->drain_until ? -ECANCELED : 0;
 }
 
 static int by_drops(const void *a, const void *b)
@@ -379,7 +433,8 @@ static void tty_setup(void)
 {
 	struct termios raw;
 
-	if (!isatty(STDIN_FILENO) || tcgetattr(STDIN_FILENO, &saved_tty))
+	/* Raw keys and a hidden cursor only for a screen that top redraws. */
+	if (!isatty(STDOUT_FILENO) || !isatty(STDIN_FILENO) || tcgetattr(STDIN_FILENO, &saved_tty))
 		return;
 	raw = saved_tty;
 	raw.c_lflag &= ~(ICANON | ECHO);
@@ -392,17 +447,21 @@ static void tty_setup(void)
 	printf("\033[?25l");
 }
 
-static void top_draw(json_t *doc, unsigned int limit)
+static void top_draw(json_t *doc, unsigned int limit, bool first)
 {
 	json_t *k;
 	size_t i;
 
-	printf("\033[H\033[2J");
-	printf("sluice top  every %.1fs  drops %.0f/s  passes %.0f/s  events %lld   (q quits)\n\n",
+	/* On a terminal the screen is redrawn; into a pipe or a file, a block a snapshot. */
+	if (isatty(STDOUT_FILENO))
+		printf("\033[H\033[2J");
+	else if (!first)
+		printf("\n");
+	printf("sluice top  every %.1fs  drops %.0f/s  passes %.0f/s  events %lld%s\n\n",
 	       json_real_value(json_object_get(doc, "interval_sec")),
 	       json_real_value(json_object_get(doc, "drops_per_sec")),
 	       json_real_value(json_object_get(doc, "passes_per_sec")),
-	       json_integer_value(json_object_get(doc, "events")));
+	       json_integer_value(json_object_get(doc, "events")), tty_raw ? "   (q quits)" : "");
 	printf("%-40s %-20s %-10s %12s\n", "SOURCE", "RULE", "REASON", "DROPS/S");
 	json_array_foreach(json_object_get(doc, "top"), i, k) {
 		if (i >= limit)
@@ -422,29 +481,21 @@ static bool quit_pressed(void)
 	return tty_raw && read(STDIN_FILENO, &c, 1) == 1 && (c == 'q' || c == 'Q');
 }
 
-static unsigned long long top_limit, top_interval_ms;
+static unsigned long long top_limit;
+static __u64 top_interval_ns;
 
 static int top_check(struct verb *v)
 {
-	struct parse_error perr = {};
-	unsigned long long sec;
-	__u64 ns;
-
 	top_limit = 20;
-	top_interval_ms = 1000;
+	top_interval_ns = 1000000000ULL;
 	if (v->opt[0] && !parse_count(v->opt[0], 10000, &top_limit)) {
 		pr_warn("top: -n: expected a count from 1 to 10000, got \"%s\"", v->opt[0]);
 		return EXIT_USAGE;
 	}
-	if (!v->opt[1])
-		return EXIT_OK;
-	if (parse_count(v->opt[1], 3600, &sec)) {
-		top_interval_ms = sec * 1000;
-	} else if (!parse_duration(v->opt[1], &ns, &perr) && ns >= 100000000ULL) {
-		top_interval_ms = ns / 1000000;
-	} else {
-		pr_warn("top: --interval: expected seconds or a duration of at least 100ms, got "
-			"\"%s\"",
+	if (v->opt[1] &&
+	    parse_interval(v->opt[1], 100000000ULL, 3600000000000ULL, &top_interval_ns)) {
+		pr_warn("top: --interval: expected seconds or a duration (units " INTERVAL_UNITS
+			") from 100ms to 1h, got \"%s\"",
 			v->opt[1]);
 		return EXIT_USAGE;
 	}
@@ -455,7 +506,9 @@ static int top_check(struct verb *v)
 static int top_run(struct verb *v)
 {
 	struct stats_snapshot *now = malloc(sizeof(*now)), *before = malloc(sizeof(*before));
-	unsigned long long limit = top_limit, interval_ms = top_interval_ms;
+	unsigned long long limit = top_limit;
+	__u64 interval_ns = top_interval_ns;
+	bool first = true;
 	struct top_ctx t = {};
 	struct ring_buffer *rb = NULL;
 	struct pins p;
@@ -471,11 +524,22 @@ static int top_run(struct verb *v)
 	if (ret)
 		goto out_free;
 	names_load(&p, &t.names);
+	/*
+	 * The baseline: counters as they are now, and the events already in the ring
+	 * drained unread, so that the first interval starts with top.
+	 */
 	err = stats_read(&p, before);
+	t.drain_until = mono_now_ns();
+	if (!err) {
+		err = ring_buffer__consume(rb);
+		err = err == -ECANCELED || err >= 0 ? 0 : err;
+	}
+	t.drain_until = 0;
+	catch_signals();
 	if (!json_output)
 		tty_setup();
 	while (!stop && !err) {
-		__u64 end = mono_now_ns() + interval_ms * 1000000ULL;
+		__u64 end = mono_now_ns() + interval_ns;
 		json_t *doc;
 
 		while (!stop && mono_now_ns() < end) {
@@ -490,11 +554,12 @@ static int top_run(struct verb *v)
 			break;
 		doc = top_json(&t, limit, (now->taken_ns - before->taken_ns) / 1e9, now, before);
 		if (json_output) {
-			json_print(doc);
+			json_print_short(doc, json_pretty);
 		} else {
-			top_draw(doc, limit);
+			top_draw(doc, limit, first);
 			json_decref(doc);
 		}
+		first = false;
 		memcpy(before, now, sizeof(*now));
 		names_load(&p, &t.names);
 	}
@@ -514,11 +579,13 @@ out_free:
 
 const struct cmd cmd_top = {
 	.name = "top",
-	.args = "[-n N] [--interval S]",
+	.args = "[-n N] [--interval INTERVAL]",
 	.summary = "top dropped sources, live",
 	.help = "A live view of the N (default 20) source addresses dropped most, with\n"
-		"their rule and reason, refreshed every S seconds (default 1); q or\n"
-		"Ctrl-C quits. With -j, one JSON snapshot per interval instead.\n"
+		"their rule and reason, refreshed every INTERVAL (seconds, or a duration\n"
+		"such as 500ms or 2s; default 1s); q or Ctrl-C quits. Only drop and ban\n"
+		"verdicts count, from the moment top starts. With -j, one JSON snapshot\n"
+		"per interval instead; not on a terminal, plain text blocks, no escapes.\n"
 		"Rates come from the sampled events, weighted by their sampling.",
 	.max_args = 0,
 	.opts = (const struct cmd_opt[]){ { "n", 'n', true }, { "interval", 0, true }, {} },

@@ -8,20 +8,25 @@
 #include "cmd.h"
 #include "exporter.h"
 #include "log.h"
+#include "output.h"
 #include "pins.h"
 
 #define STR_(x) #x
 #define STR(x) STR_(x)
 #define EXPORTER_USAGE                                                                       \
-	"Usage: sluice exporter [--listen ADDR:PORT] [--collect SECONDS] [--web-config FILE]\n"
+	"Usage: sluice exporter [--listen [HOST]:PORT] [--collect INTERVAL] [--web-config FILE]\n"
 
 static const char exporter_help[] =
 	EXPORTER_USAGE
 	"\n"
 	"Serves the counters, list and map fill and the policy of the pinned maps\n"
-	"as Prometheus metrics on http://ADDR:PORT/metrics (default " EXPORTER_LISTEN ";\n"
-	"[::1]:PORT for IPv6). Every SECONDS (default " STR(EXPORTER_COLLECT_SEC) ", 0: never)\n"
-	"it deletes expired list entries and bans. It never changes the policy.\n"
+	"as Prometheus metrics on http://HOST:PORT/metrics, and a page linking them\n"
+	"on /. --listen (default " EXPORTER_LISTEN ") takes an IPv4 address, [IPV6],\n"
+	"a host name (its first address) or nothing (:PORT, every address).\n"
+	"\n"
+	"--collect INTERVAL: every INTERVAL (default " STR(EXPORTER_COLLECT_SEC) "s; 0: never) it\n"
+	"deletes expired list entries and bans. INTERVAL is seconds (10) or a duration\n"
+	"(10s, 1m, 1h30m) from 1s to 1d. It never changes the policy.\n"
 	"Runs until SIGTERM or SIGINT.\n"
 	"\n"
 	"--web-config FILE, in the format of the Prometheus exporter toolkit, turns on\n"
@@ -49,10 +54,9 @@ int cmd_exporter(int argc, char **argv)
 	struct exporter_config cfg = {
 		.listen = EXPORTER_LISTEN,
 		.pin_path = pin_path,
-		.collect_sec = EXPORTER_COLLECT_SEC,
+		.collect_ns = EXPORTER_COLLECT_SEC * 1000000000ULL,
 	};
 	const char *web_path = NULL;
-	unsigned long long n;
 	struct web_config web;
 	char msg[512];
 	int c, err;
@@ -65,12 +69,11 @@ int cmd_exporter(int argc, char **argv)
 			break;
 		case 'c':
 			if (!strcmp(optarg, "0")) {
-				cfg.collect_sec = 0;
-			} else if (parse_count(optarg, 86400, &n)) {
-				cfg.collect_sec = n;
-			} else {
-				pr_warn("exporter: --collect: expected whole seconds from 0 to 86400, "
-					"got \"%s\"",
+				cfg.collect_ns = 0;
+			} else if (parse_interval(optarg, 1000000000ULL, 86400000000000ULL,
+						  &cfg.collect_ns)) {
+				pr_warn("exporter: --collect: expected 0, seconds or a duration (units " INTERVAL_UNITS
+					") from 1s to 1d, got \"%s\"",
 					optarg);
 				return EXIT_USAGE;
 			}

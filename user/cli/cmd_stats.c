@@ -4,9 +4,10 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
+#include <time.h>
 #include "cmd.h"
 #include "log.h"
+#include "output.h"
 #include "policy.h"
 #include "stats.h"
 
@@ -53,13 +54,14 @@ static void print_stats(json_t *doc)
 	}
 }
 
-static unsigned long long watch_sec; /* --watch, 0 without */
+static __u64 watch_ns; /* --watch, 0 without */
 
 static int stats_check(struct verb *v)
 {
-	watch_sec = 0;
-	if (v->opt[0] && !parse_count(v->opt[0], 86400, &watch_sec)) {
-		pr_warn("stats: --watch: expected whole seconds from 1 to 86400, got \"%s\"",
+	watch_ns = 0;
+	if (v->opt[0] && parse_interval(v->opt[0], 100000000ULL, 86400000000000ULL, &watch_ns)) {
+		pr_warn("stats: --watch: expected seconds or a duration (units " INTERVAL_UNITS
+			") from 100ms to 1d, got \"%s\"",
 			v->opt[0]);
 		return EXIT_USAGE;
 	}
@@ -69,7 +71,7 @@ static int stats_check(struct verb *v)
 static int stats_run(struct verb *v)
 {
 	struct stats_snapshot *snap = NULL, *prev = NULL;
-	unsigned long long interval = watch_sec;
+	__u64 interval = watch_ns;
 	struct pins *p = &v->p;
 	int err, ret = EXIT_OK;
 
@@ -93,7 +95,7 @@ static int stats_run(struct verb *v)
 		}
 		doc = stats_to_json(p, snap, first ? NULL : prev);
 		if (json_output) {
-			json_print(doc);
+			json_print_short(doc, json_pretty);
 		} else {
 			print_stats(doc);
 			json_decref(doc);
@@ -106,7 +108,10 @@ static int stats_run(struct verb *v)
 			prev = snap;
 			snap = t;
 		}
-		sleep(interval);
+		/* A signal cuts the wait short (EINTR), and the loop then ends. */
+		nanosleep(&(struct timespec){ .tv_sec = interval / 1000000000ULL,
+					      .tv_nsec = interval % 1000000000ULL },
+			  NULL);
 		if (!json_output && !stop)
 			printf("\n");
 	}
@@ -118,11 +123,12 @@ out:
 
 const struct cmd cmd_stats = {
 	.name = "stats",
-	.args = "[--watch SECONDS]",
+	.args = "[--watch INTERVAL]",
 	.summary = "counters by interface and rule",
 	.help = "Packets and bytes per interface by verdict (pass, drop, monitor, ban),\n"
-		"drops by reason, and per rule. --watch repeats every SECONDS with rates,\n"
-		"until interrupted; with -j, one JSON document a line.",
+		"drops by reason, and per rule. --watch repeats every INTERVAL with rates,\n"
+		"until interrupted; with -j, one JSON document a line, rates rounded to\n"
+		"3 decimals. INTERVAL is seconds (2) or a duration (2s, 500ms, 1m).",
 	.max_args = 0,
 	.pins = CMD_PINS_READ,
 	.opts = (const struct cmd_opt[]){ { "watch", 0, true }, {} },

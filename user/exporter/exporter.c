@@ -324,25 +324,45 @@ static int listen_socket(const char *addr)
 {
 	struct sockaddr_storage ss;
 	socklen_t len;
-	int fd, one = 1;
+	int fd, one = 1, v6only = 1, err;
+	bool any;
 
-	if (http_parse_listen(addr, &ss, &len)) {
-		pr_warn("exporter: --listen: expected IPV4:PORT or [IPV6]:PORT, got \"%s\"", addr);
+	err = http_parse_listen(addr, &ss, &len, &any);
+	if (err == -ENXIO) {
+		pr_warn("exporter: --listen: cannot resolve the host of \"%s\"", addr);
+		return err;
+	}
+	if (err) {
+		pr_warn("exporter: --listen: expected IPV4:PORT, [IPV6]:PORT, HOST:PORT or :PORT, "
+			"got \"%s\"",
+			addr);
 		return -EINVAL;
 	}
 	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 && any && errno == EAFNOSUPPORT) {
+		/* A kernel without IPv6: every address is every IPv4 address. */
+		struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+		__be16 port = ((struct sockaddr_in6 *)&ss)->sin6_port;
+
+		memset(&ss, 0, sizeof(ss));
+		sin->sin_family = AF_INET;
+		sin->sin_port = port;
+		len = sizeof(*sin);
+		fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	}
 	/*
 	 * [::]:PORT means IPv6 alone, on every host whatever its net.ipv6.bindv6only, so
 	 * an IPv4 listener on the same port can coexist; if that cannot be set, binding
-	 * would silently take IPv4 too, so it is an error. SO_REUSEADDR only spares a
-	 * restart the TIME_WAIT of the last run's connections: worth a try, no more.
+	 * would silently take IPv4 too, so it is an error. :PORT is the opposite: both
+	 * families on one socket. SO_REUSEADDR only spares a restart the TIME_WAIT of the
+	 * last run's connections: worth a try, no more.
 	 */
 	if (fd >= 0) {
 		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		v6only = !any;
 		if (ss.ss_family == AF_INET6 &&
-		    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one))) {
-			int err = -errno;
-
+		    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof(v6only))) {
+			err = -errno;
 			pr_warn("exporter: listen on %s: set IPV6_V6ONLY: %s", addr,
 				strerror(-err));
 			close(fd);
@@ -350,8 +370,7 @@ static int listen_socket(const char *addr)
 		}
 	}
 	if (fd < 0 || bind(fd, (struct sockaddr *)&ss, len) || listen(fd, 64)) {
-		int err = -errno;
-
+		err = -errno;
 		pr_warn("exporter: listen on %s: %s", addr, strerror(-err));
 		if (fd >= 0)
 			close(fd);
@@ -415,7 +434,7 @@ int exporter_run(const struct exporter_config *cfg)
 	fd = -1; /* the server's now, closed by http_stop() */
 	pr_info("exporter: serving %s://%s/metrics%s", tls ? "https" : "http", cfg->listen,
 		cfg->web && cfg->web->nusers ? " with basic auth" : "");
-	run_until_stopped(&e, &stop_sigs, cfg->collect_sec * 1000000000ULL);
+	run_until_stopped(&e, &stop_sigs, cfg->collect_ns);
 out:
 	http_stop(server);
 	if (fd >= 0)

@@ -3,6 +3,7 @@
 #ifndef SLUICE_EXPORTER_H
 #define SLUICE_EXPORTER_H
 
+#include <linux/types.h>
 #include "webconfig.h"
 
 #define EXPORTER_LISTEN "127.0.0.1:9741"
@@ -20,9 +21,9 @@
 #define EXPORTER_TIMEOUT_SEC 3
 
 struct exporter_config {
-	const char *listen; /* IPV4:PORT or [IPV6]:PORT */
+	const char *listen; /* IPV4:PORT, [IPV6]:PORT, HOST:PORT or :PORT */
 	const char *pin_path;
-	unsigned int collect_sec; /* delete expired entries this often; 0: never */
+	__u64 collect_ns; /* delete expired entries this often; 0: never */
 	/* TLS and basic auth; NULL or empty: plain HTTP, no auth. Must outlive the call. */
 	struct web_config *web;
 };

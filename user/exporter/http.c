@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <microhttpd.h>
 #include <zlib.h>
@@ -93,6 +94,21 @@ static enum MHD_Result reply_unauthorized(struct MHD_Connection *conn)
 	return ret;
 }
 
+/* What / answers: a page that says where the metrics are, as other exporters have. */
+static const char index_page[] =
+	"<!DOCTYPE html>\n"
+	"<html><head><meta charset=\"utf-8\"><title>sluice exporter</title></head>\n"
+	"<body><h1>sluice exporter</h1>\n"
+	"<p><a href=\"/metrics\">Metrics</a></p></body></html>\n";
+
+static enum MHD_Result reply_index(struct MHD_Connection *conn, const char *method)
+{
+	if (strcmp(method, MHD_HTTP_METHOD_GET) && strcmp(method, MHD_HTTP_METHOD_HEAD))
+		return reply_text(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "405 method not allowed\n",
+				  "GET, HEAD");
+	return reply(conn, text_response(index_page), MHD_HTTP_OK, "text/html; charset=utf-8");
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
 				  const char *method, const char *version, const char *upload_data,
 				  size_t *upload_data_size, void **req_cls)
@@ -117,6 +133,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	/* Before anything else, as the exporter toolkit does: no URL answers without it. */
 	if (!authorized(s, conn))
 		return reply_unauthorized(conn);
+	if (!strcmp(url, "/"))
+		return reply_index(conn, method);
 	if (strcmp(url, "/metrics"))
 		return reply_text(conn, MHD_HTTP_NOT_FOUND, "404 page not found\n", NULL);
 	if (strcmp(method, MHD_HTTP_METHOD_GET) && strcmp(method, MHD_HTTP_METHOD_HEAD))
@@ -299,15 +317,41 @@ int http_gzip(const void *in, size_t in_len, void **out, size_t *out_len)
 	return 0;
 }
 
-int http_parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *len)
+/* A host name as --listen takes one: letters, digits, '-' and '.', not all digits and dots. */
+static bool is_host_name(const char *h)
 {
-	char host[INET6_ADDRSTRLEN];
+	return h[strspn(h, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.")] ==
+		       '\0' &&
+	       h[strspn(h, "0123456789.")] != '\0';
+}
+
+/* The first address getaddrinfo() gives for NAME, in *SS; -ENXIO if there is none. */
+static int resolve(const char *name, unsigned long port, struct sockaddr_storage *ss,
+		   socklen_t *len)
+{
+	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM };
+	struct addrinfo *res;
+
+	if (getaddrinfo(name, NULL, &hints, &res))
+		return -ENXIO;
+	memcpy(ss, res->ai_addr, res->ai_addrlen);
+	*len = res->ai_addrlen;
+	freeaddrinfo(res);
+	/* sin_port and sin6_port sit at the same offset. */
+	((struct sockaddr_in *)ss)->sin_port = htons(port);
+	return 0;
+}
+
+int http_parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *len, bool *any)
+{
+	char host[256];
 	const char *colon, *host_start = s;
 	size_t host_len;
 	unsigned long port;
 	char *end;
 
 	memset(ss, 0, sizeof(*ss));
+	*any = false;
 	if (*s == '[') {
 		const char *close = strchr(s, ']');
 
@@ -316,13 +360,15 @@ int http_parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *len
 		host_start = s + 1;
 		host_len = close - host_start;
 		colon = close + 1;
+		if (!host_len)
+			return -EINVAL;
 	} else {
 		colon = strrchr(s, ':');
 		if (!colon || strchr(s, ':') != colon)
 			return -EINVAL; /* no port, or an IPv6 address without brackets */
 		host_len = colon - s;
 	}
-	if (!host_len || host_len >= sizeof(host) || colon[1] < '0' || colon[1] > '9')
+	if (host_len >= sizeof(host) || colon[1] < '0' || colon[1] > '9')
 		return -EINVAL;
 	errno = 0;
 	port = strtoul(colon + 1, &end, 10);
@@ -330,22 +376,27 @@ int http_parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *len
 		return -EINVAL;
 	memcpy(host, host_start, host_len);
 	host[host_len] = '\0';
-	if (*s == '[') {
+	if (*s == '[' || !host_len) {
 		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
 
-		if (inet_pton(AF_INET6, host, &sin6->sin6_addr) != 1)
+		/* No host, as in node_exporter's :9100: every address, IPv6 and IPv4. */
+		if (!host_len)
+			*any = true;
+		else if (inet_pton(AF_INET6, host, &sin6->sin6_addr) != 1)
 			return -EINVAL;
 		sin6->sin6_family = AF_INET6;
 		sin6->sin6_port = htons(port);
 		*len = sizeof(*sin6);
-	} else {
+	} else if (inet_pton(AF_INET, host, &((struct sockaddr_in *)ss)->sin_addr) == 1) {
 		struct sockaddr_in *sin = (struct sockaddr_in *)ss;
 
-		if (inet_pton(AF_INET, host, &sin->sin_addr) != 1)
-			return -EINVAL;
 		sin->sin_family = AF_INET;
 		sin->sin_port = htons(port);
 		*len = sizeof(*sin);
+	} else if (is_host_name(host)) {
+		return resolve(host, port, ss, len);
+	} else {
+		return -EINVAL;
 	}
 	return 0;
 }

@@ -41,9 +41,11 @@ bool http_accepts_gzip(const char *accept_encoding);
 int http_gzip(const void *in, size_t in_len, void **out, size_t *out_len);
 
 /*
- * Parses --listen: IPV4:PORT or [IPV6]:PORT, addresses as literals. -EINVAL on
- * anything else, including port 0.
+ * Parses --listen: IPV4:PORT, [IPV6]:PORT, HOST:PORT (a host name, resolved to its first
+ * address) or :PORT (every address: *ANY is set and *SS is [::]:PORT, to be bound
+ * dual-stack). -EINVAL on anything else, including port 0; -ENXIO for a host name that
+ * does not resolve.
  */
-int http_parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *len);
+int http_parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *len, bool *any);
 
 #endif /* SLUICE_HTTP_H */
