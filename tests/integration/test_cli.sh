@@ -69,10 +69,10 @@ json_usage() {
 }
 json_usage "block add (missing argument)" -j block add
 expect_eq "-j block add: the error says what is missing and the usage" "$(jq -r .error "$TMP/out")" \
-	"block add: missing arguments; usage: sluice block add PREFIX [ttl DURATION] [comment TEXT]"
+	"block add: missing arguments; usage: sluice block add [--set NAME] PREFIX [ttl DURATION] [comment TEXT] [set NAME]"
 json_usage "block list --bogus (option after the verb)" block list -j --bogus
 expect_eq "-j block list --bogus: the error names the option" "$(jq -r .error "$TMP/out")" \
-	"block list: unknown option or missing argument '--bogus'; usage: sluice block list"
+	"block list: unknown option or missing argument '--bogus'; usage: sluice block list [--set NAME]"
 json_usage "block (no verb)" -j block
 json_usage "no object" -j
 json_usage "restore (no file)" -j restore
