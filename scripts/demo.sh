@@ -3,7 +3,8 @@
 # The sluice demo: two network namespaces joined by a veth pair, sluice on the
 # server side with an example policy, a real HTTP server, and three clients:
 # a well-behaved one, a greedy one over its limit, and one from a blocklisted network.
-# Everything it creates is removed on exit, Ctrl-C included.
+# Everything it creates is removed on exit, Ctrl-C included: the namespaces, the pins,
+# and every process it started (those still in a namespace are ended before it goes).
 set -u
 BUILD=${BUILD:-build}
 SLUICE="$(cd "$(dirname "$0")/.." && pwd)/$BUILD/sluice"
@@ -18,15 +19,36 @@ if [ "$(id -u)" -ne 0 ]; then
 	exit 1
 fi
 
+# Ends every process still in namespace $1 and waits for it: deleting a namespace does not,
+# and a server left in it lives on, unreachable (the HTTP server once did).
+end_processes_in() {
+	local pids pid
+	pids=$(ip netns pids "$1" 2>/dev/null)
+	[ -n "$pids" ] || return 0
+	# shellcheck disable=SC2086 # one word per pid
+	kill $pids 2>/dev/null
+	for pid in $pids; do
+		# A process that ignores SIGTERM gets SIGKILL after about two seconds.
+		for _ in $(seq 20); do
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill -KILL "$pid" 2>/dev/null
+	done
+}
+
 remove_namespaces() {
 	nsenter --net=/run/netns/$SRV "$SLUICE" --pin-path $PIN detach veth-srv 2>/dev/null
+	end_processes_in $SRV
+	end_processes_in $CLI
 	ip netns del $SRV 2>/dev/null
 	ip netns del $CLI 2>/dev/null
 	rm -rf $PIN
 }
 
 cleanup() {
-	[ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null
+	trap '' INT TERM # a second Ctrl-C does not cut the cleanup short
+	[ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
 	remove_namespaces
 	rm -rf "$WWW"
 }
@@ -55,7 +77,10 @@ echo "server 192.0.2.1 (namespace $SRV); clients 192.0.2.10, 192.0.2.20, 203.0.1
 
 say "An HTTP server on 192.0.2.1:80"
 echo "hello from behind sluice" >"$WWW/index.html"
-in_srv python3 -m http.server 80 --bind 192.0.2.1 --directory "$WWW" >/dev/null 2>&1 &
+# nsenter execs python, so $! is the server itself (through the in_srv function it was a
+# subshell, and killing that left the server running).
+nsenter --net=/run/netns/$SRV python3 -m http.server 80 --bind 192.0.2.1 --directory "$WWW" \
+	>/dev/null 2>&1 &
 server_pid=$!
 for _ in $(seq 50); do
 	in_cli curl -s -o /dev/null --max-time 1 --interface 192.0.2.10 http://192.0.2.1/ && break

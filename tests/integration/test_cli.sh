@@ -95,5 +95,45 @@ expect_eq "status: the limited sources' slots are live" "$(slots sluice_slots | 
 expect_eq "two bans" "$(sl -j ban list | jq length)" 2
 expect_eq "ban flush -j counts what it lifted" "$(sl -j ban flush | jq -c .)" '{"lifted":2}'
 expect_eq "no ban left" "$(sl -j ban list | jq length)" 0
-check "detach, -v after the verb" sl detach "$SRV_IF" -v
+
+# A prefix of several verbs is refused, every candidate named; an exact name still wins.
+expect_exit "'st' (status or stats) is ambiguous" 2 sl st
+expect_eq "... naming every candidate" "$(cat "$TMP/err")" "sluice: 'st' is ambiguous: status, stats"
+expect_exit "'s' names three" 2 sl s
+expect_eq "... all three" "$(cat "$TMP/err")" "sluice: 's' is ambiguous: status, sets, stats"
+expect_exit "'block a' (add, not allow: within the object) is one verb" 0 sl block a 198.51.100.7
+expect_exit "-j: the ambiguity is a JSON error" 2 sl -j st
+expect_eq "... on stdout" "$(jq -r .error "$TMP/out")" "'st' is ambiguous: status, stats"
+expect_exit "'statu' is status alone" 0 sl statu
+
+# -V under -j is JSON, before or after -V.
+expect_eq "-j -V is JSON" "$("$SLUICE" -j -V | jq -c 'keys')" '["layout_version","version"]'
+expect_eq "-V -j too" "$("$SLUICE" -V -j | jq -r .layout_version)" \
+	"$(sed -n 's/^#define SLUICE_LAYOUT_VERSION \([0-9]*\).*/\1/p' "$(dirname "$0")/../../include/sluice.h")"
+
+# "--" ends the options everywhere, and a rule name cannot begin with '-'.
+expect_exit "a rule named -x is refused" 2 sl rule add -- -x tcp dport 1 action pass
+grep -q 'expected a NAME of letters, digits, _ . or - (at most 31), got "-x"' "$TMP/err" &&
+	ok "... as a name" || not_ok "... as a name: $(cat "$TMP/err")"
+expect_exit "rule del -- -x: not an option, no such rule" 1 sl rule del -- -x
+expect_exit "-- before the object" 0 sl -- status
+expect_exit "block del -- PREFIX" 0 sl block del -- 198.51.100.7
+expect_exit "after --, -v is the verb's (status takes no argument)" 2 sl status -- -v
+
+# Plurals: one ban, not "1 bans".
+check "a rule that bans on the first datagram" sl rule add one udp dport 5354 limit src/32 rate 1/h burst 1 action ban 1h
+udp_send "$CLI_IP" "$SRV_IP" 5354 2
+bans() { [ "$(sl -j ban list | jq length)" = "$1" ]; }
+check "the ban is there" wait_until 5 bans 1
+expect_exit "ban flush -v" 0 sl ban flush -v
+expect_eq "... says 1 ban" "$(cat "$TMP/err")" "sluice: ban flush: removed 1 ban"
+
+# The last detach says what it removed: the policy, the lists, the bans, the counters.
+udp_send "$CLI_IP" "$SRV_IP" 5354 2
+check "a ban again" wait_until 5 bans 1
+nrules=$(sl -j rule list | jq length)
+nentries=$(($(sl -j block list | jq length) + $(sl -j allow list | jq length)))
+expect_exit "detach, -v after the verb" 0 sl detach "$SRV_IF" -v
+expect_eq "the last detach names what it removed" "$(grep -v '^sluice: collected' "$TMP/err")" \
+	"sluice: detach: $SRV_IF was the last interface: removed the policy ($nrules rules), the lists ($nentries entries), 1 ban and the counters"
 finish

@@ -2,7 +2,9 @@
 # SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 # Concurrency: two controllers restoring different policies while a third adds and deletes
 # a block entry serialise, every command succeeds and one whole policy is left; dump -j,
-# stats -j and status -j, run all the while, always show one whole policy.
+# stats -j and status -j, run all the while, always show one whole policy. A writer that
+# finds the lock held says who holds it, and --wait bounds its wait; a nested pin path is
+# refused.
 # CONCURRENCY_SECONDS sets how long they all run (default 8).
 . "$(dirname "$0")/lib.sh"
 require_root
@@ -120,5 +122,41 @@ p1 | p2) ok "afterwards the dump is one whole policy ($final)" ;;
 esac
 want=$([ "$final" = p1 ] && echo "$digest1" || echo "$digest2")
 expect_eq "status names the same policy" "$(sl -j status | jq -r .policy.digest)" "$want"
+
+# The lock says who holds it, and --wait bounds the wait. A stand-in controller holds it.
+mkfifo "$TMP/hold"
+python3 -c 'import fcntl, os, sys
+fd = os.open(sys.argv[1], os.O_RDONLY)
+fcntl.flock(fd, fcntl.LOCK_EX)
+open(sys.argv[2], "w").close()
+sys.stdin.read()' "$PIN" "$TMP/locked" <"$TMP/hold" &
+holder=$!
+bg_pids+=("$holder")
+exec 8>"$TMP/hold" # the holder lives until this closes
+check "a stand-in holds the lock" wait_until 5 test -e "$TMP/locked"
+expect_exit "--wait 0.3 with the lock held: exit 1" 1 sl block add 192.0.2.77 --wait 0.3
+expect_eq "... said while waiting, and when it gave up" "$(cat "$TMP/err")" \
+	"sluice: waiting for another sluice (pid $holder) to release $PIN...
+sluice: block add: $PIN still locked by another sluice (pid $holder) after --wait 0.3 s; nothing was changed"
+expect_eq "... and nothing changed" "$(sl -j block list | jq '[.[] | select(.prefix == "192.0.2.77/32")] | length')" 0
+expect_exit "a reader does not wait" 0 sl --wait 0 status
+sl block add 192.0.2.77 >"$TMP/waiter.out" 2>"$TMP/waiter.err" &
+waiter=$!
+bg_pids+=("$waiter")
+check "without --wait, a writer says it waits" wait_until 5 grep -q "waiting for another sluice (pid $holder)" "$TMP/waiter.err"
+kill -0 "$waiter" 2>/dev/null && ok "... and waits" || not_ok "... and waits"
+exec 8>&- # the stand-in lets go
+wait "$waiter"
+expect_eq "... then goes ahead" "$?" 0
+expect_eq "... and the entry is there" "$(sl -j block list | jq '[.[] | select(.prefix == "192.0.2.77/32")] | length')" 1
+expect_exit "--wait takes seconds" 2 sl --wait soon status
+expect_eq "... and says so" "$(cat "$TMP/err")" 'sluice: --wait: expected SECONDS, a number from 0, got "soon"'
+
+# A pin path inside another instance's pin directory is refused.
+expect_exit "a nested pin path is refused" 2 in_srv "$SLUICE" --pin-path "$PIN/inner" attach "$SRV_IF"
+expect_eq "... naming the instance it is inside" "$(cat "$TMP/err")" \
+	"sluice: pin path $PIN/inner: inside $PIN, the pin directory of another instance"
+expect_eq "... and nothing created there" "$([ -e "$PIN/inner" ] && echo there)" ""
+
 check "detach" sl detach "$SRV_IF"
 finish

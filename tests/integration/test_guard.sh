@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 # The rollback guard of restore --confirm-within: it fails closed when it cannot start,
 # confirm stops it through a pidfd and never signals a PID a stale file names, and its
-# messages are JSON under -j.
+# messages are JSON under -j. While it waits, status shows when it rolls back and to
+# what, and edits made in the window are warned about; its log has readable times.
 . "$(dirname "$0")/lib.sh"
 require_root
 setup_netns || { not_ok "set up namespaces"; finish; }
@@ -53,8 +54,31 @@ expect_eq "restore --confirm-within -j: a JSON object" "$(jq -c . "$TMP/restore.
 	'{"restored":true,"confirm_within":"1m","confirm_within_sec":60,"removed_rules":0,"removed_list_entries":1}'
 expect_eq "the new policy is live, awaiting confirmation" "$(blocks)" "198.51.100.0/24"
 pidf=$(guard_file pid)
-guard=$(cat "$pidf" 2>/dev/null)
+guard=$(cut -d' ' -f1 "$pidf" 2>/dev/null)
 alive "$guard" && ok "the guard runs, its pid in $pidf" || not_ok "the guard runs (pid '$guard')"
+
+# While it waits, status shows when it rolls back, and to what.
+rb=$(sl -j status | jq -c .rollback)
+expect_eq "status -j: the rollback point, the guard" "$(jq -c '[.restores, .guard_pid, .guard_running]' <<<"$rb")" \
+	"[\"$(guard_file rollback)\",$guard,true]"
+left=$(jq -r .seconds_left <<<"$rb")
+[ "$left" -gt 50 ] && [ "$left" -le 60 ] && ok "status -j: the deadline is 60 s out ($left s left)" ||
+	not_ok "status -j: the deadline is 60 s out ($rb)"
+expect_eq "status -j: the deadline readable, in UTC" \
+	"$(jq -r .deadline_utc <<<"$rb")" "$(date -u -d "@$(jq -r .deadline <<<"$rb")" '+%Y-%m-%d %H:%M:%S UTC')"
+expect_eq "status: one line says it" "$(sl status | grep '^rollback' | sed 's/(in [0-9]* s)/(in N s)/')" \
+	"rollback pending: at $(jq -r .deadline_utc <<<"$rb") (in N s) the policy goes back to $(guard_file rollback) unless 'sluice confirm' runs first (guard pid $guard)"
+
+# An edit in the window is warned about: the rollback will undo it.
+warning="a rollback is pending (restore --confirm-within): at $(jq -r .deadline_utc <<<"$rb") it puts $(guard_file rollback) back and undoes this change, unless 'sluice confirm' runs first"
+expect_exit "block add in the window" 0 sl block add 203.0.113.9
+expect_eq "... warns that the rollback undoes it" "$(cat "$TMP/err")" "sluice: block add: $warning"
+expect_exit "rule add in the window, -j" 0 sl -j rule add w tcp dport 8080 action pass
+expect_eq "... warns on stderr, stdout stays JSON-clean" "$(cat "$TMP/err")|$(cat "$TMP/out")" \
+	"sluice: rule add: $warning|"
+expect_exit "rule del in the window" 0 sl rule del w
+expect_eq "... warns too" "$(cat "$TMP/err")" "sluice: rule del: $warning"
+check "block del in the window" sl block del 203.0.113.9
 
 # confirm stops the guard.
 expect_eq "confirm -j: a JSON object" "$(sl -j confirm | jq -c .)" '{"confirmed":true}'
@@ -65,7 +89,7 @@ expect_eq "confirmed: the new policy stays, no guard files" "$(blocks) [$(guard_
 # A guard killed outright leaves its pid file; its PID may since name another process.
 check "restore --confirm-within again" sl restore --confirm-within 60s "$TMP/newer.conf"
 pidf=$(guard_file pid)
-guard=$(cat "$pidf")
+guard=$(cut -d' ' -f1 "$pidf")
 kill -KILL "$guard"
 gone "$guard" && ok "guard killed" || not_ok "guard killed"
 sleep 600 &
@@ -78,5 +102,17 @@ alive "$victim" && ok "the process the stale file names is not signalled" ||
 	not_ok "the process the stale file names is not signalled"
 expect_eq "the stale pid file is gone" "$([ -e "$pidf" ] && echo there)" ""
 expect_eq "confirmed: the newer policy stays" "$(blocks)" "203.0.113.0/24"
+expect_eq "confirmed: status shows no rollback" "$(sl -j status | jq -c .rollback)" null
+expect_exit "an edit with no rollback pending" 0 sl block add 203.0.113.9
+expect_eq "... warns of nothing" "$(cat "$TMP/err")" ""
+check "block del" sl block del 203.0.113.9
+
+# Not confirmed in time: the guard rolls back, and its log line has a readable time.
+check "restore --confirm-within 1s" sl restore --confirm-within 1s "$TMP/new.conf"
+logf=${pidf%.pid}.log
+rolled_back() { [ "$(blocks)" = "203.0.113.0/24" ] && [ -z "$(guard_file rollback)" ]; }
+check "the guard rolled back after 1 s" wait_until 10 rolled_back
+check "its log line has a readable UTC time and the pin path" \
+	grep -qE "^20[0-9]{2}-[01][0-9]-[0-3][0-9] [0-2][0-9]:[0-5][0-9]:[0-5][0-9] UTC: $PIN: not confirmed in time: rolled back to the previous policy\$" "$logf"
 check "detach" sl detach "$SRV_IF"
 finish

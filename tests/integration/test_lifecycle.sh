@@ -1,6 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
-# attach, status, detach, and the error paths around them.
+# attach, status, detach, and the error paths around them; the man page's FILES against
+# a live pin directory.
 . "$(dirname "$0")/lib.sh"
 require_root
 setup_netns || { not_ok "set up namespaces"; finish; }
@@ -19,6 +20,19 @@ expect_eq "status -j names the interface" \
 	"$(sl -j status | jq -r '.interfaces[0].name + " " + .interfaces[0].mode')" "$SRV_IF native"
 expect_eq "status -j shows it linked" "$(sl -j status | jq -r '.interfaces[0].linked')" true
 expect_eq "pinned link exists" "$(ls "$PIN" | grep -c '^link_')" 1
+
+# The man page matches the tree: its FILES lists every map pinned, and nothing else
+# (sluice_allow and sluice_block are named there as not pinned); its -V example has
+# the layout version.
+MAN="$(dirname "$0")/../../doc/sluice.8"
+man_maps=$(sed -n '/^\.SH FILES/,/^\.SH /p' "$MAN" | grep -o 'sluice_[a-z]*' |
+	grep -vxE 'sluice_(allow|block)' | sort -u | tr '\n' ' ')
+expect_eq "the man page's FILES lists the maps pinned" "$man_maps" \
+	"$(ls "$PIN" | grep '^sluice_' | sort | tr '\n' ' ')"
+layout=$("$SLUICE" -j -V | jq -r .layout_version)
+expect_eq "the layout version in status is -V's" "$(sl -j status | jq -r .layout_version)" "$layout"
+grep -qF "(layout version $layout)" "$MAN" && ok "the man page's -V example has layout version $layout" ||
+	not_ok "the man page's -V example has layout version $layout: $(grep -F '(layout version' "$MAN")"
 expect_eq "ip link shows the program" \
 	"$(in_srv ip -j link show "$SRV_IF" | jq -r '.[0].xdp.prog.id')" \
 	"$(sl -j status | jq -r '.interfaces[0].prog_id')"
@@ -59,7 +73,9 @@ expect_exit "detach as nobody fails" 1 in_srv setpriv --reuid=65534 --regid=6553
 	not_ok "one line of error as nobody: $(cat "$TMP/err")"
 expect_eq "still attached after the refused detach" "$(sl -j status | jq -r '.interfaces | length')" 1
 
-check "detach" sl detach "$SRV_IF"
+expect_exit "detach" 0 sl detach "$SRV_IF"
+expect_eq "the last detach says what it removed" "$(cat "$TMP/err")" \
+	"sluice: detach: $SRV_IF was the last interface: removed the policy (0 rules), the lists (0 entries), 0 bans and the counters"
 [ ! -e "$PIN" ] && ok "last detach removes the pins" || not_ok "last detach removes the pins"
 expect_eq "no XDP program left" "$(in_srv ip -j link show "$SRV_IF" | jq -r '.[0].xdp')" null
 expect_exit "detach again exits 1" 1 sl detach "$SRV_IF"
@@ -68,6 +84,11 @@ check "attach skb mode" sl attach "$SRV_IF" --mode skb
 expect_eq "status reports skb" "$(sl -j status | jq -r '.interfaces[0].mode')" skb
 check "attach the client side too (second interface)" sl attach lo
 expect_eq "two interfaces share the pins" "$(sl -j status | jq -r '.interfaces | length')" 2
-check "detach lo" sl detach lo
-check "detach the rest" sl detach "$SRV_IF"
+expect_exit "detach lo" 0 sl detach lo
+expect_eq "... not the last: it says nothing" "$(cat "$TMP/err")" ""
+check "a rule" sl rule add r tcp dport 22 action pass
+check "a block entry" sl block add 192.0.2.0/24
+expect_exit "detach the rest" 0 sl detach "$SRV_IF"
+expect_eq "... the last: one rule, one entry" "$(cat "$TMP/err")" \
+	"sluice: detach: $SRV_IF was the last interface: removed the policy (1 rule), the lists (1 entry), 0 bans and the counters"
 finish

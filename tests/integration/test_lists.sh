@@ -75,5 +75,49 @@ printf '# FireHOL netset\n198.51.100.0/24\n2001:db8::/32\n' | gzip | sl block im
 expect_eq "FireHOL netset from stdin" "$(sl -j block list | jq length)" 259
 check "block flush" sl block flush
 check "reachable after flush" reach "$CLI_IP"
+
+# Host bits: an error by default, masked with --mask as ipset does.
+printf '198.51.100.7/24\n203.0.113.0/24\n2001:db8::1/32\n' >"$TMP/host.txt"
+expect_exit "import of a prefix with host bits set exits 2" 2 sl block import "$TMP/host.txt"
+grep -q 'host bits set (did you mean 198.51.100.0/24?)' "$TMP/err" && ok "... saying so" ||
+	not_ok "... saying so: $(cat "$TMP/err")"
+expect_exit "import --mask takes them masked" 0 sl block import --mask "$TMP/host.txt"
+expect_eq "... as their prefixes" "$(sl -j block list | jq -c '[.[].prefix] | sort')" \
+	'["198.51.100.0/24","2001:db8::/32","203.0.113.0/24"]'
+expect_exit "--mask keeps a bad address an error" 2 sl block import --mask - <<<"198.51.100.300/24"
+sl block flush
+
+# The summary counts distinct prefixes: a feed that repeats one (or gives it again with
+# host bits, masked) adds it once.
+printf '198.51.100.0/24\n198.51.100.0/24\n198.51.100.9/24\n203.0.113.1\n' >"$TMP/dups.txt"
+expect_exit "import with repeats" 0 sl block import --mask "$TMP/dups.txt"
+expect_eq "... counts distinct prefixes and the repeats" "$(sed 's/ in [0-9.]* s / in T s /' "$TMP/out")" \
+	"block import: 2 prefixes in T s (2 were listed again)"
+expect_eq "... -j: imported is distinct prefixes" \
+	"$(sl -j block import --mask "$TMP/dups.txt" | jq -c '[.imported, .duplicates]')" '[2,2]'
+expect_eq "... as many as listed" "$(sl -j block list | jq length)" 2
+expect_exit "one prefix: singular" 0 sl block import - <<<"203.0.113.1"
+expect_eq "... 1 prefix" "$(sed 's/ in [0-9.]* s$/ in T s/' "$TMP/out")" "block import: 1 prefix in T s"
+
+# del --exist: deleting what is not listed is done, not an error.
+expect_exit "del of a prefix not listed exits 1" 1 sl block del 192.0.2.99
+expect_eq "... saying so" "$(cat "$TMP/err")" "sluice: block del: 192.0.2.99: not listed"
+expect_exit "del --exist of a prefix not listed exits 0" 0 sl block del --exist 192.0.2.99
+expect_eq "... silently" "$(cat "$TMP/err")" ""
+expect_exit "del --exist of a listed prefix removes it" 0 sl block del 203.0.113.1 --exist
+expect_eq "... gone" "$(sl -j block list | jq -c '[.[].prefix] | index("203.0.113.1/32")')" null
+check "block flush" sl block flush
+check "detach" sl detach "$SRV_IF"
+
+# "list full" names the capacity and the option that sets it.
+check "attach with room for 4 entries" sl attach "$SRV_IF" --list-entries 4
+for i in 1 2 3 4; do sl block add "192.0.2.$i" || not_ok "block add 192.0.2.$i"; done
+expect_exit "a fifth entry: list full, exit 1" 1 sl block add 192.0.2.5
+expect_eq "... naming the capacity" "$(cat "$TMP/err")" \
+	"sluice: block add: 192.0.2.5: list full: 4 entries, see attach --list-entries"
+printf '198.51.100.%d\n' 1 2 3 4 5 6 >"$TMP/six.txt"
+expect_exit "an import past the capacity: exit 1" 1 sl block import "$TMP/six.txt"
+expect_eq "... naming it too" "$(cat "$TMP/err")" \
+	"sluice: block import: $TMP/six.txt: list full: 4 entries, see attach --list-entries; nothing was changed"
 check "detach" sl detach "$SRV_IF"
 finish

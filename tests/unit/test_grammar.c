@@ -727,6 +727,9 @@ static void test_rule_bad(void **state)
 		  "192.0.2.1/24: host bits set (did you mean 192.0.2.0/24?)" },
 		{ "rule add bad!name", 2,
 		  "rule: expected a NAME of letters, digits, _ . or - (at most 31), got \"bad!name\"" },
+		/* A leading '-' would read as an option on the command line. */
+		{ "rule add -web tcp", 2,
+		  "rule: expected a NAME of letters, digits, _ . or - (at most 31), got \"-web\"" },
 		{ "rule add ABCDEFGHIJKLMNOPQRSTUVWXYZ012345", 2,
 		  "rule: expected a NAME of letters, digits, _ . or - (at most 31), got "
 		  "\"ABCDEFGHIJKLMNOPQRSTUVWXYZ012345\"" },
@@ -964,6 +967,8 @@ static void test_list_item(void **state)
 		{ "block add 1.2.3.4 set", 3, "set: expected a set NAME, got the end of the line" },
 		{ "block add 1.2.3.4 set bad/name", 4,
 		  "set: expected a NAME of letters, digits, _ . or - (at most 31), got \"bad/name\"" },
+		{ "block add 1.2.3.4 set -feed", 4,
+		  "set: expected a NAME of letters, digits, _ . or - (at most 31), got \"-feed\"" },
 		{ "block add 1.2.3.4 expires 1h", 3,
 		  "expected ttl DURATION, comment TEXT or set NAME after the prefix, got \"expires\"" },
 	};

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "cmd.h"
+#include "guard.h"
 #include "log.h"
 #include "output.h"
 #include "policy.h"
@@ -166,6 +167,7 @@ int cmd_dispatch(const char *prefix, const struct cmd *const *cmds, int argc, ch
 	const struct cmd *found = NULL;
 	char sub[64];
 	size_t len;
+	int nfound = 0;
 
 	if (argc < 1) {
 		char verbs[256];
@@ -186,14 +188,29 @@ int cmd_dispatch(const char *prefix, const struct cmd *const *cmds, int argc, ch
 			continue;
 		if (strlen((*c)->name) == len) {
 			found = *c; /* an exact name beats prefixes of longer ones */
+			nfound = 1;
 			break;
 		}
-		if (found) {
-			pr_warn("%s%s'%s' is ambiguous: %s or %s", object ? object : "",
-				object ? ": " : "", argv[0], found->name, (*c)->name);
-			return EXIT_USAGE;
-		}
-		found = *c;
+		if (!found)
+			found = *c;
+		nfound++;
+	}
+	/*
+	 * A prefix of several verbs (`st`: status, stats) is refused with every candidate
+	 * named, rather than resolved by table order: a guess could run a writing verb.
+	 */
+	if (nfound > 1) {
+		char names[256];
+		size_t n = 0;
+
+		names[0] = '\0';
+		for (const struct cmd *const *c = cmds; *c && n < sizeof(names); c++)
+			if (!strncmp((*c)->name, argv[0], len))
+				n += snprintf(names + n, sizeof(names) - n, "%s%s", n ? ", " : "",
+					      (*c)->name);
+		pr_warn("%s%s'%s' is ambiguous: %s", object ? object : "", object ? ": " : "",
+			argv[0], names);
+		return EXIT_USAGE;
 	}
 	if (!found) {
 		pr_warn("%s%sunknown command '%s'; try '%s help'", object ? object : "",
@@ -219,6 +236,22 @@ int cmd_dispatch(const char *prefix, const struct cmd *const *cmds, int argc, ch
 		return EXIT_OK;
 	}
 	return cmd_dispatch(sub, found->verbs, argc - 1, argv + 1, found->data);
+}
+
+void cmd_notice(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("sluice: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+const char *plural(long long n, const char *one, const char *many)
+{
+	return n == 1 ? one : many;
 }
 
 int cmd_bad_option(const char *verb, char **argv, void (*usage)(FILE *out))
@@ -277,15 +310,42 @@ int cmd_open_pins(const char *what, struct pins *p, bool write)
 		return EXIT_RUNTIME;
 	case -EPROTO:
 		return EXIT_RUNTIME; /* already explained */
+	case -ETIMEDOUT: {
+		int holder = pins_lock_holder(pin_path);
+
+		if (holder > 0)
+			pr_warn("%s: %s still locked by another sluice (pid %d) after --wait %g s; "
+				"nothing was changed",
+				what, pin_path, holder, pins_lock_wait);
+		else
+			pr_warn("%s: %s still locked by another sluice after --wait %g s; nothing "
+				"was changed",
+				what, pin_path, pins_lock_wait);
+		return EXIT_RUNTIME;
+	}
 	default:
 		pr_warn("%s: open %s: %s", what, pin_path, strerror(-err));
 		return EXIT_RUNTIME;
 	}
 	if (write) {
+		struct guard_pending g;
 		long n = collect_expired(p);
 
 		if (n > 0)
-			pr_info("collected %ld expired entries", n);
+			pr_info("collected %ld expired %s", n, plural(n, "entry", "entries"));
+		/*
+		 * The rollback puts the whole saved policy back, lists included; a detach
+		 * is not undone by it (the interface stays detached), so it is not warned.
+		 */
+		if (strcmp(what, "detach") && guard_pending(&g) && g.pid > 0) {
+			char when[40];
+
+			guard_format_time(g.deadline, when, sizeof(when));
+			cmd_notice("%s: a rollback is pending (restore --confirm-within): at %s it "
+				   "puts %s back and undoes this change, unless 'sluice confirm' "
+				   "runs first",
+				   what, when, g.rollback);
+		}
 	}
 	return EXIT_OK;
 }

@@ -86,6 +86,15 @@ bool cmd_is_help(const char *arg);
  */
 int cmd_usage_error(const char *usage, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/*
+ * A warning that is not an error: one line on stderr, with -j too (stdout keeps its one
+ * document, and pr_warn there would print it as a JSON error).
+ */
+void cmd_notice(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* ONE when N is 1, else MANY: "1 rule", "2 rules". */
+const char *plural(long long n, const char *one, const char *many);
+
 /* Prints a JSON document on stdout (compact, or indented with -p) and frees it. */
 void json_print(json_t *doc);
 

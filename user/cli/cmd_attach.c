@@ -6,6 +6,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -13,6 +14,7 @@
 #include "attach.h"
 #include "bans.h"
 #include "cmd.h"
+#include "guard.h"
 #include "lists.h"
 #include "log.h"
 #include "policy.h"
@@ -72,8 +74,10 @@ static int attach_run(struct verb *v)
 	/* The first attach creates the pins, so it locks the directory rather than open them. */
 	err = pins_prepare_dir(pin_path);
 	if (err)
-		return EXIT_RUNTIME;
+		return err == -EINVAL ? EXIT_USAGE : EXIT_RUNTIME; /* -EINVAL: a nested path */
 	err = pins_lock(&p, pin_path);
+	if (err == -ETIMEDOUT)
+		return cmd_open_pins("attach", &p, true); /* it says so, with the holder */
 	if (err) {
 		pr_warn("attach: lock %s: %s", pin_path, strerror(-err));
 		return EXIT_RUNTIME;
@@ -119,17 +123,60 @@ const struct cmd cmd_attach = {
 	.run = attach_run,
 };
 
+/* What the last detach is about to remove: counted before, said after. */
+struct instance_content {
+	long rules, entries, bans;
+};
+
+static void instance_content(const struct pins *p, struct instance_content *c)
+{
+	struct sluice_state state = {};
+	struct sluice_policy *pol = malloc(sizeof(*pol));
+	__u32 zero = 0, slot;
+	long n;
+
+	*c = (struct instance_content){};
+	if (pol && !bpf_map_lookup_elem(p->fds[PIN_STATE], &zero, &state)) {
+		slot = SLUICE_ACTIVE_POLICY(state.active);
+		if (!bpf_map_lookup_elem(p->fds[PIN_POLICY], &slot, pol))
+			c->rules = pol->nrules;
+	}
+	free(pol);
+	for (int kind = LIST_ALLOW; kind <= LIST_BLOCK; kind++) {
+		n = lists_count(p, kind);
+		c->entries += n > 0 ? n : 0;
+	}
+	n = map_count_entries(p->fds[PIN_BANS]); /* expired ones were collected on open */
+	c->bans = n > 0 ? n : 0;
+}
+
+/*
+ * The last detach takes the policy, lists, bans and counters with it. It goes ahead
+ * (the service saves the state before it stops), but says what went, so an operator
+ * who meant to detach one of several interfaces sees what happened.
+ */
 static int detach_run(struct verb *v)
 {
-	return exit_code_for(detach_iface(&v->p, v->argv[0]));
+	struct instance_content c;
+	int err;
+
+	instance_content(&v->p, &c);
+	err = detach_iface(&v->p, v->argv[0]);
+	if (!err && access(v->p.dir, F_OK) && errno == ENOENT)
+		cmd_notice("detach: %s was the last interface: removed the policy (%ld %s), the "
+			   "lists (%ld %s), %ld %s and the counters",
+			   v->argv[0], c.rules, plural(c.rules, "rule", "rules"), c.entries,
+			   plural(c.entries, "entry", "entries"), c.bans, plural(c.bans, "ban", "bans"));
+	return exit_code_for(err);
 }
 
 const struct cmd cmd_detach = {
 	.name = "detach",
 	.args = "IFACE",
 	.summary = "detach from IFACE",
-	.help = "Detaches sluice from IFACE; the last detach removes the pinned maps, lists and "
-		"bans.",
+	.help = "Detaches sluice from IFACE. The last interface's detach removes the pinned\n"
+		"maps: the policy, lists, bans and counters go, and it says so in one line\n"
+		"(save them first with `sluice dump`).",
 	.min_args = 1,
 	.max_args = 1,
 	.pins = CMD_PINS_WRITE,
@@ -342,6 +389,24 @@ static void status_ban_filter(const struct pins *p, json_t *doc)
 					      (json_int_t)f.bits_needed, "bans", (json_int_t)f.bans));
 }
 
+/* A restore --confirm-within that awaits confirmation: when it rolls back, and to what. */
+static void status_rollback(json_t *doc)
+{
+	struct guard_pending g;
+	char when[40];
+
+	if (!guard_pending(&g))
+		return;
+	guard_format_time(g.deadline, when, sizeof(when));
+	json_object_set_new(doc, "rollback",
+			    json_pack("{s:s,s:I,s:s,s:I,s:i,s:b}", "restores", g.rollback,
+				      "deadline", (json_int_t)g.deadline, "deadline_utc", when,
+				      "seconds_left",
+				      (json_int_t)(g.deadline > time(NULL) ? g.deadline - time(NULL) :
+									     0),
+				      "guard_pid", g.pid, "guard_running", g.pid > 0));
+}
+
 /* The status document; NULL, with the failure reported, if the state cannot be read. */
 static json_t *status_doc(struct pins *p)
 {
@@ -416,6 +481,7 @@ static json_t *status_doc(struct pins *p)
 				  (json_int_t)usage.tier.promoted, "displaced",
 				  (json_int_t)usage.tier.displaced));
 	status_ban_filter(p, doc);
+	status_rollback(doc);
 	free(pol);
 	free(text);
 	return doc;
@@ -479,6 +545,19 @@ static void status_print(json_t *doc)
 		       json_integer_value(json_object_get(nk, "promoted")),
 		       json_integer_value(json_object_get(nk, "displaced")));
 	}
+	if ((v = json_object_get(doc, "rollback"))) {
+		if (json_is_true(json_object_get(v, "guard_running")))
+			printf("rollback pending: at %s (in %lld s) the policy goes back to %s "
+			       "unless 'sluice confirm' runs first (guard pid %lld)\n",
+			       json_string_value(json_object_get(v, "deadline_utc")),
+			       json_integer_value(json_object_get(v, "seconds_left")),
+			       json_string_value(json_object_get(v, "restores")),
+			       json_integer_value(json_object_get(v, "guard_pid")));
+		else
+			printf("rollback point %s kept, but no guard runs to restore it "
+			       "('sluice confirm' removes it)\n",
+			       json_string_value(json_object_get(v, "restores")));
+	}
 	if ((v = json_object_get(doc, "ban_filter")))
 		printf("ban filter %lld / %lld bits set; %lld live bans need %lld\n",
 		       json_integer_value(json_object_get(v, "bits_set")),
@@ -508,7 +587,8 @@ const struct cmd cmd_status = {
 	.summary = "interfaces, policy, map fill",
 	.help = "Shows attached interfaces and their mode, the policy digest and size, and each\n"
 		"map's fill level against its capacity: entries, or for the limiter's arrays the\n"
-		"live slots and keys, and for the filters the bits set.",
+		"live slots and keys, and for the filters the bits set; and while a restore\n"
+		"--confirm-within awaits confirmation, when it rolls back and to what.",
 	.max_args = 0,
 	.pins = CMD_PINS_READ,
 	.run = status_run,

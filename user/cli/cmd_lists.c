@@ -170,6 +170,20 @@ static int guard_blocks(const char *verb, const struct pins *p, const struct lis
 	return err;
 }
 
+/* "list full: N entries, see attach --list-entries": what ENOSPC means to the operator. */
+static const char *list_full(const struct pins *p, char *buf, size_t len)
+{
+	struct sluice_state state = {};
+	__u32 zero = 0;
+
+	if (bpf_map_lookup_elem(p->fds[PIN_STATE], &zero, &state) || !state.list_capacity)
+		snprintf(buf, len, "list full, see attach --list-entries");
+	else
+		snprintf(buf, len, "list full: %u %s, see attach --list-entries",
+			 state.list_capacity, plural(state.list_capacity, "entry", "entries"));
+	return buf;
+}
+
 /* What the checks parsed, before the pins open. */
 static struct list_item item_in;
 static struct prefix prefix_in;
@@ -232,13 +246,15 @@ static int list_add_check(struct verb *v)
 static int list_add_run(struct verb *v)
 {
 	int err = guard_blocks(v->name, &v->p, &item_in, 1);
+	char full[96];
 
 	if (err)
 		return exit_code_for(err);
 	err = lists_add(&v->p, &item_in);
-	if (err)
-		pr_warn("%s: %s: %s%s", v->name, v->argv[0], strerror(-err),
-			err == -ENOSPC || err == -E2BIG ? " (list full)" : "");
+	if (err == -ENOSPC || err == -E2BIG)
+		pr_warn("%s: %s: %s", v->name, v->argv[0], list_full(&v->p, full, sizeof(full)));
+	else if (err)
+		pr_warn("%s: %s: %s", v->name, v->argv[0], strerror(-err));
 	return exit_code_for(err);
 }
 
@@ -261,6 +277,9 @@ static int list_del_run(struct verb *v)
 	const char *set = v->opt[0];
 	int err = lists_del(&v->p, v->data, &prefix_in, set);
 
+	/* --exist, as ipset's: the prefix is to be absent, and it is. */
+	if (err == -ENOENT && v->opt[1])
+		return EXIT_OK;
 	if (err == -ENOENT && set)
 		pr_warn("%s: %s: not listed in set %s", v->name, v->argv[0], set);
 	else if (err == -ENOENT)
@@ -326,7 +345,7 @@ static int list_flush_run(struct verb *v)
 		pr_warn("%s: %s", v->name, strerror(-n));
 		return EXIT_RUNTIME;
 	}
-	pr_info("%s: removed %ld entries", v->name, n);
+	pr_info("%s: removed %ld %s", v->name, n, plural(n, "entry", "entries"));
 	return EXIT_OK;
 }
 
@@ -349,6 +368,37 @@ static int list_import_check(struct verb *v)
 	return set_option(v, 2, &import_set);
 }
 
+static int prefix_cmp(const void *a, const void *b)
+{
+	const struct prefix *x = a, *y = b;
+
+	if (x->family != y->family)
+		return x->family < y->family ? -1 : 1;
+	if (x->plen != y->plen)
+		return x->plen < y->plen ? -1 : 1;
+	return memcmp(x->addr, y->addr, sizeof(x->addr));
+}
+
+/*
+ * The prefixes DOC lists once each: a feed may repeat one (or give one twice with its
+ * host bits masked), and the list holds it once. All of them if memory runs short.
+ */
+static size_t distinct_prefixes(const struct policy_doc *doc)
+{
+	struct prefix *v = malloc(doc->nitems * sizeof(*v) + 1);
+	size_t n = doc->nitems ? 1 : 0;
+
+	if (!v)
+		return doc->nitems;
+	for (size_t i = 0; i < doc->nitems; i++)
+		v[i] = doc->items[i].prefix;
+	qsort(v, doc->nitems, sizeof(*v), prefix_cmp);
+	for (size_t i = 1; i < doc->nitems; i++)
+		n += prefix_cmp(&v[i - 1], &v[i]) != 0;
+	free(v);
+	return n;
+}
+
 /* The pins open only once the feed is read: it may be a slow stdin, and the lock waits. */
 static int list_import_run(struct verb *v)
 {
@@ -356,12 +406,15 @@ static int list_import_run(struct verb *v)
 	struct parse_error perr = {};
 	struct policy_doc doc;
 	struct timespec t0, t1;
-	char buf[512];
+	char buf[512], full[96];
+	size_t distinct;
 	struct pins p;
+	double secs;
 	int err, ret;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	policy_init(&doc);
+	import_mask_host_bits = v->opt[3] != NULL;
 	err = import_list(file, v->data, import_ttl, v->opt[1] ? v->opt[1] : "", &doc, &perr);
 	if (err) {
 		if (err == -EINVAL) {
@@ -385,20 +438,27 @@ static int list_import_run(struct verb *v)
 		return exit_code_for(err);
 	}
 	err = lists_import(&p, doc.items, doc.nitems, v->data, import_set);
+	if (err == -ENOSPC || err == -E2BIG)
+		list_full(&p, full, sizeof(full));
 	pins_close(&p);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	if (err) {
-		pr_warn("%s: %s: %s%s; nothing was changed", verb, file, strerror(-err),
-			err == -ENOSPC || err == -E2BIG ?
-				(import_set[0] && err == -ENOSPC ? " (list full, or no free set)" :
-								   " (list full)") :
-				"");
+	secs = (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
+	distinct = distinct_prefixes(&doc);
+	if (err == -ENOSPC || err == -E2BIG) {
+		pr_warn("%s: %s: %s%s; nothing was changed", verb, file, full,
+			import_set[0] && err == -ENOSPC ? " (or no free set)" : "");
+	} else if (err) {
+		pr_warn("%s: %s: %s; nothing was changed", verb, file, strerror(-err));
 	} else if (json_output) {
-		json_print(json_pack("{s:I,s:f}", "imported", (json_int_t)doc.nitems, "seconds",
-				     (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9));
+		json_print(json_pack("{s:I,s:I,s:f}", "imported", (json_int_t)distinct, "duplicates",
+				     (json_int_t)(doc.nitems - distinct), "seconds", secs));
+	} else if (doc.nitems > distinct) {
+		printf("%s: %zu %s in %.3f s (%zu %s listed again)\n", verb, distinct,
+		       plural(distinct, "prefix", "prefixes"), secs, doc.nitems - distinct,
+		       plural(doc.nitems - distinct, "was", "were"));
 	} else {
-		printf("%s: %zu prefixes in %.3f s\n", verb, doc.nitems,
-		       (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9);
+		printf("%s: %zu %s in %.3f s\n", verb, distinct, plural(distinct, "prefix", "prefixes"),
+		       secs);
 	}
 	policy_free(&doc);
 	return exit_code_for(err);
@@ -422,14 +482,15 @@ static const struct cmd list_add = {
 
 static const struct cmd list_del = {
 	.name = "del",
-	.args = "PREFIX [--set NAME]",
+	.args = "PREFIX [--set NAME] [--exist]",
 	.summary = "remove",
 	.help = "Removes PREFIX; with --set, only from that set: an entry other sets (or a\n"
-		"hand) list too stays.",
+		"hand) list too stays. A PREFIX not listed is an error (exit 1), or with\n"
+		"--exist, as in ipset, not: the command succeeds with nothing to do.",
 	.min_args = 1,
 	.max_args = 1,
 	.pins = CMD_PINS_WRITE,
-	.opts = set_opt,
+	.opts = (const struct cmd_opt[]){ { "set", 0, true }, { "exist", 0, false }, {} },
 	.check = prefix_check,
 	.run = list_del_run,
 };
@@ -460,19 +521,23 @@ static const struct cmd list_flush = {
 
 static const struct cmd list_import = {
 	.name = "import",
-	.args = "[--ttl DURATION] [--comment TEXT] [--set NAME] FILE|-",
+	.args = "[--ttl DURATION] [--comment TEXT] [--set NAME] [--mask] FILE|-",
 	.summary = "add a feed, or replace a set with it",
 	.help = "Adds every prefix of FILE, read by its content: one address or prefix a line\n"
 		"with # and ; comments (plain, Spamhaus DROP, FireHOL netsets), Spamhaus DROP\n"
 		"JSON, or ipset save output; gzip or not. Without --comment, entries keep a\n"
 		"record's SBL id or ipset comment. All or nothing: a bad line changes nothing.\n"
 		"With --set NAME, FILE replaces the content of set NAME in one switch: entries\n"
-		"that left the feed go, entries by hand and of other sets stay.",
+		"that left the feed go, entries by hand and of other sets stay.\n"
+		"A prefix with host bits set (10.1.2.3/8) is an error, or with --mask, as in\n"
+		"ipset, taken with them cleared (10.0.0.0/8). The summary counts distinct\n"
+		"prefixes, and how many lines listed one again.",
 	.min_args = 1,
 	.max_args = 1,
 	.opts = (const struct cmd_opt[]){ { "ttl", 0, true },
 					  { "comment", 0, true },
 					  { "set", 0, true },
+					  { "mask", 0, false },
 					  {} },
 	.check = list_import_check,
 	.run = list_import_run,
@@ -553,8 +618,9 @@ static int sets_run(struct verb *v)
 						       "imported", (json_int_t)set->entries,
 						       "refreshed", (json_int_t)set->refreshed));
 			else
-				printf("%s %.*s: %ld entries, %llu at the last import, refreshed %s\n",
+				printf("%s %.*s: %ld %s, %llu at the last import, refreshed %s\n",
 				       list, SLUICE_NAME_LEN, set->name, counts[kind].n[bit],
+				       plural(counts[kind].n[bit], "entry", "entries"),
 				       (unsigned long long)set->entries, when);
 		}
 	if (json_output)
@@ -670,21 +736,22 @@ static int ban_flush_run(struct verb *v)
 			err = -errno;
 			ban_key_prefix(&key, &pfx);
 			format_prefix(&pfx, text, sizeof(text));
-			pr_warn("ban flush: %s: %s; %ld bans lifted before it", text, strerror(-err),
-				n);
+			pr_warn("ban flush: %s: %s; %ld %s lifted before it", text, strerror(-err),
+				n, plural(n, "ban", "bans"));
 			break;
 		}
 	}
 	if (!err && errno != ENOENT) { /* the walk itself failed */
 		err = -errno;
-		pr_warn("ban flush: read the bans: %s; %ld bans lifted", strerror(-err), n);
+		pr_warn("ban flush: read the bans: %s; %ld %s lifted", strerror(-err), n,
+			plural(n, "ban", "bans"));
 	}
 	if (err)
 		return EXIT_RUNTIME;
 	if (json_output)
 		json_print(json_pack("{s:I}", "lifted", (json_int_t)n));
 	else
-		pr_info("ban flush: removed %ld bans", n);
+		pr_info("ban flush: removed %ld %s", n, plural(n, "ban", "bans"));
 	return EXIT_OK;
 }
 

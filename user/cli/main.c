@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* sluice OBJECT VERB [ARGS]: the command line, dispatching to the verbs in cmd_*.c. */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "cmd.h"
+#include "log.h"
 #include "output.h"
 #include "pins.h"
 #include "version.h"
@@ -37,6 +39,8 @@ static void usage(FILE *out)
 		"  -v, --verbose        more messages, libbpf's debug output with -vv\n"
 		"  -f, --force          apply a change that would cut off the management path\n"
 		"      --pin-path DIR   pin directory (default " SLUICE_DEFAULT_PIN_PATH ")\n"
+		"      --wait SECONDS   wait at most this long for another sluice's lock\n"
+		"                       (default: as long as it takes; 0: not at all)\n"
 		"  -V, --version        print the version\n"
 		"  -h, --help           this help\n"
 		"Options but -V and -h may also follow the verb and its arguments.\n"
@@ -45,6 +49,34 @@ static void usage(FILE *out)
 	cmd_list_help(out, "sluice", top_cmds);
 	fprintf(out, "\nExit status: 0 ok, 1 runtime failure, 2 usage or input error.\n"
 		     "See sluice(8).\n");
+}
+
+/* --wait SECONDS: a number of seconds, fractions allowed; false on anything else. */
+static bool set_wait(const char *s)
+{
+	char *end;
+	double w;
+
+	if (!s || !*s)
+		return false;
+	errno = 0;
+	w = strtod(s, &end);
+	if (errno || *end || !(w >= 0) || w > 86400 * 365.0) {
+		pr_warn("--wait: expected SECONDS, a number from 0, got \"%s\"", s);
+		return false;
+	}
+	pins_lock_wait = w;
+	return true;
+}
+
+/* Said once when a writer finds the lock held; stderr, so stdout stays one document. */
+static void lock_waiting(const char *dir, int holder)
+{
+	char who[32] = "";
+
+	if (holder > 0)
+		snprintf(who, sizeof(who), " (pid %d)", holder);
+	fprintf(stderr, "sluice: waiting for another sluice%s to release %s...\n", who, dir);
 }
 
 static void more_verbose(void)
@@ -82,6 +114,12 @@ static int take_global_options(int argc, char **argv)
 			pin_path = argv[++i];
 		} else if (!strncmp(a, "--pin-path=", 11)) {
 			pin_path = a + 11;
+		} else if (!strcmp(a, "--wait") && i + 1 < argc) {
+			if (!set_wait(argv[++i]))
+				return -1;
+		} else if (!strncmp(a, "--wait=", 7)) {
+			if (!set_wait(a + 7))
+				return -1;
 		} else {
 			argv[out++] = argv[i];
 		}
@@ -97,9 +135,10 @@ int main(int argc, char **argv)
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "force", no_argument, NULL, 'f' },	{ "pin-path", required_argument, NULL, 'P' },
 		{ "version", no_argument, NULL, 'V' },	{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+		{ "wait", required_argument, NULL, 'W' }, { NULL, 0, NULL, 0 },
 	};
-	int c;
+	bool version = false;
+	int c, n;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	output_setup(); /* before the first message: a bad option is one */
@@ -122,10 +161,13 @@ int main(int argc, char **argv)
 		case 'P':
 			pin_path = optarg;
 			break;
+		case 'W':
+			if (!set_wait(optarg))
+				return EXIT_USAGE;
+			break;
 		case 'V':
-			printf("sluice %s (layout version %d)\n", SLUICE_VERSION,
-			       SLUICE_LAYOUT_VERSION);
-			return EXIT_OK;
+			version = true; /* after the loop: -j may come after it */
+			break;
 		case 'h':
 			usage(stdout);
 			return EXIT_OK;
@@ -133,8 +175,21 @@ int main(int argc, char **argv)
 			return cmd_bad_option("options", argv, usage);
 		}
 	}
-	argc = optind + take_global_options(argc - optind, argv + optind);
+	if (version) {
+		if (json_output)
+			json_print(json_pack("{s:s,s:i}", "version", SLUICE_VERSION, "layout_version",
+					     SLUICE_LAYOUT_VERSION));
+		else
+			printf("sluice %s (layout version %d)\n", SLUICE_VERSION,
+			       SLUICE_LAYOUT_VERSION);
+		return EXIT_OK;
+	}
+	pins_lock_waiting = lock_waiting;
+	n = take_global_options(argc - optind, argv + optind);
 	log_json = json_output;
+	if (n < 0)
+		return EXIT_USAGE;
+	argc = optind + n;
 	if (optind >= argc) {
 		if (json_output) {
 			pr_warn("expected an object; try 'sluice help'");

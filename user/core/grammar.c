@@ -193,7 +193,8 @@ bool valid_name(const char *s)
 {
 	size_t len = strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-");
 
-	return len && !s[len] && len < SLUICE_NAME_LEN;
+	/* A leading '-' would read as an option on the command line (`rule del -x`). */
+	return len && !s[len] && len < SLUICE_NAME_LEN && s[0] != '-';
 }
 
 static __u64 default_burst(const struct rate *r)

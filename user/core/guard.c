@@ -109,17 +109,58 @@ static void stop_guard(void)
 	unlink(path);
 }
 
+void guard_format_time(long long t, char *buf, size_t len)
+{
+	time_t tt = t;
+	struct tm tm;
+
+	if (!gmtime_r(&tt, &tm) || !strftime(buf, len, "%Y-%m-%d %H:%M:%S UTC", &tm))
+		snprintf(buf, len, "%lld", t);
+}
+
+/* The log line is for a person reading the file after the fact: a readable UTC time. */
 static void guard_log(const char *what, const char *detail)
 {
-	char path[256];
+	char path[256], when[40];
 	FILE *log;
 
 	guard_file("log", path, sizeof(path));
 	log = fopen(path, "ae");
 	if (!log)
 		return;
-	fprintf(log, "%ld: not confirmed in time: %s%s\n", (long)time(NULL), what, detail);
+	guard_format_time(time(NULL), when, sizeof(when));
+	fprintf(log, "%s: %s: not confirmed in time: %s%s\n", when, pin_path, what, detail);
 	fclose(log);
+}
+
+int guard_pending(struct guard_pending *g)
+{
+	char path[256], buf[64];
+	int fd, pid = 0;
+	long long deadline = 0;
+	ssize_t n;
+
+	*g = (struct guard_pending){};
+	guard_file("rollback", g->rollback, sizeof(g->rollback));
+	if (access(g->rollback, F_OK))
+		return 0;
+	guard_file("pid", path, sizeof(path));
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	buf[n > 0 ? n : 0] = '\0';
+	if (sscanf(buf, "%d %lld", &pid, &deadline) < 1)
+		pid = 0;
+	/* The pid is the guard's only while it holds the file's lock (see stop_guard). */
+	if (flock(fd, LOCK_SH | LOCK_NB) == 0) {
+		flock(fd, LOCK_UN);
+		pid = 0;
+	}
+	close(fd);
+	g->pid = pid;
+	g->deadline = deadline;
+	return 1;
 }
 
 int guard_roll_back(struct pins *p, struct parse_error *perr)
@@ -180,7 +221,7 @@ int guard_arm(__u64 timeout_ns)
 	struct timespec ts = { .tv_sec = timeout_ns / 1000000000ULL,
 			       .tv_nsec = timeout_ns % 1000000000ULL };
 	const char *fail = getenv("SLUICE_TEST_GUARD_ARM_FAIL");
-	char path[256], pidbuf[24];
+	char path[256], pidbuf[48];
 	int fd, status, ready[2];
 	pid_t pid;
 
@@ -223,7 +264,9 @@ int guard_arm(__u64 timeout_ns)
 	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB))
 		_exit(1);
-	snprintf(pidbuf, sizeof(pidbuf), "%d\n", (int)getpid());
+	/* The pid, then the deadline that status shows. */
+	snprintf(pidbuf, sizeof(pidbuf), "%d %lld\n", (int)getpid(),
+		 (long long)time(NULL) + (long long)((timeout_ns + 999999999ULL) / 1000000000ULL));
 	if (write(fd, pidbuf, strlen(pidbuf)) != (ssize_t)strlen(pidbuf)) {
 		unlink_own(path, fd);
 		_exit(1);

@@ -34,6 +34,22 @@ int guard_roll_back(struct pins *p, struct parse_error *perr);
  */
 int guard_arm(__u64 timeout_ns);
 
+/* A restore --confirm-within that awaits confirmation, as guard_pending reads it. */
+struct guard_pending {
+	char rollback[256]; /* the saved policy the rollback puts back */
+	long long deadline; /* CLOCK_REALTIME seconds of the rollback; 0 if unknown */
+	int pid; /* the guard's; 0 if no guard lives (it was killed: nothing rolls back) */
+};
+
+/*
+ * Is a rollback pending for the pin path? Fills G and returns 1, or 0 if none, without
+ * any lock: for status and for the warnings of edits made in the window.
+ */
+int guard_pending(struct guard_pending *g);
+
+/* Writes T (CLOCK_REALTIME seconds) as "2026-12-06 00:52:10 UTC" into BUF. */
+void guard_format_time(long long t, char *buf, size_t len);
+
 /* Confirms: removes the rollback point and stops the guard. -ENOENT if none waits. */
 int guard_confirm(struct pins *p);
 

@@ -99,13 +99,46 @@ static int record_comment(struct importer *im, const char *s, size_t len, unsign
 	return 0;
 }
 
+bool import_mask_host_bits;
+
+/*
+ * ADDR/LEN with its host bits cleared: the address is parsed alone (a full-length
+ * prefix), then masked to LEN. -EINVAL, with ERR as parse_prefix sets it, if either is bad.
+ */
+static int parse_prefix_masked(const char *s, struct prefix *out, struct parse_error *err)
+{
+	const char *slash = strrchr(s, '/');
+	char addr[64], *end;
+	unsigned long plen;
+	__u32 mask[4];
+	int ret;
+
+	if (!slash || (size_t)(slash - s) >= sizeof(addr))
+		return parse_prefix(s, out, err);
+	memcpy(addr, s, slash - s);
+	addr[slash - s] = '\0';
+	ret = parse_prefix(addr, out, err);
+	if (ret)
+		return ret;
+	errno = 0;
+	plen = strtoul(slash + 1, &end, 10);
+	if (!slash[1] || *end || errno || plen > out->plen)
+		return parse_prefix(s, out, err); /* its message says what is wrong */
+	out->plen = plen;
+	plen128_mask(prefix_plen128(out), mask);
+	for (int i = 0; i < 4; i++)
+		out->addr[i] &= mask[i];
+	return 0;
+}
+
 /* Appends the prefix in WORD, written at COLUMN, with the item's kind, TTL and comment. */
 static int add_prefix(struct importer *im, const char *word, unsigned int column)
 {
 	int ret;
 
 	im->err->column = column;
-	ret = parse_prefix(word, &im->item.prefix, im->err);
+	ret = import_mask_host_bits ? parse_prefix_masked(word, &im->item.prefix, im->err) :
+				      parse_prefix(word, &im->item.prefix, im->err);
 	if (ret)
 		return ret;
 	/* Duplicates stay as listed: the list maps hold each prefix once anyway. */

@@ -25,6 +25,13 @@
  * err->column and err->msg set (err->line 0 for the file as a whole), and DOC is as
  * it was. -errno when the file cannot be read.
  */
+/*
+ * When set (import --mask), a prefix with host bits set (10.1.2.3/8) is taken with them
+ * cleared (10.0.0.0/8), as ipset does; by default it is an error, since a feed that
+ * writes one may mean another prefix.
+ */
+extern bool import_mask_host_bits;
+
 int import_list(const char *path, enum list_kind kind, __u64 ttl_ns, const char *comment,
 		struct policy_doc *doc, struct parse_error *err);
 

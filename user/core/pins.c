@@ -13,6 +13,7 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/sysmacros.h>
 #include <linux/magic.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -72,6 +73,26 @@ int pins_prepare_dir(const char *dir)
 		return -EINVAL;
 	}
 	*slash = '\0';
+	/*
+	 * A pin directory inside another instance's would be removed with it by that
+	 * instance's last detach, and its lock would not keep that one's verbs out.
+	 */
+	for (char *up = parent; is_bpffs(up);) {
+		char state[PATH_MAX + 16];
+
+		snprintf(state, sizeof(state), "%s/%s", up, pin_map_names[PIN_STATE]);
+		if (access(state, F_OK) == 0) {
+			pr_warn("pin path %s: inside %s, the pin directory of another instance", dir,
+				up);
+			return -EINVAL;
+		}
+		slash = strrchr(up, '/');
+		if (!slash || slash == up)
+			break;
+		*slash = '\0';
+	}
+	snprintf(parent, sizeof(parent), "%s", dir);
+	*strrchr(parent, '/') = '\0';
 	if (!is_bpffs(parent)) {
 		if (strcmp(parent, "/sys/fs/bpf") != 0) {
 			pr_warn("pin path %s: %s is not a bpffs mount", dir, parent);
@@ -105,20 +126,82 @@ int pins_prepare_dir(const char *dir)
 	return 0;
 }
 
+double pins_lock_wait = -1;
+void (*pins_lock_waiting)(const char *dir, int holder);
+
+int pins_lock_holder(const char *dir)
+{
+	unsigned int maj, min;
+	unsigned long ino;
+	struct stat st;
+	char line[256];
+	int pid = 0;
+	FILE *f;
+
+	if (stat(dir, &st) || !(f = fopen("/proc/locks", "re")))
+		return 0;
+	/*
+	 * "1: FLOCK  ADVISORY  WRITE 1234 00:2f:5678 0 EOF"; lines of waiters have a "->"
+	 * after the number and are skipped, as they hold nothing.
+	 */
+	while (!pid && fgets(line, sizeof(line), f)) {
+		int holder;
+
+		if (strstr(line, "->") || !strstr(line, "FLOCK"))
+			continue;
+		if (sscanf(line, "%*d: FLOCK %*s %*s %d %x:%x:%lu", &holder, &maj, &min, &ino) == 4 &&
+		    ino == st.st_ino && maj == major(st.st_dev) && min == minor(st.st_dev))
+			pid = holder;
+	}
+	fclose(f);
+	return pid;
+}
+
+/*
+ * Takes the directory's flock. When another controller holds it, says so once (through
+ * pins_lock_waiting) and waits as pins_lock_wait says: forever, or up to that many
+ * seconds, polling, then -ETIMEDOUT. Shared locks (HOW) do not wait: nothing takes them.
+ */
 static int lock_dir(struct pins *p, const char *dir, int how)
 {
+	struct timespec tick = { 0, 20 * 1000000L };
+	double waited = 0;
+	int err;
+
 	snprintf(p->dir, sizeof(p->dir), "%s", dir);
 	p->dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (p->dir_fd < 0)
 		return -errno;
-	if (flock(p->dir_fd, how)) {
-		int err = -errno;
-
+	if (!flock(p->dir_fd, how | LOCK_NB))
+		return 0;
+	err = -errno;
+	if (err == -EWOULDBLOCK) {
+		if (pins_lock_waiting)
+			pins_lock_waiting(dir, pins_lock_holder(dir));
+		err = 0;
+		if (pins_lock_wait < 0) {
+			if (flock(p->dir_fd, how))
+				err = -errno;
+		} else {
+			while (flock(p->dir_fd, how | LOCK_NB)) {
+				if (errno != EWOULDBLOCK) {
+					err = -errno;
+					break;
+				}
+				if (waited >= pins_lock_wait) {
+					err = -ETIMEDOUT;
+					break;
+				}
+				nanosleep(&tick, NULL);
+				waited += 0.02;
+			}
+		}
+	}
+	if (err) {
 		close(p->dir_fd);
 		p->dir_fd = -1;
-		return err;
 	}
-	return 0;
+	return err;
 }
 
 int pins_lock(struct pins *p, const char *dir)
@@ -329,7 +412,8 @@ int pins_clear_leftovers(struct pins *p)
 	int n = unlink_pins(p->dir, "");
 
 	if (n > 0)
-		pr_info("removed %d pins left by an attach that did not finish", n);
+		pr_info("removed %d %s left by an attach that did not finish", n,
+			n == 1 ? "pin" : "pins");
 	return n < 0 ? n : 0;
 }
 

@@ -88,11 +88,27 @@ extern const char *pin_path;
 
 /*
  * Makes sure bpffs is mounted under the pin directory (mounting /sys/fs/bpf when it
- * is not, as ip and xdp-loader do) and creates the directory (0700). -errno.
+ * is not, as ip and xdp-loader do) and creates the directory (0700). A DIR inside
+ * another instance's pin directory is refused, -EINVAL. -errno.
  */
 int pins_prepare_dir(const char *dir);
 
-/* Locks the pin directory exclusively; waits for another controller. -ENOENT if no directory. */
+/*
+ * How long a writer waits for the lock another controller holds: seconds, or < 0 (the
+ * default) for as long as it takes. The CLI's --wait sets it.
+ */
+extern double pins_lock_wait;
+
+/* Called once when a writer finds the lock held, with the holder's pid (0 if unknown). */
+extern void (*pins_lock_waiting)(const char *dir, int holder);
+
+/* The pid holding DIR's flock, from /proc/locks; 0 if none or unknown. */
+int pins_lock_holder(const char *dir);
+
+/*
+ * Locks the pin directory exclusively, waiting for another controller as pins_lock_wait
+ * says. -ENOENT if no directory, -ETIMEDOUT when the wait ran out.
+ */
 int pins_lock(struct pins *p, const char *dir);
 
 /*
