@@ -333,9 +333,9 @@ sl dump >"$TMP/full.after"
 check "the full list lost and gained nothing" diff "$TMP/full.before" "$TMP/full.after"
 printf '192.0.2.1\n192.0.2.2\n' >"$TMP/2.txt"
 expect_exit "import into the full list exits 1" 1 sl block import "$TMP/2.txt"
-grep -q 'full.*nothing was added' "$TMP/err" &&
-	ok "import says the list is full and nothing was added" ||
-	not_ok "import says the list is full and nothing was added"
+grep -q 'full.*nothing was changed' "$TMP/err" &&
+	ok "import says the list is full and nothing was changed" ||
+	not_ok "import says the list is full and nothing was changed"
 {
 	cat "$TMP/lim.conf"
 	for i in $(seq 0 1000); do echo "block add 10.78.$((i / 256)).$((i % 256))"; done
