@@ -6,6 +6,7 @@
 #include <unistd.h>
 #include <time.h>
 #include <bpf/bpf.h>
+#include "bans.h"
 #include "cmd.h"
 #include "import.h"
 #include "lockout.h"
@@ -715,6 +716,11 @@ static int ban_del_run(struct verb *v)
 		err = -errno;
 		pr_warn("ban del: %s: %s", v->argv[0],
 			err == -ENOENT ? "not banned" : strerror(-err));
+	} else {
+		/* Its filter bit is stale now: the next collection checks the filter. */
+		err = ban_filter_note_removed(&v->p);
+		if (err)
+			pr_warn("ban del: note it for the ban filter: %s", strerror(-err));
 	}
 	return exit_code_for(err);
 }
@@ -745,6 +751,12 @@ static int ban_flush_run(struct verb *v)
 		err = -errno;
 		pr_warn("ban flush: read the bans: %s; %ld %s lifted", strerror(-err), n,
 			plural(n, "ban", "bans"));
+	}
+	if (n) {
+		int noted = ban_filter_note_removed(&v->p);
+
+		if (noted)
+			pr_warn("ban flush: note it for the ban filter: %s", strerror(-noted));
 	}
 	if (err)
 		return EXIT_RUNTIME;
