@@ -159,13 +159,13 @@ int pins_lock_holder(const char *dir)
 
 /*
  * Takes the directory's flock. When another controller holds it, says so once (through
- * pins_lock_waiting) and waits as pins_lock_wait says: forever, or up to that many
- * seconds, polling, then -ETIMEDOUT. Shared locks (HOW) do not wait: nothing takes them.
+ * pins_lock_waiting) and waits as pins_lock_wait says: as long as it takes, or up to
+ * that many seconds, polling every 20 ms (flock has no timeout), then -ETIMEDOUT.
  */
 static int lock_dir(struct pins *p, const char *dir, int how)
 {
 	struct timespec tick = { 0, 20 * 1000000L };
-	double waited = 0;
+	__u64 deadline = mono_now_ns() + (pins_lock_wait > 0 ? (__u64)(pins_lock_wait * 1e9) : 0);
 	int err;
 
 	snprintf(p->dir, sizeof(p->dir), "%s", dir);
@@ -188,12 +188,11 @@ static int lock_dir(struct pins *p, const char *dir, int how)
 					err = -errno;
 					break;
 				}
-				if (waited >= pins_lock_wait) {
+				if (mono_now_ns() >= deadline) {
 					err = -ETIMEDOUT;
 					break;
 				}
 				nanosleep(&tick, NULL);
-				waited += 0.02;
 			}
 		}
 	}
