@@ -244,8 +244,9 @@ static int restore_run(struct verb *v)
 			json_print(json_pack("{s:s,s:i,s:I}", "file", file, "rules",
 					     doc.nrules, "list_entries", (json_int_t)doc.nitems));
 		} else {
-			printf("%s: ok, %u rules, %zu list entries\n", file, doc.nrules,
-			       doc.nitems);
+			printf("%s: ok, %u %s, %zu list %s\n", file, doc.nrules,
+			       plural(doc.nrules, "rule", "rules"), doc.nitems,
+			       plural((long long)doc.nitems, "entry", "entries"));
 		}
 		policy_free(&doc);
 		return ret;
@@ -285,7 +286,9 @@ static int restore_run(struct verb *v)
 		removals_print(file, &gone);
 	}
 	if (!ret)
-		pr_info("restored %u rules and %zu list entries in %.3f s", doc.nrules, doc.nitems,
+		pr_info("restored %u %s and %zu list %s in %.3f s", doc.nrules,
+			plural(doc.nrules, "rule", "rules"), doc.nitems,
+			plural((long long)doc.nitems, "entry", "entries"),
 			seconds_since(&t0));
 	pins_close(&p);
 	policy_free(&doc);
@@ -479,8 +482,8 @@ static int rule_put(struct verb *v, struct policy_doc *doc, unsigned int at)
 		pr_warn("%s: %s: the policy already has %d rules", v->name, rule_in.name,
 			SLUICE_MAX_RULES);
 	else if (err == -ERANGE)
-		pr_warn("%s: %s: position %u is past the end (%u rules)", v->name, rule_in.name,
-			at + 1, doc->nrules);
+		pr_warn("%s: %s: position %u is past the end (%u %s)", v->name, rule_in.name,
+			at + 1, doc->nrules, plural(doc->nrules, "rule", "rules"));
 	return err;
 }
 

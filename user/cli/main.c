@@ -15,7 +15,7 @@
 /* Its flags and help are its own, in user/exporter/exporter.c. */
 static const struct cmd exporter_row = {
 	.name = "exporter",
-	.args = "[--listen ADDR:PORT] [--collect SECONDS]",
+	.args = "[--listen [HOST]:PORT] [--collect INTERVAL] [--web-config FILE]",
 	.summary = "serve Prometheus metrics",
 	.main = cmd_exporter,
 };
@@ -198,7 +198,13 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return EXIT_USAGE;
 	}
-	if (cmd_is_help(argv[optind])) {
+	if (cmd_is_help(argv[optind]) && argc - optind >= 2) {
+		/* `sluice help OBJECT` is `sluice OBJECT help`, as ip takes both. */
+		char *object = argv[optind + 1];
+
+		argv[optind + 1] = argv[optind];
+		argv[optind] = object;
+	} else if (cmd_is_help(argv[optind])) {
 		usage(stdout);
 		return EXIT_OK;
 	}
