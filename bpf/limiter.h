@@ -215,9 +215,8 @@ static __always_inline __u64 *probation_promote(struct sluice_probation *line, _
  * the limit's burst, and the key goes on probation with the arrival time it leaves.
  */
 static __always_inline int probation_take(struct sluice_probation *line, __u32 line_idx,
-					  const struct sluice_slot_ref *ref, __u64 now,
-					  __u64 cost, __u64 tolerance,
-					  struct limit_charge *charge,
+					  const struct sluice_slot_ref *ref, __u64 now, __u64 cost,
+					  __u64 tolerance, struct limit_charge *charge,
 					  struct sluice_tier_stats *st)
 {
 	__u32 w = probation_pick(line, now);

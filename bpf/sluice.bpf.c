@@ -108,8 +108,9 @@ __noinline int apply_rule(const struct sluice_rule *r, const struct packet *p, _
 		return 0;
 	d->rule = r->stat_slot;
 	if (r->nlimits == 0) {
-		d->reason = r->action == SLUICE_ACTION_PASS ? SLUICE_REASON_NONE : SLUICE_REASON_ACL;
-		d->verdict = r->action == SLUICE_ACTION_PASS	  ? SLUICE_VERDICT_PASS :
+		d->reason = r->action == SLUICE_ACTION_PASS ? SLUICE_REASON_NONE :
+							      SLUICE_REASON_ACL;
+		d->verdict = r->action == SLUICE_ACTION_PASS	? SLUICE_VERDICT_PASS :
 			     r->action == SLUICE_ACTION_MONITOR ? SLUICE_VERDICT_MONITOR :
 								  SLUICE_VERDICT_DROP;
 		return 0;
@@ -295,7 +296,7 @@ int sluice_xdp(struct xdp_md *ctx)
 		event_emit(pol, &p, &d, ctx->ingress_ifindex, &now);
 	}
 	return d.verdict == SLUICE_VERDICT_DROP || d.verdict == SLUICE_VERDICT_BAN ? XDP_DROP :
-										    XDP_PASS;
+										     XDP_PASS;
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -422,8 +422,7 @@ struct sluice_bucket_key {
 _Static_assert(sizeof(struct sluice_bucket_key) == 24, "sluice_bucket_key layout");
 
 /* Word WORD (0..3, network order) of the mask of a 128-bit-form prefix length. */
-static inline __attribute__((always_inline)) __u32 sluice_prefix_word_mask(__u32 plen,
-									   __u32 word)
+static inline __attribute__((always_inline)) __u32 sluice_prefix_word_mask(__u32 plen, __u32 word)
 {
 	__u32 first = word * 32;
 
@@ -434,8 +433,8 @@ static inline __attribute__((always_inline)) __u32 sluice_prefix_word_mask(__u32
 	return sluice_htonl(0xffffffffU << (32 - (plen - first)));
 }
 
-static inline __attribute__((always_inline)) void sluice_mask_addr(__u32 out[4],
-								  const __u32 in[4], __u32 plen)
+static inline __attribute__((always_inline)) void sluice_mask_addr(__u32 out[4], const __u32 in[4],
+								   __u32 plen)
 {
 	out[0] = in[0] & sluice_prefix_word_mask(plen, 0);
 	out[1] = in[1] & sluice_prefix_word_mask(plen, 1);

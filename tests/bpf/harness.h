@@ -300,7 +300,6 @@ static struct harness H;
 
 #define PROBATION_BYTES (SLUICE_PROBATION_LINES * sizeof(struct sluice_probation))
 
-
 /* Loads the program with pinning off, so the tests never touch /sys/fs/bpf. */
 static inline bool harness_open(void)
 {
@@ -340,7 +339,8 @@ static inline bool harness_open(void)
 						sizeof(struct sluice_list_entry), 65536, &o);
 
 			H.lists[kind][gen] = fd;
-			if (fd < 0 || bpf_map_update_elem(H.pins.fds[PIN_LISTS], &slot, &fd, BPF_ANY)) {
+			if (fd < 0 ||
+			    bpf_map_update_elem(H.pins.fds[PIN_LISTS], &slot, &fd, BPF_ANY)) {
 				tap_diag("list hash: %s", strerror(errno));
 				return false;
 			}
@@ -384,8 +384,8 @@ static inline void harness_close(void)
 			return tap_exit();                                                         \
 	} while (0)
 
-static inline int run_xdp(int prog, const struct frame *f, __u32 len, __u32 repeat,
-			  __u32 *retval, __u32 *duration)
+static inline int run_xdp(int prog, const struct frame *f, __u32 len, __u32 repeat, __u32 *retval,
+			  __u32 *duration)
 {
 	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = f->data, .data_size_in = len,
 		    .repeat = repeat);
@@ -420,9 +420,8 @@ struct snap {
 };
 
 static const char *const verdict_names[] = { "PASS", "DROP", "MONITOR", "BAN" };
-static const char *const reason_names[] = { "NONE",	"ALLOWLIST", "BLOCKLIST",
-					    "BAN",	"RATELIMIT", "ACL",
-					    "MALFORMED", "NONIP",	  "ERROR" };
+static const char *const reason_names[] = { "NONE", "ALLOWLIST", "BLOCKLIST", "BAN",  "RATELIMIT",
+					    "ACL",  "MALFORMED", "NONIP",     "ERROR" };
 
 static inline int snap_read(struct snap *s)
 {
@@ -535,17 +534,20 @@ struct scenario {
 #define POISON_SLOT 63 /* the drop-all rule of the inactive policy slot */
 #define NR SLUICE_NO_RULE
 #define BAN_NS (3600ULL * 1000000000ULL)
+/* clang-format 14 breaks a braced macro body over four lines: */
+/* clang-format off */
 #define W(n_, slot_, verdict_, reason_)                                                            \
 	{ (n_), (slot_), SLUICE_VERDICT_##verdict_, SLUICE_REASON_##reason_ }
 #define R(...) { .on = true, .r = { __VA_ARGS__ } }
 #define R_DST(cidr, ...) { .on = true, .dst = (cidr), .r = { __VA_ARGS__ } }
+/* clang-format on */
 #define PROTO(p) .proto = SLUICE_PROTO_##p
 #define ACT(a) .action = SLUICE_ACTION_##a
 #define DPORT(lo, hi) .dport_lo = (lo), .dport_hi = (hi)
 #define PKTS(rate, burst)                                                                          \
 	.interval = SLUICE_UNITS_PER_SEC / (rate),                                                 \
 	.tolerance = (burst) * (SLUICE_UNITS_PER_SEC / (rate))
-#define BYTES(rate, burst) .byte_rate = (rate), .tolerance = (burst) * SLUICE_UNITS_PER_SEC / (rate)
+#define BYTES(rate, burst) .byte_rate = (rate), .tolerance = (burst)*SLUICE_UNITS_PER_SEC / (rate)
 
 static inline __u64 mono_ns(void)
 {
@@ -644,7 +646,8 @@ static inline int add_entry(struct sluice_policy *pol, __u32 gen, const struct l
 			ls->expiry == LIVE    ? now + BAN_NS :
 						0;
 	struct sluice_lpm_key key = {};
-	struct sluice_list_entry entry = { .expires_ns = expires, .sets = 1ULL << SLUICE_SET_MANUAL };
+	struct sluice_list_entry entry = { .expires_ns = expires,
+					   .sets = 1ULL << SLUICE_SET_MANUAL };
 	struct sluice_ban_key bkey = {};
 	struct sluice_ban ban = { .expires_ns = expires, .stat_slot = NR };
 	enum list_kind kind;

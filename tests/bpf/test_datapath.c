@@ -10,6 +10,8 @@
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
+/* clang-format 14 breaks a braced macro body over four lines: */
+/* clang-format off */
 #define TCP4(...) { .family = 4, .proto = IPPROTO_TCP, __VA_ARGS__ }
 #define UDP4(...) { .family = 4, .proto = IPPROTO_UDP, __VA_ARGS__ }
 #define ICMP4(...) { .family = 4, .proto = IPPROTO_ICMP, __VA_ARGS__ }
@@ -17,6 +19,7 @@
 #define UDP6(...) { .family = 6, .proto = IPPROTO_UDP, __VA_ARGS__ }
 #define ICMP6(...) { .family = 6, .proto = IPPROTO_ICMPV6, __VA_ARGS__ }
 #define ARP() { .family = 0 }
+/* clang-format on */
 
 #define PASS_NONE W(1, NR, PASS, NONE)
 #define NONIP W(1, NR, PASS, NONIP)
@@ -29,8 +32,11 @@
 #define HIT(i) W(1, SLOT(i), PASS, NONE)
 #define LIMITED(n, i) W(n, SLOT(i), DROP, RATELIMIT)
 
+/* clang-format 14 breaks a braced macro body over four lines: */
+/* clang-format off */
 #define L(kind, expiry, cidr) { ENTRY_##kind, expiry, cidr }
 #define STEP(pkt_, n_, ...) { .pkt = pkt_, .n = (n_), .want = { __VA_ARGS__ } }
+/* clang-format on */
 #define ONE(pkt_, want_) .steps = { { .pkt = pkt_, .n = 1, .want = { want_ } } }
 
 /* Every packet class, with no policy and then under a rule of the kind that should match it. */
@@ -47,8 +53,11 @@ static const struct class_case {
 	{ "ipv4 udp", UDP4(.dport = 53), R(PROTO(UDP), DPORT(53, 53), ACT(DROP)), PASS_NONE,
 	  ACL(0) },
 	{ "ipv4 icmp", ICMP4(), R(PROTO(ICMP), ACT(DROP)), PASS_NONE, ACL(0) },
-	{ "ipv4 gre (no l4 header read)", { .family = 4, .proto = IPPROTO_GRE, .len = 60 },
-	  R(.family = SLUICE_FAMILY_IPV4, ACT(DROP)), PASS_NONE, ACL(0) },
+	{ "ipv4 gre (no l4 header read)",
+	  { .family = 4, .proto = IPPROTO_GRE, .len = 60 },
+	  R(.family = SLUICE_FAMILY_IPV4, ACT(DROP)),
+	  PASS_NONE,
+	  ACL(0) },
 	{ "ipv4 udp with ethernet padding", UDP4(.dport = 53, .trailer = 10),
 	  R(PROTO(UDP), DPORT(53, 53), ACT(DROP)), PASS_NONE, ACL(0) },
 	{ "vlan ipv4 udp", UDP4(.vlans = 1, .dport = 53), R(PROTO(UDP), DPORT(53, 53), ACT(DROP)),
@@ -139,28 +148,23 @@ static const struct scenario scenarios[] = {
 	{ "lists are not read unless the policy flags enable them",
 	  .lists = { L(BLOCK, PERMANENT, "198.18.0.0/16") }, .lists_off = true,
 	  ONE(TCP4(), PASS_NONE) },
-	{ "the blocklist comes before rules",
-	  .rules = { R(ACT(PASS)) }, .lists = { L(BLOCK, PERMANENT, "198.18.0.0/15") },
-	  ONE(TCP4(), BLOCKED) },
-	{ "the allowlist beats a drop rule",
-	  .rules = { R(ACT(DROP)) }, .lists = { L(ALLOW, PERMANENT, "198.18.0.0/15") },
-	  ONE(TCP4(), ALLOWED) },
-	{ "a live ban drops its /24 and nothing else",
-	  .lists = { L(BAN, LIVE, "198.18.0.0/24") },
+	{ "the blocklist comes before rules", .rules = { R(ACT(PASS)) },
+	  .lists = { L(BLOCK, PERMANENT, "198.18.0.0/15") }, ONE(TCP4(), BLOCKED) },
+	{ "the allowlist beats a drop rule", .rules = { R(ACT(DROP)) },
+	  .lists = { L(ALLOW, PERMANENT, "198.18.0.0/15") }, ONE(TCP4(), ALLOWED) },
+	{ "a live ban drops its /24 and nothing else", .lists = { L(BAN, LIVE, "198.18.0.0/24") },
 	  .steps = { STEP(TCP4(), 1, BANNED), STEP(UDP4(.src = "198.18.0.250"), 1, BANNED),
 		     STEP(TCP4(.src = "198.18.1.1"), 1, PASS_NONE) } },
 	{ "an expired ban no longer drops", .lists = { L(BAN, EXPIRED, "198.18.0.0/24") },
 	  ONE(TCP4(), PASS_NONE) },
-	{ "a live ipv6 /64 ban",
-	  .lists = { L(BAN, LIVE, "2001:db8::/64") },
+	{ "a live ipv6 /64 ban", .lists = { L(BAN, LIVE, "2001:db8::/64") },
 	  .steps = { STEP(TCP6(.src = "2001:db8::ffff"), 1, BANNED),
 		     STEP(TCP6(.src = "2001:db8:0:1::1"), 1, PASS_NONE) } },
 	{ "the allowlist beats a ban",
 	  .lists = { L(BAN, LIVE, "198.18.0.1/32"), L(ALLOW, PERMANENT, "198.18.0.1/32") },
 	  ONE(TCP4(), ALLOWED) },
-	{ "a ban beats rules",
-	  .rules = { R(ACT(PASS)) }, .lists = { L(BAN, LIVE, "198.18.0.1/32") },
-	  ONE(TCP4(), BANNED) },
+	{ "a ban beats rules", .rules = { R(ACT(PASS)) },
+	  .lists = { L(BAN, LIVE, "198.18.0.1/32") }, ONE(TCP4(), BANNED) },
 	{ "a blocked source with a bad tcp header is blocked, not malformed",
 	  .lists = { L(BLOCK, PERMANENT, "198.18.0.1/32") }, ONE(TCP4(.doff = 4), BLOCKED) },
 	{ "an allowed source with a bad tcp header passes as allowed",
@@ -180,8 +184,7 @@ static const struct scenario scenarios[] = {
 	{ "first match wins, other order",
 	  .rules = { R(PROTO(TCP), ACT(PASS)), R(PROTO(TCP), DPORT(80, 80), ACT(DROP)) },
 	  ONE(TCP4(), HIT(0)) },
-	{ "dport range 1000-2000, tcp and udp",
-	  .rules = { R(DPORT(1000, 2000), ACT(DROP)) },
+	{ "dport range 1000-2000, tcp and udp", .rules = { R(DPORT(1000, 2000), ACT(DROP)) },
 	  .steps = { STEP(TCP4(.dport = 999), 1, PASS_NONE), STEP(TCP4(.dport = 1000), 1, ACL(0)),
 		     STEP(UDP6(.dport = 2000), 1, ACL(0)), STEP(UDP4(.dport = 2001), 1, PASS_NONE),
 		     STEP(ICMP4(), 1, PASS_NONE) } },
@@ -200,20 +203,16 @@ static const struct scenario scenarios[] = {
 	  .steps = { STEP(TCP4(.frag = FRAG_LATER), 1, PASS_NONE),
 		     STEP(UDP6(.frag = FRAG_LATER, .ext = "H"), 1, PASS_NONE),
 		     STEP(UDP6(.frag = FRAG_FIRST), 1, ACL(0)) } },
-	{ "family rule",
-	  .rules = { R(.family = SLUICE_FAMILY_IPV6, ACT(DROP)) },
+	{ "family rule", .rules = { R(.family = SLUICE_FAMILY_IPV6, ACT(DROP)) },
 	  .steps = { STEP(TCP4(), 1, PASS_NONE), STEP(TCP6(), 1, ACL(0)) } },
-	{ "icmp rule matches icmp and icmpv6, not tcp",
-	  .rules = { R(PROTO(ICMP), ACT(DROP)) },
+	{ "icmp rule matches icmp and icmpv6, not tcp", .rules = { R(PROTO(ICMP), ACT(DROP)) },
 	  .steps = { STEP(ICMP4(), 1, ACL(0)), STEP(ICMP6(), 1, ACL(0)),
 		     STEP(TCP4(), 1, PASS_NONE) } },
-	{ "ipv4 dst prefix rule",
-	  .rules = { R_DST("192.0.2.0/24", ACT(DROP)) },
+	{ "ipv4 dst prefix rule", .rules = { R_DST("192.0.2.0/24", ACT(DROP)) },
 	  .steps = { STEP(TCP4(.dst = "192.0.2.77"), 1, ACL(0)),
 		     STEP(TCP4(.dst = "198.51.100.1"), 1, PASS_NONE),
 		     STEP(TCP6(), 1, PASS_NONE) } },
-	{ "ipv6 dst prefix rule",
-	  .rules = { R_DST("fd00::/8", ACT(DROP)) },
+	{ "ipv6 dst prefix rule", .rules = { R_DST("fd00::/8", ACT(DROP)) },
 	  .steps = { STEP(UDP6(.dst = "fd12::1"), 1, ACL(0)),
 		     STEP(UDP6(.dst = "2001:db8::2"), 1, PASS_NONE), STEP(UDP4(), 1, PASS_NONE) } },
 	{ "rules without limits: drop, monitor, pass",
@@ -418,8 +417,7 @@ static void test_malformed(void)
 static void test_truncation(const struct trunc_case *c, __u32 min_len, bool drop, bool blocked)
 {
 	const struct want pass[WANTS_MAX] = { PASS_NONE }, block[WANTS_MAX] = { BLOCKED },
-			  malf[WANTS_MAX] = { MALF_PASS },
-			  malf_drop[WANTS_MAX] = { MALF_DROP };
+			  malf[WANTS_MAX] = { MALF_PASS }, malf_drop[WANTS_MAX] = { MALF_DROP };
 	struct scenario sc = { .malformed_drop = drop };
 	struct frame f;
 	bool ok;
@@ -628,20 +626,22 @@ static void test_fine_clock(void)
 	     !snap_read(&b);
 	if (ok) {
 		run_s = (double)mean_ns * repeat / 1e9;
-		admitted = b.c[sluice_stats_index(0, SLOT(0), SLUICE_VERDICT_PASS,
-						  SLUICE_REASON_NONE)].packets -
-			   a.c[sluice_stats_index(0, SLOT(0), SLUICE_VERDICT_PASS,
-						  SLUICE_REASON_NONE)].packets;
+		admitted =
+			b.c[sluice_stats_index(0, SLOT(0), SLUICE_VERDICT_PASS, SLUICE_REASON_NONE)]
+				.packets -
+			a.c[sluice_stats_index(0, SLOT(0), SLUICE_VERDICT_PASS, SLUICE_REASON_NONE)]
+				.packets;
 		expect = rate * run_s + burst;
 		tap_diag("rate %llu/s burst %llu: admitted %.0f in %.3f s of runs, expected %.0f "
 			 "(%+.2f%%)",
-			 (unsigned long long)rate, (unsigned long long)burst, admitted, run_s, expect,
-			 100.0 * (admitted - expect) / expect);
+			 (unsigned long long)rate, (unsigned long long)burst, admitted, run_s,
+			 expect, 100.0 * (admitted - expect) / expect);
 		/* Offered at least twice the rate, or the test proves nothing. */
 		ok = TAP_EXPECT_EQ("offered above twice the rate", repeat > 2 * rate * run_s, 1) &&
 		     admitted > expect * 0.85 && admitted < expect * 1.05;
 	}
-	tap_result(ok, "a limit with a burst shorter than a clock tick admits its rate (-15%%..+5%%)");
+	tap_result(ok,
+		   "a limit with a burst shorter than a clock tick admits its rate (-15%%..+5%%)");
 }
 
 struct event_capture {
@@ -675,7 +675,8 @@ static void test_early_drop_events(void)
 		  TCP6(.dport = 443, .ext = "H"), SLUICE_REASON_BLOCKLIST },
 	};
 	const struct scenario sc = {
-		.lists = { L(BLOCK, PERMANENT, "198.18.0.0/16"), L(BLOCK, PERMANENT, "2001:db8::/32") },
+		.lists = { L(BLOCK, PERMANENT, "198.18.0.0/16"),
+			   L(BLOCK, PERMANENT, "2001:db8::/32") },
 		.event_ceiling = SLUICE_DEFAULT_EVENT_CEILING,
 		.event_sample = SLUICE_DEFAULT_EVENT_SAMPLE,
 	};
@@ -700,8 +701,8 @@ static void test_early_drop_events(void)
 			continue;
 		}
 		tap_result(retval == XDP_DROP && cap.n == 1 && cap.last.reason == cases[i].reason &&
-				   cap.last.l4proto == cases[i].pkt.proto && cap.last.sport == 40000 &&
-				   cap.last.dport == cases[i].pkt.dport,
+				   cap.last.l4proto == cases[i].pkt.proto &&
+				   cap.last.sport == 40000 && cap.last.dport == cases[i].pkt.dport,
 			   "%s: dropped, its event names protocol %u and ports %u -> %u (got %d "
 			   "events, protocol %u, ports %u -> %u)",
 			   cases[i].desc, cases[i].pkt.proto, 40000, cases[i].pkt.dport, cap.n,
@@ -757,15 +758,19 @@ static const struct bench_case {
 	    .lists = { L(BLOCK, PERMANENT, "203.0.113.0/24") } },
 	  XDP_PASS },
 	{ "blocklisted", { .lists = { L(BLOCK, PERMANENT, "198.18.0.0/15") } }, XDP_DROP },
-	{ "under limit", { .rules = { R(.limits = { { PKTS(1000000000ULL, 10000000ULL) } }) } },
+	{ "under limit",
+	  { .rules = { R(.limits = { { PKTS(1000000000ULL, 10000000ULL) } }) } },
 	  XDP_PASS },
 	{ "over limit", { .rules = { R(ACT(DROP), .limits = { { PKTS(1, 1) } }) } }, XDP_DROP },
 	/* Drop events: the default sampling, and a flood past the per-CPU ceiling. */
-	{ "over limit with events", { .rules = { R(ACT(DROP), .limits = { { PKTS(1, 1) } }) },
-	  .event_ceiling = SLUICE_DEFAULT_EVENT_CEILING, .event_sample = SLUICE_DEFAULT_EVENT_SAMPLE },
+	{ "over limit with events",
+	  { .rules = { R(ACT(DROP), .limits = { { PKTS(1, 1) } }) },
+	    .event_ceiling = SLUICE_DEFAULT_EVENT_CEILING,
+	    .event_sample = SLUICE_DEFAULT_EVENT_SAMPLE },
 	  XDP_DROP },
 	{ "over limit with events past the ceiling",
-	  { .rules = { R(ACT(DROP), .limits = { { PKTS(1, 1) } }) }, .event_ceiling = 1,
+	  { .rules = { R(ACT(DROP), .limits = { { PKTS(1, 1) } }) },
+	    .event_ceiling = 1,
 	    .event_sample = SLUICE_DEFAULT_EVENT_SAMPLE },
 	  XDP_DROP },
 };

@@ -66,30 +66,51 @@ static void rnd_bytes(__u8 *p, __u32 n)
 /* ---- The policy under test ---- */
 
 #define HOUR_UNITS (3600 * SLUICE_UNITS_PER_SEC)
+/* clang-format 14 breaks a braced macro body over four lines: */
+/* clang-format off */
 #define ADMIT(...) { .kind = REF_ADMIT, __VA_ARGS__ }
 #define BURST(n, ...) { .kind = REF_BURST, .burst = (n), __VA_ARGS__ }
+/* clang-format on */
 #define PORTS(lo, hi) .dport_lo = (lo), .dport_hi = (hi)
 #define P(p) .proto = SLUICE_PROTO_##p
 #define A(a) .action = SLUICE_ACTION_##a
 
 static const struct ref_rule rules[] = {
 	/* ssh to a /25: three per source /24, then the /24 is banned */
-	{ .family = 4, P(TCP), PORTS(22, 22), .dst = "192.0.2.128/25", A(BAN),
+	{ .family = 4,
+	  P(TCP),
+	  PORTS(22, 22),
+	  .dst = "192.0.2.128/25",
+	  A(BAN),
 	  .limits = { BURST(3, .prefix4 = 24, .prefix6 = 48) } },
 	/* udp 5000-5100 to an IPv6 /48: two per source /48, then it is banned */
-	{ .family = 6, P(UDP), PORTS(5000, 5100), .dst = "2001:db8:cafe::/48", A(BAN),
+	{ .family = 6,
+	  P(UDP),
+	  PORTS(5000, 5100),
+	  .dst = "2001:db8:cafe::/48",
+	  A(BAN),
 	  .limits = { BURST(2, .prefix4 = 24, .prefix6 = 48) } },
 	/* syn to a /24: one limit admitting all, then three per source /16 and port */
-	{ .family = 4, .syn = true, .dst = "192.0.2.0/24", A(DROP),
+	{ .family = 4,
+	  .syn = true,
+	  .dst = "192.0.2.0/24",
+	  A(DROP),
 	  .limits = { ADMIT(.prefix4 = 32, .prefix6 = 128),
 		      BURST(3, .prefix4 = 16, .prefix6 = 64, .by_dport = 1) } },
 	/* icmp and icmpv6: four per /24 or /64 */
 	{ P(ICMP), A(DROP), .limits = { BURST(4, .prefix4 = 24, .prefix6 = 64) } },
 	/* dns to fd00::/8: three for the whole rule, then monitored */
-	{ .family = 6, P(UDP), PORTS(53, 53), .dst = "fd00::/8", A(MONITOR),
+	{ .family = 6,
+	  P(UDP),
+	  PORTS(53, 53),
+	  .dst = "fd00::/8",
+	  A(MONITOR),
 	  .limits = { BURST(3, .global = 1) } },
 	/* web over IPv4: a byte limit admitting all, then ten per address, dropped (action pass) */
-	{ .family = 4, P(TCP), PORTS(80, 443), A(PASS),
+	{ .family = 4,
+	  P(TCP),
+	  PORTS(80, 443),
+	  A(PASS),
 	  .limits = { { .kind = REF_ADMIT_BYTES, .prefix4 = 32, .prefix6 = 128 },
 		      BURST(10, .prefix4 = 32, .prefix6 = 128) } },
 	{ P(UDP), PORTS(1000, 2000), A(DROP) },
@@ -103,7 +124,9 @@ static const struct ref_rule rules[] = {
 	{ P(TCP), A(MONITOR),
 	  .limits = { ADMIT(.global = 1), BURST(2, .prefix4 = 8, .prefix6 = 32, .by_dport = 1),
 		      BURST(40, .prefix4 = 16, .prefix6 = 48) } },
-	{ .family = 4, P(UDP), A(DROP),
+	{ .family = 4,
+	  P(UDP),
+	  A(DROP),
 	  .limits = { ADMIT(.prefix4 = 20, .prefix6 = 40, .by_dport = 1) } },
 	{ .family = 6, A(PASS) },
 };
@@ -132,8 +155,8 @@ static const struct list_spec lists[] = {
 
 /* Where addresses come from, besides the lists and the rules' destinations. */
 static const char *const extra_prefixes[] = {
-	"203.0.113.0/24", "198.18.0.0/15",  "172.16.0.0/12",   "0.0.0.0/0",
-	"2001:db9::/32",  "fe80::/10",	    "2001:db8:cafe::/48", "::/0",
+	"203.0.113.0/24", "198.18.0.0/15", "172.16.0.0/12",	 "0.0.0.0/0",
+	"2001:db9::/32",  "fe80::/10",	   "2001:db8:cafe::/48", "::/0",
 };
 
 static struct ref_prefix pool[2][64]; /* [IPv6] */
@@ -449,8 +472,8 @@ static void gen_valid(struct frame *f, struct layout *lo, bool ip_only)
 	if (s.proto == IPPROTO_TCP || s.proto == IPPROTO_UDP) {
 		set16(ip + lo->l4, rnd(65536));
 		set16(ip + lo->l4 + 2, rule && rule->dport_hi ?
-						draw_port_in(rule->dport_lo, rule->dport_hi) :
-						draw_port());
+					       draw_port_in(rule->dport_lo, rule->dport_hi) :
+					       draw_port());
 	}
 	flags = chance(75) ? tcp_flag_picks[rnd(ARRAY_SIZE(tcp_flag_picks))] : rnd(256);
 	if (s.proto == IPPROTO_TCP)
@@ -997,8 +1020,7 @@ int main(void)
 	for (size_t i = 0; i < ARRAY_SIZE(families); i++)
 		tap_result(!err && !families[i].disagreements,
 			   "%s: %llu packets, %llu disagreements with the reference",
-			   families[i].name,
-			   (unsigned long long)families[i].packets,
+			   families[i].name, (unsigned long long)families[i].packets,
 			   (unsigned long long)families[i].disagreements);
 	tap_result(!err && tables_ok && !r.disagreements && r.packet >= total,
 		   "%llu packets in %u phases, %.1f s, %.0f packets/s; counters equal to the "

@@ -180,8 +180,7 @@ static void check_sources(const char *step, bool allowlist)
 				 want ? "" : "not ");
 	}
 	tap_result(!wrong && listed > SOURCES / 20 && listed < SOURCES * 19 / 20,
-			  "%s: %d sources, %d listed, %d answered wrong", step, SOURCES, listed,
-			  wrong);
+		   "%s: %d sources, %d listed, %d answered wrong", step, SOURCES, listed, wrong);
 }
 
 static int start(bool allowlist)
@@ -195,7 +194,8 @@ static int start(bool allowlist)
 	for (int i = 0; i < 2 && !ret; i++)
 		ret = bpf_map_update_elem(H.policy, &(__u32){ i }, &pol, BPF_ANY) ? -errno : 0;
 	ret = ret ?: (bpf_map_update_elem(H.state, &zero, &st, BPF_ANY) ? -errno : 0);
-	if (!ret && (lists_flush(&H.pins, LIST_ALLOW, NULL) < 0 || lists_flush(&H.pins, LIST_BLOCK, NULL) < 0))
+	if (!ret && (lists_flush(&H.pins, LIST_ALLOW, NULL) < 0 ||
+		     lists_flush(&H.pins, LIST_BLOCK, NULL) < 0))
 		ret = -EIO;
 	nlisted = 0;
 	if (!ret && allowlist) {
@@ -277,11 +277,11 @@ static void host_records(enum list_kind kind, const char *name, bool allowlist)
 	}
 	ret = lists_import(&H.pins, items, 64, kind, NULL);
 	ret = ret ?: pins_active(&H.pins, &active);
-	tap_result(!ret && (H.pins.filter[sluice_filter_region(kind, SLUICE_ACTIVE_LISTS(active),
-							       1)] &
-			    SLUICE_FILTER_HOSTS),
-		   "%s: 64 /32s of one /24 imported, the list has host records (%s)", name,
-		   strerror(-ret));
+	tap_result(
+		!ret && (H.pins.filter[sluice_filter_region(kind, SLUICE_ACTIVE_LISTS(active), 1)] &
+			 SLUICE_FILTER_HOSTS),
+		"%s: 64 /32s of one /24 imported, the list has host records (%s)", name,
+		strerror(-ret));
 	snprintf(step, sizeof(step), "%s: with a host record", name);
 	check_sources(step, allowlist);
 	for (int i = 0; i < 64 && !ret; i += 3, n++) {
@@ -411,13 +411,14 @@ static void named_sets(enum list_kind kind, const char *name, bool allowlist)
 	/* feed-b: thirty of feed-a's prefixes and thirty of its own. */
 	for (int i = 0; i < 60; i++)
 		b[i] = (struct list_item){ .kind = kind,
-					   .prefix = i < 30 ? a[i * 5 + 1].prefix :
-							      random_prefix(SLUICE_FAMILY_IPV4, 30) };
+					   .prefix =
+						   i < 30 ? a[i * 5 + 1].prefix :
+							    random_prefix(SLUICE_FAMILY_IPV4, 30) };
 	ret = ret ?: lists_import(&H.pins, b, 60, kind, "feed-b");
 	ret = ret ?: sets_read(&H.pins, &sets);
 	bit_b = ret ? ret : set_find(&sets, kind, "feed-b");
-	tap_result(!ret && bit_b > 0 && bit_b != bit_a, "%s: 20 added by hand, feed-b imported (%s)",
-		   name, strerror(-ret));
+	tap_result(!ret && bit_b > 0 && bit_b != bit_a,
+		   "%s: 20 added by hand, feed-b imported (%s)", name, strerror(-ret));
 	if (ret || bit_b <= 0)
 		return;
 	for (int i = 0; i < 60; i++)
@@ -437,8 +438,9 @@ static void named_sets(enum list_kind kind, const char *name, bool allowlist)
 	for (int i = 0; i < 250; i++)
 		set_note(&a2[i].prefix, bit_a, true);
 	n = ret ? ret : count_in_set(kind, bit_a);
-	tap_result(n == model_in_set(bit_a), "%s: feed-a refreshed: %ld entries in it, want %ld (%s)",
-		   name, n, model_in_set(bit_a), strerror(ret < 0 ? -ret : 0));
+	tap_result(n == model_in_set(bit_a),
+		   "%s: feed-a refreshed: %ld entries in it, want %ld (%s)", name, n,
+		   model_in_set(bit_a), strerror(ret < 0 ? -ret : 0));
 	snprintf(step, sizeof(step), "%s: after feed-a's refresh", name);
 	check_sources(step, allowlist);
 
@@ -543,9 +545,9 @@ int main(void)
 	HARNESS_OPEN_OR_SKIP("list index tests");
 	/* lists_import copies the policy text too: the controller's own map, made here. */
 	H.pins.fds[PIN_TEXT] = bpf_map_create(BPF_MAP_TYPE_ARRAY, "sluice_text", 4,
-					 sizeof(struct sluice_text), 2, NULL);
+					      sizeof(struct sluice_text), 2, NULL);
 	H.pins.fds[PIN_SETS] = bpf_map_create(BPF_MAP_TYPE_ARRAY, "sluice_sets", 4,
-					 sizeof(struct sluice_set), 2 * SLUICE_MAX_SETS, NULL);
+					      sizeof(struct sluice_set), 2 * SLUICE_MAX_SETS, NULL);
 	tap_result(H.pins.fds[PIN_TEXT] >= 0 && H.pins.fds[PIN_SETS] >= 0,
 		   "policy text and set maps created");
 	if (H.pins.fds[PIN_TEXT] < 0 || H.pins.fds[PIN_SETS] < 0)

@@ -17,7 +17,7 @@
 #define FUZZ_ASSERT(cond, ...)                                                                     \
 	do {                                                                                       \
 		if (!(cond)) {                                                                     \
-			fprintf(stderr, "%s:%d: assertion failed: %s\n  ", __FILE__, __LINE__,    \
+			fprintf(stderr, "%s:%d: assertion failed: %s\n  ", __FILE__, __LINE__,     \
 				#cond);                                                            \
 			fprintf(stderr, __VA_ARGS__);                                              \
 			fputc('\n', stderr);                                                       \

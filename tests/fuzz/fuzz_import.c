@@ -129,11 +129,10 @@ static void check_same(const char *what, const struct outcome *a, const struct o
 			    !strcmp(a->err.msg, b->err.msg),
 		    "%s: error at %u:%u (%s) against %u:%u (%s)", what, a->err.line, a->err.column,
 		    a->err.msg, b->err.line, b->err.column, b->err.msg);
-	FUZZ_ASSERT(a->doc.nitems == b->doc.nitems &&
-			    !memcmp(a->doc.items, b->doc.items,
-				    a->doc.nitems * sizeof(a->doc.items[0])),
-		    "%s: %zu items against %zu, or different ones", what, a->doc.nitems,
-		    b->doc.nitems);
+	FUZZ_ASSERT(
+		a->doc.nitems == b->doc.nitems && !memcmp(a->doc.items, b->doc.items,
+							  a->doc.nitems * sizeof(a->doc.items[0])),
+		"%s: %zu items against %zu, or different ones", what, a->doc.nitems, b->doc.nitems);
 }
 
 static struct outcome plain, gz, piped;

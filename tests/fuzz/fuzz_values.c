@@ -93,12 +93,9 @@ static void ports_format(const void *v, char *buf, size_t len)
 }
 
 static const struct value_kind value_kinds[] = {
-	{ "prefix", prefix_parse, prefix_format },
-	{ "rate", rate_parse, rate_format },
-	{ "duration", duration_parse, duration_format },
-	{ "burst", packets_parse, packets_format },
-	{ "byte burst", size_parse, size_format },
-	{ "ports", ports_parse, ports_format },
+	{ "prefix", prefix_parse, prefix_format },	 { "rate", rate_parse, rate_format },
+	{ "duration", duration_parse, duration_format }, { "burst", packets_parse, packets_format },
+	{ "byte burst", size_parse, size_format },	 { "ports", ports_parse, ports_format },
 };
 #define VALUE_KINDS (sizeof(value_kinds) / sizeof(value_kinds[0]))
 
@@ -114,8 +111,8 @@ static void check_value(const struct value_kind *k, const char *s)
 	if (k->parse(s, &a, &err))
 		return;
 	k->format(&a, text, sizeof(text));
-	FUZZ_ASSERT(!k->parse(text, &b, &err), "%s \"%s\" printed as \"%s\": %s", k->name, s,
-		    text, err.msg);
+	FUZZ_ASSERT(!k->parse(text, &b, &err), "%s \"%s\" printed as \"%s\": %s", k->name, s, text,
+		    err.msg);
 	FUZZ_ASSERT(!memcmp(&a, &b, sizeof(a)), "%s \"%s\" came back from \"%s\" changed", k->name,
 		    s, text);
 }
@@ -154,8 +151,8 @@ static void check_tokenize(const char *s)
 		abort();
 	n = tokenize(line, words, cols, GRAMMAR_MAX_TOKENS, &err);
 	if (n < 0) {
-		FUZZ_ASSERT(err.column >= 1 && err.column <= len + 1, "error column %u in %zu bytes",
-			    err.column, len);
+		FUZZ_ASSERT(err.column >= 1 && err.column <= len + 1,
+			    "error column %u in %zu bytes", err.column, len);
 		free(line);
 		return;
 	}
@@ -184,7 +181,8 @@ static void check_list_item(const char *s)
 
 	memset(&a, 0, sizeof(a)); /* padding too: the items are compared with memcmp() */
 	snprintf(comment, sizeof(comment), "%.*s", blank ? (int)(blank - s) : (int)strlen(s), s);
-	if (parse_comment(comment, a.comment, &err) || parse_prefix("192.0.2.0/24", &a.prefix, &err))
+	if (parse_comment(comment, a.comment, &err) ||
+	    parse_prefix("192.0.2.0/24", &a.prefix, &err))
 		return;
 	if (blank && parse_duration(blank + 1, &a.ttl_ns, &err))
 		return;

@@ -41,9 +41,9 @@
 #include "sluice.skel.h"
 #include "trafficgen.skel.h"
 
-#define MAX_SRCS  8
+#define MAX_SRCS 8
 #define FRAME_LEN 60 /* 64 bytes on the wire with the FCS */
-#define SEED	  0x5eed5eedULL
+#define SEED 0x5eed5eedULL
 
 /* ---- options and output ---- */
 
@@ -161,7 +161,7 @@ struct frame {
 
 enum damage {
 	DAMAGE_NONE = 0,
-	DAMAGE_IHL,    /* IPv4 header length 4: refused while reading the IP header */
+	DAMAGE_IHL, /* IPv4 header length 4: refused while reading the IP header */
 	DAMAGE_LENGTH, /* IPv4 total length past the frame: refused after the lists */
 };
 
@@ -176,7 +176,7 @@ static void build_udp(struct frame *f, const __u32 src[4], __u16 dport, enum dam
 {
 	static const __u8 macs[12] = { 2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2 };
 	__u8 *ip = f->data + ETH_HLEN, *udp;
-	__u32 dst4 = htonl(0xc6120001);		     /* 198.18.0.1 */
+	__u32 dst4 = htonl(0xc6120001); /* 198.18.0.1 */
 	__u8 dst6[16] = { 0xfd, 0, 0, 5, [15] = 1 }; /* fd00:5::1 */
 
 	memset(f, 0, sizeof(*f));
@@ -311,9 +311,9 @@ static int probe_lookup(int map_fd, const void *key, __u32 size, enum probe_then
 
 /* Keys a probe builds from the packet's IPv4 source, as the data path builds them. */
 enum src_key {
-	SRC_KEY_LPM,	 /* struct sluice_lpm_key, /128 of the 128-bit form */
-	SRC_KEY_ADDR,	 /* the 16-byte 128-bit form alone */
-	SRC_KEY_BUCKET,	 /* struct sluice_bucket_key of an IPv4 /32 limit */
+	SRC_KEY_LPM, /* struct sluice_lpm_key, /128 of the 128-bit form */
+	SRC_KEY_ADDR, /* the 16-byte 128-bit form alone */
+	SRC_KEY_BUCKET, /* struct sluice_bucket_key of an IPv4 /32 limit */
 	SRC_KEY_SLASH16, /* u32 index: the first two bytes of the address */
 };
 
@@ -465,9 +465,9 @@ static json_t *case_json(const struct tcase *c)
 	json_object_set_new(o, "sources", json_integer(c->nf));
 	json_object_set_new(o, "runs", runs);
 	json_object_set_new(o, "retval",
-			    json_string(c->retval == XDP_DROP	? "XDP_DROP"
-					: c->retval == XDP_PASS ? "XDP_PASS"
-								: "other"));
+			    json_string(c->retval == XDP_DROP ? "XDP_DROP" :
+					c->retval == XDP_PASS ? "XDP_PASS" :
+								"other"));
 	if (c->path[0])
 		json_object_set_new(o, "path", json_string(c->path));
 	return o;
@@ -525,12 +525,12 @@ static const char *const policy_lines[] = {
 	"limit global rate 1000000000/s burst 100000000",
 };
 #define DPORT_NOMATCH 7777
-#define DPORT_UNDER   7000
-#define DPORT_OVER    7001
-#define DPORT_THREE   7002
-#define DPORT_ACC     7003
-#define TRACKED_BASE  0x0a000000U /* 10.0.0.0: pre-tracked keys, up to 10.255.255.255 */
-#define CHURN_BASE    0x0a800000U /* 10.128.0.0: never tracked, for the churn flood */
+#define DPORT_UNDER 7000
+#define DPORT_OVER 7001
+#define DPORT_THREE 7002
+#define DPORT_ACC 7003
+#define TRACKED_BASE 0x0a000000U /* 10.0.0.0: pre-tracked keys, up to 10.255.255.255 */
+#define CHURN_BASE 0x0a800000U /* 10.128.0.0: never tracked, for the churn flood */
 
 static int build_policy(const char *const *lines, int n, struct sluice_policy *pol)
 {
@@ -571,7 +571,7 @@ static bool v4_reserved(__u32 host_addr, __u32 plen4)
 	static const struct {
 		__u32 net, plen;
 	} reserved[] = {
-		{ 0x0a000000, 8 },  /* 10/8: tracked and churn keys */
+		{ 0x0a000000, 8 }, /* 10/8: tracked and churn keys */
 		{ 0xc6120000, 15 }, /* 198.18/15: the bench's own addresses */
 		{ 0x00000000, 8 },
 		{ 0x7f000000, 8 },
@@ -776,16 +776,19 @@ static int fill_buckets(struct env *e, __u32 n, __u32 limit_id)
 			if (c < 2) {
 				taken[ref.idx[c] / 64] |= 1ULL << (ref.idx[c] % 64);
 				idx[nslots] = ref.idx[c];
-				slots[nslots++] = (struct sluice_slot){ .tag = ref.tag, .tat = tat };
+				slots[nslots++] =
+					(struct sluice_slot){ .tag = ref.tag, .tat = tat };
 			} else {
 				__u32 b = sluice_probation_lru_bit(ref.tag);
 
-				lines[sluice_probation_line(&ref)].in_lru[b / 64] |= 1ULL << (b % 64);
+				lines[sluice_probation_line(&ref)].in_lru[b / 64] |= 1ULL
+										     << (b % 64);
 				keys[nlru] = k;
 				vals[nlru++] = tat;
 			}
 		}
-		if (nslots && bpf_map_update_batch(e->pins.fds[PIN_SLOTS], idx, slots, &nslots, &bo))
+		if (nslots &&
+		    bpf_map_update_batch(e->pins.fds[PIN_SLOTS], idx, slots, &nslots, &bo))
 			ret = -errno;
 		if (!ret && nlru && bpf_map_update_batch(e->buckets, keys, vals, &nlru, &bo))
 			ret = -errno;
@@ -860,7 +863,8 @@ static int env_open(struct env *e, const struct load_cfg *cfg)
 		note("open sluice: %s", strerror(-ret));
 		return ret;
 	}
-	bpf_object__for_each_map(map, e->skel->obj) bpf_map__set_pin_path(map, NULL);
+	bpf_object__for_each_map(map, e->skel->obj)
+		bpf_map__set_pin_path(map, NULL);
 	if (cfg->buckets_max)
 		bpf_map__set_max_entries(e->skel->maps.sluice_buckets, cfg->buckets_max);
 	ret = sluice__load(e->skel);
@@ -923,10 +927,10 @@ static int env_open(struct env *e, const struct load_cfg *cfg)
 	if (ret)
 		goto fail;
 
-	ret = fill_list(e, LIST_ALLOW, 4, cfg->allow4, e->allow_src, &e->nallow_src) ?:
-	      fill_list(e, LIST_ALLOW, 6, cfg->allow6, NULL, NULL) ?:
-	      fill_list(e, LIST_BLOCK, 4, cfg->block4, e->block_src, &e->nblock_src) ?:
-	      fill_list(e, LIST_BLOCK, 6, cfg->block6, e->block6_src, &e->nblock6_src);
+	ret = fill_list(e, LIST_ALLOW, 4, cfg->allow4, e->allow_src, &e->nallow_src)	     ?:
+		      fill_list(e, LIST_ALLOW, 6, cfg->allow6, NULL, NULL)		     ?:
+		      fill_list(e, LIST_BLOCK, 4, cfg->block4, e->block_src, &e->nblock_src) ?:
+		      fill_list(e, LIST_BLOCK, 6, cfg->block6, e->block6_src, &e->nblock6_src);
 	if (ret)
 		goto fail;
 	/* lists_add set the list flags in the live policy; keep the copy in step. */
@@ -1366,8 +1370,9 @@ static double tracked_survival(const struct env *e)
 		v4_mapped(k.addr, TRACKED_BASE + i);
 		sluice_slot_ref(&k, 128, &ref);
 		for (int c = 0; c < 2 && !in_slot; c++)
-			in_slot = !bpf_map_lookup_elem(e->pins.fds[PIN_SLOTS], &ref.idx[c], &slot) &&
-				  slot.tag == ref.tag;
+			in_slot =
+				!bpf_map_lookup_elem(e->pins.fds[PIN_SLOTS], &ref.idx[c], &slot) &&
+				slot.tag == ref.tag;
 		if (in_slot || !bpf_map_lookup_elem(e->buckets, &k, &v))
 			found++;
 	}
@@ -1427,10 +1432,10 @@ static int churn(struct env *e)
 	double before, after;
 	int ret, i;
 
-	ret = wrapper_open(&bare, bare_drop_fd, TRACKED_BASE, 1, false) ?:
-	      wrapper_open(&one, e->prog, TRACKED_BASE, 1, false) ?:
-	      wrapper_open(&hot, e->prog, TRACKED_BASE, hot_keys, true) ?:
-	      wrapper_open(&flood, e->prog, CHURN_BASE, 1U << 23, false);
+	ret = wrapper_open(&bare, bare_drop_fd, TRACKED_BASE, 1, false)		?:
+		      wrapper_open(&one, e->prog, TRACKED_BASE, 1, false)	?:
+		      wrapper_open(&hot, e->prog, TRACKED_BASE, hot_keys, true) ?:
+		      wrapper_open(&flood, e->prog, CHURN_BASE, 1U << 23, false);
 	if (ret)
 		goto out;
 	wrapper_case(&t[0], "wrap_bare", "generator rewrite + tail call + XDP_DROP", bare.prog,
@@ -1569,9 +1574,9 @@ static int section_rotating(void)
 		pc[i].name = probe_names[i][0];
 		pc[i].label = probe_names[i][1];
 		pc[i].nf = 1;
-		pc[i].err = probe_fd[i] < 0
-				    ? -EINVAL
-				    : wrapper_open(&pw[i], probe_fd[i], base, 65536, i == 3);
+		pc[i].err = probe_fd[i] < 0 ?
+				    -EINVAL :
+				    wrapper_open(&pw[i], probe_fd[i], base, 65536, i == 3);
 		pc[i].prog = pw[i].skel ? pw[i].prog : -1;
 		v4_mapped(any, base);
 		build_udp(&pc[i].f[0], any, DPORT_NOMATCH, DAMAGE_NONE);
@@ -1655,7 +1660,8 @@ static int section_scale_lists(void)
 		build_udp(&c[3].f[0], e.block_src[0], DPORT_NOMATCH, DAMAGE_NONE);
 		time_cases(c, 4);
 		json_object_set_new(row, "prefixes", json_integer(sizes[s]));
-		json_object_set_new(row, "block_filter_fill", json_real(filter_fill(&e, LIST_BLOCK)));
+		json_object_set_new(row, "block_filter_fill",
+				    json_real(filter_fill(&e, LIST_BLOCK)));
 		for (int i = 0; i < 4; i++)
 			json_object_set_new(row, c[i].name, case_json(&c[i]));
 		json_object_set_new(row, "trie_memlock", json_integer(map_memlock(e.block)));
@@ -1690,17 +1696,17 @@ static int section_scale_keys(void)
 		if (opt.quick && sizes[s] == 10000000)
 			break;
 		/* Room for every key: the shipped 2^20 up to 1M, 10 x 2^20 for 10M. */
-		cfg.buckets_max = sizes[s] > SLUICE_DEFAULT_LIMITER_KEYS
-					  ? 10 * SLUICE_DEFAULT_LIMITER_KEYS
-					  : SLUICE_DEFAULT_LIMITER_KEYS;
+		cfg.buckets_max = sizes[s] > SLUICE_DEFAULT_LIMITER_KEYS ?
+					  10 * SLUICE_DEFAULT_LIMITER_KEYS :
+					  SLUICE_DEFAULT_LIMITER_KEYS;
 		note("scale: %u tracked keys", sizes[s]);
 		mem0 = mem_available_kb();
 		ret = env_open(&e, &cfg);
 		if (ret)
 			break;
 		mem1 = mem_available_kb();
-		ret = wrapper_open(&one, e.prog, TRACKED_BASE, 1, false)
-			      ?: wrapper_open(&all, e.prog, TRACKED_BASE, sizes[s], true);
+		ret = wrapper_open(&one, e.prog, TRACKED_BASE, 1, false) ?:
+			      wrapper_open(&all, e.prog, TRACKED_BASE, sizes[s], true);
 		if (!ret) {
 			static struct wrapper bare;
 
@@ -1733,10 +1739,10 @@ static int section_scale_keys(void)
 
 /* ---- accuracy: two CPUs on one key ---- */
 
-#define ACC_RATE   50000ULL
-#define ACC_BURST  1000ULL
+#define ACC_RATE 50000ULL
+#define ACC_BURST 1000ULL
 #define ACC_REPEAT 4096
-#define ACC_NS	   2500000000ULL
+#define ACC_NS 2500000000ULL
 
 struct acc_worker {
 	pthread_t thread;
@@ -1869,7 +1875,8 @@ static int section_accuracy(void)
 	mid_rate = (mid[1].pass - mid[0].pass) / ((mid[1].t - mid[0].t) / 1e9);
 	json_object_set_new(o, "mid_seconds", json_real((mid[1].t - mid[0].t) / 1e9));
 	json_object_set_new(o, "mid_rate", json_real(mid_rate));
-	json_object_set_new(o, "mid_error_pct", json_real(100.0 * (mid_rate - ACC_RATE) / ACC_RATE));
+	json_object_set_new(o, "mid_error_pct",
+			    json_real(100.0 * (mid_rate - ACC_RATE) / ACC_RATE));
 	json_object_set_new(out, "accuracy", o);
 out:
 	free(pol);

@@ -42,7 +42,7 @@ struct gen_opts {
 	unsigned int first_cpu;
 	unsigned int batch;
 	unsigned int len; /* frame bytes without FCS */
-	__u32 src[4];	  /* first source; IPv4 in the 128-bit form */
+	__u32 src[4]; /* first source; IPv4 in the 128-bit form */
 	__u32 mix_src[4];
 	int family;
 	__u32 keys, mix_keys, mix_permille;

@@ -19,16 +19,16 @@
 #define NS 1000000000ULL
 
 /* Table rows fail with the row's input in the message. */
-#define check_str(row, got, want)                                                        \
-	do {                                                                             \
-		if (strcmp((got), (want)))                                               \
-			fail_msg("%s: got \"%s\", want \"%s\"\n", (row), (got), (want)); \
+#define check_str(row, got, want)                                                                  \
+	do {                                                                                       \
+		if (strcmp((got), (want)))                                                         \
+			fail_msg("%s: got \"%s\", want \"%s\"\n", (row), (got), (want));           \
 	} while (0)
-#define check_int(row, got, want)                                                          \
-	do {                                                                               \
-		unsigned long long got_ = (got), want_ = (want);                           \
-		if (got_ != want_)                                                         \
-			fail_msg("%s: %s is %llu, want %llu\n", (row), #got, got_, want_); \
+#define check_int(row, got, want)                                                                  \
+	do {                                                                                       \
+		unsigned long long got_ = (got), want_ = (want);                                   \
+		if (got_ != want_)                                                                 \
+			fail_msg("%s: %s is %llu, want %llu\n", (row), #got, got_, want_);         \
 	} while (0)
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -128,10 +128,10 @@ static void check_good(const struct value_kind *kind, const char *in, const char
 		fail_msg("%s: does not survive format and parse\n", in);
 }
 
-#define RATE_EXPECTED \
+#define RATE_EXPECTED                                                                              \
 	"rate: expected NUMBER/s, /m, /h, /d or a byte rate like 10MB/s or 80Mbit/s, got "
 
-#define DURATION_EXPECTED \
+#define DURATION_EXPECTED                                                                          \
 	"duration: expected NUMBER and unit d, h, m, s or ms, like 30s or 1h30m, got "
 
 /* Every row fails with -EINVAL and exactly its message; value parsers set no column. */
@@ -641,9 +641,9 @@ static void test_rule_good(void **state)
 	assert_true(spec.syn);
 
 	/* A 31-character name is the longest. */
-	assert_int_equal(rule_from_line("rule add ABCDEFGHIJKLMNOPQRSTUVWXYZ01234", &spec, &err,
-					columns),
-			 0);
+	assert_int_equal(
+		rule_from_line("rule add ABCDEFGHIJKLMNOPQRSTUVWXYZ01234", &spec, &err, columns),
+		0);
 	assert_string_equal(spec.name, "ABCDEFGHIJKLMNOPQRSTUVWXYZ01234");
 }
 
@@ -940,7 +940,8 @@ static void test_list_item(void **state)
 		{ "block add 10.0.0.0/8 comment \"say \\\"hi\\\" \\\\o/ #1\"",
 		  "block add 10.0.0.0/8 comment \"say \\\"hi\\\" \\\\o/ #1\"" },
 		{ "block add 10.0.0.0/8 comment \"\"", "block add 10.0.0.0/8" },
-		{ "block add 192.0.2.0/24 set drop-v4 ttl 1h", "block add 192.0.2.0/24 ttl 1h set drop-v4" },
+		{ "block add 192.0.2.0/24 set drop-v4 ttl 1h",
+		  "block add 192.0.2.0/24 ttl 1h set drop-v4" },
 		{ "allow add 2001:db8::/32 set partners comment x",
 		  "allow add 2001:db8::/32 comment \"x\" set partners" },
 	};
@@ -1048,12 +1049,14 @@ static void test_policy_line(void **state)
 		  "set events: expected off, or period DURATION, sample N and ceiling N, got \"often\"" },
 		{ "set events rate 5", 12,
 		  "set events: expected period, sample or ceiling, got \"rate\"" },
-		{ "set events sample 0", 19, "sample: expected a whole number from 1 to 1000000, got \"0\"" },
+		{ "set events sample 0", 19,
+		  "sample: expected a whole number from 1 to 1000000, got \"0\"" },
 		{ "set events ceiling 5 period", 22, "set events: period needs a value" },
 		{ "rule add p udp limit src/32 rate 5/s action pass", 38,
 		  "action pass: a rule with limits takes drop, monitor or ban DURATION" },
 		{ "rule add", 6, "rule: expected NAME, got the end of the line" },
-		{ "rule add none udp", 10, "rule: the name \"none\" is reserved for packets no rule decided" },
+		{ "rule add none udp", 10,
+		  "rule: the name \"none\" is reserved for packets no rule decided" },
 		{ "block add", 7,
 		  "expected PREFIX [ttl DURATION] [comment TEXT] [set NAME], got the end of the line" },
 		{ "rule add web tcp", 10, "rule web: already defined" },
@@ -1075,7 +1078,8 @@ static void test_policy_line(void **state)
 	assert_false(doc.malformed_drop);
 	assert_false(doc.events_set);
 	assert_int_equal(doc.event_ceiling, SLUICE_DEFAULT_EVENT_CEILING);
-	assert_int_equal(parse_line_text(&doc, "set events sample 10 period 2m ceiling 7", &err), 0);
+	assert_int_equal(parse_line_text(&doc, "set events sample 10 period 2m ceiling 7", &err),
+			 0);
 	assert_true(doc.events_set);
 	assert_int_equal(doc.event_sample, 10);
 	assert_int_equal(doc.event_ceiling, 7);
@@ -1149,9 +1153,9 @@ static void parse_file_error(const char *text, size_t len, const char *want)
 	unlink(path);
 }
 
-#define POLICY_HEAD            \
-	"# a policy\n"         \
-	"set malformed drop\n" \
+#define POLICY_HEAD                                                                                \
+	"# a policy\n"                                                                             \
+	"set malformed drop\n"                                                                     \
 	"rule add web tcp dport 443 limit src/24 rate 20/s\n"
 
 static void test_policy_file_errors(void **state)

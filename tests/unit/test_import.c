@@ -228,11 +228,11 @@ static void test_spamhaus(void **state)
 
 /* A Spamhaus DROP v4 JSON feed as published: a record a line, then the metadata. */
 #define DROP_V4_JSON                                                                               \
-	"{\"cidr\":\"192.0.2.0/24\",\"sblid\":\"SBL583049\",\"rir\":\"arin\"}\n" \
-	"{\"cidr\":\"198.51.100.0/22\",\"sblid\":\"SBL604112\",\"rir\":\"ripencc\"}\n" \
-	"{\"cidr\":\"203.0.113.0/24\",\"sblid\":\"SBL211796\",\"rir\":\"apnic\"}\n" \
-	"{\"type\":\"metadata\",\"timestamp\":1733356800,\"size\":181,\"records\":3," \
-	"\"copyright\":\"(c) 2024 The Spamhaus Project SLU\"," \
+	"{\"cidr\":\"192.0.2.0/24\",\"sblid\":\"SBL583049\",\"rir\":\"arin\"}\n"                   \
+	"{\"cidr\":\"198.51.100.0/22\",\"sblid\":\"SBL604112\",\"rir\":\"ripencc\"}\n"             \
+	"{\"cidr\":\"203.0.113.0/24\",\"sblid\":\"SBL211796\",\"rir\":\"apnic\"}\n"                \
+	"{\"type\":\"metadata\",\"timestamp\":1733356800,\"size\":181,\"records\":3,"              \
+	"\"copyright\":\"(c) 2024 The Spamhaus Project SLU\","                                     \
 	"\"terms\":\"https://www.spamhaus.org/drop/terms/\"}\n"
 static const char drop_v4_json[] = DROP_V4_JSON;
 
@@ -316,8 +316,8 @@ static void test_spamhaus_json_refused(void **state)
 	import_fails(WRITE_TEXT("bad.json", "{\"cidr\":\"192.0.2.0/24\"}\n"
 					    "  {\"sblid\":\"SBL1\",\"rir\":\"arin\"}\n"),
 		     -EINVAL, 2, 3, "JSON object with neither \"cidr\" nor \"type\":\"metadata\"");
-	import_fails(WRITE_TEXT("bad.json", "{\"type\":\"header\",\"records\":0}\n"), -EINVAL,
-		     1, 1, "JSON object with neither \"cidr\" nor \"type\":\"metadata\"");
+	import_fails(WRITE_TEXT("bad.json", "{\"type\":\"header\",\"records\":0}\n"), -EINVAL, 1, 1,
+		     "JSON object with neither \"cidr\" nor \"type\":\"metadata\"");
 	/* Bad values, pointed at where the line has them. */
 	import_fails(WRITE_TEXT("bad.json", "{\"sblid\":\"SBL1\",\"cidr\":\"192.0.2.1/24\"}\n"),
 		     -EINVAL, 1, 25, "192.0.2.1/24: host bits set (did you mean 192.0.2.0/24?)");
@@ -332,9 +332,9 @@ static void test_spamhaus_json_refused(void **state)
 		     "JSON: string or '}' expected near '}'");
 	import_fails(WRITE_TEXT("bad.json", "{\"cidr\":\"192.0.2.0/24\"} {}\n"), -EINVAL, 1, 25,
 		     "JSON: end of file expected near '{'");
-	import_fails(WRITE_TEXT("bad.json",
-				"{\"cidr\":\"192.0.2.0/24\",\"cidr\":\"2001:db8::/32\"}\n"),
-		     -EINVAL, 1, 29, "JSON: duplicate object key near '\"cidr\"'");
+	import_fails(
+		WRITE_TEXT("bad.json", "{\"cidr\":\"192.0.2.0/24\",\"cidr\":\"2001:db8::/32\"}\n"),
+		-EINVAL, 1, 29, "JSON: duplicate object key near '\"cidr\"'");
 	import_fails(WRITE_TEXT("bad.json", "{\"cidr\":\"192.0.2.0/24\",\"sblid\":\"\xff\"}\n"),
 		     -EINVAL, 1, 32, "JSON: unable to decode byte 0xff near '\"'");
 }
@@ -494,8 +494,8 @@ static void test_mixed_formats(void **state)
 		     "mixed formats: an ipset line in a JSON feed (the format of line 1)");
 	import_fails(WRITE_TEXT("mixed", "\n; x\nadd s 192.0.2.0/24\n192.0.2.0/24\n"), -EINVAL, 4,
 		     1, "mixed formats: a text line in an ipset save file (the format of line 3)");
-	import_fails(WRITE_TEXT("mixed", "add s 192.0.2.0/24\n{\"type\":\"metadata\"}\n"),
-		     -EINVAL, 2, 1,
+	import_fails(WRITE_TEXT("mixed", "add s 192.0.2.0/24\n{\"type\":\"metadata\"}\n"), -EINVAL,
+		     2, 1,
 		     "mixed formats: a JSON object in an ipset save file (the format of line 1)");
 	/* Gzip changes nothing. */
 	import_fails(write_gzip("mixed.gz", "192.0.2.0/24\n{}\n"), -EINVAL, 2, 1,
@@ -523,10 +523,9 @@ static void test_record_comments(void **state)
 	import_refused(WRITE_TEXT("utf8.save", "add s 192.0.2.0/24 comment \"caf\xc3\xa9\"\n"),
 		       NULL, -EINVAL, 1, 32,
 		       "comment: only printable ASCII, got byte 0xc3 in \"caf\\xc3\\xa9\"");
-	import_refused(WRITE_TEXT("tab.json",
-				  "{\"cidr\":\"192.0.2.0/24\",\"sblid\":\"SBL\\t1\"}\n"),
-		       NULL, -EINVAL, 1, 0,
-		       "comment: only printable ASCII, got byte 0x09 in \"SBL\\x091\"");
+	import_refused(
+		WRITE_TEXT("tab.json", "{\"cidr\":\"192.0.2.0/24\",\"sblid\":\"SBL\\t1\"}\n"), NULL,
+		-EINVAL, 1, 0, "comment: only printable ASCII, got byte 0x09 in \"SBL\\x091\"");
 	/* The import's own comment replaces them, so such a feed can still be read. */
 	import_ok(path_of("utf8.save"), LIST_BLOCK, 0, "cafe",
 		  "block add 192.0.2.0/24 comment \"cafe\"\n");
@@ -852,15 +851,23 @@ static void test_million(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_plain),		cmocka_unit_test(test_spamhaus),
-		cmocka_unit_test(test_firehol),		cmocka_unit_test(test_crlf_and_blanks),
-		cmocka_unit_test(test_duplicates_kept), cmocka_unit_test(test_gzip),
-		cmocka_unit_test(test_stdin),		cmocka_unit_test(test_bad_lines),
-		cmocka_unit_test(test_bad_comment),	cmocka_unit_test(test_corrupt_gzip),
-		cmocka_unit_test(test_million),		cmocka_unit_test(test_spamhaus_json),
+		cmocka_unit_test(test_plain),
+		cmocka_unit_test(test_spamhaus),
+		cmocka_unit_test(test_firehol),
+		cmocka_unit_test(test_crlf_and_blanks),
+		cmocka_unit_test(test_duplicates_kept),
+		cmocka_unit_test(test_gzip),
+		cmocka_unit_test(test_stdin),
+		cmocka_unit_test(test_bad_lines),
+		cmocka_unit_test(test_bad_comment),
+		cmocka_unit_test(test_corrupt_gzip),
+		cmocka_unit_test(test_million),
+		cmocka_unit_test(test_spamhaus_json),
 		cmocka_unit_test(test_spamhaus_json_refused),
-		cmocka_unit_test(test_firehol_header),	cmocka_unit_test(test_ipset),
-		cmocka_unit_test(test_ipset_refused),	cmocka_unit_test(test_mixed_formats),
+		cmocka_unit_test(test_firehol_header),
+		cmocka_unit_test(test_ipset),
+		cmocka_unit_test(test_ipset_refused),
+		cmocka_unit_test(test_mixed_formats),
 		cmocka_unit_test(test_record_comments),
 	};
 

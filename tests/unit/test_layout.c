@@ -72,10 +72,9 @@ static void test_filters(void **state)
 	assert_int_equal(sluice_dir_shift(0xc61200), 0);
 	assert_int_equal(sluice_dir_shift(0xc6121f), 62);
 	assert_int_equal(sluice_filter_region(1, 1, 1), 7 * SLUICE_FILTER_REGION);
-	assert_int_equal(sluice_stats_index(1, 2, 3, 4),
-			 ((1 * SLUICE_RULE_SLOTS + 2) * SLUICE_VERDICT_COUNT + 3) *
-					 SLUICE_REASON_COUNT +
-				 4);
+	assert_int_equal(
+		sluice_stats_index(1, 2, 3, 4),
+		((1 * SLUICE_RULE_SLOTS + 2) * SLUICE_VERDICT_COUNT + 3) * SLUICE_REASON_COUNT + 4);
 }
 
 /* The list hash's entry and the filter header's length words (see sluice.h). */
@@ -108,10 +107,8 @@ static void test_event_seen_key(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_version),
-		cmocka_unit_test(test_slot_ref),
-		cmocka_unit_test(test_filters),
-		cmocka_unit_test(test_lists),
+		cmocka_unit_test(test_version),	       cmocka_unit_test(test_slot_ref),
+		cmocka_unit_test(test_filters),	       cmocka_unit_test(test_lists),
 		cmocka_unit_test(test_event_seen_key),
 	};
 

@@ -16,10 +16,10 @@
 #include "http.h"
 #include "metrics.h"
 
-#define check_str(row, got, want)                                                      \
-	do {                                                                           \
-		if (strcmp((got), (want)))                                             \
-			fail_msg("%s: got \"%s\", want \"%s\"", (row), (got), (want)); \
+#define check_str(row, got, want)                                                                  \
+	do {                                                                                       \
+		if (strcmp((got), (want)))                                                         \
+			fail_msg("%s: got \"%s\", want \"%s\"", (row), (got), (want));             \
 	} while (0)
 
 static void test_mbuf_grows(void **state)
@@ -92,15 +92,9 @@ static void test_valid_name(void **state)
 		const char *name;
 		bool metric, label;
 	} rows[] = {
-		{ "sluice_up", true, true },
-		{ "_x", true, true },
-		{ "a:b", true, false },
-		{ ":a", true, false },
-		{ "a1", true, true },
-		{ "1a", false, false },
-		{ "", false, false },
-		{ "a-b", false, false },
-		{ "a b", false, false },
+		{ "sluice_up", true, true },   { "_x", true, true },	{ "a:b", true, false },
+		{ ":a", true, false },	       { "a1", true, true },	{ "1a", false, false },
+		{ "", false, false },	       { "a-b", false, false }, { "a b", false, false },
 		{ "__name__", true, false }, /* reserved label name */
 		{ "r\xc3\xa9", false, false },
 	};
@@ -248,10 +242,10 @@ static bool has_line(const char *text, const char *line)
 	return false;
 }
 
-#define assert_line(text, line)                               \
-	do {                                                  \
-		if (!has_line((text), (line)))                \
-			fail_msg("missing line: %s", (line)); \
+#define assert_line(text, line)                                                                    \
+	do {                                                                                       \
+		if (!has_line((text), (line)))                                                     \
+			fail_msg("missing line: %s", (line));                                      \
 	} while (0)
 
 /*
@@ -517,7 +511,8 @@ static void test_parse_listen(void **state)
 	assert_false(any);
 	if (ss.ss_family == AF_INET) {
 		assert_int_equal(ntohs(((struct sockaddr_in *)&ss)->sin_port), 9741);
-		assert_int_equal(ntohl(((struct sockaddr_in *)&ss)->sin_addr.s_addr), INADDR_LOOPBACK);
+		assert_int_equal(ntohl(((struct sockaddr_in *)&ss)->sin_addr.s_addr),
+				 INADDR_LOOPBACK);
 	} else {
 		assert_int_equal(ss.ss_family, AF_INET6);
 		assert_int_equal(ntohs(((struct sockaddr_in6 *)&ss)->sin6_port), 9741);
@@ -529,18 +524,12 @@ static void test_parse_listen(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_mbuf_grows),
-		cmocka_unit_test(test_escape_label),
-		cmocka_unit_test(test_escape_help),
-		cmocka_unit_test(test_valid_name),
-		cmocka_unit_test(test_format_double),
-		cmocka_unit_test(test_family_and_samples),
-		cmocka_unit_test(test_document),
-		cmocka_unit_test(test_render_down),
-		cmocka_unit_test(test_render_up),
-		cmocka_unit_test(test_accepts_gzip),
-		cmocka_unit_test(test_gzip_round_trip),
-		cmocka_unit_test(test_parse_listen),
+		cmocka_unit_test(test_mbuf_grows),	cmocka_unit_test(test_escape_label),
+		cmocka_unit_test(test_escape_help),	cmocka_unit_test(test_valid_name),
+		cmocka_unit_test(test_format_double),	cmocka_unit_test(test_family_and_samples),
+		cmocka_unit_test(test_document),	cmocka_unit_test(test_render_down),
+		cmocka_unit_test(test_render_up),	cmocka_unit_test(test_accepts_gzip),
+		cmocka_unit_test(test_gzip_round_trip), cmocka_unit_test(test_parse_listen),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -115,9 +115,11 @@ static int verb_run(const char *prefix, const struct cmd *c, int argc, char **ar
 	}
 	/* '+': the arguments are words that may start with '-'; ':' tells a missing value. */
 	n += sprintf(shortopts + n, "%s:h", c->words ? "+" : "");
-	for (const struct cmd_opt *o = c->opts; o && o->name && nopts < CMD_MAX_OPTS; o++, nopts++) {
-		longopts[nopts] = (struct option){ o->name, o->arg ? required_argument : no_argument,
-						   NULL, 256 + nopts };
+	for (const struct cmd_opt *o = c->opts; o && o->name && nopts < CMD_MAX_OPTS;
+	     o++, nopts++) {
+		longopts[nopts] = (struct option){ o->name,
+						   o->arg ? required_argument : no_argument, NULL,
+						   256 + nopts };
 		if (o->letter)
 			n += sprintf(shortopts + n, "%c%s", o->letter, o->arg ? ":" : "");
 	}
@@ -159,8 +161,7 @@ static int verb_run(const char *prefix, const struct cmd *c, int argc, char **ar
 	return ret;
 }
 
-int cmd_dispatch(const char *prefix, const struct cmd *const *cmds, int argc, char **argv,
-		 int data)
+int cmd_dispatch(const char *prefix, const struct cmd *const *cmds, int argc, char **argv, int data)
 {
 	/* Messages carry the object, not the program name the log prefix already has. */
 	const char *object = strncmp(prefix, "sluice ", 7) == 0 ? prefix + 7 : NULL;

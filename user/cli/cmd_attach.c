@@ -23,11 +23,8 @@
 static struct attach_opts attach_in;
 
 static const struct cmd_opt attach_opts[] = {
-	{ "mode", 0, true },
-	{ "limiter-keys", 0, true },
-	{ "list-entries", 0, true },
-	{ "bans", 0, true },
-	{ NULL, 0, false },
+	{ "mode", 0, true }, { "limiter-keys", 0, true }, { "list-entries", 0, true },
+	{ "bans", 0, true }, { NULL, 0, false },
 };
 
 static int attach_check(struct verb *v)
@@ -166,7 +163,8 @@ static int detach_run(struct verb *v)
 		cmd_notice("detach: %s was the last interface: removed the policy (%ld %s), the "
 			   "lists (%ld %s), %ld %s and the counters",
 			   v->argv[0], c.rules, plural(c.rules, "rule", "rules"), c.entries,
-			   plural(c.entries, "entry", "entries"), c.bans, plural(c.bans, "ban", "bans"));
+			   plural(c.entries, "entry", "entries"), c.bans,
+			   plural(c.bans, "ban", "bans"));
 	return exit_code_for(err);
 }
 
@@ -252,8 +250,8 @@ static const char *pinned_fill(struct pins *p, int i, const struct bpf_map_info 
 }
 
 /* One map's line of status: its fill ENTRIES and the kernel memory it holds. */
-static json_t *map_status(const char *name, int fd, const struct bpf_map_info *info,
-			  long entries, long capacity, const char *unit, long long *total)
+static json_t *map_status(const char *name, int fd, const struct bpf_map_info *info, long entries,
+			  long capacity, const char *unit, long long *total)
 {
 	long long mem = map_memlock(fd);
 	json_t *m = json_pack("{s:s,s:i}", "name", name, "id", info->id);
@@ -306,8 +304,8 @@ static json_t *status_maps(struct pins *p, const struct limiter_usage *usage, __
 		json_t *m;
 
 		if (fds[kind] < 0) /* never filled: no hash yet */
-			m = json_pack("{s:s,s:i,s:i,s:i}", "name", name, "entries", 0, "capacity", 0,
-				      "memory_bytes", 0);
+			m = json_pack("{s:s,s:i,s:i,s:i}", "name", name, "entries", 0, "capacity",
+				      0, "memory_bytes", 0);
 		else if (!bpf_obj_get_info_by_fd(fds[kind], &info, &len))
 			/* Unexpired entries, as dump and list show them; not the host records. */
 			m = map_status(name, fds[kind], &info,
@@ -361,15 +359,16 @@ static void add_unrecorded_links(const struct pins *p, json_t *ifaces)
 
 			if_indextoname(ifindex, name);
 			json_array_append_new(
-				ifaces, json_pack("{s:s,s:i,s:i,s:s,s:i,s:b,s:b}", "name", name,
-						  "ifindex", ifindex, "slot", -1, "mode",
-						  linked ? xdp_mode_name(query.attach_mode ==
+				ifaces,
+				json_pack("{s:s,s:i,s:i,s:s,s:i,s:b,s:b}", "name", name, "ifindex",
+					  ifindex, "slot", -1, "mode",
+					  linked ? xdp_mode_name(query.attach_mode ==
 										 XDP_ATTACHED_SKB ?
 									 XDP_FLAGS_SKB_MODE :
 									 XDP_FLAGS_DRV_MODE) :
-							   "unknown",
-						  "prog_id", info.prog_id, "linked", linked,
-						  "recorded", false));
+						   "unknown",
+					  "prog_id", info.prog_id, "linked", linked, "recorded",
+					  false));
 		}
 		close(fd);
 	}
@@ -383,10 +382,11 @@ static void status_ban_filter(const struct pins *p, json_t *doc)
 	struct ban_filter_fill f;
 
 	if (!ban_filter_fill(p, &f))
-		json_object_set_new(doc, "ban_filter",
-				    json_pack("{s:I,s:I,s:I,s:I}", "bits_set", (json_int_t)f.bits_set,
-					      "bits_total", (json_int_t)f.bits_total, "bits_needed",
-					      (json_int_t)f.bits_needed, "bans", (json_int_t)f.bans));
+		json_object_set_new(
+			doc, "ban_filter",
+			json_pack("{s:I,s:I,s:I,s:I}", "bits_set", (json_int_t)f.bits_set,
+				  "bits_total", (json_int_t)f.bits_total, "bits_needed",
+				  (json_int_t)f.bits_needed, "bans", (json_int_t)f.bans));
 }
 
 /* A restore --confirm-within that awaits confirmation: when it rolls back, and to what. */
@@ -398,13 +398,12 @@ static void status_rollback(json_t *doc)
 	if (!guard_pending(&g))
 		return;
 	guard_format_time(g.deadline, when, sizeof(when));
-	json_object_set_new(doc, "rollback",
-			    json_pack("{s:s,s:I,s:s,s:I,s:i,s:b}", "restores", g.rollback,
-				      "deadline", (json_int_t)g.deadline, "deadline_utc", when,
-				      "seconds_left",
-				      (json_int_t)(g.deadline > time(NULL) ? g.deadline - time(NULL) :
-									     0),
-				      "guard_pid", g.pid, "guard_running", g.pid > 0));
+	json_object_set_new(
+		doc, "rollback",
+		json_pack("{s:s,s:I,s:s,s:I,s:i,s:b}", "restores", g.rollback, "deadline",
+			  (json_int_t)g.deadline, "deadline_utc", when, "seconds_left",
+			  (json_int_t)(g.deadline > time(NULL) ? g.deadline - time(NULL) : 0),
+			  "guard_pid", g.pid, "guard_running", g.pid > 0));
 }
 
 /* The status document; NULL, with the failure reported, if the state cannot be read. */
@@ -464,22 +463,23 @@ static json_t *status_doc(struct pins *p)
 				  SLUICE_ACTIVE_LISTS(state.active)));
 	}
 	have_usage = !limiter_usage_read(p, &usage);
-	json_object_set_new(doc, "maps", status_maps(p, have_usage ? &usage : NULL,
-						     SLUICE_ACTIVE_LISTS(state.active), &memory));
+	json_object_set_new(doc, "maps",
+			    status_maps(p, have_usage ? &usage : NULL,
+					SLUICE_ACTIVE_LISTS(state.active), &memory));
 	json_object_set_new(doc, "memory_bytes", json_integer(memory));
 	json_object_set_new(doc, "list_capacity", json_integer(state.list_capacity));
 	if (have_usage)
-		json_object_set_new(
-			doc, "limiter",
-			json_pack("{s:I,s:I,s:I,s:I,s:I,s:{s:I,s:I,s:I,s:I}}", "slots",
-				  (json_int_t)p->max_entries[PIN_SLOTS], "slots_used",
-				  (json_int_t)usage.slots_used, "slots_live",
-				  (json_int_t)usage.slots_live, "lru_keys", (json_int_t)usage.buckets,
-				  "probation_live", (json_int_t)usage.probation_live, "new_keys",
-				  "admitted", (json_int_t)usage.tier.admitted, "refused",
-				  (json_int_t)usage.tier.refused, "promoted",
-				  (json_int_t)usage.tier.promoted, "displaced",
-				  (json_int_t)usage.tier.displaced));
+		json_object_set_new(doc, "limiter",
+				    json_pack("{s:I,s:I,s:I,s:I,s:I,s:{s:I,s:I,s:I,s:I}}", "slots",
+					      (json_int_t)p->max_entries[PIN_SLOTS], "slots_used",
+					      (json_int_t)usage.slots_used, "slots_live",
+					      (json_int_t)usage.slots_live, "lru_keys",
+					      (json_int_t)usage.buckets, "probation_live",
+					      (json_int_t)usage.probation_live, "new_keys",
+					      "admitted", (json_int_t)usage.tier.admitted,
+					      "refused", (json_int_t)usage.tier.refused, "promoted",
+					      (json_int_t)usage.tier.promoted, "displaced",
+					      (json_int_t)usage.tier.displaced));
 	status_ban_filter(p, doc);
 	status_rollback(doc);
 	free(pol);

@@ -145,10 +145,10 @@ static json_t *event_json(const struct sluice_event *e, const struct event_names
 	addr_text(e->dst, dst, sizeof(dst));
 	o = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:i,s:i}", "time", when, "interface",
 		      iface_name(n, e->ifindex), "verdict",
-		      e->verdict < SLUICE_VERDICT_COUNT ? verdict_names[e->verdict] : "?",
-		      "reason", e->reason < SLUICE_REASON_COUNT ? reason_names[e->reason] : "?",
-		      "rule", rule_name(n, e->rule), "src", src, "dst", dst, "len", e->len,
-		      "sampled", e->sampled);
+		      e->verdict < SLUICE_VERDICT_COUNT ? verdict_names[e->verdict] : "?", "reason",
+		      e->reason < SLUICE_REASON_COUNT ? reason_names[e->reason] : "?", "rule",
+		      rule_name(n, e->rule), "src", src, "dst", dst, "len", e->len, "sampled",
+		      e->sampled);
 	if (proto)
 		json_object_set_new(o, "proto", json_string(proto));
 	else

@@ -13,29 +13,30 @@
 
 #define STR_(x) #x
 #define STR(x) STR_(x)
-#define EXPORTER_USAGE                                                                       \
+#define EXPORTER_USAGE                                                                             \
 	"Usage: sluice exporter [--listen [HOST]:PORT] [--collect INTERVAL] [--web-config FILE]\n"
 
-static const char exporter_help[] =
-	EXPORTER_USAGE
+static const char exporter_help[] = EXPORTER_USAGE
 	"\n"
 	"Serves the counters, list and map fill and the policy of the pinned maps\n"
 	"as Prometheus metrics on http://HOST:PORT/metrics, and a page linking them\n"
 	"on /. --listen (default " EXPORTER_LISTEN ") takes an IPv4 address, [IPV6],\n"
 	"a host name (its first address) or nothing (:PORT, every address).\n"
 	"\n"
-	"--collect INTERVAL: every INTERVAL (default " STR(EXPORTER_COLLECT_SEC) "s; 0: never) it\n"
-	"deletes expired list entries and bans. INTERVAL is seconds (10) or a duration\n"
-	"(10s, 1m, 1h30m) from 1s to 1d. It never changes the policy.\n"
-	"Runs until SIGTERM or SIGINT.\n"
-	"\n"
-	"--web-config FILE, in the format of the Prometheus exporter toolkit, turns on\n"
-	"HTTPS (tls_server_config: cert_file, key_file) and basic auth\n"
-	"(basic_auth_users: USER: BCRYPT-HASH).\n"
-	"\n"
-	"One client address holds at most " STR(EXPORTER_PER_IP_CONNECTIONS) " connections, all\n"
-	"together at most " STR(EXPORTER_MAX_CONNECTIONS) "; a connection idle for "
-	STR(EXPORTER_TIMEOUT_SEC) " s is closed.\n";
+	"--collect INTERVAL: every INTERVAL (default " STR(
+		EXPORTER_COLLECT_SEC) "s; 0: never) it\n"
+				      "deletes expired list entries and bans. INTERVAL is seconds (10) or a duration\n"
+				      "(10s, 1m, 1h30m) from 1s to 1d. It never changes the policy.\n"
+				      "Runs until SIGTERM or SIGINT.\n"
+				      "\n"
+				      "--web-config FILE, in the format of the Prometheus exporter toolkit, turns on\n"
+				      "HTTPS (tls_server_config: cert_file, key_file) and basic auth\n"
+				      "(basic_auth_users: USER: BCRYPT-HASH).\n"
+				      "\n"
+				      "One client address holds at most " STR(
+					      EXPORTER_PER_IP_CONNECTIONS) " connections, all\n"
+									   "together at most " STR(EXPORTER_MAX_CONNECTIONS) "; a connection idle for " STR(
+										   EXPORTER_TIMEOUT_SEC) " s is closed.\n";
 
 static void exporter_usage(FILE *out)
 {

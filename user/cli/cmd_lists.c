@@ -44,8 +44,9 @@ static json_t *list_item_json(const struct list_item *it, const struct set_table
 
 		for (unsigned int bit = 1; bit < SLUICE_MAX_SETS; bit++)
 			if (named & (1ULL << bit))
-				json_array_append_new(arr, json_string(set_name(sets, it->kind, bit,
-										name, sizeof(name))));
+				json_array_append_new(arr,
+						      json_string(set_name(sets, it->kind, bit,
+									   name, sizeof(name))));
 		json_object_set_new(o, "sets", arr);
 		json_object_set_new(o, "manual",
 				    json_boolean(it->sets & (1ULL << SLUICE_SET_MANUAL)));
@@ -451,15 +452,16 @@ static int list_import_run(struct verb *v)
 	} else if (err) {
 		pr_warn("%s: %s: %s; nothing was changed", verb, file, strerror(-err));
 	} else if (json_output) {
-		json_print(json_pack("{s:I,s:I,s:f}", "imported", (json_int_t)distinct, "duplicates",
-				     (json_int_t)(doc.nitems - distinct), "seconds", secs));
+		json_print(json_pack("{s:I,s:I,s:f}", "imported", (json_int_t)distinct,
+				     "duplicates", (json_int_t)(doc.nitems - distinct), "seconds",
+				     secs));
 	} else if (doc.nitems > distinct) {
 		printf("%s: %zu %s in %.3f s (%zu %s listed again)\n", verb, distinct,
 		       plural(distinct, "prefix", "prefixes"), secs, doc.nitems - distinct,
 		       plural(doc.nitems - distinct, "was", "were"));
 	} else {
-		printf("%s: %zu %s in %.3f s\n", verb, distinct, plural(distinct, "prefix", "prefixes"),
-		       secs);
+		printf("%s: %zu %s in %.3f s\n", verb, distinct,
+		       plural(distinct, "prefix", "prefixes"), secs);
 	}
 	policy_free(&doc);
 	return exit_code_for(err);
@@ -613,11 +615,12 @@ static int sets_run(struct verb *v)
 				strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", &tm);
 			if (json_output)
 				json_array_append_new(
-					arr, json_pack("{s:s,s:s%,s:I,s:I,s:I}", "list", list, "name",
-						       set->name, strnlen(set->name, SLUICE_NAME_LEN),
-						       "entries", (json_int_t)counts[kind].n[bit],
-						       "imported", (json_int_t)set->entries,
-						       "refreshed", (json_int_t)set->refreshed));
+					arr,
+					json_pack("{s:s,s:s%,s:I,s:I,s:I}", "list", list, "name",
+						  set->name, strnlen(set->name, SLUICE_NAME_LEN),
+						  "entries", (json_int_t)counts[kind].n[bit],
+						  "imported", (json_int_t)set->entries, "refreshed",
+						  (json_int_t)set->refreshed));
 			else
 				printf("%s %.*s: %ld %s, %llu at the last import, refreshed %s\n",
 				       list, SLUICE_NAME_LEN, set->name, counts[kind].n[bit],
@@ -683,11 +686,10 @@ static int ban_list_run(struct verb *v)
 			if (pol->rules[i].stat_slot == ban.stat_slot)
 				rule = pol->rules[i].name;
 		if (json_output) {
-			json_array_append_new(arr, json_pack("{s:s,s:I,s:s}", "prefix", pfx,
-							     "ttl_sec",
-							     (json_int_t)((ban.expires_ns - now) /
-									  1000000000ULL),
-							     "rule", rule));
+			json_array_append_new(
+				arr, json_pack("{s:s,s:I,s:s}", "prefix", pfx, "ttl_sec",
+					       (json_int_t)((ban.expires_ns - now) / 1000000000ULL),
+					       "rule", rule));
 		} else {
 			format_duration((ban.expires_ns - now + 999999999ULL) / 1000000000ULL *
 						1000000000ULL,

@@ -43,8 +43,8 @@ static int restore_check(struct verb *v)
 	const char *d = v->opt[1];
 
 	restore_confirm_ns = 0;
-	if (d && (parse_duration(d, &restore_confirm_ns, &perr) ||
-		  restore_confirm_ns < 1000000000ULL)) {
+	if (d &&
+	    (parse_duration(d, &restore_confirm_ns, &perr) || restore_confirm_ns < 1000000000ULL)) {
 		pr_warn("restore: --confirm-within: %s", perr.msg[0] ? perr.msg : "at least 1s");
 		return EXIT_USAGE;
 	}
@@ -70,8 +70,7 @@ static size_t item_slot(enum list_kind kind, const struct prefix *pfx, size_t ma
 	return sluice_mix64(h, pfx->addr[2] | (__u64)pfx->addr[3] << 32) & mask;
 }
 
-static bool item_set_has(const struct item_set *set, enum list_kind kind,
-			 const struct prefix *pfx)
+static bool item_set_has(const struct item_set *set, enum list_kind kind, const struct prefix *pfx)
 {
 	for (size_t s = item_slot(kind, pfx, set->mask); set->slots[s]; s = (s + 1) & set->mask)
 		if (set->slots[s]->kind == kind && set->slots[s]->prefix.plen == pfx->plen &&
@@ -101,8 +100,7 @@ static int note_removed(const struct list_item *item, void *ctx)
 }
 
 /* Counts (and with -v names) what restoring DOC removes from the live policy. -errno. */
-static int removals_count(const struct pins *p, const struct policy_doc *doc,
-			  struct removals *gone)
+static int removals_count(const struct pins *p, const struct policy_doc *doc, struct removals *gone)
 {
 	struct item_set set = {};
 	struct policy_doc live;
@@ -171,9 +169,9 @@ static int arm_or_roll_back(struct pins *p, __u64 confirm_ns, const struct remov
 		if (json_output) {
 			json_print(json_pack("{s:b,s:s,s:I,s:I,s:I}", "restored", 1,
 					     "confirm_within", d, "confirm_within_sec",
-					     (json_int_t)(confirm_ns / 1000000000ULL), "removed_rules",
-					     (json_int_t)gone->rules, "removed_list_entries",
-					     (json_int_t)gone->entries));
+					     (json_int_t)(confirm_ns / 1000000000ULL),
+					     "removed_rules", (json_int_t)gone->rules,
+					     "removed_list_entries", (json_int_t)gone->entries));
 		} else {
 			removals_print("restore", gone);
 			printf("restored; run 'sluice confirm' within %s or the previous policy "
@@ -241,8 +239,8 @@ static int restore_run(struct verb *v)
 			report_parse_error("restore", &perr);
 			ret = exit_code_for(err);
 		} else if (json_output) {
-			json_print(json_pack("{s:s,s:i,s:I}", "file", file, "rules",
-					     doc.nrules, "list_entries", (json_int_t)doc.nitems));
+			json_print(json_pack("{s:s,s:i,s:I}", "file", file, "rules", doc.nrules,
+					     "list_entries", (json_int_t)doc.nitems));
 		} else {
 			printf("%s: ok, %u %s, %zu list %s\n", file, doc.nrules,
 			       plural(doc.nrules, "rule", "rules"), doc.nitems,
@@ -288,8 +286,7 @@ static int restore_run(struct verb *v)
 	if (!ret)
 		pr_info("restored %u %s and %zu list %s in %.3f s", doc.nrules,
 			plural(doc.nrules, "rule", "rules"), doc.nitems,
-			plural((long long)doc.nitems, "entry", "entries"),
-			seconds_since(&t0));
+			plural((long long)doc.nitems, "entry", "entries"), seconds_since(&t0));
 	pins_close(&p);
 	policy_free(&doc);
 	return ret;
@@ -363,8 +360,8 @@ static json_t *rules_json(const struct policy_doc *doc)
 
 	for (unsigned int i = 0; i < doc->nrules; i++) {
 		format_rule(&doc->rules[i], line, sizeof(line));
-		json_array_append_new(arr, json_pack("{s:s,s:s}", "name", doc->rules[i].name,
-						     "line", line));
+		json_array_append_new(
+			arr, json_pack("{s:s,s:s}", "name", doc->rules[i].name, "line", line));
 	}
 	return arr;
 }
@@ -406,13 +403,15 @@ static int dump_run(struct verb *v)
 		fputs(",\"allow\":", stdout);
 		err = list_items_stream(stdout, fds[LIST_ALLOW], LIST_ALLOW, now, true, sets, -1);
 		fputs(",\"block\":", stdout);
-		err = err ?: list_items_stream(stdout, fds[LIST_BLOCK], LIST_BLOCK, now, true, sets,
-					       -1);
+		err = err   ?:
+			      list_items_stream(stdout, fds[LIST_BLOCK], LIST_BLOCK, now, true,
+						sets, -1);
 		fputs("}\n", stdout);
 	} else {
 		policy_write(stdout, &doc);
 		err = list_items_stream(stdout, fds[LIST_ALLOW], LIST_ALLOW, now, false, sets, -1) ?:
-		      list_items_stream(stdout, fds[LIST_BLOCK], LIST_BLOCK, now, false, sets, -1);
+			      list_items_stream(stdout, fds[LIST_BLOCK], LIST_BLOCK, now, false,
+						sets, -1);
 	}
 	for (int kind = LIST_ALLOW; kind <= LIST_BLOCK; kind++)
 		if (fds[kind] >= 0)
@@ -462,8 +461,7 @@ static int rule_change(struct verb *v, int (*edit)(struct verb *, struct policy_
 	}
 	policy_free(&doc);
 	/* A name that clashes is an input error; one that is not there, like `block del`, is not. */
-	return err == -EEXIST || err == -ENOSPC || err == -ERANGE ? EXIT_USAGE :
-								     exit_code_for(err);
+	return err == -EEXIST || err == -ENOSPC || err == -ERANGE ? EXIT_USAGE : exit_code_for(err);
 }
 
 static struct rule_spec rule_in; /* the rule of add, insert or replace, parsed before the pins */

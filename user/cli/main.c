@@ -11,7 +11,6 @@
 #include "pins.h"
 #include "version.h"
 
-
 /* Its flags and help are its own, in user/exporter/exporter.c. */
 static const struct cmd exporter_row = {
 	.name = "exporter",
@@ -22,8 +21,8 @@ static const struct cmd exporter_row = {
 
 /* The objects and verbs, in the order of the help. */
 static const struct cmd *const top_cmds[] = {
-	&cmd_attach, &cmd_detach, &cmd_status, &cmd_restore,  &cmd_confirm,
-	&cmd_dump,   &cmd_rule,   &cmd_set,    &cmd_allow,    &cmd_block, &cmd_sets, &cmd_ban,
+	&cmd_attach, &cmd_detach, &cmd_status, &cmd_restore,  &cmd_confirm, &cmd_dump,
+	&cmd_rule,   &cmd_set,	  &cmd_allow,  &cmd_block,    &cmd_sets,    &cmd_ban,
 	&cmd_stats,  &cmd_events, &cmd_top,    &exporter_row, NULL,
 };
 
@@ -131,11 +130,15 @@ static int take_global_options(int argc, char **argv)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "json", no_argument, NULL, 'j' },	{ "pretty", no_argument, NULL, 'p' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "pretty", no_argument, NULL, 'p' },
 		{ "verbose", no_argument, NULL, 'v' },
-		{ "force", no_argument, NULL, 'f' },	{ "pin-path", required_argument, NULL, 'P' },
-		{ "version", no_argument, NULL, 'V' },	{ "help", no_argument, NULL, 'h' },
-		{ "wait", required_argument, NULL, 'W' }, { NULL, 0, NULL, 0 },
+		{ "force", no_argument, NULL, 'f' },
+		{ "pin-path", required_argument, NULL, 'P' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "wait", required_argument, NULL, 'W' },
+		{ NULL, 0, NULL, 0 },
 	};
 	bool version = false;
 	int c, n;
@@ -177,8 +180,8 @@ int main(int argc, char **argv)
 	}
 	if (version) {
 		if (json_output)
-			json_print(json_pack("{s:s,s:i}", "version", SLUICE_VERSION, "layout_version",
-					     SLUICE_LAYOUT_VERSION));
+			json_print(json_pack("{s:s,s:i}", "version", SLUICE_VERSION,
+					     "layout_version", SLUICE_LAYOUT_VERSION));
 		else
 			printf("sluice %s (layout version %d)\n", SLUICE_VERSION,
 			       SLUICE_LAYOUT_VERSION);

@@ -251,7 +251,8 @@ int attach_iface(struct pins *p, const char *ifname, const struct attach_opts *o
 		if (iface_find(p, ifname, &slot, &rec) != 0)
 			drop_stale_link(p, ifindex);
 		if (iface_find(p, ifname, &slot, &rec) == 0) {
-			pr_warn("attach: %s: already attached (program id %u)", ifname, rec.prog_id);
+			pr_warn("attach: %s: already attached (program id %u)", ifname,
+				rec.prog_id);
 			return -EEXIST;
 		}
 		err = free_slot(p, &slot);

@@ -291,8 +291,11 @@ long ban_filter_rebuild(const struct pins *p, void (*after_clear)(void *ctx), vo
 	 * set until the caller's collection ends well, so a rebuild killed half-way is
 	 * settled by the next collection.
 	 */
-	err = err ?: check_flag_set(p, true) ?: grace_open(&g) ?: filter_read(p, words) ?:
-		      live_scan(p, need, &bans);
+	err = err			      ?:
+		      check_flag_set(p, true) ?:
+		      grace_open(&g)	      ?:
+		      filter_read(p, words)   ?:
+						live_scan(p, need, &bans);
 	if (err)
 		goto out;
 	for (__u32 i = 0; i < FILTER_WORDS && !err; i++) {

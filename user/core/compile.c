@@ -6,8 +6,7 @@
 #include "compile.h"
 #include "text.h"
 
-int compile_limit(const struct limit_spec *ls, struct sluice_limit *out,
-		  struct parse_error *err)
+int compile_limit(const struct limit_spec *ls, struct sluice_limit *out, struct parse_error *err)
 {
 	char rate[32], burst[32];
 	unsigned __int128 t;

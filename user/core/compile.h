@@ -17,7 +17,6 @@ int compile_rule(const struct rule_spec *spec, struct sluice_rule *out, struct p
  * -EINVAL with err->msg when it cannot be expressed. The rule parser calls it too,
  * so that such a limit is refused at the word that wrote it.
  */
-int compile_limit(const struct limit_spec *ls, struct sluice_limit *out,
-		  struct parse_error *err);
+int compile_limit(const struct limit_spec *ls, struct sluice_limit *out, struct parse_error *err);
 
 #endif /* SLUICE_COMPILE_H */

@@ -244,8 +244,8 @@ static int add_file_item(struct policy_doc *doc, const struct list_item *item,
 		return fail(err, "%s: already listed", text);
 	}
 	if (ret == -E2BIG)
-		return fail(err, "set %.*s: more than %d set names in one policy", SLUICE_NAME_LEN - 1,
-			    item->set, DOC_MAX_SET_NAMES);
+		return fail(err, "set %.*s: more than %d set names in one policy",
+			    SLUICE_NAME_LEN - 1, item->set, DOC_MAX_SET_NAMES);
 	if (!ret && fs)
 		ret = note_item_line(doc, fs);
 	if (ret)
@@ -295,8 +295,9 @@ static int parse_set_events(struct policy_doc *doc, char **words, const unsigned
 	}
 	if (n < 4) {
 		err->column = cols[n - 1];
-		return fail(err, "set events: expected off, or period DURATION, sample N and "
-				 "ceiling N, got %s",
+		return fail(err,
+			    "set events: expected off, or period DURATION, sample N and "
+			    "ceiling N, got %s",
 			    n > 2 ? Q(words[2]) : "the end of the line");
 	}
 	for (i = 2; i < n; i += 2) {
@@ -364,8 +365,7 @@ static int parse_policy_words(struct policy_doc *doc, char **words, unsigned int
 		if (bad < n || n < 3) {
 			/* At the end of the line, point at its last word. */
 			err->column = cols[bad < n ? bad : n - 1];
-			return fail(err,
-				    "set: expected malformed pass|drop or events ..., got %s",
+			return fail(err, "set: expected malformed pass|drop or events ..., got %s",
 				    bad < n ? Q(words[bad]) : "the end of the line");
 		}
 		doc->malformed_drop = words[2][0] == 'd';

@@ -105,7 +105,6 @@ static int next_value(struct words *ws, const char *what, const char **val)
 	return 0;
 }
 
-
 /* ---- rules ---- */
 
 /* Words a rule may hold once; the names say what they are in messages. */
@@ -421,7 +420,8 @@ int parse_rule(char **words, const unsigned int *columns, unsigned int n, struct
 			SLUICE_NAME_LEN - 1, Q(words[0]));
 	/* Metrics label packets that no rule decided with rule="none". */
 	if (!strcmp(words[0], "none"))
-		return wfail(&ws, 0, "rule: the name \"none\" is reserved for packets no rule decided");
+		return wfail(&ws, 0,
+			     "rule: the name \"none\" is reserved for packets no rule decided");
 	strcpy(spec->name, words[0]);
 	while (!ret && ws.i < n) {
 		unsigned int i = ws.i++;
@@ -436,9 +436,9 @@ int parse_rule(char **words, const unsigned int *columns, unsigned int n, struct
 		} else if (!strcmp(w, "dport")) {
 			ret = slot_value(&ws, &m, SLOT_DPORT, "PORT or LO-HI", &v);
 			if (!ret)
-				ret = wat(&ws, i + 1,
-					  parse_port_range(v, &spec->dport_lo, &spec->dport_hi,
-							   err));
+				ret = wat(
+					&ws, i + 1,
+					parse_port_range(v, &spec->dport_lo, &spec->dport_hi, err));
 			spec->has_dport = true;
 		} else if (!strcmp(w, "syn")) {
 			ret = take_slot(&ws, &m, SLOT_SYN, i);
@@ -457,10 +457,11 @@ int parse_rule(char **words, const unsigned int *columns, unsigned int n, struct
 			if (!ret)
 				ret = wat(&ws, i + 1, parse_comment(v, spec->comment, err));
 		} else {
-			ret = wfail(&ws, i,
-				    "rule: expected ip, ip6, tcp, udp, icmp, dport, syn, dst, limit, "
-				    "action or comment, got %s",
-				    Q(w));
+			ret = wfail(
+				&ws, i,
+				"rule: expected ip, ip6, tcp, udp, icmp, dport, syn, dst, limit, "
+				"action or comment, got %s",
+				Q(w));
 		}
 	}
 	return ret ?: check_rule(&ws, spec, &m);
@@ -593,4 +594,3 @@ void format_list_item(const struct list_item *item, char *buf, size_t len)
 	if (item->set && item->set[0])
 		sb_printf(&b, " set %.*s", SLUICE_NAME_LEN - 1, item->set);
 }
-

@@ -75,8 +75,8 @@ int parse_rule(char **words, const unsigned int *columns, unsigned int n, struct
  * Parses the words after `allow add` or `block add`:
  * PREFIX [ttl DURATION] [comment TEXT] [set NAME].
  */
-int parse_list_item(enum list_kind kind, char **words, const unsigned int *columns,
-		    unsigned int n, struct list_item *item, struct parse_error *err);
+int parse_list_item(enum list_kind kind, char **words, const unsigned int *columns, unsigned int n,
+		    struct list_item *item, struct parse_error *err);
 
 /* The canonical line for a rule (`rule add NAME ...`) and a list item (`block add ...`). */
 void format_rule(const struct rule_spec *spec, char *buf, size_t len);

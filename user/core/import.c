@@ -438,10 +438,9 @@ static int import_line(struct importer *im, char *line, size_t len)
 		im->format = format;
 		im->format_line = im->err->line;
 	} else if (format != im->format) {
-		return import_fail(im->err, p - line + 1,
-				   "mixed formats: %s in %s (the format of line %u)",
-				   format_line_names[format], format_file_names[im->format],
-				   im->format_line);
+		return import_fail(
+			im->err, p - line + 1, "mixed formats: %s in %s (the format of line %u)",
+			format_line_names[format], format_file_names[im->format], im->format_line);
 	}
 	switch (format) {
 	case FORMAT_JSON:

@@ -112,7 +112,8 @@ static int slot_set(const struct pins *p, enum list_kind kind, __u32 gen, int fd
 	__u32 slot = list_slot(kind, gen);
 
 	if (fd < 0)
-		return bpf_map_delete_elem(p->fds[PIN_LISTS], &slot) && errno != ENOENT ? -errno : 0;
+		return bpf_map_delete_elem(p->fds[PIN_LISTS], &slot) && errno != ENOENT ? -errno :
+											  0;
 	return bpf_map_update_elem(p->fds[PIN_LISTS], &slot, &fd, BPF_ANY) ? -errno : 0;
 }
 
@@ -187,7 +188,7 @@ static void dir_apply(__u64 *region, __u32 first, __u32 count, __u64 bits, bool 
 	for (__u32 net = first; net - first < count;) {
 		__u32 w = sluice_dir_word(net), shift = sluice_dir_shift(net);
 		__u32 run = count - (net - first) < 32 - shift / 2 ? count - (net - first) :
-								      32 - shift / 2;
+								     32 - shift / 2;
 		__u64 mask = (run == 32 ? ~0ULL : ((1ULL << (2 * run)) - 1) << shift) & spread;
 
 		if (clear)
@@ -240,7 +241,8 @@ static void filter_add(const struct list_filter *f, const struct sluice_lpm_key 
 			atomic_or(&h->lengths[0], 1ULL << len);
 		key_nets(key, &first, &count);
 		dir_apply(f->v4, first, count,
-			  SLUICE_DIR_SOME | (!expires_ns && len <= 24 ? SLUICE_DIR_WHOLE : 0), false);
+			  SLUICE_DIR_SOME | (!expires_ns && len <= 24 ? SLUICE_DIR_WHOLE : 0),
+			  false);
 		if (expires_ns && len <= 24)
 			dir_unwhole(f->v4, key);
 		return;
@@ -517,7 +519,8 @@ int sets_write(const struct pins *p, const struct set_table *t)
 		return 0;
 	for (__u32 i = 0; i < 2 * SLUICE_MAX_SETS; i++)
 		if (bpf_map_update_elem(p->fds[PIN_SETS], &i,
-					&t->slot[i / SLUICE_MAX_SETS][i % SLUICE_MAX_SETS], BPF_ANY))
+					&t->slot[i / SLUICE_MAX_SETS][i % SLUICE_MAX_SETS],
+					BPF_ANY))
 			return -errno;
 	return 0;
 }

@@ -43,8 +43,8 @@ int mgmt_paths_detect(struct mgmt_path *paths, unsigned int max)
 		char client[64], server[64];
 		unsigned int cport, sport;
 
-		if (sscanf(ssh, "%63s %u %63s %u", client, &cport, server, &sport) == 4 &&
-		    sport && sport <= 0xffff) {
+		if (sscanf(ssh, "%63s %u %63s %u", client, &cport, server, &sport) == 4 && sport &&
+		    sport <= 0xffff) {
 			struct parse_error perr = {};
 
 			err = add_path(paths, max, &n, client, sport, "your SSH client");
@@ -108,7 +108,8 @@ static bool rules_lock_out(const struct policy_doc *rules, const struct mgmt_pat
 		/* Without the server address, a rule for some VIP may be ours: assume it is. */
 		if (r->has_dst && path->server.plen && !prefix_contains(&r->dst, &path->server))
 			continue;
-		if (r->nlimits || r->action == SLUICE_ACTION_PASS || r->action == SLUICE_ACTION_MONITOR)
+		if (r->nlimits || r->action == SLUICE_ACTION_PASS ||
+		    r->action == SLUICE_ACTION_MONITOR)
 			return false;
 		snprintf(why, len, "rule %s matches it with action %s", r->name,
 			 action_words[r->action]);

@@ -82,8 +82,8 @@ int pins_prepare_dir(const char *dir)
 
 		snprintf(state, sizeof(state), "%s/%s", up, pin_map_names[PIN_STATE]);
 		if (access(state, F_OK) == 0) {
-			pr_warn("pin path %s: inside %s, the pin directory of another instance", dir,
-				up);
+			pr_warn("pin path %s: inside %s, the pin directory of another instance",
+				dir, up);
 			return -EINVAL;
 		}
 		slash = strrchr(up, '/');
@@ -149,7 +149,8 @@ int pins_lock_holder(const char *dir)
 
 		if (strstr(line, "->") || !strstr(line, "FLOCK"))
 			continue;
-		if (sscanf(line, "%*d: FLOCK %*s %*s %d %x:%x:%lu", &holder, &maj, &min, &ino) == 4 &&
+		if (sscanf(line, "%*d: FLOCK %*s %*s %d %x:%x:%lu", &holder, &maj, &min, &ino) ==
+			    4 &&
 		    ino == st.st_ino && maj == major(st.st_dev) && min == minor(st.st_dev))
 			pid = holder;
 	}
@@ -442,8 +443,7 @@ int pins_active(const struct pins *p, __u32 *active)
 }
 
 long map_batches(int fd, bool delete,
-		 long (*visit)(const void *keys, const void *values, __u32 n, void *ctx),
-		 void *ctx)
+		 long (*visit)(const void *keys, const void *values, __u32 n, void *ctx), void *ctx)
 {
 	const __u32 chunk = 8192;
 	struct bpf_map_info info = {};
@@ -466,10 +466,11 @@ long map_batches(int fd, bool delete,
 	while (total >= 0) {
 		LIBBPF_OPTS(bpf_map_batch_opts, opts);
 		__u32 count = chunk;
-		int err = delete ? bpf_map_lookup_and_delete_batch(fd, first ? NULL : cursor, cursor,
+		int err = delete ?
+				  bpf_map_lookup_and_delete_batch(fd, first ? NULL : cursor, cursor,
 								  keys, values, &count, &opts) :
-				   bpf_map_lookup_batch(fd, first ? NULL : cursor, cursor, keys,
-							values, &count, &opts);
+				  bpf_map_lookup_batch(fd, first ? NULL : cursor, cursor, keys,
+						       values, &count, &opts);
 
 		first = false;
 		total += visit ? visit(keys, values, count, ctx) : count;

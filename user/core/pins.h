@@ -46,31 +46,31 @@ struct sluice_text {
  * controller's own (text, ifaces, sets, baselines) last, as they are created after the
  * program's.
  */
-#define SLUICE_PIN_MAPS(X)                                                                 \
-	X(STATE, "sluice_state", 4, sizeof(struct sluice_state))                           \
-	X(POLICY, "sluice_policy", 4, sizeof(struct sluice_policy))                        \
-	X(LISTS, "sluice_lists", 4, 4)                                                     \
-	X(BUCKETS, "sluice_buckets", sizeof(struct sluice_bucket_key), sizeof(__u64))      \
-	X(PROBATION, "sluice_probation", 4, sizeof(struct sluice_probation))               \
-	X(BANS, "sluice_bans", sizeof(struct sluice_ban_key), sizeof(struct sluice_ban))   \
-	X(STATS, "sluice_stats", 4, sizeof(struct sluice_counter))                         \
-	X(FILTER, "sluice_filter", 4, sizeof(__u64))                                       \
-	X(EVENTS, "sluice_events", 0, 0)                                                   \
-	X(EVSTATS, "sluice_evstats", 4, sizeof(struct sluice_event_stats))                 \
-	X(EVSEEN, "sluice_evseen", sizeof(struct sluice_event_seen_key), sizeof(__u64))    \
-	X(BANFILTER, "sluice_banfilter", 4, sizeof(__u64))                                 \
-	X(SLOTS, "sluice_slots", 4, sizeof(struct sluice_slot))                            \
-	X(TIERSTATS, "sluice_tierstats", 4, sizeof(struct sluice_tier_stats))              \
-	X(TEXT, "sluice_text", 4, sizeof(struct sluice_text))                              \
-	X(IFACES, "sluice_ifaces", 4, sizeof(struct sluice_iface))                         \
-	X(SETS, "sluice_sets", 4, sizeof(struct sluice_set))                               \
+#define SLUICE_PIN_MAPS(X)                                                                         \
+	X(STATE, "sluice_state", 4, sizeof(struct sluice_state))                                   \
+	X(POLICY, "sluice_policy", 4, sizeof(struct sluice_policy))                                \
+	X(LISTS, "sluice_lists", 4, 4)                                                             \
+	X(BUCKETS, "sluice_buckets", sizeof(struct sluice_bucket_key), sizeof(__u64))              \
+	X(PROBATION, "sluice_probation", 4, sizeof(struct sluice_probation))                       \
+	X(BANS, "sluice_bans", sizeof(struct sluice_ban_key), sizeof(struct sluice_ban))           \
+	X(STATS, "sluice_stats", 4, sizeof(struct sluice_counter))                                 \
+	X(FILTER, "sluice_filter", 4, sizeof(__u64))                                               \
+	X(EVENTS, "sluice_events", 0, 0)                                                           \
+	X(EVSTATS, "sluice_evstats", 4, sizeof(struct sluice_event_stats))                         \
+	X(EVSEEN, "sluice_evseen", sizeof(struct sluice_event_seen_key), sizeof(__u64))            \
+	X(BANFILTER, "sluice_banfilter", 4, sizeof(__u64))                                         \
+	X(SLOTS, "sluice_slots", 4, sizeof(struct sluice_slot))                                    \
+	X(TIERSTATS, "sluice_tierstats", 4, sizeof(struct sluice_tier_stats))                      \
+	X(TEXT, "sluice_text", 4, sizeof(struct sluice_text))                                      \
+	X(IFACES, "sluice_ifaces", 4, sizeof(struct sluice_iface))                                 \
+	X(SETS, "sluice_sets", 4, sizeof(struct sluice_set))                                       \
 	X(BASELINES, "sluice_baselines", 4, sizeof(struct sluice_counter))
 
 enum pin_map {
 #define PIN_MAP_ENUM(id, name, key, value) PIN_##id,
 	SLUICE_PIN_MAPS(PIN_MAP_ENUM)
 #undef PIN_MAP_ENUM
-	PIN_MAP_COUNT,
+		PIN_MAP_COUNT,
 };
 
 extern const char *const pin_map_names[PIN_MAP_COUNT];

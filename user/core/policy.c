@@ -30,7 +30,8 @@ __u64 fnv1a64(const void *data, size_t len, __u64 seed)
 void prefix_to_key(const struct prefix *pfx, struct sluice_lpm_key *key)
 {
 	memset(key, 0, sizeof(*key));
-	key->prefixlen = pfx->plen + (pfx->family == SLUICE_FAMILY_IPV4 ? SLUICE_V4_MAPPED_PLEN : 0);
+	key->prefixlen =
+		pfx->plen + (pfx->family == SLUICE_FAMILY_IPV4 ? SLUICE_V4_MAPPED_PLEN : 0);
 	memcpy(key->addr, pfx->addr, sizeof(key->addr));
 }
 
@@ -187,7 +188,6 @@ int policy_rules_text(const struct policy_doc *doc, char *buf, size_t len)
 	buf[n] = '\0';
 	return 0;
 }
-
 
 /* New hashes for both lists, holding DOC's items, under the next generation of G. */
 static int fill_lists(struct pins *p, struct list_gen *g, const struct policy_doc *doc,
@@ -347,7 +347,8 @@ int policy_read_rules(const struct pins *p, struct policy_doc *doc)
 	for (line = strtok_r(text->text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		ret = policy_parse_line(doc, line, &err);
 		if (ret) {
-			pr_warn("%s/sluice_text: stored policy does not parse: %s", p->dir, err.msg);
+			pr_warn("%s/sluice_text: stored policy does not parse: %s", p->dir,
+				err.msg);
 			ret = -EPROTO;
 			goto out;
 		}

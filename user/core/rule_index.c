@@ -21,7 +21,8 @@ void rule_index_build(struct sluice_policy *pol)
 		__u64 bit = 1ULL << i;
 
 		for (int v6 = 0; v6 < 2; v6++) {
-			if (r->family && r->family != (v6 ? SLUICE_FAMILY_IPV6 : SLUICE_FAMILY_IPV4))
+			if (r->family &&
+			    r->family != (v6 ? SLUICE_FAMILY_IPV6 : SLUICE_FAMILY_IPV4))
 				continue;
 			for (int c = 0; c < SLUICE_RULE_CLASSES; c++)
 				if (!r->proto || r->proto == class_proto[c])
@@ -33,8 +34,8 @@ void rule_index_build(struct sluice_policy *pol)
 				pol->rules_by_port[b] |= bit;
 		} else {
 			/* A range of 256 ports or more covers every bucket. */
-			for (__u32 port = r->dport_lo; port <= r->dport_hi && port < r->dport_lo + 256u;
-			     port++)
+			for (__u32 port = r->dport_lo;
+			     port <= r->dport_hi && port < r->dport_lo + 256u; port++)
 				pol->rules_by_port[port & 0xff] |= bit;
 		}
 		if (r->flags & SLUICE_RULE_SYN)

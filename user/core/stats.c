@@ -84,8 +84,8 @@ int stats_read(const struct pins *p, struct stats_snapshot *snap)
 		int err;
 
 		count = STATS_BATCH;
-		err = bpf_map_lookup_batch(p->fds[PIN_STATS], first ? NULL : &out_batch,
-					   &out_batch, keys, values, &count, &opts);
+		err = bpf_map_lookup_batch(p->fds[PIN_STATS], first ? NULL : &out_batch, &out_batch,
+					   keys, values, &count, &opts);
 		first = false;
 		if (err && errno != ENOENT) {
 			ret = -errno;
@@ -223,13 +223,14 @@ static json_t *by_verdict(const struct stats_snapshot *snap, const struct stats_
 
 		if (prev)
 			b = stats_sum(prev, iface, rule, v, -1);
-		json_object_set_new(o, verdict_names[v], counter_json(n, prev ? &b : NULL, seconds));
+		json_object_set_new(o, verdict_names[v],
+				    counter_json(n, prev ? &b : NULL, seconds));
 	}
 	return o;
 }
 
-static json_t *drops_by_reason(const struct stats_snapshot *snap,
-			       const struct stats_snapshot *prev, __u32 iface, double seconds)
+static json_t *drops_by_reason(const struct stats_snapshot *snap, const struct stats_snapshot *prev,
+			       __u32 iface, double seconds)
 {
 	json_t *o = json_object();
 
@@ -241,7 +242,8 @@ static json_t *drops_by_reason(const struct stats_snapshot *snap,
 		n.packets += ban.packets;
 		n.bytes += ban.bytes;
 		if (prev) {
-			struct sluice_counter pb = stats_sum(prev, iface, -1, SLUICE_VERDICT_BAN, why);
+			struct sluice_counter pb =
+				stats_sum(prev, iface, -1, SLUICE_VERDICT_BAN, why);
 
 			b = stats_sum(prev, iface, -1, SLUICE_VERDICT_DROP, why);
 			b.packets += pb.packets;
@@ -250,7 +252,8 @@ static json_t *drops_by_reason(const struct stats_snapshot *snap,
 		if (why == SLUICE_REASON_NONE || why == SLUICE_REASON_ALLOWLIST ||
 		    why == SLUICE_REASON_NONIP || why == SLUICE_REASON_ERROR)
 			continue; /* these never drop */
-		json_object_set_new(o, reason_names[why], counter_json(n, prev ? &b : NULL, seconds));
+		json_object_set_new(o, reason_names[why],
+				    counter_json(n, prev ? &b : NULL, seconds));
 	}
 	return o;
 }
@@ -296,9 +299,9 @@ json_t *stats_to_json(const struct pins *p, const struct stats_snapshot *snap,
 		for (__u32 r = 0; pol && r < pol->nrules && r < SLUICE_MAX_RULES; r++) {
 			json_t *rule = json_pack("{s:s}", "name", pol->rules[r].name);
 
-			json_object_set_new(rule, "verdicts",
-					    by_verdict(snap, prev, i, pol->rules[r].stat_slot,
-						       seconds));
+			json_object_set_new(
+				rule, "verdicts",
+				by_verdict(snap, prev, i, pol->rules[r].stat_slot, seconds));
 			json_array_append_new(rules, rule);
 		}
 		json_object_set_new(iface, "rules", rules);

@@ -165,7 +165,7 @@ static const struct unit *find_unit(const struct unit *table, size_t n, const ch
 
 /* ---- rates, bursts, durations, ports, comments ---- */
 
-#define RATE_EXPECTED \
+#define RATE_EXPECTED                                                                              \
 	"rate: expected NUMBER/s, /m, /h, /d or a byte rate like 10MB/s or 80Mbit/s, got %s"
 
 static const char *period_name(__u32 period_s)
@@ -241,7 +241,7 @@ void format_rate(const struct rate *r, char *buf, size_t len)
 		snprintf(buf, len, "%llu%s/s", r->display, r->unit);
 }
 
-#define DURATION_EXPECTED \
+#define DURATION_EXPECTED                                                                          \
 	"duration: expected NUMBER and unit d, h, m, s or ms, like 30s or 1h30m, got %s"
 
 int parse_duration(const char *s, __u64 *ns, struct parse_error *err)

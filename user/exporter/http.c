@@ -47,8 +47,7 @@ static enum MHD_Result reply(struct MHD_Connection *conn, struct MHD_Response *r
 
 static struct MHD_Response *text_response(const char *text)
 {
-	return MHD_create_response_from_buffer(strlen(text), (void *)text,
-					       MHD_RESPMEM_PERSISTENT);
+	return MHD_create_response_from_buffer(strlen(text), (void *)text, MHD_RESPMEM_PERSISTENT);
 }
 
 static enum MHD_Result reply_text(struct MHD_Connection *conn, unsigned int status,
@@ -144,8 +143,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	if (text->failed)
 		return reply_text(conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
 				  "500 could not write the metrics\n", NULL);
-	accept = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-					     MHD_HTTP_HEADER_ACCEPT_ENCODING);
+	accept =
+		MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT_ENCODING);
 	if (http_accepts_gzip(accept) && !http_gzip(text->data, text->len, &gz, &gz_len)) {
 		resp = MHD_create_response_from_buffer(gz_len, gz, MHD_RESPMEM_MUST_FREE);
 		if (resp)
@@ -202,10 +201,10 @@ int http_start(const struct http_config *cfg, http_scrape_fn scrape, void *ctx,
 	if (!s)
 		return -ENOMEM;
 	if (tls) {
-		tls_opts[0] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_KEY, 0,
-						       cfg->web->key_pem };
-		tls_opts[1] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_CERT, 0,
-						       cfg->web->cert_pem };
+		tls_opts[0] =
+			(struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_KEY, 0, cfg->web->key_pem };
+		tls_opts[1] =
+			(struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_CERT, 0, cfg->web->cert_pem };
 	}
 	s->web = cfg->web;
 	s->scrape = scrape;
@@ -217,8 +216,8 @@ int http_start(const struct http_config *cfg, http_scrape_fn scrape, void *ctx,
 	 * listen backlog instead of leaving a flood queued ahead of a real scrape.
 	 */
 	s->daemon = MHD_start_daemon(
-		MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG | (tls ? MHD_USE_TLS : 0), 0,
-		NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, on_http_log, s,
+		MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG | (tls ? MHD_USE_TLS : 0), 0, NULL,
+		NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, on_http_log, s,
 		MHD_OPTION_LISTEN_SOCKET, cfg->listen_fd, MHD_OPTION_CONNECTION_LIMIT,
 		cfg->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->per_ip_connections,
 		MHD_OPTION_CONNECTION_TIMEOUT, cfg->timeout_sec, MHD_OPTION_ARRAY, tls_opts,

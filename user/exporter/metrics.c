@@ -238,8 +238,8 @@ static void render_traffic(struct mbuf *b, const struct metrics_input *in, bool 
 
 	metrics_family(b, name,
 		       bytes ? "Bytes of the frames sluice saw, by interface, deciding rule "
-			       "(\"none\" when no rule decided) and verdict."
-			     : "Packets sluice saw, by interface, deciding rule (\"none\" when no "
+			       "(\"none\" when no rule decided) and verdict." :
+			       "Packets sluice saw, by interface, deciding rule (\"none\" when no "
 			       "rule decided) and verdict.",
 		       METRIC_COUNTER);
 	/* The grammar reserves the rule name "none" for this label value. */
@@ -252,7 +252,8 @@ static void render_traffic(struct mbuf *b, const struct metrics_input *in, bool 
 				struct sluice_counter c =
 					stats_sum(in->snap, in->ifaces[i].slot, slot, v, -1);
 				const char *values[] = { in->ifaces[i].name,
-							 undecided ? METRICS_NO_RULE : in->rules[r].name,
+							 undecided ? METRICS_NO_RULE :
+								     in->rules[r].name,
 							 verdict_names[v] };
 
 				metrics_sample_u64(b, name, traffic_labels, values, 3,
@@ -346,10 +347,11 @@ void metrics_render(struct mbuf *b, const struct metrics_input *in)
 	       METRIC_GAUGE, in->bans);
 	single(b, "sluice_bans_capacity", "Dynamic bans the ban map can hold.", METRIC_GAUGE,
 	       in->bans_capacity);
-	metrics_family(b, "sluice_ban_filter_fill_ratio",
-		       "Share of the ban filter's bits set: the filter spares the lookup of a source "
-		       "with no ban, and is rebuilt from the live bans when stale bits pile up.",
-		       METRIC_GAUGE);
+	metrics_family(
+		b, "sluice_ban_filter_fill_ratio",
+		"Share of the ban filter's bits set: the filter spares the lookup of a source "
+		"with no ban, and is rebuilt from the live bans when stale bits pile up.",
+		METRIC_GAUGE);
 	metrics_sample(b, "sluice_ban_filter_fill_ratio", NULL, NULL, 0,
 		       in->ban_filter_bits ? (double)in->ban_filter_bits_set / in->ban_filter_bits :
 					     0);
@@ -359,8 +361,7 @@ void metrics_render(struct mbuf *b, const struct metrics_input *in)
 	       METRIC_GAUGE, in->limiter_keys);
 	single(b, "sluice_limiter_keys_capacity",
 	       "Rate limiter keys the slots and the LRU map hold before the LRU map evicts.",
-	       METRIC_GAUGE,
-	       in->limiter_capacity);
+	       METRIC_GAUGE, in->limiter_capacity);
 	single(b, "sluice_limiter_probation_keys",
 	       "New rate limiter keys on probation (one packet seen, bucket not full); counted "
 	       "in the background.",

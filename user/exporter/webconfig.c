@@ -51,7 +51,8 @@ static const char *scalar(const yaml_node_t *n)
 /* A bcrypt hash as crypt(3) writes it: $2a$, $2b$ or $2y$, a cost of 04 to 31, 53 characters. */
 static bool is_bcrypt(const char *h)
 {
-	static const char b64[] = "./ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+	static const char b64[] =
+		"./ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 	int cost;
 
 	if (strlen(h) != 60 || strncmp(h, "$2", 2) || !strchr("aby", h[2]) || h[3] != '$' ||
@@ -106,8 +107,8 @@ out:
 }
 
 /* Each key and value of the mapping node N, in the order of the file. */
-#define for_each_pair(n, pair)                                                                 \
-	for (yaml_node_pair_t *pair = (n)->data.mapping.pairs.start;                           \
+#define for_each_pair(n, pair)                                                                     \
+	for (yaml_node_pair_t *pair = (n)->data.mapping.pairs.start;                               \
 	     pair < (n)->data.mapping.pairs.top; pair++)
 
 static int load_tls(struct loader *l, const yaml_node_t *n, struct web_config *wc)
@@ -116,8 +117,10 @@ static int load_tls(struct loader *l, const yaml_node_t *n, struct web_config *w
 	int err;
 
 	if (n->type != YAML_MAPPING_NODE)
-		return fail(l, n, "tls_server_config: expected a mapping of cert_file and key_file");
-	for_each_pair(n, pair) {
+		return fail(l, n,
+			    "tls_server_config: expected a mapping of cert_file and key_file");
+	for_each_pair(n, pair)
+	{
 		const yaml_node_t *k = yaml_document_get_node(l->doc, pair->key);
 		const yaml_node_t *v = yaml_document_get_node(l->doc, pair->value);
 		const char *name = scalar(k);
@@ -128,8 +131,10 @@ static int load_tls(struct loader *l, const yaml_node_t *n, struct web_config *w
 		else if (name && !strcmp(name, "key_file"))
 			slot = &key;
 		else
-			return fail(l, k, "tls_server_config: unknown key \"%s\" (sluice reads "
-				    "cert_file and key_file)", name ? name : "?");
+			return fail(l, k,
+				    "tls_server_config: unknown key \"%s\" (sluice reads "
+				    "cert_file and key_file)",
+				    name ? name : "?");
 		if (*slot)
 			return fail(l, k, "tls_server_config: %s given twice", name);
 		if (!scalar(v) || !*scalar(v))
@@ -149,13 +154,15 @@ static int load_users(struct loader *l, const yaml_node_t *n, struct web_config 
 	size_t count;
 
 	if (n->type != YAML_MAPPING_NODE)
-		return fail(l, n, "basic_auth_users: expected a mapping of user names to bcrypt "
+		return fail(l, n,
+			    "basic_auth_users: expected a mapping of user names to bcrypt "
 			    "hashes");
 	count = n->data.mapping.pairs.top - n->data.mapping.pairs.start;
 	wc->users = calloc(count ? count : 1, sizeof(*wc->users));
 	if (!wc->users)
 		return -ENOMEM;
-	for_each_pair(n, pair) {
+	for_each_pair(n, pair)
+	{
 		const yaml_node_t *k = yaml_document_get_node(l->doc, pair->key);
 		const yaml_node_t *v = yaml_document_get_node(l->doc, pair->value);
 		const char *name = scalar(k), *hash = scalar(v);
@@ -169,8 +176,10 @@ static int load_users(struct loader *l, const yaml_node_t *n, struct web_config 
 				return fail(l, k, "basic_auth_users: user \"%s\" given twice",
 					    name);
 		if (!hash || !is_bcrypt(hash))
-			return fail(l, v, "basic_auth_users: user \"%s\": not a bcrypt hash "
-				    "($2a$, $2b$ or $2y$)", name);
+			return fail(l, v,
+				    "basic_auth_users: user \"%s\": not a bcrypt hash "
+				    "($2a$, $2b$ or $2y$)",
+				    name);
 		u->name = strdup(name);
 		u->hash = strdup(hash);
 		if (!u->name || !u->hash)
@@ -188,8 +197,10 @@ static int load(struct loader *l, struct web_config *wc)
 	if (!root)
 		return 0; /* an empty file: plain HTTP, no auth, as the toolkit reads it */
 	if (root->type != YAML_MAPPING_NODE)
-		return fail(l, root, "expected a mapping of tls_server_config and basic_auth_users");
-	for_each_pair(root, pair) {
+		return fail(l, root,
+			    "expected a mapping of tls_server_config and basic_auth_users");
+	for_each_pair(root, pair)
+	{
 		const yaml_node_t *k = yaml_document_get_node(l->doc, pair->key);
 		const yaml_node_t *v = yaml_document_get_node(l->doc, pair->value);
 		const char *name = scalar(k);
@@ -200,8 +211,10 @@ static int load(struct loader *l, struct web_config *wc)
 		else if (name && !strcmp(name, "basic_auth_users"))
 			slot = &users;
 		else
-			return fail(l, k, "unknown key \"%s\" (sluice reads tls_server_config and "
-				    "basic_auth_users)", name ? name : "?");
+			return fail(l, k,
+				    "unknown key \"%s\" (sluice reads tls_server_config and "
+				    "basic_auth_users)",
+				    name ? name : "?");
 		if (*slot)
 			return fail(l, k, "%s given twice", name);
 		*slot = v;
