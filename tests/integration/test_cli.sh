@@ -99,8 +99,8 @@ expect_eq "no ban left" "$(sl -j ban list | jq length)" 0
 # A prefix of several verbs is refused, every candidate named; an exact name still wins.
 expect_exit "'st' (status or stats) is ambiguous" 2 sl st
 expect_eq "... naming every candidate" "$(cat "$TMP/err")" "sluice: 'st' is ambiguous: status, stats"
-expect_exit "'s' names three" 2 sl s
-expect_eq "... all three" "$(cat "$TMP/err")" "sluice: 's' is ambiguous: status, sets, stats"
+expect_exit "'s' names four" 2 sl s
+expect_eq "... all four" "$(cat "$TMP/err")" "sluice: 's' is ambiguous: status, set, sets, stats"
 expect_exit "'block a' (add, not allow: within the object) is one verb" 0 sl block a 198.51.100.7
 expect_exit "-j: the ambiguity is a JSON error" 2 sl -j st
 expect_eq "... on stdout" "$(jq -r .error "$TMP/out")" "'st' is ambiguous: status, stats"

@@ -20,7 +20,10 @@ metric_before=$(in_srv "$SLUICE" --pin-path "$PIN" -j stats | jq '[.interfaces[]
 check "rule del a" sl rule del a
 check "rule add b takes a's slot" sl rule add b udp dport 6000 action drop
 expect_eq "rule b starts from zero" "$(rule_count "$SRV_IF" b drop)" 0
-expect_eq "interface passes did not go back" "$(verdict_count "$SRV_IF" pass)" "$pass_before"
+# Passes may grow meanwhile (IPv6 neighbour and router traffic on the link); never shrink.
+pass_after=$(verdict_count "$SRV_IF" pass)
+[ "$pass_after" -ge "$pass_before" ] && ok "interface passes did not go back ($pass_before, then $pass_after)" ||
+	not_ok "interface passes did not go back ($pass_before, then $pass_after)"
 expect_eq "interface drops did not go back" "$(verdict_count "$SRV_IF" drop)" "$drop_before"
 expect_eq "ratelimit drops did not go back" "$(drop_count "$SRV_IF" ratelimit)" "$limit_before"
 

@@ -451,9 +451,14 @@ int policy_parse_file(const char *path, struct policy_doc *doc, struct parse_err
 			ret = parse_policy_line(doc, line, err, &fs);
 	}
 	if (ret) {
-		/* Everything as it was; the item array may have moved, its old end stays. */
+		/*
+		 * Everything as it was; the item array may have moved, its old end stays, and
+		 * the set names stay (the array may have moved too; unused names are harmless).
+		 */
 		before->items = doc->items;
 		before->items_cap = doc->items_cap;
+		before->set_names = doc->set_names;
+		before->nset_names = doc->nset_names;
 		*doc = *before;
 	}
 	free(before);
