@@ -385,7 +385,8 @@ static json_t *top_json(struct top_ctx *t, unsigned int limit, double seconds,
 	json_t *keys = json_array(), *doc;
 	__u64 drops = 0, passes = 0;
 
-	qsort(t->entries, t->n, sizeof(*t->entries), by_drops);
+	if (t->n) /* entries is NULL until the first drop, and qsort's array may not be */
+		qsort(t->entries, t->n, sizeof(*t->entries), by_drops);
 	for (size_t i = 0; i < t->n && i < limit; i++) {
 		char src[64];
 

@@ -370,34 +370,50 @@ static int list_import_check(struct verb *v)
 	return set_option(v, 2, &import_set);
 }
 
-static int prefix_cmp(const void *a, const void *b)
+static bool same_prefix(const struct prefix *a, const struct prefix *b)
 {
-	const struct prefix *x = a, *y = b;
+	return a->family == b->family && a->plen == b->plen &&
+	       !memcmp(a->addr, b->addr, sizeof(a->addr));
+}
 
-	if (x->family != y->family)
-		return x->family < y->family ? -1 : 1;
-	if (x->plen != y->plen)
-		return x->plen < y->plen ? -1 : 1;
-	return memcmp(x->addr, y->addr, sizeof(x->addr));
+/* A prefix's slot in a table of MASK + 1 slots. */
+static size_t prefix_slot(const struct prefix *p, size_t mask)
+{
+	__u64 h =
+		sluice_mix64((__u64)p->family << 8 | p->plen, p->addr[0] | (__u64)p->addr[1] << 32);
+
+	return sluice_mix64(h, p->addr[2] | (__u64)p->addr[3] << 32) & mask;
 }
 
 /*
  * The prefixes DOC lists once each: a feed may repeat one (or give one twice with its
- * host bits masked), and the list holds it once. All of them if memory runs short.
+ * host bits masked). Counted in a table of item indexes, one pass: a 1M feed costs
+ * tens of milliseconds, not a sort.
  */
 static size_t distinct_prefixes(const struct policy_doc *doc)
 {
-	struct prefix *v = malloc(doc->nitems * sizeof(*v) + 1);
-	size_t n = doc->nitems ? 1 : 0;
+	size_t size = 2, n = 0;
+	__u32 *slots;
 
-	if (!v)
+	while (size < 2 * doc->nitems)
+		size <<= 1;
+	slots = calloc(size, sizeof(*slots));
+	if (!slots || doc->nitems >= UINT32_MAX) {
+		free(slots);
 		return doc->nitems;
-	for (size_t i = 0; i < doc->nitems; i++)
-		v[i] = doc->items[i].prefix;
-	qsort(v, doc->nitems, sizeof(*v), prefix_cmp);
-	for (size_t i = 1; i < doc->nitems; i++)
-		n += prefix_cmp(&v[i - 1], &v[i]) != 0;
-	free(v);
+	}
+	for (size_t i = 0; i < doc->nitems; i++) {
+		const struct prefix *p = &doc->items[i].prefix;
+		size_t s = prefix_slot(p, size - 1);
+
+		while (slots[s] && !same_prefix(&doc->items[slots[s] - 1].prefix, p))
+			s = (s + 1) & (size - 1);
+		if (!slots[s]) {
+			slots[s] = i + 1;
+			n++;
+		}
+	}
+	free(slots);
 	return n;
 }
 
