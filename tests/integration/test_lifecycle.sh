@@ -46,8 +46,9 @@ grep -q "already attached" "$TMP/err" && ok "second attach says already attached
 OTHER_PIN="$PIN-other"
 expect_exit "attach over a foreign XDP program exits 1" 1 \
 	in_srv "$SLUICE" --pin-path "$OTHER_PIN" attach "$SRV_IF"
-grep -q "already runs XDP program id" "$TMP/err" && ok "foreign program is named" ||
-	not_ok "foreign program is named: $(cat "$TMP/err")"
+grep -qE "already runs XDP program sluice_xdp \(id $(sl -j status | jq -r '.interfaces[0].prog_id'), native mode, BPF link id [0-9]+\) of another sluice pin path; detach it there first$" "$TMP/err" &&
+	ok "foreign program is named, with its id, mode and link" ||
+	not_ok "foreign program is named, with its id, mode and link: $(cat "$TMP/err")"
 rm -rf "$OTHER_PIN"
 
 # Traffic is counted while attached; the program stays after sluice exits.

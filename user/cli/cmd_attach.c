@@ -112,7 +112,8 @@ const struct cmd cmd_attach = {
 		"                    (default 524288); sizes apply when the maps are first created\n"
 		"  --list-entries N  entries per list (default 1048576), and 4N IPv4 index records\n"
 		"  --bans N          dynamic bans (default 65536)\n"
-		"An interface that already runs another XDP program is refused.",
+		"An interface that already runs another XDP program is refused; the error names\n"
+		"it (a libxdp dispatcher too) and says how to free the interface.",
 	.min_args = 1,
 	.max_args = 1,
 	.opts = attach_opts,

@@ -215,6 +215,90 @@ static bool drop_stale_link(const struct pins *p, __u32 ifindex)
 	return true;
 }
 
+/*
+ * The id of the BPF link that holds IFINDEX's XDP hook with PROG_ID; 0 if a netlink
+ * attach holds it. Link info names no network namespace: the program id tells our
+ * interface from one with the same index elsewhere.
+ */
+static __u32 xdp_link_id(__u32 ifindex, __u32 prog_id)
+{
+	__u32 id = 0;
+
+	while (bpf_link_get_next_id(id, &id) == 0) {
+		struct bpf_link_info info = {};
+		__u32 len = sizeof(info);
+		int fd = bpf_link_get_fd_by_id(id);
+
+		if (fd < 0)
+			continue;
+		if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0 &&
+		    info.type == BPF_LINK_TYPE_XDP && info.xdp.ifindex == ifindex &&
+		    info.prog_id == prog_id) {
+			close(fd);
+			return id;
+		}
+		close(fd);
+	}
+	return 0;
+}
+
+static const char *attached_mode_name(__u8 attach_mode)
+{
+	switch (attach_mode) {
+	case XDP_ATTACHED_DRV:
+		return "native";
+	case XDP_ATTACHED_SKB:
+		return "skb";
+	case XDP_ATTACHED_HW:
+		return "offloaded";
+	default:
+		return "unknown";
+	}
+}
+
+/*
+ * Says what holds IFNAME's XDP hook and how the operator frees it. sluice runs alone
+ * on an interface: libxdp's dispatcher runs its programs as freplace (BPF_PROG_TYPE_EXT)
+ * extensions, which kernels that refuse BPF trampolines do not load.
+ */
+static void refuse_occupied(const char *ifname, __u32 ifindex, const struct bpf_xdp_query_opts *q)
+{
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info), link_id = xdp_link_id(ifindex, q->prog_id);
+	int fd = bpf_prog_get_fd_by_id(q->prog_id);
+	char held[32] = "";
+
+	if (fd < 0 || bpf_obj_get_info_by_fd(fd, &info, &len))
+		snprintf(info.name, sizeof(info.name), "?");
+	if (fd >= 0)
+		close(fd);
+	if (link_id)
+		snprintf(held, sizeof(held), ", BPF link id %u", link_id);
+
+	if (strcmp(info.name, "xdp_dispatcher") == 0)
+		pr_warn("attach: %s: already runs libxdp's multi-program dispatcher (program id %u, "
+			"%s mode%s); sluice does not attach behind it: xdp-loader status %s lists "
+			"its programs, xdp-loader unload %s --all removes them",
+			ifname, q->prog_id, attached_mode_name(q->attach_mode), held, ifname,
+			ifname);
+	else if (strcmp(info.name, "sluice_xdp") == 0)
+		pr_warn("attach: %s: already runs XDP program sluice_xdp (id %u, %s mode%s) of "
+			"another sluice pin path; detach it there first",
+			ifname, q->prog_id, attached_mode_name(q->attach_mode), held);
+	else if (link_id)
+		pr_warn("attach: %s: already runs XDP program %s (id %u, %s mode%s); sluice does "
+			"not replace it or run beside it: the process that holds the link must "
+			"detach it first",
+			ifname, info.name, q->prog_id, attached_mode_name(q->attach_mode), held);
+	else
+		pr_warn("attach: %s: already runs XDP program %s (id %u, %s mode, attached by "
+			"netlink); sluice does not replace it or run beside it: unload it with the "
+			"tool that loaded it (xdp-loader unload %s --all for libxdp tools such as "
+			"xdp-filter) or ip link set dev %s xdp off",
+			ifname, info.name, q->prog_id, attached_mode_name(q->attach_mode), ifname,
+			ifname);
+}
+
 int attach_iface(struct pins *p, const char *ifname, const struct attach_opts *o)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, open_opts, .pin_root_path = p->dir);
@@ -267,19 +351,7 @@ int attach_iface(struct pins *p, const char *ifname, const struct attach_opts *o
 
 	err = bpf_xdp_query(ifindex, 0, &query);
 	if (err == 0 && query.prog_id) {
-		struct bpf_prog_info info = {};
-		__u32 len = sizeof(info);
-		int fd = bpf_prog_get_fd_by_id(query.prog_id);
-
-		if (fd >= 0 && bpf_obj_get_info_by_fd(fd, &info, &len) == 0)
-			pr_warn("attach: %s: already runs XDP program id %u (%s); detach it first, "
-				"sluice does not replace it",
-				ifname, query.prog_id, info.name);
-		else
-			pr_warn("attach: %s: already runs XDP program id %u; detach it first",
-				ifname, query.prog_id);
-		if (fd >= 0)
-			close(fd);
+		refuse_occupied(ifname, ifindex, &query);
 		return -EBUSY;
 	}
 
