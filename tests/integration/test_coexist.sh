@@ -10,14 +10,20 @@ if ! command -v xdp-filter >/dev/null || ! command -v xdp-loader >/dev/null; the
 	exit 0
 fi
 setup_netns || { not_ok "set up namespaces"; finish; }
-# xdp-filter pins its maps under libxdp's bpffs: a private instance keeps this test's list
-# apart from any xdp-filter of the host.
-export LIBXDP_BPFFS="$TMP/bpffs"
-mkdir "$LIBXDP_BPFFS" && mount -t bpf bpf "$LIBXDP_BPFFS" || {
+# xdp-filter pins its maps under /sys/fs/bpf/xdp-filter, whatever LIBXDP_BPFFS says: it
+# runs in a mount namespace of its own where a private bpffs sits there, keeping this
+# test's list apart from any xdp-filter of the host.
+XF_BPFFS="$TMP/bpffs"
+if ! mkdir "$XF_BPFFS" || ! mount -t bpf bpf "$XF_BPFFS"; then
 	not_ok "mount a private bpffs"
 	finish
+fi
+trap 'umount "$XF_BPFFS" 2>/dev/null; cleanup' EXIT
+xf() {
+	# shellcheck disable=SC2016
+	in_srv unshare -m --propagation private \
+		sh -c 'mount --bind "$0" /sys/fs/bpf && exec "$@"' "$XF_BPFFS" "$@"
 }
-trap 'umount "$LIBXDP_BPFFS" 2>/dev/null; cleanup' EXIT
 
 XF_SRC=198.18.0.3 # xdp-filter's list blocks it
 SL_SRC=198.18.0.130 # sluice's blocks it
@@ -29,8 +35,8 @@ xdp_prog_id() { in_srv ip -j link show "$SRV_IF" | jq -r '.[0].xdp.prog.id'; }
 
 # xdp-filter first. On kernels that load no freplace programs, libxdp falls back to
 # attaching xdp-filter's program alone, as sluice attaches its own.
-check "xdp-filter loads" in_srv xdp-filter load --mode native "$SRV_IF"
-check "xdp-filter blocks $XF_SRC" in_srv xdp-filter ip "$XF_SRC" --mode src
+check "xdp-filter loads" xf xdp-filter load --mode native "$SRV_IF"
+check "xdp-filter blocks $XF_SRC" xf xdp-filter ip "$XF_SRC" --mode src
 expect_unanswered "$XF_SRC" "xdp-filter drops $XF_SRC"
 expect_answered "$CLI_IP" "xdp-filter passes $CLI_IP"
 xf_id=$(xdp_prog_id)
@@ -43,7 +49,7 @@ expect_eq "xdp-filter's program stays" "$(xdp_prog_id)" "$xf_id"
 expect_unanswered "$XF_SRC" "xdp-filter still drops $XF_SRC"
 expect_answered "$CLI_IP" "xdp-filter still passes $CLI_IP"
 
-check "xdp-filter unloads" in_srv xdp-filter unload "$SRV_IF"
+check "xdp-filter unloads" xf xdp-filter unload "$SRV_IF"
 expect_answered "$XF_SRC" "$XF_SRC passes with xdp-filter gone"
 
 # sluice first: xdp-filter is refused and sluice's program and list stay.
@@ -52,7 +58,7 @@ check "sluice blocks $SL_SRC" sl block add "$SL_SRC/32"
 expect_unanswered "$SL_SRC" "sluice drops $SL_SRC"
 sl_id=$(sl -j status | jq -r '.interfaces[0].prog_id')
 expect_exit "xdp-filter load beside sluice fails with EBUSY" 240 \
-	in_srv xdp-filter load --mode native "$SRV_IF"
+	xf xdp-filter load --mode native "$SRV_IF"
 grep -q "Existing program is not using a dispatcher" "$TMP/err" &&
 	ok "libxdp says sluice's program is not a dispatcher" ||
 	not_ok "libxdp says sluice's program is not a dispatcher: $(cat "$TMP/err")"
@@ -63,8 +69,11 @@ check "sluice detaches" sl detach "$SRV_IF"
 expect_eq "no XDP program left" "$(in_srv ip -j link show "$SRV_IF" | jq -r '.[0].xdp')" null
 
 # libxdp's dispatcher, as libxdp attaches it where the kernel loads freplace programs.
+# bpftool pins it on the private bpffs, where ip would leave directories on the host's.
 dispatcher=$(dpkg -L libxdp1 | grep '/xdp-dispatcher\.o$')
-check "a dispatcher attaches" in_srv ip link set dev "$SRV_IF" xdp obj "$dispatcher" sec xdp
+check "a dispatcher loads" bpftool prog load "$dispatcher" "$XF_BPFFS/dispatcher" type xdp
+check "the dispatcher attaches" in_srv bpftool net attach xdpdrv pinned "$XF_BPFFS/dispatcher" \
+	dev "$SRV_IF"
 expect_exit "sluice attach behind a dispatcher exits 1" 1 sl attach "$SRV_IF"
 expect_eq "the refusal names the dispatcher and the commands that list and remove its programs" \
 	"$(cat "$TMP/err")" \
