@@ -45,6 +45,7 @@ expect_eq "the refusal names the program, its id and mode, and how to free the i
 	"$(cat "$TMP/err")" \
 	"sluice: attach: $SRV_IF: already runs XDP program xdpfilt_alw_all (id $xf_id, native mode, attached by netlink); sluice does not replace it or run beside it: unload it with the tool that loaded it (xdp-loader unload $SRV_IF --all for libxdp tools such as xdp-filter) or ip link set dev $SRV_IF xdp off"
 [ ! -e "$PIN" ] && ok "the refused attach leaves no pins" || not_ok "the refused attach leaves no pins"
+expect_exit "sluice detach of xdp-filter's interface exits 1" 1 sl detach "$SRV_IF"
 expect_eq "xdp-filter's program stays" "$(xdp_prog_id)" "$xf_id"
 expect_unanswered "$XF_SRC" "xdp-filter still drops $XF_SRC"
 expect_answered "$CLI_IP" "xdp-filter still passes $CLI_IP"
