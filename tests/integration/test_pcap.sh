@@ -92,6 +92,29 @@ expect_eq "stdout holds the packet dropped before SIGTERM" "$(packets "$TMP/stdo
 	"IP 198.18.0.130.40006 > $SRV_IP.5006: UDP, length 32"
 expect_eq "the count on stderr" "$(cat "$TMP/err")" "sluice: events: 1 packet written to stdout"
 
+# Into a pipe, read live by tcpdump -r -, which leaves after one packet: events ends at its
+# next write (EPIPE), with status 0 and no error.
+mkfifo "$TMP/fifo"
+bg "$SRV" tcpdump -r "$TMP/fifo" -nn -t -q -c 1 >"$TMP/pipe.txt" 2>/dev/null
+tcpdump_pid=${bg_pids[-1]}
+bg "$SRV" "$SLUICE" --pin-path "$PIN" events -w - >"$TMP/fifo" 2>"$TMP/err"
+events_pid=${bg_pids[-1]}
+check "the pipe writer is ready" wait_until 10 catches "$events_pid" 2 15
+send udp 198.18.0.130 40007 "$SRV_IP" 5007
+check "tcpdump -r - read the packet and left" wait_until 10 is_gone "$tcpdump_pid"
+sport=40008
+drop_until_gone() {
+	send udp 198.18.0.130 $((sport++)) "$SRV_IP" 5008
+	is_gone "$events_pid"
+}
+check "events leaves once its reader has" wait_until 10 drop_until_gone
+wait "$events_pid"
+expect_eq "... with status 0" "$?" 0
+expect_eq "tcpdump -r - read the packet live" "$(cat "$TMP/pipe.txt")" \
+	"IP 198.18.0.130.40007 > $SRV_IP.5007: UDP, length 32"
+expect_eq "events says how many it wrote, and nothing else" \
+	"$(sed -E 's/^sluice: events: [0-9]+ packets? written to stdout$/COUNT/' "$TMP/err")" COUNT
+
 # No event: still a valid capture, of no packet.
 bg "$SRV" "$SLUICE" --pin-path "$PIN" events -w "$TMP/empty.pcapng" 2>"$TMP/err"
 events_pid=${bg_pids[-1]}

@@ -208,7 +208,11 @@ struct events_ctx {
 	int write_err; /* errno of a failed write to pcap, which ends the reader */
 };
 
-/* What an event says of its packet, as the packet's comment in the capture. */
+/*
+ * What an event says of its packet, as the packet's comment in the capture. Its longest,
+ * with a 15-byte interface name and a 31-byte rule name, is 124 bytes: never cut.
+ */
+_Static_assert(PCAPNG_COMMENT_MAX >= 128, "an event's comment fits in a pcapng comment");
 static void event_comment(const struct sluice_event *e, const struct event_names *n, char *buf,
 			  size_t len)
 {
