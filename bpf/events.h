@@ -41,17 +41,21 @@ static __always_inline int event_suppress(const struct sluice_policy *pol, __u64
 	return 0;
 }
 
-/* A drop below the ceiling (event_suppress said no): sampled, then written to the ring. */
-__noinline int event_emit(const struct sluice_policy *pol, const struct packet *p,
-			  const struct decision *d, __u32 ifindex, __u64 *now)
+/*
+ * A drop below the ceiling (event_suppress said no): sampled, then written to the ring,
+ * with the frame's first SLUICE_EVENT_CAP bytes. Those are copied only into a reserved
+ * record, so only events pay for them, never the drops sampling or the ceiling leave out.
+ */
+__noinline int event_emit(struct xdp_md *ctx, const struct sluice_policy *pol,
+			  const struct packet *p, const struct decision *d, __u64 *now)
 {
 	struct sluice_event_seen_key key = {};
 	struct sluice_event_stats *st;
 	struct sluice_event *e;
-	__u32 zero = 0, sampled = 1;
+	__u32 zero = 0, sampled = 1, cap;
 	__u64 t, *seen;
 
-	if (!pol || !p || !d || !now)
+	if (!ctx || !pol || !p || !d || !now)
 		return 0;
 	st = bpf_map_lookup_elem(&sluice_evstats, &zero);
 	if (!st)
@@ -85,7 +89,7 @@ __noinline int event_emit(const struct sluice_policy *pol, const struct packet *
 	e->time_ns = t;
 	__builtin_memcpy(e->src, p->src, sizeof(e->src));
 	__builtin_memcpy(e->dst, p->dst, sizeof(e->dst));
-	e->ifindex = ifindex;
+	e->ifindex = ctx->ingress_ifindex;
 	e->sport = p->has_ports ? p->sport : 0;
 	e->dport = p->has_ports ? p->dport : 0;
 	e->family = p->family;
@@ -96,6 +100,16 @@ __noinline int event_emit(const struct sluice_policy *pol, const struct packet *
 	e->limit = d->limit;
 	e->len = p->len > 0xffff ? 0xffff : p->len;
 	e->sampled = sampled;
+	/*
+	 * bpf_xdp_load_bytes, not a loop over the packet: one bounds check for any length,
+	 * and a frame shorter than the cap is copied whole (the helper refuses to read past
+	 * its end, so the length asked for is never more than the frame's).
+	 */
+	cap = p->len < SLUICE_EVENT_CAP ? p->len : SLUICE_EVENT_CAP;
+	if (cap && bpf_xdp_load_bytes(ctx, 0, e->head, cap))
+		cap = 0;
+	e->cap_len = cap;
+	__builtin_memset(e->pad, 0, sizeof(e->pad));
 	bpf_ringbuf_submit(e, 0);
 	st->emitted++;
 	st->window_events++;

@@ -293,7 +293,7 @@ int sluice_xdp(struct xdp_md *ctx)
 	if (d.verdict != SLUICE_VERDICT_PASS && pol && !event_suppress(pol, &now)) {
 		if (l4_pending)
 			parse_l4_for_event(&c, &l3, &p);
-		event_emit(pol, &p, &d, ctx->ingress_ifindex, &now);
+		event_emit(ctx, pol, &p, &d, &now);
 	}
 	return d.verdict == SLUICE_VERDICT_DROP || d.verdict == SLUICE_VERDICT_BAN ? XDP_DROP :
 										     XDP_PASS;

@@ -9,7 +9,7 @@
  * Bump whenever a map key, value or meaning below changes. The controller refuses
  * to touch pinned maps whose state record carries another version.
  */
-#define SLUICE_LAYOUT_VERSION 8
+#define SLUICE_LAYOUT_VERSION 9
 
 #define SLUICE_MAX_RULES 64
 #define SLUICE_MAX_LIMITS 4
@@ -317,7 +317,12 @@ _Static_assert(sizeof(struct sluice_policy) ==
 #define SLUICE_DEFAULT_EVENT_PERIOD_NS 1000000000ULL
 #define SLUICE_DEFAULT_EVENT_SAMPLE 1000
 #define SLUICE_DEFAULT_EVENT_CEILING 2000
-#define SLUICE_EVENT_RING_BYTES (1U << 20)
+/*
+ * 2 MiB: an event record takes 208 bytes in the ring (its 8-byte header, the 200-byte
+ * struct sluice_event with its frame head), so the ring holds 10,082 events, 5 s of the
+ * default ceiling on one CPU, for a reader that is slow to wake.
+ */
+#define SLUICE_EVENT_RING_BYTES (1U << 21)
 #define SLUICE_EVENT_KEYS 65536 /* keys remembered for first-in-period sampling */
 
 /*
@@ -566,6 +571,8 @@ _Static_assert(sizeof(struct sluice_ban) == 16, "sluice_ban layout");
 
 /* A sampled drop (or monitor) event, sent through the sluice_events ring buffer. */
 #define SLUICE_EVENT_NO_LIMIT 0xff
+/* Bytes of the frame an event keeps (`sluice events -w`): Ethernet, IP and L4 headers. */
+#define SLUICE_EVENT_CAP 128
 
 /*
  * Key of sluice_evseen, when each source last had an event for a reason and rule: a
@@ -594,8 +601,11 @@ struct sluice_event {
 	__u8 limit; /* index of the refusing limit in its rule, SLUICE_EVENT_NO_LIMIT if none */
 	__u16 len; /* frame length */
 	__u32 sampled; /* drops this event stands for: 1, or the sampling rate */
+	__u8 cap_len; /* bytes of head[] that hold the frame: min(len, SLUICE_EVENT_CAP) */
+	__u8 pad[7];
+	__u8 head[SLUICE_EVENT_CAP]; /* the frame's first bytes, from its Ethernet header */
 };
-_Static_assert(sizeof(struct sluice_event) == 64, "sluice_event layout");
+_Static_assert(sizeof(struct sluice_event) == 200, "sluice_event layout");
 
 /* Per-CPU event accounting: nothing is dropped silently. */
 struct sluice_event_stats {

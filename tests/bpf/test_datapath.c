@@ -711,6 +711,57 @@ static void test_early_drop_events(void)
 	ring_buffer__free(rb);
 }
 
+/*
+ * An event keeps the frame's first SLUICE_EVENT_CAP bytes, or the whole frame when it is
+ * shorter: a minimal 60-byte frame and one of 500 (cut at 128), their payloads a pattern
+ * that a copy from the wrong offset would not match.
+ */
+static void test_event_head(void)
+{
+	static const __u16 lens[] = { 60, 500 };
+	const struct scenario sc = {
+		.lists = { L(BLOCK, PERMANENT, "198.18.0.0/16") },
+		.event_ceiling = SLUICE_DEFAULT_EVENT_CEILING,
+		.event_sample = SLUICE_DEFAULT_EVENT_SAMPLE,
+	};
+	struct event_capture cap = {};
+	struct ring_buffer *rb;
+
+	rb = ring_buffer__new(bpf_map__fd(H.skel->maps.sluice_events), capture_event, &cap, NULL);
+	if (!rb || scenario_apply(&sc, 0)) {
+		tap_result(false, "event heads: set up");
+		ring_buffer__free(rb);
+		return;
+	}
+	ring_buffer__consume(rb);
+	for (size_t i = 0; i < ARRAY_SIZE(lens); i++) {
+		const struct pkt_spec spec = UDP4(.dport = 53, .len = lens[i]);
+		__u32 retval = 0, want;
+		struct frame f;
+
+		build_frame(&spec, &f);
+		for (__u32 b = 42; b < f.len; b++) /* past Ethernet, IPv4 and UDP headers */
+			f.data[b] = b * 7 + 1;
+		want = f.len < SLUICE_EVENT_CAP ? f.len : SLUICE_EVENT_CAP;
+		cap.n = 0;
+		memset(&cap.last, 0, sizeof(cap.last));
+		/* A first drop in its period always makes an event: forget the earlier ones. */
+		if (map_clear(bpf_map__fd(H.skel->maps.sluice_evseen)) ||
+		    run_xdp(H.prog, &f, f.len, 1, &retval, NULL) || ring_buffer__consume(rb) < 0) {
+			tap_result(false, "event head of a %u-byte frame: run", lens[i]);
+			continue;
+		}
+		tap_result(
+			retval == XDP_DROP && cap.n == 1 && cap.last.len == f.len &&
+				cap.last.cap_len == want && !memcmp(cap.last.head, f.data, want),
+			"a %u-byte frame's event holds its first %u bytes (got %d events, len %u, "
+			"cap_len %u, bytes %s)",
+			f.len, want, cap.n, cap.last.len, cap.last.cap_len,
+			memcmp(cap.last.head, f.data, want) ? "differ" : "equal");
+	}
+	ring_buffer__free(rb);
+}
+
 /* XDP_DROP and exit: the floor that the cost of sluice is measured against. */
 static int bare_drop_prog(void)
 {
@@ -820,6 +871,7 @@ int main(void)
 	test_probation();
 	test_fine_clock();
 	test_early_drop_events();
+	test_event_head();
 	test_bench();
 	harness_close();
 	return tap_exit();

@@ -17,7 +17,7 @@
 #include "sluice.h"
 
 /* The version these vectors were taken at. */
-#define GOLDEN_LAYOUT_VERSION 8
+#define GOLDEN_LAYOUT_VERSION 9
 
 static void test_version(void **state)
 {
@@ -104,12 +104,25 @@ static void test_event_seen_key(void **state)
 	assert_int_equal(SLUICE_EVENT_NO_LIMIT, 0xff);
 }
 
+/* The ring's record: what a reader of the pinned sluice_events takes from it. */
+static void test_event(void **state)
+{
+	(void)state;
+	assert_int_equal(offsetof(struct sluice_event, len), 54);
+	assert_int_equal(offsetof(struct sluice_event, sampled), 56);
+	assert_int_equal(offsetof(struct sluice_event, cap_len), 60);
+	assert_int_equal(offsetof(struct sluice_event, head), 68);
+	assert_int_equal(sizeof(struct sluice_event), 200);
+	assert_int_equal(SLUICE_EVENT_CAP, 128);
+	assert_int_equal(SLUICE_EVENT_RING_BYTES, 2 << 20);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_version),	       cmocka_unit_test(test_slot_ref),
 		cmocka_unit_test(test_filters),	       cmocka_unit_test(test_lists),
-		cmocka_unit_test(test_event_seen_key),
+		cmocka_unit_test(test_event_seen_key), cmocka_unit_test(test_event),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -13,6 +13,7 @@
 #include "cmd.h"
 #include "log.h"
 #include "output.h"
+#include "pcap.h"
 #include "policy.h"
 #include "stats.h"
 
@@ -202,7 +203,52 @@ static void event_print(const struct sluice_event *e, const struct event_names *
 struct events_ctx {
 	struct event_names names;
 	__u64 drain_until; /* after a signal: the events made before this time are printed */
+	FILE *pcap; /* -w: the events go there as pcapng, and nothing to stdout */
+	unsigned long long written;
+	int write_err; /* errno of a failed write to pcap, which ends the reader */
 };
+
+/*
+ * What an event says of its packet, as the packet's comment in the capture. Its longest,
+ * with a 15-byte interface name and a 31-byte rule name, is 124 bytes: never cut.
+ */
+_Static_assert(PCAPNG_COMMENT_MAX >= 128, "an event's comment fits in a pcapng comment");
+static void event_comment(const struct sluice_event *e, const struct event_names *n, char *buf,
+			  size_t len)
+{
+	int at = snprintf(buf, len, "interface=%s verdict=%s reason=%s", iface_name(n, e->ifindex),
+			  e->verdict < SLUICE_VERDICT_COUNT ? verdict_names[e->verdict] : "?",
+			  e->reason < SLUICE_REASON_COUNT ? reason_names[e->reason] : "?");
+
+	if (e->rule < SLUICE_MAX_RULES)
+		at += snprintf(buf + at, len - at, " rule=%s", rule_name(n, e->rule));
+	if (e->limit != SLUICE_EVENT_NO_LIMIT)
+		at += snprintf(buf + at, len - at, " limit=%u", e->limit);
+	snprintf(buf + at, len - at, " sampled=%u", e->sampled);
+}
+
+/* Flushed per block, like the lines, so that tcpdump -r reads a live file up to the last. */
+static int pcap_put(struct events_ctx *c, const void *block, size_t len)
+{
+	errno = 0;
+	if (fwrite(block, len, 1, c->pcap) != 1 || fflush(c->pcap)) {
+		c->write_err = errno ?: EIO;
+		return -ECANCELED;
+	}
+	return 0;
+}
+
+static int event_write(struct events_ctx *c, const struct sluice_event *e)
+{
+	__u8 block[PCAPNG_EVENT_MAX];
+	char comment[PCAPNG_COMMENT_MAX];
+
+	event_comment(e, &c->names, comment, sizeof(comment));
+	if (pcap_put(c, block, pcapng_event(block, e, c->names.mono_to_real_ns, comment)))
+		return -ECANCELED;
+	c->written++;
+	return 0;
+}
 
 static int on_event(void *ctx, void *data, size_t size)
 {
@@ -213,6 +259,8 @@ static int on_event(void *ctx, void *data, size_t size)
 	/* An event made after the signal ends the drain, so that a flood cannot prolong it. */
 	if (c->drain_until && ((const struct sluice_event *)data)->time_ns > c->drain_until)
 		return -ECANCELED;
+	if (c->pcap)
+		return event_write(c, data);
 	if (json_output) {
 		json_t *o = event_json(data, &c->names);
 
@@ -251,19 +299,72 @@ static void catch_signals(void)
 	signal(SIGPIPE, on_signal);
 }
 
+static int events_check(struct verb *v)
+{
+	if (v->opt[0] && json_output) {
+		pr_warn("events: -w and -j: a capture file has no JSON form");
+		return EXIT_USAGE;
+	}
+	return EXIT_OK;
+}
+
+/* Opens -w's file, "-" for stdout, and writes its head. */
+static int pcap_open(struct events_ctx *c, const char *path)
+{
+	__u8 head[PCAPNG_HEAD_LEN];
+
+	c->pcap = strcmp(path, "-") ? fopen(path, "w") : stdout;
+	if (!c->pcap) {
+		pr_warn("events: -w %s: %s", path, strerror(errno));
+		return EXIT_RUNTIME;
+	}
+	if (pcap_put(c, head, pcapng_head(head))) {
+		pr_warn("events: -w %s: %s", path, strerror(c->write_err));
+		return EXIT_RUNTIME;
+	}
+	return EXIT_OK;
+}
+
+/*
+ * Closes -w's file: at exit, like tcpdump -w, the count on stderr (stdout may be the
+ * capture). A failed write is an error, but not one to a reader that went away (EPIPE).
+ */
+static int pcap_close(struct events_ctx *c, const char *path)
+{
+	if (c->pcap != stdout && fclose(c->pcap) && !c->write_err)
+		c->write_err = errno;
+	if (c->write_err && c->write_err != EPIPE) {
+		pr_warn("events: -w %s: %s", path, strerror(c->write_err));
+		return EXIT_RUNTIME;
+	}
+	cmd_notice("events: %llu %s written to %s", c->written,
+		   plural(c->written, "packet", "packets"), strcmp(path, "-") ? path : "stdout");
+	return EXIT_OK;
+}
+
 /* The pins open with the event ring (open_ring). */
 static int events_run(struct verb *v)
 {
-	struct events_ctx ctx;
+	struct events_ctx ctx = {};
 	struct ring_buffer *rb;
 	__u64 last_names = 0;
 	struct pins p;
-	int err;
+	int err, ret;
 
-	(void)v;
 	err = open_ring("events", &p, on_event, &ctx, &rb);
 	if (err)
 		return err;
+	/* After the ring: no empty file is left behind when sluice is not attached. */
+	if (v->opt[0]) {
+		err = pcap_open(&ctx, v->opt[0]);
+		if (err) {
+			if (ctx.pcap && ctx.pcap != stdout)
+				fclose(ctx.pcap);
+			ring_buffer__free(rb);
+			pins_close(&p);
+			return err;
+		}
+	}
 	catch_signals();
 	ctx.drain_until = 0;
 	ctx.names.mono_to_real_ns = clock_offset();
@@ -274,6 +375,8 @@ static int events_run(struct verb *v)
 			last_names = mono_now_ns();
 		}
 		err = ring_buffer__poll(rb, 200);
+		if (ctx.write_err)
+			break;
 		if (err < 0 && err != -EINTR) {
 			pr_warn("events: %s", strerror(-err));
 			break;
@@ -283,7 +386,7 @@ static int events_run(struct verb *v)
 	 * SIGTERM or SIGINT: print what the ring holds first, so that stopping a reader loses
 	 * no event it was sent. Not after SIGPIPE: nobody reads our output any more.
 	 */
-	if ((stop == SIGTERM || stop == SIGINT) && !(err < 0 && err != -EINTR)) {
+	if ((stop == SIGTERM || stop == SIGINT) && !ctx.write_err && !(err < 0 && err != -EINTR)) {
 		ctx.drain_until = mono_now_ns();
 		err = ring_buffer__consume(rb);
 		if (err == -ECANCELED)
@@ -291,14 +394,17 @@ static int events_run(struct verb *v)
 		else if (err < 0)
 			pr_warn("events: %s", strerror(-err));
 	}
+	ret = err < 0 && err != -EINTR && !ctx.write_err ? EXIT_RUNTIME : EXIT_OK;
+	if (ctx.pcap)
+		ret = pcap_close(&ctx, v->opt[0]) ?: ret;
 	ring_buffer__free(rb);
 	pins_close(&p);
-	return err < 0 && err != -EINTR ? EXIT_RUNTIME : EXIT_OK;
+	return ret;
 }
 
 const struct cmd cmd_events = {
 	.name = "events",
-	.args = "",
+	.args = "[-w FILE]",
 	.summary = "stream sampled drop events",
 	.help = "Streams the data path's sampled drop and monitor events, one line each\n"
 		"(JSON lines with -j), until interrupted. Times are UTC to the millisecond,\n"
@@ -306,8 +412,14 @@ const struct cmd cmd_events = {
 		"Sampling and its ceiling are set\n"
 		"with `set events ...` in the policy; what sampling leaves out is counted\n"
 		"(sluice_events_suppressed_total). One reader at a time: two would share\n"
-		"the events between them.",
+		"the events between them.\n"
+		"-w FILE writes the events' packets to FILE (- for stdout) as pcapng instead,\n"
+		"for tcpdump -r or Wireshark: each packet's first 128 bytes, its length,\n"
+		"and a comment with its interface, verdict, reason, rule and sampling; the\n"
+		"count written goes to stderr at exit. Not with -j.",
 	.max_args = 0,
+	.opts = (const struct cmd_opt[]){ { "write", 'w', true }, {} },
+	.check = events_check,
 	.run = events_run,
 };
 
