@@ -17,7 +17,7 @@
 #include "sluice.h"
 
 /* The version these vectors were taken at. */
-#define GOLDEN_LAYOUT_VERSION 8
+#define GOLDEN_LAYOUT_VERSION 9
 
 static void test_version(void **state)
 {
