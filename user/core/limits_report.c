@@ -15,8 +15,9 @@
 #include "policy.h"
 
 const char *const limits_bin_names[LIMITS_BINS] = {
-	[LIMITS_BIN_0_25] = "0-25%",   [LIMITS_BIN_25_50] = "25-50%", [LIMITS_BIN_50_75] = "50-75%",
-	[LIMITS_BIN_75_100] = "75-100%", [LIMITS_BIN_OVER] = "over",
+	[LIMITS_BIN_0_25] = "0-25%",   [LIMITS_BIN_25_50] = "25-50%",
+	[LIMITS_BIN_50_75] = "50-75%", [LIMITS_BIN_75_100] = "75-100%",
+	[LIMITS_BIN_OVER] = "over",
 };
 
 /* A key with live state, as found in a slot or the LRU map. */
@@ -97,8 +98,8 @@ static bool key_ref(const struct limits_entry *e, const struct sluice_bucket_key
 	return true;
 }
 
-static int found_add(struct gather *g, const struct sluice_bucket_key *key, __u64 tat,
-		     __u32 entry, bool in_lru)
+static int found_add(struct gather *g, const struct sluice_bucket_key *key, __u64 tat, __u32 entry,
+		     bool in_lru)
 {
 	if (g->nfound == g->cap) {
 		size_t cap = g->cap ? g->cap * 2 : 1024;
@@ -109,8 +110,8 @@ static int found_add(struct gather *g, const struct sluice_bucket_key *key, __u6
 		g->found = f;
 		g->cap = cap;
 	}
-	g->found[g->nfound++] = (struct found){ .key = *key, .tat = tat, .entry = entry,
-						.in_lru = in_lru };
+	g->found[g->nfound++] =
+		(struct found){ .key = *key, .tat = tat, .entry = entry, .in_lru = in_lru };
 	return 0;
 }
 
@@ -198,7 +199,8 @@ static enum limits_bin measure(const struct sluice_limit *lim, __u64 now, __u64 
 	__u64 tol = lim->tolerance, d = tat - now, room = tol > d ? tol - d : 0;
 
 	if (lim->flags & SLUICE_LIMIT_BYTES)
-		k->tokens = (__u64)((unsigned __int128)room * lim->byte_rate / SLUICE_UNITS_PER_SEC);
+		k->tokens =
+			(__u64)((unsigned __int128)room * lim->byte_rate / SLUICE_UNITS_PER_SEC);
 	else
 		k->tokens = lim->interval ? room / lim->interval : 0;
 	k->used = d >= tol ? 1.0 : (double)d / (double)tol;
@@ -363,8 +365,8 @@ void limits_free(struct limits_report *r)
 	r->n = 0;
 }
 
-void limits_key_format(const struct limits_entry *e, const struct sluice_bucket_key *key,
-		       char *buf, size_t len)
+void limits_key_format(const struct limits_entry *e, const struct sluice_bucket_key *key, char *buf,
+		       size_t len)
 {
 	struct prefix pfx = { .family = key->family };
 

@@ -60,7 +60,7 @@ int limits_read(const struct pins *p, const char *rule, unsigned int top, struct
 void limits_free(struct limits_report *r);
 
 /* The source a key stands for under its limit: its prefix, or "global". */
-void limits_key_format(const struct limits_entry *e, const struct sluice_bucket_key *key,
-		       char *buf, size_t len);
+void limits_key_format(const struct limits_entry *e, const struct sluice_bucket_key *key, char *buf,
+		       size_t len);
 
 #endif /* SLUICE_LIMITS_REPORT_H */
