@@ -117,8 +117,8 @@ static void test_lru(void)
 
 	/* Freed slots: its next packet takes one with its state; the LRU copy stays behind. */
 	ok = ok && !slots_fill(0, 0) && send_a(1, want + 4) &&
-	     TAP_EXPECT_EQ("the LRU map still holds it",
-			   !bpf_map_lookup_elem(H.buckets, &a, &tat), 1) &&
+	     TAP_EXPECT_EQ("the LRU map still holds it", !bpf_map_lookup_elem(H.buckets, &a, &tat),
+			   1) &&
 	     read_all() && expect_keys(1, 0, 0, 0);
 	tap_result(ok, "a key in a slot and in the LRU map is counted once, from its slot");
 }
@@ -143,8 +143,7 @@ static void test_unnamed(void)
 	recs[i] = key_of(2);
 	recs[j] = key_of(3);
 	recs[j].limit_id = 7;
-	ok = ok &&
-	     !bpf_map_update_elem(H.slots, &i, &(struct sluice_slot){ 3, ~0ULL }, BPF_ANY) &&
+	ok = ok && !bpf_map_update_elem(H.slots, &i, &(struct sluice_slot){ 3, ~0ULL }, BPF_ANY) &&
 	     !bpf_map_update_elem(H.slots, &j, &(struct sluice_slot){ 5, ~0ULL }, BPF_ANY) &&
 	     read_all() && expect_keys(1, 0, 1, 1);
 	tap_result(ok, "slots whose record does not match are left out");
