@@ -47,8 +47,8 @@ static json_t *entry_json(const struct limits_entry *e)
 	return json_pack("{s:s,s:i,s:s,s:s,s:s,s:I,s:I,s:I,s:o,s:o}", "rule", e->rule, "limit",
 			 e->limit, "spec", e->spec_text, "action", action_name(e->action), "unit",
 			 unit_of(e), "keys", (json_int_t)e->keys, "in_slots",
-			 (json_int_t)e->in_slots, "in_lru", (json_int_t)e->in_lru, "used", bins,
-			 "top", top);
+			 (json_int_t)e->in_slots, "in_lru", (json_int_t)e->in_lru, "histogram",
+			 bins, "top", top);
 }
 
 static void entry_print(const struct limits_entry *e)
