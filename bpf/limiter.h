@@ -27,7 +27,8 @@
  * took (refund), so several limits consume only for packets they all admit.
  *
  * Where the state lives. First in sluice_slots (see sluice.h): a key takes a slot
- * by compare-and-swap of its tag, and only a slot whose bucket is full (TAT not
+ * by compare-and-swap of its tag, then writes its key beside it in sluice_slotkeys
+ * for `sluice limits`, and only a slot whose bucket is full (TAT not
  * ahead of now), so live state is never overwritten; two CPUs racing for one slot
  * can at worst charge one packet of the old key to the new one. A key whose two
  * slots both hold live state of others goes to sluice_buckets (LRU). A key found in
@@ -128,11 +129,16 @@ static __always_inline void raise_to(__u64 *word, __u64 value)
 	}
 }
 
-/* The key's own slot, else with CLAIM a slot it took over (full bucket), else NULL. */
-static __always_inline __u64 *slot_find(const struct sluice_slot_ref *ref, __u64 now, int claim)
+/*
+ * The key's own slot, else with KEY a slot it took over (full bucket), its record in
+ * sluice_slotkeys then written, else NULL.
+ */
+static __always_inline __u64 *slot_find(const struct sluice_slot_ref *ref, __u64 now,
+					const struct sluice_bucket_key *key)
 {
-	__u32 idx0 = ref->idx[0], idx1 = ref->idx[1];
+	__u32 idx0 = ref->idx[0], idx1 = ref->idx[1], idx;
 	struct sluice_slot *s0, *s1, *spare;
+	struct sluice_bucket_key *rec;
 	__u64 tag;
 
 	s0 = bpf_map_lookup_elem(&sluice_slots, &idx0);
@@ -143,14 +149,23 @@ static __always_inline __u64 *slot_find(const struct sluice_slot_ref *ref, __u64
 		return &s0->tat;
 	if (s1->tag == ref->tag)
 		return &s1->tat;
-	if (!claim)
+	if (!key)
 		return NULL;
-	spare = s0->tat <= now ? s0 : s1->tat <= now ? s1 : NULL;
-	if (!spare)
+	if (s0->tat <= now) {
+		spare = s0;
+		idx = idx0;
+	} else if (s1->tat <= now) {
+		spare = s1;
+		idx = idx1;
+	} else {
 		return NULL;
+	}
 	tag = spare->tag;
 	if (__sync_val_compare_and_swap(&spare->tag, tag, ref->tag) != tag)
 		return NULL;
+	rec = bpf_map_lookup_elem(&sluice_slotkeys, &idx);
+	if (rec)
+		__builtin_memcpy(rec, key, sizeof(*rec));
 	return &spare->tat;
 }
 
@@ -200,7 +215,7 @@ static __always_inline __u64 *probation_promote(struct sluice_probation *line, _
 		return NULL;
 	seed = *(volatile __u64 *)&line->tat[w];
 	__sync_val_compare_and_swap(&line->tag[w], ref->tag, 0);
-	tat = slot_find(ref, now, 1);
+	tat = slot_find(ref, now, key);
 	if (tat) {
 		raise_to(tat, seed);
 		return tat;
@@ -261,7 +276,7 @@ __noinline int limit_admit(const struct sluice_limit *lim, const struct packet *
 	charge->probation_tag = 0;
 	plen = bucket_key(&key, lim, p);
 	sluice_slot_ref(&key, plen, &ref);
-	tat = slot_find(&ref, now, 0);
+	tat = slot_find(&ref, now, NULL);
 	if (tat)
 		return gcra_take(tat, now, cost, lim->tolerance);
 
@@ -273,7 +288,7 @@ __noinline int limit_admit(const struct sluice_limit *lim, const struct packet *
 	old = lru_may_hold(line, ref.tag) ? bpf_map_lookup_elem(&sluice_buckets, &key) : NULL;
 	if (old) {
 		/* State the key has in the LRU map moves into a free slot. */
-		tat = slot_find(&ref, now, 1);
+		tat = slot_find(&ref, now, &key);
 		if (tat)
 			raise_to(tat, *(volatile __u64 *)old);
 		else
@@ -316,7 +331,7 @@ __noinline int limit_refund(const struct sluice_limit *lim, const struct packet 
 	}
 	plen = bucket_key(&key, lim, p);
 	sluice_slot_ref(&key, plen, &ref);
-	tat = slot_find(&ref, 0, 0);
+	tat = slot_find(&ref, 0, NULL);
 	if (!tat)
 		tat = bpf_map_lookup_elem(&sluice_buckets, &key);
 	if (tat)

@@ -69,6 +69,16 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } sluice_slots SEC(".maps");
 
+/* The bucket key of each limiter slot (see sluice.h), written by the data path only. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, SLUICE_SLOTS);
+	__type(key, __u32);
+	__type(value, struct sluice_bucket_key);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sluice_slotkeys SEC(".maps");
+
 /* New-key tier (see sluice.h): keys on probation, written by the data path only. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

@@ -406,6 +406,12 @@ _Static_assert(sizeof(struct sluice_hosts) == sizeof(struct sluice_list_entry),
  * a full bucket, which is the same as no state at all: any key may take such a slot
  * over without changing what is admitted, and no other slot is ever taken. A key
  * whose two slots both hold live state of other keys falls back to sluice_buckets.
+ *
+ * A slot holds only its key's tag, so sluice_slotkeys holds the bucket key beside each
+ * slot for `sluice limits` to name it: written when a key takes the slot, never per
+ * packet, and never read by the data path. A reader checks a record against the slot's
+ * tag (sluice_slot_ref of the key), as a key taking the slot writes its record after
+ * the tag.
  */
 #define SLUICE_SLOTS_LOG2 20
 #define SLUICE_SLOTS (1U << SLUICE_SLOTS_LOG2)

@@ -552,6 +552,28 @@ static void test_churn(void)
 	tap_result(ok, "a key moving from the LRU map into a slot brings its state along");
 }
 
+/* Does the slot that holds KEY (of prefix length PLEN) hold KEY in sluice_slotkeys? */
+static bool slot_key_is(const struct sluice_bucket_key *key, __u32 plen)
+{
+	int fd = bpf_map__fd(H.skel->maps.sluice_slotkeys);
+	struct sluice_bucket_key rec;
+	struct sluice_slot_ref ref;
+	struct sluice_slot slot;
+	int i;
+
+	sluice_slot_ref(key, plen, &ref);
+	for (i = 0; i < 2; i++)
+		if (!bpf_map_lookup_elem(H.slots, &ref.idx[i], &slot) && slot.tag == ref.tag)
+			break;
+	if (!TAP_EXPECT_EQ("a slot holds the key's tag", i < 2, 1) ||
+	    bpf_map_lookup_elem(fd, &ref.idx[i], &rec))
+		return false;
+	return TAP_EXPECT_EQ("its record's limit id", rec.limit_id, key->limit_id) &&
+	       TAP_EXPECT_EQ("its record's family", rec.family, key->family) &&
+	       TAP_EXPECT_EQ("its record's port", rec.dport, key->dport) &&
+	       TAP_EXPECT_EQ("its record is the key", memcmp(&rec, key, sizeof(rec)), 0);
+}
+
 /*
  * Probation keeps a key's first packet: its second, found there, goes on from that
  * state in a slot, so the key gets its burst exactly. A key displaced from probation
@@ -581,6 +603,12 @@ static void test_probation(void)
 	     TAP_EXPECT_EQ("keys with live slots", slots_count_live(H.slots), 1) &&
 	     TAP_EXPECT_EQ("keys on probation", on_probation(), 0);
 	tap_result(ok, "a new key gets exactly its burst: first packet on probation, then a slot");
+	ok = ok && slot_key_is(&(struct sluice_bucket_key){ .limit_id = 100,
+							    .family = SLUICE_FAMILY_IPV4,
+							    .addr = { 0, 0, htonl(0xffff),
+								      htonl(0xc613c807) } },
+			       128);
+	tap_result(ok, "the slot a key takes holds its bucket key for sluice limits");
 
 	ok = !scenario_apply(&sc, 0) && !run_xdp(H.prog, &f, f.len, 1, &v[0], NULL);
 	for (__u32 l = 0; ok && l < SLUICE_PROBATION_LINES; l++)

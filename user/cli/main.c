@@ -21,9 +21,9 @@ static const struct cmd exporter_row = {
 
 /* The objects and verbs, in the order of the help. */
 static const struct cmd *const top_cmds[] = {
-	&cmd_attach, &cmd_detach, &cmd_status, &cmd_restore,  &cmd_confirm, &cmd_dump,
-	&cmd_rule,   &cmd_set,	  &cmd_allow,  &cmd_block,    &cmd_sets,    &cmd_ban,
-	&cmd_stats,  &cmd_events, &cmd_top,    &exporter_row, NULL,
+	&cmd_attach, &cmd_detach, &cmd_status, &cmd_restore, &cmd_confirm,  &cmd_dump,
+	&cmd_rule,   &cmd_set,	  &cmd_allow,  &cmd_block,   &cmd_sets,	    &cmd_ban,
+	&cmd_stats,  &cmd_limits, &cmd_events, &cmd_top,     &exporter_row, NULL,
 };
 
 static void usage(FILE *out)

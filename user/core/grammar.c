@@ -484,10 +484,30 @@ static void sb_comment(struct sbuf *b, const char comment[SLUICE_COMMENT_LEN])
 	sb_printf(b, " comment \"%s\"", text);
 }
 
+const char *action_name(enum sluice_action action)
+{
+	return action < ARRAY_SIZE(action_names) ? action_names[action] : "drop";
+}
+
+void format_limit(const struct limit_spec *ls, char *buf, size_t len)
+{
+	struct sbuf b = sb_init(buf, len);
+	char rate[64], burst[32];
+
+	if (ls->key == SLUICE_KEY_GLOBAL)
+		sb_printf(&b, "global");
+	else
+		sb_printf(&b, "src/%u src6/%u%s", ls->prefix4, ls->prefix6,
+			  ls->dport ? " dport" : "");
+	format_rate(&ls->rate, rate, sizeof(rate));
+	format_burst(limit_burst(ls), ls->rate.kind, burst, sizeof(burst));
+	sb_printf(&b, " rate %s burst %s", rate, burst);
+}
+
 void format_rule(const struct rule_spec *spec, char *buf, size_t len)
 {
 	struct sbuf b = sb_init(buf, len);
-	char text[64], burst[32];
+	char text[128];
 	unsigned int k;
 
 	sb_printf(&b, "rule add %.*s", SLUICE_NAME_LEN, spec->name);
@@ -506,19 +526,10 @@ void format_rule(const struct rule_spec *spec, char *buf, size_t len)
 		sb_printf(&b, " dst %s", text);
 	}
 	for (k = 0; k < spec->nlimits && k < SLUICE_MAX_LIMITS; k++) {
-		const struct limit_spec *ls = &spec->limits[k];
-
-		if (ls->key == SLUICE_KEY_GLOBAL)
-			sb_printf(&b, " limit global");
-		else
-			sb_printf(&b, " limit src/%u src6/%u%s", ls->prefix4, ls->prefix6,
-				  ls->dport ? " dport" : "");
-		format_rate(&ls->rate, text, sizeof(text));
-		format_burst(limit_burst(ls), ls->rate.kind, burst, sizeof(burst));
-		sb_printf(&b, " rate %s burst %s", text, burst);
+		format_limit(&spec->limits[k], text, sizeof(text));
+		sb_printf(&b, " limit %s", text);
 	}
-	sb_printf(&b, " action %s",
-		  spec->action < ARRAY_SIZE(action_names) ? action_names[spec->action] : "drop");
+	sb_printf(&b, " action %s", action_name(spec->action));
 	if (spec->action == SLUICE_ACTION_BAN) {
 		format_duration(spec->ban_ns, text, sizeof(text));
 		sb_printf(&b, " %s", text);

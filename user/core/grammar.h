@@ -80,6 +80,12 @@ int parse_list_item(enum list_kind kind, char **words, const unsigned int *colum
 
 /* The canonical line for a rule (`rule add NAME ...`) and a list item (`block add ...`). */
 void format_rule(const struct rule_spec *spec, char *buf, size_t len);
+
+/* A limit clause without its `limit` word: `src/32 src6/64 rate 20/s burst 40`. */
+void format_limit(const struct limit_spec *ls, char *buf, size_t len);
+
+/* The policy word of an action: drop, pass, monitor, ban. */
+const char *action_name(enum sluice_action action);
 void format_list_item(const struct list_item *item, char *buf, size_t len);
 
 /* Is NAME a valid rule or set name: [A-Za-z0-9_.-], 1 to 31 characters? */

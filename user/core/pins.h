@@ -60,6 +60,7 @@ struct sluice_text {
 	X(EVSEEN, "sluice_evseen", sizeof(struct sluice_event_seen_key), sizeof(__u64))            \
 	X(BANFILTER, "sluice_banfilter", 4, sizeof(__u64))                                         \
 	X(SLOTS, "sluice_slots", 4, sizeof(struct sluice_slot))                                    \
+	X(SLOTKEYS, "sluice_slotkeys", 4, sizeof(struct sluice_bucket_key))                        \
 	X(TIERSTATS, "sluice_tierstats", 4, sizeof(struct sluice_tier_stats))                      \
 	X(TEXT, "sluice_text", 4, sizeof(struct sluice_text))                                      \
 	X(IFACES, "sluice_ifaces", 4, sizeof(struct sluice_iface))                                 \
