@@ -28,8 +28,8 @@ BPF_CFLAGS := -target bpf -O2 -g -mcpu=v3 -Wall -Werror -Iinclude -Ibpf -I$(ARCH
 CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Werror=undef -Wno-missing-field-initializers
 CFLAGS += -D_GNU_SOURCE -Iinclude -Iuser/core -I$(BUILD) -MMD -MP
-CFLAGS += $(shell $(PKG_CONFIG) --cflags libbpf jansson libmicrohttpd yaml-0.1 libcrypt gnutls 2>/dev/null)
-LDLIBS := $(shell $(PKG_CONFIG) --libs libbpf jansson libmicrohttpd yaml-0.1 libcrypt gnutls 2>/dev/null) \
+CFLAGS += $(shell $(PKG_CONFIG) --cflags libbpf jansson libmicrohttpd yaml-0.1 libcrypt gnutls hiredis 2>/dev/null)
+LDLIBS := $(shell $(PKG_CONFIG) --libs libbpf jansson libmicrohttpd yaml-0.1 libcrypt gnutls hiredis 2>/dev/null) \
 	-lelf -lz -lpthread
 
 ifeq ($(SANITIZE),1)
@@ -50,9 +50,13 @@ CORE_LIB := $(BUILD)/libsluice-core.a
 EXPORTER_SRCS := $(wildcard user/exporter/*.c)
 EXPORTER_OBJS := $(patsubst user/%.c,$(BUILD)/user/%.o,$(EXPORTER_SRCS))
 EXPORTER_LIB := $(BUILD)/libsluice-exporter.a
+# user/fleet: the agent and the fleet verbs' Redis side, on the core.
+FLEET_SRCS := $(wildcard user/fleet/*.c)
+FLEET_OBJS := $(patsubst user/%.c,$(BUILD)/user/%.o,$(FLEET_SRCS))
+FLEET_LIB := $(BUILD)/libsluice-fleet.a
 CLI_SRCS := $(wildcard user/cli/*.c)
 CLI_OBJS := $(patsubst user/%.c,$(BUILD)/user/%.o,$(CLI_SRCS))
-LIBS := $(EXPORTER_LIB) $(CORE_LIB)
+LIBS := $(FLEET_LIB) $(EXPORTER_LIB) $(CORE_LIB)
 
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_SRCS))
@@ -94,7 +98,8 @@ help:
 	@echo 'make install    install sluice, its man page and systemd units under $(PREFIX)'
 	@echo 'make clean      remove $(BUILD)'
 
-$(BUILD) $(BUILD)/user/core $(BUILD)/user/cli $(BUILD)/user/exporter $(BUILD)/tests/unit \
+$(BUILD) $(BUILD)/user/core $(BUILD)/user/cli $(BUILD)/user/exporter $(BUILD)/user/fleet \
+		$(BUILD)/tests/unit \
 		$(BUILD)/tests/bpf $(BUILD)/tests/tools $(BUILD)/fuzz/user:
 	$(Q)mkdir -p $@
 
@@ -116,11 +121,19 @@ $(BUILD)/user/exporter/%.o: user/exporter/%.c | $(BUILD)/user/exporter
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -Iuser/exporter -c $< -o $@
 
+$(BUILD)/user/fleet/%.o: user/fleet/%.c $(SKELS) | $(BUILD)/user/fleet
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
 $(BUILD)/user/cli/%.o: user/cli/%.c $(SKELS) | $(BUILD)/user/cli
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) -Iuser/cli -Iuser/exporter -c $< -o $@
+	$(Q)$(CC) $(CFLAGS) -Iuser/cli -Iuser/exporter -Iuser/fleet -c $< -o $@
 
 $(CORE_LIB): $(CORE_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(FLEET_LIB): $(FLEET_OBJS)
 	$(call msg,AR,$@)
 	$(Q)rm -f $@ && ar rcs $@ $^
 

@@ -1,0 +1,197 @@
+#!/bin/bash
+# SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+# The fleet: three hosts (lib.sh's pair and two more, each server namespace with its own
+# sluice instance and a client namespace), an agent each in the root namespace (the agents
+# reach the maps by pin path), a redis-server of the test's own on a unix socket.
+. "$(dirname "$0")/lib.sh"
+require_root
+
+if ! command -v redis-server >/dev/null; then
+	echo "ok 1 - $TEST_NAME # SKIP redis-server not installed (scripts/deps.sh installs it)"
+	echo "1..1"
+	exit 0
+fi
+
+FLEET="t$$"
+SOCK="$TMP/redis.sock"
+REDIS="unix:$SOCK"
+SRV2="flt-srv2-$$" CLI2="flt-cli2-$$" SRV3="flt-srv3-$$" CLI3="flt-cli3-$$"
+PIN2="$PIN-2" PIN3="$PIN-3"
+declare -A agent_pid
+
+fleet_cleanup() {
+	local pid
+	for pid in "${agent_pid[@]}"; do
+		kill "$pid" 2>/dev/null
+	done
+	[ -s "$TMP/redis.pid" ] && kill "$(cat "$TMP/redis.pid")" 2>/dev/null
+	ip netns del "$SRV2" 2>/dev/null
+	ip netns del "$CLI2" 2>/dev/null
+	ip netns del "$SRV3" 2>/dev/null
+	ip netns del "$CLI3" 2>/dev/null
+	rm -rf "$PIN2" "$PIN3"
+	cleanup
+}
+
+setup_netns || exit 1
+trap fleet_cleanup EXIT
+
+# Hosts 2 and 3: the same addresses as host 1's pair, in namespaces of their own.
+pair() {
+	local srv=$1 cli=$2 n=$3
+	ip netns add "$srv" && ip netns add "$cli" &&
+		ip link add "fls$n$$" netns "$srv" type veth peer name "flc$n$$" netns "$cli" &&
+		nsenter --net="/run/netns/$srv" sh -c "ip link set lo up &&
+			ip addr add $SRV_IP/24 dev fls$n$$ && ip link set fls$n$$ up" &&
+		nsenter --net="/run/netns/$cli" sh -c "ip link set lo up &&
+			ip addr add $CLI_IP/24 dev flc$n$$ && ip addr add 198.18.0.3/24 dev flc$n$$ &&
+			ip link set flc$n$$ up"
+}
+pair "$SRV2" "$CLI2" 2 || exit 1
+pair "$SRV3" "$CLI3" 3 || exit 1
+
+# on HOST COMMAND...: sluice on host 1, 2 or 3.
+on() {
+	local h=$1
+	shift
+	case $h in
+	1) sl "$@" ;;
+	2) nsenter --net="/run/netns/$SRV2" "$SLUICE" --pin-path "$PIN2" "$@" ;;
+	3) nsenter --net="/run/netns/$SRV3" "$SLUICE" --pin-path "$PIN3" "$@" ;;
+	esac
+}
+pin_of() { case $1 in 1) echo "$PIN" ;; 2) echo "$PIN2" ;; 3) echo "$PIN3" ;; esac; }
+iface() { case $1 in 1) echo "$SRV_IF" ;; *) echo "fls$1$$" ;; esac; }
+cli_ns() { case $1 in 1) echo "$CLI" ;; 2) echo "$CLI2" ;; 3) echo "$CLI3" ;; esac; }
+send() { # send HOST SRC COUNT: UDP datagrams to port 5353 of HOST
+	nsenter --net="/run/netns/$(cli_ns "$1")" python3 "$(dirname "$0")/udp_send.py" \
+		"$2" "$SRV_IP" 5353 "$3"
+}
+# The fleet verbs take their Redis, fleet and origin from the environment.
+export SLUICE_REDIS="$REDIS" SLUICE_FLEET="$FLEET" SLUICE_HOST=tester
+fleet() { "$SLUICE" fleet "$@"; }
+drop_count_on() {
+	on "$1" -j stats | jq -r --arg i "$(iface "$1")" \
+		'.interfaces[] | select(.name == $i) | .drops.ban.packets'
+}
+rcli() { redis-cli -s "$SOCK" "$@"; }
+
+redis_start() {
+	redis-server --port 0 --unixsocket "$SOCK" --save '' --appendonly no --dir "$TMP" \
+		--daemonize yes --pidfile "$TMP/redis.pid" --logfile "$TMP/redis.log" &&
+		wait_until 5 rcli ping
+}
+
+agent_start() {
+	local h=$1
+	mkdir -p "$TMP/state$h"
+	"$SLUICE" -v --pin-path "$(pin_of "$h")" agent --redis "$REDIS" --fleet "$FLEET" \
+		--host "h$h" --state-dir "$TMP/state$h" \
+		>>"$TMP/agent$h.log" 2>&1 &
+	agent_pid[$h]=$!
+}
+
+agent_kill() {
+	kill -KILL "${agent_pid[$1]}"
+	{ wait "${agent_pid[$1]}"; } 2>/dev/null # without bash's "Killed" line
+}
+
+# The fields of host H in fleet status -j.
+host_field() { fleet status -j | jq -r --arg h "h$1" ".hosts[] | select(.host == \$h) | .$2"; }
+# Entries of LIST on host H for PREFIX, as KIND list prints them.
+listed() { on "$1" -j "$2" list | jq -r --arg p "$3" '.[] | select(.prefix == $p) | .comment'; }
+banned() { on "$1" -j ban list | jq -r --arg p "$2" '[.[] | select(.prefix == $p)] | length'; }
+all_listed() { # all_listed LIST PREFIX COMMENT: on every host
+	local h
+	for h in 1 2 3; do
+		[ "$(listed "$h" "$1" "$2")" = "$3" ] || return 1
+	done
+}
+none_listed() {
+	local h
+	for h in 1 2 3; do
+		[ -z "$(listed "$h" "$1" "$2")" ] || return 1
+	done
+}
+
+check "redis-server on a unix socket" redis_start
+for h in 1 2 3; do
+	check "attach host $h" on "$h" attach "$(iface "$h")"
+	check "policy of host $h" on "$h" rule add dns udp dport 5353 limit src/32 rate 1/h burst 3 \
+		action ban 1h
+	agent_start "$h"
+done
+hosts_seen() { fleet status -j | jq '.hosts | length'; }
+check "three agents report" wait_until 10 output_is 3 hosts_seen
+
+# ---- fleet block add and del ----
+check "fleet block add" fleet block add 203.0.113.0/24 ttl 1h comment scanners
+check "the block reaches every host" wait_until 5 all_listed block 203.0.113.0/24 "@tester scanners"
+expect_eq "it is in the set fleet" "$(on 2 -j block list | jq -c '.[] | select(.prefix == "203.0.113.0/24") | .sets')" '["fleet"]'
+check "fleet block del" fleet block del 203.0.113.0/24
+check "the deletion reaches every host" wait_until 5 none_listed block 203.0.113.0/24
+expect_exit "fleet block add with Redis unreachable fails" 1 \
+	"$SLUICE" fleet block add --redis "unix:$TMP/none.sock" 192.0.2.1
+expect_eq "... saying why" "$(cat "$TMP/err")" \
+	"sluice: fleet block add: connect to unix:$TMP/none.sock: No such file or directory"
+
+# ---- a ban made by a rule on host 1 ----
+send 1 "$CLI_IP" 4
+check "host 1 bans the client" wait_until 5 output_is 1 banned 1 "$CLI_IP"
+check "the ban reaches host 2" wait_until 5 output_is 1 banned 2 "$CLI_IP"
+check "the ban reaches host 3" wait_until 5 output_is 1 banned 3 "$CLI_IP"
+for h in 2 3; do
+	send "$h" "$CLI_IP" 5
+	expect_soon "host $h drops the client as banned" 5 drop_count_on "$h"
+done
+
+# ---- an agent killed and restarted resumes from its cursor ----
+agent_kill 3
+check "a block while agent 3 is down" fleet block add 198.51.100.0/24 ttl 1h
+agent_start 3
+check "agent 3 applies it after its restart" wait_until 5 output_is "@tester" listed 3 block 198.51.100.0/24
+check "agent 3 reports again" wait_until 5 output_is 1 host_field 3 applied
+expect_eq "it applied only that decision: it resumed from its cursor" "$(host_field 3 applied)" 1
+expect_eq "it published nothing: the ban it had applied is not echoed" "$(host_field 3 published)" 0
+
+# ---- Redis stopped: a ban made meanwhile waits in the outbox ----
+rcli shutdown save >/dev/null 2>&1
+check "Redis is down" wait_until 5 sh -c "! redis-cli -s '$SOCK' ping"
+send 2 198.18.0.3 4
+check "host 2 bans the second client" wait_until 5 output_is 1 banned 2 198.18.0.3
+check "agent 2 keeps the ban in its outbox" wait_until 5 output_is 1 sh -c \
+	"wc -l < '$TMP/state2/agent-$FLEET.outbox'"
+check "Redis restarts" redis_start
+check "the ban reaches host 1 after the restart" wait_until 15 output_is 1 banned 1 198.18.0.3
+check "and host 3" wait_until 5 output_is 1 banned 3 198.18.0.3
+check "the outbox is emptied" wait_until 5 output_is 0 sh -c \
+	"wc -l < '$TMP/state2/agent-$FLEET.outbox'"
+before=$(drop_count_on 1)
+send 1 198.18.0.3 2
+expect_soon "host 1 drops it as banned" $((before + 2)) drop_count_on 1
+
+# ---- the stream trimmed past a stopped agent's cursor ----
+agent_kill 3
+for n in 10 11 12; do
+	fleet block add "198.51.100.$n" ttl 1h comment "trimmed $n" >/dev/null
+done
+fleet block del 198.51.100.0/24 >/dev/null
+rcli xtrim "sluice:{$FLEET}:decisions" maxlen 0 >/dev/null
+agent_start 3
+check "agent 3 resyncs from the snapshot" wait_until 5 all_listed block 198.51.100.12 "@tester trimmed 12"
+expect_eq "its log says so" "$(grep -c 'resynced 5 decisions from the snapshot' "$TMP/agent3.log")" 1
+for n in 10 11; do
+	expect_eq "198.51.100.$n on host 3" "$(listed 3 block "198.51.100.$n")" "@tester trimmed $n"
+done
+expect_eq "the ban of host 1 is there once" "$(banned 3 "$CLI_IP")" 1
+check "a decision after the resync arrives" fleet block add 192.0.2.0/24 ttl 1h
+check "... on every host" wait_until 5 all_listed block 192.0.2.0/24 "@tester"
+
+# ---- status ----
+for h in 1 2 3; do
+	expect_eq "host $h has no outbox" "$(host_field "$h" outbox)" 0
+	p99=$(host_field "$h" latency_p99_ms)
+	check "host $h propagation p99 ${p99} ms under 1 s" test "${p99:-9999}" -lt 1000
+done
+expect_eq "fleet status lists three hosts" "$(fleet status | grep -c '^h[123] ')" 3
+finish
