@@ -155,7 +155,7 @@ $(BUILD)/tests/bpf/%: tests/bpf/%.c $(LIBS) $(SKELS) | $(BUILD)/tests/bpf
 
 $(BUILD)/tests/tools/%: tests/tools/%.c $(LIBS) $(SKELS) | $(BUILD)/tests/tools
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) -Iuser/exporter -Itests $(LDFLAGS) $< $(LIBS) $(LDLIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) -Iuser/exporter -Iuser/fleet -Itests $(LDFLAGS) $< $(LIBS) $(LDLIBS) -o $@
 
 $(BUILD)/fuzz/user/%.o: user/core/%.c | $(BUILD)/fuzz/user
 	$(call msg,FUZZ-CC,$@)

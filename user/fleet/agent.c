@@ -245,7 +245,11 @@ static int cursor_load(struct agent *a)
 	return 0;
 }
 
-/* Replaces the cursor file in one step: a crash leaves the old cursor or the new. */
+/*
+ * Replaces the cursor file in one step: a crash leaves the old cursor or the new. Not
+ * synced: a cursor lost with the page cache (an empty or torn file after a power loss)
+ * means a resync or an older cursor, and decisions applied twice change nothing.
+ */
 static int cursor_save(struct agent *a)
 {
 	char tmp[520];
@@ -255,7 +259,7 @@ static int cursor_save(struct agent *a)
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
-	if (dprintf(fd, "%s\n", a->cursor) < 0 || fsync(fd))
+	if (dprintf(fd, "%s\n", a->cursor) < 0)
 		err = -errno;
 	close(fd);
 	if (!err && rename(tmp, a->cursor_path))
@@ -462,8 +466,13 @@ static int apply(struct agent *a, const struct decision *ds, size_t n)
 		int e = 0;
 
 		if (d->list != FLEET_BAN) {
+			bool known_set = set_find(sets,
+						  d->list == FLEET_ALLOW ? LIST_ALLOW : LIST_BLOCK,
+						  FLEET_SET) >= 0;
+
 			e = apply_list(a, &p, &b, d, sets);
-			if (!e && !d->del)
+			/* The first add made the set: its bit, for the next ones. */
+			if (!e && !d->del && !known_set)
 				e = sets_read(&p, sets);
 		} else if (d->del) {
 			ban_key_of(&d->prefix, &key);
