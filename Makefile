@@ -92,7 +92,7 @@ help:
 	@echo '                and the fuzzers; under CI=true fuzzers for 60 s each and a SANITIZE=1 pass'
 	@echo 'make fuzz       build the libFuzzer targets and run each for FUZZ_SECONDS (default 10)'
 	@echo 'make demo       run the demo: two namespaces, a veth pair, sluice and an HTTP server'
-	@echo 'make bench      run the benchmarks (not part of make test)'
+	@echo 'make bench      run the benchmarks (not part of make test), bench/fleet.sh last'
 	@echo 'make format     rewrite the C files as .clang-format says'
 	@echo 'make format-check  check them, as make test does'
 	@echo 'make install    install sluice, its man page and systemd units under $(PREFIX)'
@@ -187,6 +187,7 @@ demo: check-deps
 bench: check-deps
 	$(Q)$(MAKE) --no-print-directory all $(TOOL_BINS)
 	$(Q)BUILD=$(BUILD) scripts/bench.sh
+	$(Q)BUILD=$(BUILD) bench/fleet.sh
 
 format:
 	$(Q)clang-format --style=file -i $$(git ls-files '*.c' '*.h')
@@ -209,6 +210,8 @@ install: all
 		$(DESTDIR)$(PREFIX)/share/doc/sluice/sets/drop-v4.conf.example
 	install -D -m 0644 dist/sluice-exporter.service \
 		$(DESTDIR)$(PREFIX)/lib/systemd/system/sluice-exporter.service
+	install -D -m 0644 dist/sluice-agent.service \
+		$(DESTDIR)$(PREFIX)/lib/systemd/system/sluice-agent.service
 	test -e $(DESTDIR)/etc/default/sluice || \
 		install -D -m 0644 dist/sluice.default $(DESTDIR)/etc/default/sluice
 
