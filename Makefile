@@ -82,7 +82,7 @@ endif
 .DELETE_ON_ERROR:
 # Objects and skeletons made along pattern chains are kept, not removed as intermediates.
 .SECONDARY:
-.PHONY: all test test-progs fuzz check-deps demo bench clean help install man format format-check
+.PHONY: all test test-progs fuzz check-deps demo fleet-demo bench clean help install man format format-check
 
 all: $(BUILD)/sluice
 
@@ -92,6 +92,7 @@ help:
 	@echo '                and the fuzzers; under CI=true fuzzers for 60 s each and a SANITIZE=1 pass'
 	@echo 'make fuzz       build the libFuzzer targets and run each for FUZZ_SECONDS (default 10)'
 	@echo 'make demo       run the demo: two namespaces, a veth pair, sluice and an HTTP server'
+	@echo 'make fleet-demo the fleet demo: Redis, three hosts with sluice and an agent each'
 	@echo 'make bench      run the benchmarks (not part of make test), bench/fleet.sh last'
 	@echo 'make format     rewrite the C files as .clang-format says'
 	@echo 'make format-check  check them, as make test does'
@@ -183,6 +184,10 @@ fuzz: $(FUZZ_BINS)
 demo: check-deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)BUILD=$(BUILD) scripts/demo.sh
+
+fleet-demo: check-deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)BUILD=$(BUILD) scripts/fleet-demo.sh
 
 bench: check-deps
 	$(Q)$(MAKE) --no-print-directory all $(TOOL_BINS)

@@ -34,8 +34,8 @@
  * While Redis is unreachable, the bans to publish go to the outbox, a file appended and
  * fsynced a decision at a time, bounded at FLEET_OUTBOX_MAX (the rest are counted as
  * refused); on reconnect it is published in order and then truncated. Connection
- * attempts back off from 100 ms to BACKOFF_MAX_MS. The data path never waits on any of
- * this: the hosts keep enforcing what they have.
+ * attempts back off from 100 ms to BACKOFF_MAX_MS (the first is at once). The data
+ * path never waits on any of this: the hosts keep enforcing what they have.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -62,7 +62,7 @@
 #define TRIM_CHECK_MS 5000
 #define BACKOFF_MAX_MS 5000
 #define READ_COUNT 1000
-#define BLOCK_MS 50 /* under FLEET_TIMEOUT_MS, so XREAD's wait ends before the socket's */
+#define BLOCK_MS 20 /* well under FLEET_TIMEOUT_MS: XREAD's wait ends before the socket's */
 #define LAT_BUCKETS 10000 /* propagation latency by ms; the last bucket holds the rest */
 /* A ban read back from the maps may be off by the clocks' conversion: it is ours within this. */
 #define ECHO_SLACK_MS 1000
@@ -109,16 +109,25 @@ static void set_error(struct agent *a, const char *fmt, ...)
 	pr_warn("agent: %s", a->error);
 }
 
+/*
+ * The first attempt after a connection is lost is at once (a call timed out on a busy
+ * server, say); the next ones wait 100 ms, doubling up to BACKOFF_MAX_MS.
+ */
+static void backoff(struct agent *a)
+{
+	a->next_connect = fleet_now_ms() + a->backoff_ms;
+	a->backoff_ms = a->backoff_ms ? a->backoff_ms * 2 : 100;
+	if (a->backoff_ms > BACKOFF_MAX_MS)
+		a->backoff_ms = BACKOFF_MAX_MS;
+}
+
 static void disconnect(struct agent *a)
 {
 	if (!a->c)
 		return;
 	redisFree(a->c);
 	a->c = NULL;
-	a->backoff_ms = a->backoff_ms ? a->backoff_ms * 2 : 100;
-	if (a->backoff_ms > BACKOFF_MAX_MS)
-		a->backoff_ms = BACKOFF_MAX_MS;
-	a->next_connect = fleet_now_ms() + a->backoff_ms;
+	backoff(a);
 }
 
 /* A command with its reply checked: NULL (and disconnected) on an error or a timeout. */
@@ -126,6 +135,13 @@ static redisReply *command(struct agent *a, int argc, const char **argv)
 {
 	redisReply *r = redisCommandArgv(a->c, argc, argv, NULL);
 
+	if (!r && a->c->err == REDIS_ERR_IO && errno == EAGAIN) {
+		/* A busy server, not a lost one: said at the debug level, and reconnected. */
+		snprintf(a->error, sizeof(a->error), "%s: timed out", argv[0]);
+		pr_debug("agent: %s", a->error);
+		disconnect(a);
+		return NULL;
+	}
 	if (!r || r->type == REDIS_REPLY_ERROR) {
 		set_error(a, "%s: %s", argv[0], r ? r->str : a->c->errstr);
 		if (r)
@@ -911,10 +927,7 @@ static void try_connect(struct agent *a)
 	a->c = fleet_connect(a->cfg, err, sizeof(err));
 	if (!a->c) {
 		set_error(a, "%s", err);
-		a->backoff_ms = a->backoff_ms ? a->backoff_ms * 2 : 100;
-		if (a->backoff_ms > BACKOFF_MAX_MS)
-			a->backoff_ms = BACKOFF_MAX_MS;
-		a->next_connect = fleet_now_ms() + a->backoff_ms;
+		backoff(a);
 		return;
 	}
 	pr_info("agent: connected to %s as %s in fleet %s", a->cfg->redis, a->cfg->host,
