@@ -194,4 +194,18 @@ for h in 1 2 3; do
 	check "host $h propagation p99 ${p99} ms under 1 s" test "${p99:-9999}" -lt 1000
 done
 expect_eq "fleet status lists three hosts" "$(fleet status | grep -c '^h[123] ')" 3
+
+# ---- the exporter's sluice_fleet_* metrics, from agent 1's status file ----
+bg "$SRV" "$SLUICE" --pin-path "$PIN" exporter --listen "$SRV_IP:9741" --fleet-state "$TMP/state1"
+metric() {
+	in_srv curl -sf --max-time 1 "http://$SRV_IP:9741/metrics" |
+		awk -v s="$1{fleet=\"$FLEET\"}" '$1 == s { print $2 }'
+}
+check "the exporter serves sluice_fleet_redis_up 1" wait_until 5 output_is 1 metric sluice_fleet_redis_up
+expect_eq "sluice_fleet_hosts_seen" "$(metric sluice_fleet_hosts_seen)" 3
+expect_eq "sluice_fleet_decisions_published_total: host 1's ban" \
+	"$(metric sluice_fleet_decisions_published_total)" 1
+expect_eq "sluice_fleet_decisions_queued" "$(metric sluice_fleet_decisions_queued)" 0
+rcli shutdown nosave >/dev/null 2>&1
+check "with Redis gone, sluice_fleet_redis_up 0" wait_until 5 output_is 0 metric sluice_fleet_redis_up
 finish

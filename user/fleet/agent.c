@@ -63,6 +63,7 @@
 #define BACKOFF_MAX_MS 5000
 #define READ_COUNT 1000
 #define BLOCK_MS 20 /* well under FLEET_TIMEOUT_MS: XREAD's wait ends before the socket's */
+#define SEEN_MS 10000
 #define LAT_BUCKETS 10000 /* propagation latency by ms; the last bucket holds the rest */
 /* A ban read back from the maps may be off by the clocks' conversion: it is ours within this. */
 #define ECHO_SLACK_MS 1000
@@ -77,7 +78,8 @@ struct agent {
 	redisContext *c;
 	char stream[160], active[160], detail[160], hosts[160];
 	char cursor[FLEET_ID_MAX];
-	char cursor_path[512], outbox_path[512];
+	char cursor_path[512], outbox_path[512], status_path[512];
+	long hosts_seen; /* hosts whose heartbeat is younger than SEEN_MS */
 	long outbox, refused;
 	long published, applied;
 	__u64 backoff_ms, next_connect, lag_ms;
@@ -892,6 +894,50 @@ static void publish_local_bans(struct agent *a)
 	free(s.found);
 }
 
+/* Counts the hosts of the fleet whose heartbeat is recent. */
+static void count_hosts(struct agent *a)
+{
+	const char *argv[] = { "HVALS", a->hosts };
+	redisReply *r = command(a, 2, argv);
+	__u64 now = fleet_now_ms();
+	long n = 0;
+
+	if (!r)
+		return;
+	for (size_t i = 0; i < r->elements; i++) {
+		json_t *o = json_loads(r->element[i]->str ? r->element[i]->str : "", 0, NULL);
+		json_int_t beat = json_integer_value(json_object_get(o, "heartbeat_ms"));
+
+		n += beat > 0 && now - (__u64)beat < SEEN_MS;
+		json_decref(o);
+	}
+	freeReplyObject(r);
+	a->hosts_seen = n;
+}
+
+/*
+ * The agent's figures for `sluice exporter --fleet-state DIR` (its sluice_fleet_*
+ * metrics), in a file replaced in one step: the exporter never talks to Redis.
+ */
+static void write_status(struct agent *a)
+{
+	json_t *o = json_pack("{s:s, s:s, s:I, s:b, s:I, s:I, s:I, s:I, s:I, s:I}", "fleet",
+			      a->cfg->fleet, "host", a->cfg->host, "written_ms",
+			      (json_int_t)fleet_now_ms(), "redis_up", a->c != NULL, "lag_ms",
+			      (json_int_t)a->lag_ms, "published", (json_int_t)a->published,
+			      "applied", (json_int_t)a->applied, "outbox", (json_int_t)a->outbox,
+			      "refused", (json_int_t)a->refused, "hosts_seen",
+			      (json_int_t)a->hosts_seen);
+	char tmp[520];
+
+	if (!o)
+		return;
+	snprintf(tmp, sizeof(tmp), "%s.tmp", a->status_path);
+	if (json_dump_file(o, tmp, JSON_COMPACT) || rename(tmp, a->status_path))
+		pr_debug("agent: write %s: %s", a->status_path, strerror(errno));
+	json_decref(o);
+}
+
 static void heartbeat(struct agent *a)
 {
 	json_t *o = json_pack("{s:I, s:s, s:I, s:I, s:I, s:I, s:I, s:s}", "heartbeat_ms",
@@ -957,6 +1003,8 @@ int fleet_agent_run(const struct fleet_config *cfg)
 		 cfg->fleet);
 	snprintf(a.outbox_path, sizeof(a.outbox_path), "%s/agent-%s.outbox", cfg->state_dir,
 		 cfg->fleet);
+	snprintf(a.status_path, sizeof(a.status_path), "%s/agent-%s.json", cfg->state_dir,
+		 cfg->fleet);
 	if (mkdir(cfg->state_dir, 0700) && errno != EEXIST) {
 		pr_warn("agent: %s: %s", cfg->state_dir, strerror(errno));
 		return 1;
@@ -991,8 +1039,14 @@ int fleet_agent_run(const struct fleet_config *cfg)
 			publish_local_bans(&a);
 			next_scan = now + SCAN_MS;
 		}
-		if (a.c && now >= next_beat) {
-			heartbeat(&a);
+		if (now >= next_beat) {
+			if (a.c)
+				heartbeat(&a);
+			if (a.c)
+				count_hosts(&a);
+			if (!a.c)
+				a.hosts_seen = 0;
+			write_status(&a);
 			next_beat = now + BEAT_MS;
 		}
 		if (now >= next_prune) {
