@@ -148,7 +148,7 @@ $(BUILD)/sluice: $(CLI_OBJS) $(LIBS)
 
 $(BUILD)/tests/unit/%: tests/unit/%.c $(LIBS) | $(BUILD)/tests/unit
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) -Iuser/exporter -Itests $(LDFLAGS) $< $(LIBS) $(LDLIBS) -lcmocka -o $@
+	$(Q)$(CC) $(CFLAGS) -Iuser/exporter -Iuser/fleet -Itests $(LDFLAGS) $< $(LIBS) $(LDLIBS) -lcmocka -o $@
 
 $(BUILD)/tests/bpf/%: tests/bpf/%.c $(LIBS) $(SKELS) | $(BUILD)/tests/bpf
 	$(call msg,CC,$@)
