@@ -183,13 +183,17 @@ expect_eq "its log says so" "$(grep -c 'resynced 5 decisions from the snapshot' 
 for n in 10 11; do
 	expect_eq "198.51.100.$n on host 3" "$(listed 3 block "198.51.100.$n")" "@tester trimmed $n"
 done
+expect_eq "the block deleted while it was away is gone" "$(listed 3 block 198.51.100.0/24)" ""
 expect_eq "the ban of host 1 is there once" "$(banned 3 "$CLI_IP")" 1
 check "a decision after the resync arrives" fleet block add 192.0.2.0/24 ttl 1h
 check "... on every host" wait_until 5 all_listed block 192.0.2.0/24 "@tester"
 
 # ---- status ----
+has_latency() { [ "$(host_field "$1" latency_samples)" != null ]; }
 for h in 1 2 3; do
 	expect_eq "host $h has no outbox" "$(host_field "$h" outbox)" 0
+	# The heartbeat after the last decision carries its latency.
+	wait_until 5 has_latency "$h"
 	p99=$(host_field "$h" latency_p99_ms)
 	check "host $h propagation p99 ${p99} ms under 1 s" test "${p99:-9999}" -lt 1000
 done

@@ -27,9 +27,11 @@
  *     back (no echo), and a restart learns it again from the snapshot;
  *   - every BEAT_MS, writes its heartbeat.
  * An agent without a cursor, or one whose cursor is older than entries the stream
- * trimmed (XINFO STREAM), resyncs: it notes the stream's last
- * id, then applies the snapshot and goes on from that id, so what is published during
- * the resync is read from the stream after it.
+ * trimmed (XINFO STREAM), resyncs: it notes the stream's last id, then applies the
+ * snapshot, takes out of the fleet set the entries the snapshot no longer has (their
+ * deletions were trimmed), and goes on from that id, so what is published during the
+ * resync is read from the stream after it. Bans a lost deletion lifted stay until they
+ * expire.
  *
  * While Redis is unreachable, the bans to publish go to the outbox, a file appended and
  * fsynced a decision at a time, bounded at FLEET_OUTBOX_MAX (the rest are counted as
@@ -725,6 +727,106 @@ static int snapshot_decision(struct decision *d, const redisReply *member, const
 	return err;
 }
 
+/* A list entry of the fleet set, by list and prefix, to look the snapshot up. */
+struct fleet_key {
+	enum fleet_list list;
+	struct prefix prefix;
+};
+
+static int fleet_key_cmp(const void *x, const void *y)
+{
+	const struct fleet_key *a = x, *b = y;
+
+	if (a->list != b->list)
+		return a->list < b->list ? -1 : 1;
+	if (a->prefix.family != b->prefix.family)
+		return a->prefix.family < b->prefix.family ? -1 : 1;
+	if (a->prefix.plen != b->prefix.plen)
+		return a->prefix.plen < b->prefix.plen ? -1 : 1;
+	return memcmp(a->prefix.addr, b->prefix.addr, sizeof(a->prefix.addr));
+}
+
+struct stale_scan {
+	const struct fleet_key *live; /* the snapshot's, sorted */
+	size_t nlive;
+	enum fleet_list list;
+	int bit; /* the fleet set's */
+	struct prefix *stale;
+	size_t n, cap;
+};
+
+static int note_stale(const struct list_item *item, void *ctx)
+{
+	struct stale_scan *s = ctx;
+	struct fleet_key k = { .list = s->list, .prefix = item->prefix };
+
+	if (!(item->sets & (1ULL << s->bit)))
+		return 0;
+	if (bsearch(&k, s->live, s->nlive, sizeof(k), fleet_key_cmp))
+		return 0;
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 64;
+		struct prefix *p = realloc(s->stale, cap * sizeof(*p));
+
+		if (!p)
+			return -ENOMEM;
+		s->stale = p;
+		s->cap = cap;
+	}
+	s->stale[s->n++] = item->prefix;
+	return 0;
+}
+
+/*
+ * After a resync: the entries of the fleet set the snapshot no longer has were deleted
+ * by decisions the stream lost, so they leave the set here too. -errno.
+ */
+static int drop_stale(struct agent *a, const struct decision *ds, size_t n)
+{
+	struct fleet_key *live = calloc(n ? n : 1, sizeof(*live));
+	struct set_table *sets = malloc(sizeof(*sets));
+	struct stale_scan s = {};
+	int fds[2] = { -1, -1 }, err;
+	struct pins p;
+
+	err = live && sets ? pins_open(&p, a->cfg->pin_path, true) : -ENOMEM;
+	if (err) {
+		free(live);
+		free(sets);
+		return err;
+	}
+	for (size_t i = 0; i < n; i++) {
+		live[i].list = ds[i].list;
+		live[i].prefix = ds[i].prefix;
+	}
+	qsort(live, n, sizeof(*live), fleet_key_cmp);
+	s.live = live;
+	s.nlive = n;
+	err = sets_read(&p, sets) ?: lists_open_live(&p, NULL, fds);
+	for (int k = LIST_ALLOW; k <= LIST_BLOCK && !err; k++) {
+		s.bit = set_find(sets, k, FLEET_SET);
+		s.list = k == LIST_ALLOW ? FLEET_ALLOW : FLEET_BLOCK;
+		s.n = 0;
+		if (s.bit < 0 || fds[k] < 0)
+			continue;
+		err = list_walk(fds[k], k, mono_now_ns(), note_stale, &s);
+		for (size_t i = 0; i < s.n && !err; i++) {
+			int e = lists_del(&p, k, &s.stale[i], FLEET_SET);
+
+			err = e == -ENOENT ? 0 : e;
+			a->applied++;
+		}
+	}
+	for (int k = LIST_ALLOW; k <= LIST_BLOCK; k++)
+		if (fds[k] >= 0)
+			close(fds[k]);
+	pins_close(&p);
+	free(s.stale);
+	free(live);
+	free(sets);
+	return err;
+}
+
 /* Applies the snapshot, then reads the stream from LAST, the id noted before it. */
 static void resync(struct agent *a, const char *last)
 {
@@ -764,6 +866,11 @@ static void resync(struct agent *a, const char *last)
 		freeReplyObject(details);
 	}
 	if (a->c && !apply(a, ds, n)) {
+		int err = drop_stale(a, ds, n);
+
+		if (err)
+			set_error(a, "resync: drop the entries deleted meanwhile: %s",
+				  strerror(-err));
 		pr_info("agent: resynced %zu %s from the snapshot, continuing from %s", n,
 			n == 1 ? "decision" : "decisions", last);
 		snprintf(a->cursor, sizeof(a->cursor), "%s", last);
