@@ -12,6 +12,8 @@ if ! command -v redis-server >/dev/null; then
 	exit 0
 fi
 
+# The hosts' management paths are what the test sets, not the session's.
+export -n SSH_CONNECTION SLUICE_MANAGEMENT
 FLEET="t$$"
 SOCK="$TMP/redis.sock"
 REDIS="unix:$SOCK"
@@ -82,10 +84,12 @@ redis_start() {
 		wait_until 5 rcli ping
 }
 
+# agent_start HOST [VAR=VALUE...]: the agent of HOST, with VARs in its environment.
 agent_start() {
 	local h=$1
+	shift
 	mkdir -p "$TMP/state$h"
-	"$SLUICE" -v --pin-path "$(pin_of "$h")" agent --redis "$REDIS" --fleet "$FLEET" \
+	env "$@" "$SLUICE" -v --pin-path "$(pin_of "$h")" agent --redis "$REDIS" --fleet "$FLEET" \
 		--host "h$h" --state-dir "$TMP/state$h" \
 		>>"$TMP/agent$h.log" 2>&1 &
 	agent_pid[$h]=$!
@@ -199,6 +203,38 @@ for h in 1 2 3; do
 done
 expect_eq "fleet status lists three hosts" "$(fleet status | grep -c '^h[123] ')" 3
 
+# ---- the fleet's policy ----
+cat >"$TMP/v1.conf" <<'EOF2'
+rule add dns udp dport 5353 limit src/32 rate 1/h burst 3 action ban 1h
+rule add web tcp dport 80 limit src/32 rate 10/s action drop
+EOF2
+expect_eq "fleet push" "$(fleet push "$TMP/v1.conf")" "$TMP/v1.conf: fleet $FLEET policy version 1"
+has_rule() { on "$1" -j rule list | jq -e --arg r "$2" '.[] | select(.name == $r)'; }
+for h in 1 2 3; do
+	check "host $h applies policy v1" wait_until 5 has_rule "$h" web
+	check "... and reports v1" wait_until 5 output_is 1 host_field "$h" policy_version
+done
+expect_eq "the digest reported is the live one" "$(host_field 1 policy_digest)" \
+	"$(on 1 -j status | jq -r .policy.digest)"
+expect_eq "the bans stay" "$(banned 1 "$CLI_IP")" 1
+printf 'block add 192.0.2.0/24\n' >"$TMP/lists.conf"
+expect_exit "a policy with list entries is refused" 2 "$SLUICE" fleet push "$TMP/lists.conf"
+agent_kill 2
+agent_start 2 SLUICE_MANAGEMENT=198.18.0.3
+cat >"$TMP/v2.conf" <<'EOF2'
+rule add dns udp dport 5353 limit src/32 rate 1/h burst 3 action ban 1h
+rule add nossh tcp dport 22 action drop
+EOF2
+check "fleet push v2" fleet push "$TMP/v2.conf"
+check "host 1 applies v2" wait_until 5 has_rule 1 nossh
+check "host 3 applies v2" wait_until 5 has_rule 3 nossh
+check "host 2 refuses it: it would cut off its management path" wait_until 5 output_is \
+	"policy v2 refused: it would cut off this host's management path" host_field 2 error
+expect_eq "host 2 keeps v1" "$(host_field 2 policy_version)" 1
+expect_eq "... and its rules" "$(on 2 -j rule list | jq -r '[.[].name] | join(" ")')" "dns web"
+expect_eq "fleet status shows the versions" \
+	"$(fleet status | awk '$1 ~ /^h[123]$/ { print $1, $8 }' | sort | tr '\n' ' ')" "h1 v2 h2 v1 h3 v2 "
+
 # ---- the exporter's sluice_fleet_* metrics, from agent 1's status file ----
 bg "$SRV" "$SLUICE" --pin-path "$PIN" exporter --listen "$SRV_IP:9741" --fleet-state "$TMP/state1"
 metric() {
@@ -210,6 +246,7 @@ expect_eq "sluice_fleet_hosts_seen" "$(metric sluice_fleet_hosts_seen)" 3
 expect_eq "sluice_fleet_decisions_published_total: host 1's ban" \
 	"$(metric sluice_fleet_decisions_published_total)" 1
 expect_eq "sluice_fleet_decisions_queued" "$(metric sluice_fleet_decisions_queued)" 0
+expect_eq "sluice_fleet_policy_version" "$(metric sluice_fleet_policy_version)" 2
 rcli shutdown nosave >/dev/null 2>&1
 check "with Redis gone, sluice_fleet_redis_up 0" wait_until 5 output_is 0 metric sluice_fleet_redis_up
 finish

@@ -8,7 +8,9 @@
 #include "cmd.h"
 #include "fleet.h"
 #include "log.h"
+#include "lockout.h"
 #include "output.h"
+#include "policy.h"
 
 #define AGENT_USAGE                                                                                \
 	"Usage: sluice agent [--redis URL] [--redis-password-file FILE] [--host NAME]\n"           \
@@ -289,6 +291,102 @@ static const struct cmd fleet_ban = {
 	.data = FLEET_BAN,
 };
 
+static struct policy_doc push_doc;
+
+/* The file as `restore --check` takes it; lists are the decisions' business, not the policy's. */
+static int push_check(struct verb *v)
+{
+	struct sluice_policy *pol;
+	struct parse_error perr = {};
+	char buf[512];
+	__u64 fresh;
+	int err, rc = fleet_config_check(v);
+
+	if (rc)
+		return rc;
+	policy_init(&push_doc);
+	err = policy_parse_file(v->argv[0], &push_doc, &perr);
+	if (err == -EINVAL) {
+		format_parse_error(&perr, buf, sizeof(buf));
+		pr_warn("%s: %s", v->name, buf);
+	} else if (err) {
+		pr_warn("%s: %s: %s", v->name, v->argv[0], strerror(-err));
+	} else if (!push_doc.nlines) {
+		pr_warn("%s: %s: no policy lines", v->name, v->argv[0]);
+		err = -EINVAL;
+	} else if (push_doc.nitems) {
+		pr_warn("%s: %s: %zu list %s: the fleet shares lists with `sluice fleet block|allow "
+			"add`, not in its policy",
+			v->name, v->argv[0], push_doc.nitems,
+			plural((long long)push_doc.nitems, "entry", "entries"));
+		err = -EINVAL;
+	} else {
+		pol = malloc(sizeof(*pol));
+		err = pol ? policy_build(&push_doc, NULL, pol, &fresh, &perr) : -ENOMEM;
+		free(pol);
+		if (err == -EINVAL) {
+			snprintf(perr.file, sizeof(perr.file), "%s", v->argv[0]);
+			format_parse_error(&perr, buf, sizeof(buf));
+			pr_warn("%s: %s", v->name, buf);
+		}
+		if (!err && lockout_check(v->name, &push_doc, force))
+			err = -EINVAL;
+	}
+	if (err)
+		policy_free(&push_doc);
+	return err ? exit_code_for(err == -ENOENT ? -EINVAL : err) : EXIT_OK;
+}
+
+static int push_run(struct verb *v)
+{
+	char *text = malloc(SLUICE_TEXT_MAX), err[300];
+	redisContext *c = NULL;
+	long long version = 0;
+	int ret = text ? policy_rules_text(&push_doc, text, SLUICE_TEXT_MAX) : -ENOMEM;
+
+	policy_free(&push_doc);
+	if (ret) {
+		pr_warn("%s: %s: %s", v->name, v->argv[0], strerror(-ret));
+		free(text);
+		return EXIT_RUNTIME;
+	}
+	c = fleet_open(v->name);
+	if (c)
+		ret = fleet_push_policy(c, &fleet_cfg, text,
+					fnv1a64(text, strlen(text), FNV1A64_SEED), &version, err,
+					sizeof(err));
+	if (c && ret)
+		pr_warn("%s: %s: %s", v->name, v->argv[0], err);
+	if (c && !ret) {
+		if (json_output)
+			json_print(json_pack("{s:s, s:I, s:s}", "fleet", fleet_cfg.fleet, "version",
+					     (json_int_t)version, "file", v->argv[0]));
+		else
+			printf("%s: fleet %s policy version %lld\n", v->argv[0], fleet_cfg.fleet,
+			       version);
+	}
+	if (c)
+		redisFree(c);
+	free(text);
+	return c && !ret ? EXIT_OK : EXIT_RUNTIME;
+}
+
+static const struct cmd fleet_push = {
+	.name = "push",
+	.args = "FILE " FLEET_OPTS,
+	.summary = "make a policy the fleet's: every host applies it",
+	.help = "Checks FILE as `restore --check` does (it may hold rules and settings, not\n"
+		"list entries), stores it as the fleet's next policy version and makes it\n"
+		"current. Each agent applies it as `restore` would, leaving the lists as they\n"
+		"are; a host where it would cut off the management path refuses it, keeps its\n"
+		"policy and says why in `fleet status`.",
+	.min_args = 1,
+	.max_args = 1,
+	.opts = fleet_opts,
+	.check = push_check,
+	.run = push_run,
+};
+
 static json_t *host_json(const char *name, const char *text, __u64 now)
 {
 	json_t *o = json_loads(text, 0, NULL), *beat;
@@ -335,20 +433,23 @@ static int status_run(struct verb *v)
 		json_print(json_pack("{s:s, s:o}", "fleet", fleet_cfg.fleet, "hosts", hosts));
 		return EXIT_OK;
 	}
-	printf("%-20s %10s %8s %8s %10s %10s  %s\n", "HOST", "HEARTBEAT", "LAG", "OUTBOX",
-	       "PUBLISHED", "APPLIED", "LAST ERROR");
+	printf("%-20s %10s %8s %8s %10s %10s %7s  %s\n", "HOST", "HEARTBEAT", "LAG", "OUTBOX",
+	       "PUBLISHED", "APPLIED", "POLICY", "LAST ERROR");
 	json_array_foreach(hosts, i, h) {
 		const char *err = json_string_value(json_object_get(h, "error"));
-		char age[32];
+		json_int_t pv = json_integer_value(json_object_get(h, "policy_version"));
+		char age[32], policy[24] = "-";
 
 		snprintf(age, sizeof(age), "%.1fs ago",
 			 json_integer_value(json_object_get(h, "heartbeat_age_ms")) / 1000.0);
-		printf("%-20s %10s %7.1fs %8lld %10lld %10lld  %s\n",
+		if (pv)
+			snprintf(policy, sizeof(policy), "v%lld", (long long)pv);
+		printf("%-20s %10s %7.1fs %8lld %10lld %10lld %7s  %s\n",
 		       json_string_value(json_object_get(h, "host")), age,
 		       json_integer_value(json_object_get(h, "lag_ms")) / 1000.0,
 		       (long long)json_integer_value(json_object_get(h, "outbox")),
 		       (long long)json_integer_value(json_object_get(h, "published")),
-		       (long long)json_integer_value(json_object_get(h, "applied")),
+		       (long long)json_integer_value(json_object_get(h, "applied")), policy,
 		       err && *err ? err : "-");
 	}
 	json_decref(hosts);
@@ -358,7 +459,7 @@ static int status_run(struct verb *v)
 static const struct cmd fleet_status = {
 	.name = "status",
 	.args = FLEET_OPTS,
-	.summary = "each host's heartbeat, sync lag, outbox and last error",
+	.summary = "each host's heartbeat, sync lag, outbox, policy and last error",
 	.max_args = 0,
 	.opts = fleet_opts,
 	.check = fleet_config_check,
@@ -370,6 +471,6 @@ const struct cmd cmd_fleet = {
 	.summary = "decisions shared by every host, through Redis",
 	.help = "Options --redis, --redis-password-file and --fleet as `sluice agent`'s;\n"
 		"--host NAME: the origin the decisions carry (default the hostname).",
-	.verbs = (const struct cmd *const[]){ &fleet_block, &fleet_allow, &fleet_ban, &fleet_status,
-					      NULL },
+	.verbs = (const struct cmd *const[]){ &fleet_block, &fleet_allow, &fleet_ban, &fleet_push,
+					      &fleet_status, NULL },
 };

@@ -37,6 +37,9 @@ static const struct family families[] = {
 	  "refused", 1 },
 	{ "sluice_fleet_hosts_seen", "Hosts of the fleet with a heartbeat in the last 10 s.",
 	  METRIC_GAUGE, "hosts_seen", 1 },
+	{ "sluice_fleet_policy_version",
+	  "The fleet's policy version in force on this host (0: none pushed or applied).",
+	  METRIC_GAUGE, "policy_version", 1 },
 };
 
 static double number(json_t *v)

@@ -8,7 +8,8 @@
  *              origin}; the entry's id is the decision's id and publishing time;
  *   active     a sorted set of the decisions in force, member "LIST|PREFIX", score the
  *              expiry, and detail, a hash of the same members: the snapshot;
- *   hosts      a hash of each host's heartbeat (JSON), which `fleet status` reads.
+ *   hosts      a hash of each host's heartbeat (JSON), which `fleet status` reads;
+ *   policy, policies  the current policy version and the versions' text.
  * A decision goes into the stream and the snapshot in one script (decisions.c), so
  * no reader sees one without the other.
  *
@@ -25,7 +26,11 @@
  *     them. It remembers the expiry of every ban it has published or applied, and
  *     publishes only a ban that outlives that: what came from the stream is never sent
  *     back (no echo), and a restart learns it again from the snapshot;
- *   - every BEAT_MS, writes its heartbeat.
+ *   - every BEAT_MS, applies the fleet's policy if a new version was pushed (the
+ *     string policy, "VERSION DIGEST"; the text in the hash policies) as `restore`
+ *     does, lists left alone, unless it would cut off a management path of this host
+ *     (then it keeps its policy and reports why); writes its heartbeat, and its
+ *     figures for the exporter (agent-FLEET.json).
  * An agent without a cursor, or one whose cursor is older than entries the stream
  * trimmed (XINFO STREAM), resyncs: it notes the stream's last id, then applies the
  * snapshot, takes out of the fleet set the entries the snapshot no longer has (their
@@ -78,9 +83,12 @@ struct known {
 struct agent {
 	const struct fleet_config *cfg;
 	redisContext *c;
-	char stream[160], active[160], detail[160], hosts[160];
+	char stream[160], active[160], detail[160], hosts[160], policies[160], policy[160];
+	long long policy_version; /* the fleet's policy version in force here; 0 none */
+	long long policy_refused; /* the last version refused: not tried again */
+	char policy_digest[24]; /* of the live policy once it is the fleet's */
 	char cursor[FLEET_ID_MAX];
-	char cursor_path[512], outbox_path[512], status_path[512];
+	char cursor_path[512], outbox_path[512], status_path[512], policy_path[512];
 	long hosts_seen; /* hosts whose heartbeat is younger than SEEN_MS */
 	long outbox, refused;
 	long published, applied;
@@ -880,6 +888,158 @@ static void resync(struct agent *a, const char *last)
 	freeReplyObject(members);
 }
 
+/* ---- the fleet's policy ---- */
+
+/* The digest of the live policy, as `sluice status` shows it. -errno. */
+static int live_digest(const struct pins *p, __u64 *digest)
+{
+	struct sluice_policy *pol = malloc(sizeof(*pol));
+	__u32 active, slot;
+	int err = pol ? pins_active(p, &active) : -ENOMEM;
+
+	if (!err) {
+		slot = SLUICE_ACTIVE_POLICY(active);
+		err = bpf_map_lookup_elem(p->fds[PIN_POLICY], &slot, pol) ? -errno : 0;
+	}
+	if (!err)
+		*digest = pol->digest;
+	free(pol);
+	return err;
+}
+
+/*
+ * The version in force is kept in a file too, so that a restarted agent still says
+ * which it has when it refuses a newer one.
+ */
+static void policy_note(struct agent *a, long long version, __u64 digest)
+{
+	char tmp[520];
+	FILE *f;
+
+	a->policy_version = version;
+	snprintf(a->policy_digest, sizeof(a->policy_digest), "%016llx", (unsigned long long)digest);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", a->policy_path);
+	f = fopen(tmp, "w");
+	if (!f || fprintf(f, "%lld %s\n", version, a->policy_digest) < 0 || fclose(f) ||
+	    rename(tmp, a->policy_path))
+		set_error(a, "save %s: %s", a->policy_path, strerror(errno));
+}
+
+static void policy_load(struct agent *a)
+{
+	FILE *f = fopen(a->policy_path, "r");
+
+	if (!f)
+		return;
+	if (fscanf(f, "%lld %16s", &a->policy_version, a->policy_digest) != 2)
+		a->policy_version = 0;
+	fclose(f);
+}
+
+/* Parses TEXT, a policy's lines, into DOC. -EINVAL with PERR. */
+static int parse_text(const char *text, struct policy_doc *doc, struct parse_error *perr)
+{
+	char *copy = strdup(text), *save = NULL, *line;
+	unsigned int n = 0;
+	int err = copy ? 0 : -ENOMEM;
+
+	for (line = copy ? strtok_r(copy, "\n", &save) : NULL; line && !err;
+	     line = strtok_r(NULL, "\n", &save)) {
+		err = policy_parse_line(doc, line, perr);
+		perr->line = ++n;
+	}
+	free(copy);
+	return err;
+}
+
+/*
+ * Applies version VERSION (TEXT, DIGEST) of the fleet's policy as `restore` would, the
+ * lists left as they are: refused, and reported, when it would cut off a management
+ * path of this host ($SLUICE_MANAGEMENT); the live policy then stays.
+ */
+static void apply_policy(struct agent *a, long long version, const char *text, __u64 digest)
+{
+	struct parse_error perr = {};
+	struct policy_doc doc;
+	struct pins p;
+	int err;
+
+	policy_init(&doc);
+	err = parse_text(text, &doc, &perr);
+	if (err) {
+		set_error(a, "policy v%lld: line %u: %s", version, perr.line, perr.msg);
+		a->policy_refused = version;
+		policy_free(&doc);
+		return;
+	}
+	err = pins_open(&p, a->cfg->pin_path, true);
+	if (err) {
+		set_error(a, "policy v%lld: open the pins in %s: %s", version, a->cfg->pin_path,
+			  strerror(-err));
+		policy_free(&doc);
+		return;
+	}
+	err = lockout_check_live("agent", &p, NULL, 0, &doc, false);
+	if (err == -ECANCELED) {
+		set_error(a, "policy v%lld refused: it would cut off this host's management path",
+			  version);
+		a->policy_refused = version;
+	} else if (!err) {
+		err = policy_apply(&p, &doc, false, &perr);
+		if (err)
+			set_error(a, "policy v%lld: %s", version,
+				  perr.msg[0] ? perr.msg : strerror(-err));
+	}
+	if (!err) {
+		pr_info("agent: policy v%lld applied", version);
+		policy_note(a, version, digest);
+	}
+	pins_close(&p);
+	policy_free(&doc);
+}
+
+/* Applies the fleet's current policy version if this host has not got it yet. */
+static void check_policy(struct agent *a)
+{
+	const char *argv[] = { "GET", a->policy };
+	redisReply *r = command(a, 2, argv), *text;
+	unsigned long long digest = 0;
+	long long version = 0;
+	__u64 live;
+	char vbuf[24];
+	struct pins p;
+
+	if (!r)
+		return;
+	if (r->type != REDIS_REPLY_STRING || sscanf(r->str, "%lld %llx", &version, &digest) != 2 ||
+	    version <= 0 || version == a->policy_version || version == a->policy_refused) {
+		freeReplyObject(r);
+		return;
+	}
+	freeReplyObject(r);
+	/* Already in force (a restarted agent): nothing to apply. */
+	if (!pins_open(&p, a->cfg->pin_path, false)) {
+		int err = live_digest(&p, &live);
+
+		pins_close(&p);
+		if (!err && live == digest) {
+			policy_note(a, version, digest);
+			return;
+		}
+	}
+	snprintf(vbuf, sizeof(vbuf), "%lld", version);
+	const char *hargv[] = { "HGET", a->policies, vbuf };
+
+	text = command(a, 3, hargv);
+	if (!text)
+		return;
+	if (text->type == REDIS_REPLY_STRING)
+		apply_policy(a, version, text->str, digest);
+	else
+		set_error(a, "policy v%lld: no such version in %s", version, a->policies);
+	freeReplyObject(text);
+}
+
 /*
  * Notes the bans of the snapshot as known, so that a restarted agent does not take the
  * bans it applied before for bans of its own. Nothing is applied.
@@ -1028,13 +1188,13 @@ static void count_hosts(struct agent *a)
  */
 static void write_status(struct agent *a)
 {
-	json_t *o = json_pack("{s:s, s:s, s:I, s:b, s:I, s:I, s:I, s:I, s:I, s:I}", "fleet",
-			      a->cfg->fleet, "host", a->cfg->host, "written_ms",
-			      (json_int_t)fleet_now_ms(), "redis_up", a->c != NULL, "lag_ms",
-			      (json_int_t)a->lag_ms, "published", (json_int_t)a->published,
-			      "applied", (json_int_t)a->applied, "outbox", (json_int_t)a->outbox,
-			      "refused", (json_int_t)a->refused, "hosts_seen",
-			      (json_int_t)a->hosts_seen);
+	json_t *o = json_pack(
+		"{s:s, s:s, s:I, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "fleet", a->cfg->fleet,
+		"host", a->cfg->host, "written_ms", (json_int_t)fleet_now_ms(), "redis_up",
+		a->c != NULL, "lag_ms", (json_int_t)a->lag_ms, "published",
+		(json_int_t)a->published, "applied", (json_int_t)a->applied, "outbox",
+		(json_int_t)a->outbox, "refused", (json_int_t)a->refused, "hosts_seen",
+		(json_int_t)a->hosts_seen, "policy_version", (json_int_t)a->policy_version);
 	char tmp[520];
 
 	if (!o)
@@ -1056,6 +1216,10 @@ static void heartbeat(struct agent *a)
 
 	if (!o)
 		return;
+	if (a->policy_version) {
+		json_object_set_new(o, "policy_version", json_integer(a->policy_version));
+		json_object_set_new(o, "policy_digest", json_string(a->policy_digest));
+	}
 	if (a->nlat) {
 		json_object_set_new(o, "latency_p50_ms", json_integer(percentile(a, 0.50)));
 		json_object_set_new(o, "latency_p99_ms", json_integer(percentile(a, 0.99)));
@@ -1106,11 +1270,15 @@ int fleet_agent_run(const struct fleet_config *cfg)
 	fleet_key(cfg, "active", a.active, sizeof(a.active));
 	fleet_key(cfg, "detail", a.detail, sizeof(a.detail));
 	fleet_key(cfg, "hosts", a.hosts, sizeof(a.hosts));
+	fleet_key(cfg, "policies", a.policies, sizeof(a.policies));
+	fleet_key(cfg, "policy", a.policy, sizeof(a.policy));
 	snprintf(a.cursor_path, sizeof(a.cursor_path), "%s/agent-%s.cursor", cfg->state_dir,
 		 cfg->fleet);
 	snprintf(a.outbox_path, sizeof(a.outbox_path), "%s/agent-%s.outbox", cfg->state_dir,
 		 cfg->fleet);
 	snprintf(a.status_path, sizeof(a.status_path), "%s/agent-%s.json", cfg->state_dir,
+		 cfg->fleet);
+	snprintf(a.policy_path, sizeof(a.policy_path), "%s/agent-%s.policy", cfg->state_dir,
 		 cfg->fleet);
 	if (mkdir(cfg->state_dir, 0700) && errno != EEXIST) {
 		pr_warn("agent: %s: %s", cfg->state_dir, strerror(errno));
@@ -1122,6 +1290,7 @@ int fleet_agent_run(const struct fleet_config *cfg)
 		return 1;
 	}
 	a.outbox = outbox_count(a.outbox_path);
+	policy_load(&a);
 	a.lat = calloc(LAT_BUCKETS, sizeof(*a.lat));
 	if (!a.lat)
 		return 1;
@@ -1147,6 +1316,8 @@ int fleet_agent_run(const struct fleet_config *cfg)
 			next_scan = now + SCAN_MS;
 		}
 		if (now >= next_beat) {
+			if (a.c)
+				check_policy(&a);
 			if (a.c)
 				heartbeat(&a);
 			if (a.c)

@@ -193,3 +193,43 @@ int fleet_publish(redisContext *c, const struct fleet_config *cfg, const struct 
 		freeReplyObject(r);
 	return ret;
 }
+
+/*
+ * The version's text and digest in the hash "policies" (field seq counts versions),
+ * and "VERSION DIGEST" in "policy", which agents poll. KEYS: policies, policy; ARGV:
+ * text, digest (hex), versions kept.
+ */
+static const char push_script[] = "local v = redis.call('HINCRBY', KEYS[1], 'seq', 1)\n"
+				  "redis.call('HSET', KEYS[1], tostring(v), ARGV[1])\n"
+				  "redis.call('HDEL', KEYS[1], tostring(v - tonumber(ARGV[3])))\n"
+				  "redis.call('SET', KEYS[2], v .. ' ' .. ARGV[2])\n"
+				  "return v\n";
+
+int fleet_push_policy(redisContext *c, const struct fleet_config *cfg, const char *text,
+		      __u64 digest, long long *version, char *err, size_t len)
+{
+	char policies[160], policy[160], hex[24], keep[16];
+	const char *argv[] = { "EVAL",
+			       push_script,
+			       "2",
+			       fleet_key(cfg, "policies", policies, sizeof(policies)),
+			       fleet_key(cfg, "policy", policy, sizeof(policy)),
+			       text,
+			       hex,
+			       keep };
+	redisReply *r;
+	int ret = 0;
+
+	snprintf(hex, sizeof(hex), "%016llx", (unsigned long long)digest);
+	snprintf(keep, sizeof(keep), "%d", FLEET_POLICY_KEEP);
+	r = redisCommandArgv(c, sizeof(argv) / sizeof(argv[0]), argv, NULL);
+	if (!r || r->type != REDIS_REPLY_INTEGER) {
+		snprintf(err, len, "push: %s", r && r->str ? r->str : c->errstr);
+		ret = -EIO;
+	} else {
+		*version = r->integer;
+	}
+	if (r)
+		freeReplyObject(r);
+	return ret;
+}

@@ -92,6 +92,17 @@ int decision_parse(struct decision *d, char *const *fields, const size_t *lens, 
 void decision_format_line(const struct decision *d, char *buf, size_t len);
 int decision_parse_line(struct decision *d, const char *line);
 
+/*
+ * Stores TEXT, a policy's rule and setting lines whose digest (as in `sluice status`)
+ * is DIGEST, as the fleet's next policy version and makes it current; *VERSION is the
+ * version. Agents apply it. 0, or -EIO with why in ERR.
+ */
+int fleet_push_policy(redisContext *c, const struct fleet_config *cfg, const char *text,
+		      __u64 digest, long long *version, char *err, size_t len);
+
+/* Policy versions the fleet keeps: older ones are removed as new ones are pushed. */
+#define FLEET_POLICY_KEEP 10
+
 /* Runs the agent until SIGTERM or SIGINT: 0, or an exit code. */
 int fleet_agent_run(const struct fleet_config *cfg);
 
