@@ -232,6 +232,12 @@ check "host 2 refuses it: it would cut off its management path" wait_until 5 out
 	"policy v2 refused: it would cut off this host's management path" host_field 2 error
 expect_eq "host 2 keeps v1" "$(host_field 2 policy_version)" 1
 expect_eq "... and its rules" "$(on 2 -j rule list | jq -r '[.[].name] | join(" ")')" "dns web"
+check "a fleet block of host 2's management address" fleet block add 198.18.0.3 ttl 1h
+check "host 1 applies it" wait_until 5 output_is "@tester" listed 1 block 198.18.0.3
+check "host 3 applies it" wait_until 5 output_is "@tester" listed 3 block 198.18.0.3
+check "host 2 refuses it" wait_until 5 output_is \
+	"block 198.18.0.3 from tester refused: it would cut off the management path" host_field 2 error
+expect_eq "... and does not list it" "$(listed 2 block 198.18.0.3)" ""
 expect_eq "fleet status shows the versions" \
 	"$(fleet status | awk '$1 ~ /^h[123]$/ { print $1, $8 }' | sort | tr '\n' ' ')" "h1 v2 h2 v1 h3 v2 "
 
