@@ -53,8 +53,7 @@ send() { # send HOST COUNT: UDP datagrams from the client to port 5353 of HOST
 }
 # Polls for a condition, for at most 5 s.
 soon() {
-	local i
-	for i in $(seq 50); do
+	for _ in $(seq 50); do
 		"$@" >/dev/null 2>&1 && return 0
 		sleep 0.1
 	done
