@@ -121,6 +121,8 @@ none_listed() {
 check "redis-server on a unix socket" redis_start
 for h in 1 2 3; do
 	check "attach host $h" on "$h" attach "$(iface "$h")"
+	# Hosts 2 and 3 have another rule first: a ban counts under the rule of its name.
+	[ "$h" = 1 ] || on "$h" rule add first udp dport 9 action drop
 	check "policy of host $h" on "$h" rule add dns udp dport 5353 limit src/32 rate 1/h burst 3 \
 		action ban 1h
 	agent_start "$h"
@@ -144,7 +146,10 @@ send 1 "$CLI_IP" 4
 check "host 1 bans the client" wait_until 5 output_is 1 banned 1 "$CLI_IP"
 check "the ban reaches host 2" wait_until 5 output_is 1 banned 2 "$CLI_IP"
 check "the ban reaches host 3" wait_until 5 output_is 1 banned 3 "$CLI_IP"
+expect_eq "the ban carries its rule" "$(rcli xrange "sluice:{$FLEET}:decisions" - + | grep -c '^rule dns$')" 1
 for h in 2 3; do
+	expect_eq "host $h counts the ban under its own rule dns" \
+		"$(on "$h" -j ban list | jq -r '.[0].rule')" dns
 	send "$h" "$CLI_IP" 5
 	expect_soon "host $h drops the client as banned" 5 drop_count_on "$h"
 done

@@ -255,6 +255,37 @@ static void ban_key_of(const struct prefix *pfx, struct sluice_ban_key *key)
 	memcpy(key->addr, lpm.addr, sizeof(key->addr));
 }
 
+/* The live policy (free it), or NULL. */
+static struct sluice_policy *live_policy(const struct pins *p)
+{
+	struct sluice_policy *pol = malloc(sizeof(*pol));
+	__u32 active, slot;
+
+	if (pol && !pins_active(p, &active)) {
+		slot = SLUICE_ACTIVE_POLICY(active);
+		if (!bpf_map_lookup_elem(p->fds[PIN_POLICY], &slot, pol))
+			return pol;
+	}
+	free(pol);
+	return NULL;
+}
+
+/*
+ * A ban's comment names the rule that made it ("rule NAME"); a host applying it counts
+ * it under its own rule of that name, or under none (a slot no rule has).
+ */
+#define BAN_NO_RULE 0xffffffffU
+
+static __u32 ban_slot(const struct sluice_policy *pol, const char *comment)
+{
+	if (!pol || strncmp(comment, "rule ", 5))
+		return BAN_NO_RULE;
+	for (__u32 i = 0; i < pol->nrules && i < SLUICE_MAX_RULES; i++)
+		if (!strncmp(pol->rules[i].name, comment + 5, SLUICE_NAME_LEN))
+			return pol->rules[i].stat_slot;
+	return BAN_NO_RULE;
+}
+
 /* ---- the state directory: cursor and outbox ---- */
 
 static int cursor_load(struct agent *a)
@@ -400,6 +431,7 @@ struct batch {
 	size_t n, cap;
 	struct policy_doc rules; /* for the anti-lockout check of blocks */
 	bool rules_read;
+	struct sluice_policy *pol; /* for the bans' rules; NULL until a ban comes */
 };
 
 static int apply_list(struct agent *a, struct pins *p, struct batch *b, const struct decision *d,
@@ -441,7 +473,7 @@ static int apply_list(struct agent *a, struct pins *p, struct batch *b, const st
 	return lists_add(p, &item);
 }
 
-static int batch_ban(struct batch *b, const struct decision *d)
+static int batch_ban(const struct pins *p, struct batch *b, const struct decision *d)
 {
 	__u64 now = fleet_now_ms();
 
@@ -459,10 +491,13 @@ static int batch_ban(struct batch *b, const struct decision *d)
 		b->bans = v;
 		b->cap = cap;
 	}
+	if (!b->pol)
+		b->pol = live_policy(p);
 	ban_key_of(&d->prefix, &b->keys[b->n]);
 	b->bans[b->n] = (struct sluice_ban){
 		/* A ban never expiring lasts as long as the map's clock can say. */
 		.expires_ns = d->expires_ms ? mono_of(d->expires_ms, now, mono_now_ns()) : ~0ULL,
+		.stat_slot = ban_slot(b->pol, d->comment),
 	};
 	b->n++;
 	return 0;
@@ -510,7 +545,7 @@ static int apply(struct agent *a, const struct decision *ds, size_t n)
 		} else {
 			ban_key_of(&d->prefix, &key);
 			known_note(a, &key, d->expires_ms);
-			e = batch_ban(&b, d);
+			e = batch_ban(&p, &b, d);
 		}
 		if (e) {
 			char pfx[64];
@@ -531,6 +566,7 @@ static int apply(struct agent *a, const struct decision *ds, size_t n)
 		policy_free(&b.rules);
 	free(b.keys);
 	free(b.bans);
+	free(b.pol);
 	free(sets);
 	pins_close(&p);
 	return err;
@@ -893,18 +929,13 @@ static void resync(struct agent *a, const char *last)
 /* The digest of the live policy, as `sluice status` shows it. -errno. */
 static int live_digest(const struct pins *p, __u64 *digest)
 {
-	struct sluice_policy *pol = malloc(sizeof(*pol));
-	__u32 active, slot;
-	int err = pol ? pins_active(p, &active) : -ENOMEM;
+	struct sluice_policy *pol = live_policy(p);
 
-	if (!err) {
-		slot = SLUICE_ACTIVE_POLICY(active);
-		err = bpf_map_lookup_elem(p->fds[PIN_POLICY], &slot, pol) ? -errno : 0;
-	}
-	if (!err)
-		*digest = pol->digest;
+	if (!pol)
+		return -EIO;
+	*digest = pol->digest;
 	free(pol);
-	return err;
+	return 0;
 }
 
 /*
@@ -1082,6 +1113,8 @@ static void check_stream(struct agent *a)
 
 struct scan {
 	struct agent *a;
+	const struct pins *p;
+	struct sluice_policy *pol; /* read once a ban to publish is found */
 	__u64 now_ms, mono;
 	struct decision *found;
 	size_t n, cap;
@@ -1122,6 +1155,12 @@ static long scan_bans(const void *keys, const void *values, __u32 n, void *ctx)
 		key_to_prefix(&lpm, &d->prefix);
 		d->list = FLEET_BAN;
 		d->expires_ms = exp;
+		if (!s->pol)
+			s->pol = live_policy(s->p);
+		for (__u32 r = 0; s->pol && r < s->pol->nrules && r < SLUICE_MAX_RULES; r++)
+			if (s->pol->rules[r].stat_slot == v[i].stat_slot)
+				snprintf(d->comment, sizeof(d->comment), "rule %.*s",
+					 SLUICE_NAME_LEN - 1, s->pol->rules[r].name);
 		snprintf(d->origin, sizeof(d->origin), "%s", s->a->cfg->host);
 	}
 	return n;
@@ -1137,8 +1176,10 @@ static void publish_local_bans(struct agent *a)
 
 	if (pins_open(&p, a->cfg->pin_path, false))
 		return; /* nothing attached: nothing to publish */
+	s.p = &p;
 	r = map_batches(p.fds[PIN_BANS], false, scan_bans, &s);
 	pins_close(&p);
+	free(s.pol);
 	if (r < 0)
 		set_error(a, "read the bans: %s", strerror((int)-r));
 	for (size_t i = 0; i < s.n; i++) {
