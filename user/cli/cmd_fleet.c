@@ -438,19 +438,23 @@ static int status_run(struct verb *v)
 	json_array_foreach(hosts, i, h) {
 		const char *err = json_string_value(json_object_get(h, "error"));
 		json_int_t pv = json_integer_value(json_object_get(h, "policy_version"));
-		char age[32], policy[24] = "-";
+		json_int_t err_ms = json_integer_value(json_object_get(h, "error_ms"));
+		char age[32], policy[24] = "-", when[32] = "";
 
 		snprintf(age, sizeof(age), "%.1fs ago",
 			 json_integer_value(json_object_get(h, "heartbeat_age_ms")) / 1000.0);
 		if (pv)
 			snprintf(policy, sizeof(policy), "v%lld", (long long)pv);
-		printf("%-20s %10s %7.1fs %8lld %10lld %10lld %7s  %s\n",
+		if (err_ms)
+			snprintf(when, sizeof(when),
+				 "%.0fs ago: ", ((double)now - err_ms) / 1000.0);
+		printf("%-20s %10s %7.1fs %8lld %10lld %10lld %7s  %s%s\n",
 		       json_string_value(json_object_get(h, "host")), age,
 		       json_integer_value(json_object_get(h, "lag_ms")) / 1000.0,
 		       (long long)json_integer_value(json_object_get(h, "outbox")),
 		       (long long)json_integer_value(json_object_get(h, "published")),
 		       (long long)json_integer_value(json_object_get(h, "applied")), policy,
-		       err && *err ? err : "-");
+		       err && *err ? when : "", err && *err ? err : "-");
 	}
 	json_decref(hosts);
 	return EXIT_OK;

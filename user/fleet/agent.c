@@ -93,7 +93,9 @@ struct agent {
 	long outbox, refused;
 	long published, applied;
 	__u64 backoff_ms, next_connect, lag_ms;
-	char error[256];
+	char error[256]; /* the last error, kept until another comes */
+	__u64 error_ms; /* when */
+	long timeouts; /* calls that timed out */
 	void *known; /* tsearch tree of struct known */
 	__u64 *lat; /* LAT_BUCKETS counts */
 	__u64 nlat;
@@ -118,6 +120,7 @@ static void set_error(struct agent *a, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(a->error, sizeof(a->error), fmt, ap);
 	va_end(ap);
+	a->error_ms = fleet_now_ms();
 	pr_warn("agent: %s", a->error);
 }
 
@@ -148,9 +151,9 @@ static redisReply *command(struct agent *a, int argc, const char **argv)
 	redisReply *r = redisCommandArgv(a->c, argc, argv, NULL);
 
 	if (!r && a->c->err == REDIS_ERR_IO && errno == EAGAIN) {
-		/* A busy server, not a lost one: said at the debug level, and reconnected. */
-		snprintf(a->error, sizeof(a->error), "%s: timed out", argv[0]);
-		pr_debug("agent: %s", a->error);
+		/* A busy server, not a lost one: counted, said at the debug level, reconnected. */
+		a->timeouts++;
+		pr_debug("agent: %s: timed out", argv[0]);
 		disconnect(a);
 		return NULL;
 	}
@@ -1257,6 +1260,9 @@ static void heartbeat(struct agent *a)
 
 	if (!o)
 		return;
+	json_object_set_new(o, "timeouts", json_integer(a->timeouts));
+	if (a->error_ms)
+		json_object_set_new(o, "error_ms", json_integer((json_int_t)a->error_ms));
 	if (a->policy_version) {
 		json_object_set_new(o, "policy_version", json_integer(a->policy_version));
 		json_object_set_new(o, "policy_digest", json_string(a->policy_digest));
@@ -1291,7 +1297,6 @@ static void try_connect(struct agent *a)
 	pr_info("agent: connected to %s as %s in fleet %s", a->cfg->redis, a->cfg->host,
 		a->cfg->fleet);
 	a->backoff_ms = 0;
-	a->error[0] = '\0';
 	a->connected_ms = fleet_now_ms();
 	if (!a->learned)
 		learn_bans(a);
