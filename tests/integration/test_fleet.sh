@@ -72,6 +72,10 @@ send() { # send HOST SRC COUNT: UDP datagrams to port 5353 of HOST
 # The fleet verbs take their Redis, fleet and origin from the environment.
 export SLUICE_REDIS="$REDIS" SLUICE_FLEET="$FLEET" SLUICE_HOST=tester
 fleet() { "$SLUICE" fleet "$@"; }
+send_port() { # send_port HOST PORT COUNT: UDP datagrams from the first client
+	nsenter --net="/run/netns/$(cli_ns "$1")" python3 "$(dirname "$0")/udp_send.py" \
+		"$CLI_IP" "$SRV_IP" "$2" "$3"
+}
 drop_count_on() {
 	on "$1" -j stats | jq -r --arg i "$(iface "$1")" \
 		'.interfaces[] | select(.name == $i) | .drops.ban.packets'
@@ -208,6 +212,39 @@ for h in 1 2 3; do
 done
 expect_eq "fleet status lists three hosts" "$(fleet status | grep -c '^h[123] ')" 3
 
+# ---- fleet ban del ----
+check "fleet ban del" fleet ban del "$CLI_IP"
+for h in 1 2 3; do
+	check "the ban is lifted on host $h" wait_until 5 output_is 0 banned "$h" "$CLI_IP"
+done
+
+# ---- a fleet-wide limit: a client spread over the three hosts gets its burst once ----
+passed_on() {
+	on "$1" -j stats | jq -r --arg i "$(iface "$1")" --arg r "$2" \
+		'.interfaces[] | select(.name == $i) | .rules[] | select(.name == $r) | .verdicts.pass.packets'
+}
+split_logged() { grep -q 'fleet-wide limits split among 3 hosts' "$TMP/agent$1.log"; }
+for h in 1 2 3; do
+	on "$h" rule add fl udp dport 6000 limit src/32 rate 1/h burst 30 fleet action drop
+	on "$h" rule add whole udp dport 6001 limit src/32 rate 1/h burst 30 action drop
+done
+expect_eq "dump keeps the word fleet" "$(on 1 dump | grep -c 'rule add fl .* burst 30 fleet action drop')" 1
+for h in 1 2 3; do
+	check "agent $h splits the fleet-wide limit in three" wait_until 5 split_logged "$h"
+done
+total_fl=0 total_whole=0
+for h in 1 2 3; do
+	send_port "$h" 6000 40
+	send_port "$h" 6001 40
+done
+for h in 1 2 3; do
+	expect_soon "host $h admits a third of the fleet-wide burst" 10 passed_on "$h" fl
+	expect_soon "host $h admits the whole burst of the other" 30 passed_on "$h" whole
+	total_fl=$((total_fl + $(passed_on "$h" fl))) total_whole=$((total_whole + $(passed_on "$h" whole)))
+done
+expect_eq "the fleet admits the burst once in all" "$total_fl" 30
+expect_eq "... and three times without fleet" "$total_whole" 90
+
 # ---- the fleet's policy ----
 cat >"$TMP/v1.conf" <<'EOF2'
 rule add dns udp dport 5353 limit src/32 rate 1/h burst 3 action ban 1h
@@ -221,7 +258,7 @@ for h in 1 2 3; do
 done
 expect_eq "the digest reported is the live one" "$(host_field 1 policy_digest)" \
 	"$(on 1 -j status | jq -r .policy.digest)"
-expect_eq "the bans stay" "$(banned 1 "$CLI_IP")" 1
+expect_eq "the bans stay" "$(banned 1 198.18.0.3)" 1
 printf 'block add 192.0.2.0/24\n' >"$TMP/lists.conf"
 expect_exit "a policy with list entries is refused" 2 "$SLUICE" fleet push "$TMP/lists.conf"
 agent_kill 2

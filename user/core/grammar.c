@@ -259,7 +259,7 @@ static enum limit_word find_key_word(const char *w)
 	return KEY_WORDS;
 }
 
-/* `limit KEY... rate RATE [burst BURST]`, the word `limit` at index AT. */
+/* `limit KEY... rate RATE [burst BURST] [fleet]`, the word `limit` at index AT. */
 static int parse_limit(struct words *ws, struct rule_spec *spec, struct rule_marks *m,
 		       unsigned int at)
 {
@@ -332,6 +332,11 @@ static int parse_limit(struct words *ws, struct rule_spec *spec, struct rule_mar
 		if (ret)
 			return wat(ws, value_at, ret);
 		ls->burst_given = true;
+	}
+	/* Only the fleet agent reads it (user/fleet/agent.c): compiled, the limit is whole. */
+	if (ws->i < ws->n && !strcmp(ws->w[ws->i], "fleet")) {
+		ls->fleet = true;
+		ws->i++;
 	}
 	spec->nlimits++;
 	/* Refuse here, with a column, what compile_rule() would refuse later. */
@@ -515,7 +520,7 @@ void format_rule(const struct rule_spec *spec, char *buf, size_t len)
 				  ls->dport ? " dport" : "");
 		format_rate(&ls->rate, text, sizeof(text));
 		format_burst(limit_burst(ls), ls->rate.kind, burst, sizeof(burst));
-		sb_printf(&b, " rate %s burst %s", text, burst);
+		sb_printf(&b, " rate %s burst %s%s", text, burst, ls->fleet ? " fleet" : "");
 	}
 	sb_printf(&b, " action %s",
 		  spec->action < ARRAY_SIZE(action_names) ? action_names[spec->action] : "drop");

@@ -57,6 +57,7 @@
 #include <bpf/bpf.h>
 #include <jansson.h>
 #include "bans.h"
+#include "compile.h"
 #include "fleet.h"
 #include "lists.h"
 #include "lockout.h"
@@ -90,6 +91,7 @@ struct agent {
 	char cursor[FLEET_ID_MAX];
 	char cursor_path[512], outbox_path[512], status_path[512], policy_path[512];
 	long hosts_seen; /* hosts whose heartbeat is younger than SEEN_MS */
+	long share_hosts; /* the hosts fleet-wide limits are split among: the last seen */
 	long outbox, refused;
 	long published, applied;
 	__u64 backoff_ms, next_connect, lag_ms;
@@ -1074,6 +1076,108 @@ static void check_policy(struct agent *a)
 	freeReplyObject(text);
 }
 
+/* ---- fleet-wide limits ---- */
+
+/*
+ * LS, a limit marked `fleet`, as this host's share when N hosts split it evenly: the
+ * rate and the burst over N (at least 1). Clients spread evenly over the hosts (ECMP,
+ * anycast) are then held to the fleet's rate and burst in all.
+ */
+static int share_limit(const struct limit_spec *ls, long n, struct sluice_limit *out)
+{
+	struct limit_spec share = *ls;
+	struct parse_error perr = {};
+
+	if (share.rate.kind == RATE_PACKETS)
+		share.rate.period_s *= n;
+	else
+		share.rate.amount = share.rate.amount / n ?: 1;
+	share.burst = (limit_burst(ls) + n - 1) / n;
+	share.burst_given = true;
+	return compile_limit(&share, out, &perr);
+}
+
+/*
+ * Gives the fleet-wide limits of the live policy this host's share, in place (a
+ * restore compiles them whole; the next pass splits them again). Only the rate and
+ * burst words change: the limit's id, and so its keys' state, stay. With WRITE (under
+ * the lock) it writes, else it only says whether a write is needed: 1, 0 or -errno.
+ */
+static int share_pass(struct agent *a, struct pins *p, bool write)
+{
+	struct sluice_policy *pol = live_policy(p);
+	struct policy_doc doc;
+	bool change = false;
+	__u32 active, slot;
+	int err;
+
+	if (!pol)
+		return -EIO;
+	policy_init(&doc);
+	err = policy_read_rules(p, &doc);
+	for (unsigned int i = 0; i < doc.nrules && !err; i++) {
+		const struct rule_spec *spec = &doc.rules[i];
+		struct sluice_rule *r = NULL;
+
+		for (__u32 k = 0; k < pol->nrules && k < SLUICE_MAX_RULES && !r; k++)
+			if (!strncmp(pol->rules[k].name, spec->name, SLUICE_NAME_LEN))
+				r = &pol->rules[k];
+		for (unsigned int j = 0; r && j < spec->nlimits && j < r->nlimits && !err; j++) {
+			struct sluice_limit want;
+
+			if (!spec->limits[j].fleet)
+				continue;
+			err = share_limit(&spec->limits[j], a->share_hosts, &want);
+			if (err || (r->limits[j].interval == want.interval &&
+				    r->limits[j].byte_rate == want.byte_rate &&
+				    r->limits[j].tolerance == want.tolerance))
+				continue;
+			r->limits[j].interval = want.interval;
+			r->limits[j].byte_rate = want.byte_rate;
+			r->limits[j].tolerance = want.tolerance;
+			change = true;
+		}
+	}
+	policy_free(&doc);
+	if (!err && change && write) {
+		err = pins_active(p, &active);
+		slot = SLUICE_ACTIVE_POLICY(active);
+		if (!err && bpf_map_update_elem(p->fds[PIN_POLICY], &slot, pol, BPF_EXIST))
+			err = -errno;
+		if (!err)
+			pr_info("agent: fleet-wide limits split among %ld %s", a->share_hosts,
+				a->share_hosts == 1 ? "host" : "hosts");
+	}
+	free(pol);
+	return err ? err : change;
+}
+
+/* Splits the fleet-wide limits among the hosts last seen; unchanged while Redis is away. */
+static void share_limits(struct agent *a)
+{
+	struct pins p;
+	int r;
+
+	if (a->c && a->hosts_seen > 0)
+		a->share_hosts = a->hosts_seen;
+	if (a->share_hosts < 1)
+		a->share_hosts = 1;
+	if (pins_open(&p, a->cfg->pin_path, false))
+		return;
+	r = share_pass(a, &p, false);
+	pins_close(&p);
+	if (r <= 0)
+		return;
+	/* Under the lock, so no restore switches the policy between the read and the write. */
+	r = pins_open(&p, a->cfg->pin_path, true);
+	if (!r) {
+		r = share_pass(a, &p, true);
+		pins_close(&p);
+	}
+	if (r < 0)
+		set_error(a, "fleet-wide limits: %s", strerror(-r));
+}
+
 /*
  * Notes the bans of the snapshot as known, so that a restarted agent does not take the
  * bans it applied before for bans of its own. Nothing is applied.
@@ -1368,6 +1472,7 @@ int fleet_agent_run(const struct fleet_config *cfg)
 				heartbeat(&a);
 			if (a.c)
 				count_hosts(&a);
+			share_limits(&a);
 			if (!a.c)
 				a.hosts_seen = 0;
 			write_status(&a);
