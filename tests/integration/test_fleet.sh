@@ -245,6 +245,54 @@ done
 expect_eq "the fleet admits the burst once in all" "$total_fl" 30
 expect_eq "... and three times without fleet" "$total_whole" 90
 
+# Over time: rate 30/s burst 30 fleet, 40 datagrams a second to each host for 3 s (each
+# host's share, 10/s, is exceeded): rate x t + burst in all, within 10%.
+paced() { # paced HOST PORT COUNT RATE: prints the seconds from the first to the last
+	nsenter --net="/run/netns/$(cli_ns "$1")" python3 -c '
+import socket, sys, time
+port, count, rate = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind((sys.argv[4], 0))
+t0 = time.monotonic()
+for i in range(count):
+    delay = t0 + i / rate - time.monotonic()
+    if delay > 0:
+        time.sleep(delay)
+    s.sendto(b"x" * 32, (sys.argv[5], port))
+print("%.3f" % (time.monotonic() - t0))
+' "$2" "$3" "$4" "$CLI_IP" "$SRV_IP"
+}
+splits() { grep -c 'fleet-wide limits split among 3 hosts' "$TMP/agent$1.log"; }
+for h in 1 2 3; do
+	before=$(splits "$h")
+	on "$h" rule add paced udp dport 6002 limit src/32 rate 30/s burst 30 fleet action drop
+	# The edit compiles the limits whole; the agent splits them again.
+	check "agent $h splits it" wait_until 5 sh -c "[ \$(grep -c 'split among 3' '$TMP/agent$h.log') -gt $before ]"
+done
+paced_pids=()
+for h in 1 2 3; do
+	paced "$h" 6002 120 40 >"$TMP/paced$h" &
+	paced_pids+=($!)
+done
+wait "${paced_pids[@]}"
+seen_on() { # packets of rule RULE on host H, passed or dropped
+	on "$1" -j stats | jq -r --arg i "$(iface "$1")" --arg r "$2" \
+		'.interfaces[] | select(.name == $i) | .rules[] | select(.name == $r) |
+		.verdicts.pass.packets + .verdicts.drop.packets'
+}
+for h in 1 2 3; do
+	expect_soon "host $h saw the 120 paced datagrams" 120 seen_on "$h" paced
+done
+admitted=0 seconds=0
+for h in 1 2 3; do
+	admitted=$((admitted + $(passed_on "$h" paced)))
+	seconds=$(awk -v a="$seconds" -v b="$(cat "$TMP/paced$h")" 'BEGIN { print (b > a ? b : a) }')
+done
+want=$(awk -v t="$seconds" 'BEGIN { printf "%d", 30 * t + 30 }')
+diag "fleet-wide rate 30/s burst 30 over 3 hosts, ${seconds} s: $admitted admitted, $want expected"
+check "within 10% of rate x t + burst" awk -v a="$admitted" -v w="$want" \
+	'BEGIN { exit !(a >= 0.9 * w && a <= 1.1 * w) }'
+
 # ---- the fleet's policy ----
 cat >"$TMP/v1.conf" <<'EOF2'
 rule add dns udp dport 5353 limit src/32 rate 1/h burst 3 action ban 1h
