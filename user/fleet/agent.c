@@ -30,7 +30,9 @@
  *     string policy, "VERSION DIGEST"; the text in the hash policies) as `restore`
  *     does, lists left alone, unless it would cut off a management path of this host
  *     (then it keeps its policy and reports why); writes its heartbeat, and its
- *     figures for the exporter (agent-FLEET.json).
+ *     figures for the exporter (agent-FLEET.json); and splits the limits marked
+ *     `fleet` evenly among the hosts seen (rate and burst over N, in the live policy
+ *     in place), keeping the last split while Redis is away.
  * An agent without a cursor, or one whose cursor is older than entries the stream
  * trimmed (XINFO STREAM), resyncs: it notes the stream's last id, then applies the
  * snapshot, takes out of the fleet set the entries the snapshot no longer has (their
