@@ -168,12 +168,17 @@ expect_eq "it applied only that decision: it resumed from its cursor" "$(host_fi
 expect_eq "it published nothing: the ban it had applied is not echoed" "$(host_field 3 published)" 0
 
 # ---- Redis stopped: a ban made meanwhile waits in the outbox ----
+failed=$(grep -c "agent: connect to $REDIS" "$TMP/agent2.log")
 rcli shutdown save >/dev/null 2>&1
 check "Redis is down" wait_until 5 sh -c "! redis-cli -s '$SOCK' ping"
 send 2 198.18.0.3 4
 check "host 2 bans the second client" wait_until 5 output_is 1 banned 2 198.18.0.3
 check "agent 2 keeps the ban in its outbox" wait_until 5 output_is 1 sh -c \
 	"wc -l < '$TMP/state2/agent-$FLEET.outbox'"
+# Down until agent 2 has failed to connect 8 times: its backoff then reached its 5 s cap
+# (about 7 s of outage in all).
+check "agent 2 backs off while Redis is down" wait_until 30 sh -c \
+	"[ \$(grep -c 'agent: connect to $REDIS' '$TMP/agent2.log') -ge $((failed + 8)) ]"
 check "Redis restarts" redis_start
 check "the ban reaches host 1 after the restart" wait_until 15 output_is 1 banned 1 198.18.0.3
 check "and host 3" wait_until 5 output_is 1 banned 3 198.18.0.3
