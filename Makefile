@@ -28,8 +28,8 @@ BPF_CFLAGS := -target bpf -O2 -g -mcpu=v3 -Wall -Werror -Iinclude -Ibpf -I$(ARCH
 CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Werror=undef -Wno-missing-field-initializers
 CFLAGS += -D_GNU_SOURCE -Iinclude -Iuser/core -I$(BUILD) -MMD -MP
-CFLAGS += $(shell $(PKG_CONFIG) --cflags libbpf jansson libmicrohttpd yaml-0.1 libcrypt gnutls 2>/dev/null)
-LDLIBS := $(shell $(PKG_CONFIG) --libs libbpf jansson libmicrohttpd yaml-0.1 libcrypt gnutls 2>/dev/null) \
+CFLAGS += $(shell $(PKG_CONFIG) --cflags libbpf jansson libmicrohttpd yaml-0.1 libcrypt gnutls hiredis 2>/dev/null)
+LDLIBS := $(shell $(PKG_CONFIG) --libs libbpf jansson libmicrohttpd yaml-0.1 libcrypt gnutls hiredis 2>/dev/null) \
 	-lelf -lz -lpthread
 
 ifeq ($(SANITIZE),1)
@@ -50,9 +50,13 @@ CORE_LIB := $(BUILD)/libsluice-core.a
 EXPORTER_SRCS := $(wildcard user/exporter/*.c)
 EXPORTER_OBJS := $(patsubst user/%.c,$(BUILD)/user/%.o,$(EXPORTER_SRCS))
 EXPORTER_LIB := $(BUILD)/libsluice-exporter.a
+# user/fleet: the agent and the fleet verbs' Redis side, on the core.
+FLEET_SRCS := $(wildcard user/fleet/*.c)
+FLEET_OBJS := $(patsubst user/%.c,$(BUILD)/user/%.o,$(FLEET_SRCS))
+FLEET_LIB := $(BUILD)/libsluice-fleet.a
 CLI_SRCS := $(wildcard user/cli/*.c)
 CLI_OBJS := $(patsubst user/%.c,$(BUILD)/user/%.o,$(CLI_SRCS))
-LIBS := $(EXPORTER_LIB) $(CORE_LIB)
+LIBS := $(FLEET_LIB) $(EXPORTER_LIB) $(CORE_LIB)
 
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_SRCS))
@@ -78,7 +82,7 @@ endif
 .DELETE_ON_ERROR:
 # Objects and skeletons made along pattern chains are kept, not removed as intermediates.
 .SECONDARY:
-.PHONY: all test test-progs fuzz check-deps demo bench clean help install man format format-check
+.PHONY: all test test-progs fuzz check-deps demo fleet-demo bench clean help install man format format-check
 
 all: $(BUILD)/sluice
 
@@ -88,13 +92,15 @@ help:
 	@echo '                and the fuzzers; under CI=true fuzzers for 60 s each and a SANITIZE=1 pass'
 	@echo 'make fuzz       build the libFuzzer targets and run each for FUZZ_SECONDS (default 10)'
 	@echo 'make demo       run the demo: two namespaces, a veth pair, sluice and an HTTP server'
-	@echo 'make bench      run the benchmarks (not part of make test)'
+	@echo 'make fleet-demo the fleet demo: Redis, three hosts with sluice and an agent each'
+	@echo 'make bench      run the benchmarks (not part of make test), bench/fleet.sh last'
 	@echo 'make format     rewrite the C files as .clang-format says'
 	@echo 'make format-check  check them, as make test does'
 	@echo 'make install    install sluice, its man page and systemd units under $(PREFIX)'
 	@echo 'make clean      remove $(BUILD)'
 
-$(BUILD) $(BUILD)/user/core $(BUILD)/user/cli $(BUILD)/user/exporter $(BUILD)/tests/unit \
+$(BUILD) $(BUILD)/user/core $(BUILD)/user/cli $(BUILD)/user/exporter $(BUILD)/user/fleet \
+		$(BUILD)/tests/unit \
 		$(BUILD)/tests/bpf $(BUILD)/tests/tools $(BUILD)/fuzz/user:
 	$(Q)mkdir -p $@
 
@@ -116,11 +122,19 @@ $(BUILD)/user/exporter/%.o: user/exporter/%.c | $(BUILD)/user/exporter
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -Iuser/exporter -c $< -o $@
 
+$(BUILD)/user/fleet/%.o: user/fleet/%.c $(SKELS) | $(BUILD)/user/fleet
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
 $(BUILD)/user/cli/%.o: user/cli/%.c $(SKELS) | $(BUILD)/user/cli
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) -Iuser/cli -Iuser/exporter -c $< -o $@
+	$(Q)$(CC) $(CFLAGS) -Iuser/cli -Iuser/exporter -Iuser/fleet -c $< -o $@
 
 $(CORE_LIB): $(CORE_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(FLEET_LIB): $(FLEET_OBJS)
 	$(call msg,AR,$@)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
@@ -134,7 +148,7 @@ $(BUILD)/sluice: $(CLI_OBJS) $(LIBS)
 
 $(BUILD)/tests/unit/%: tests/unit/%.c $(LIBS) | $(BUILD)/tests/unit
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) -Iuser/exporter -Itests $(LDFLAGS) $< $(LIBS) $(LDLIBS) -lcmocka -o $@
+	$(Q)$(CC) $(CFLAGS) -Iuser/exporter -Iuser/fleet -Itests $(LDFLAGS) $< $(LIBS) $(LDLIBS) -lcmocka -o $@
 
 $(BUILD)/tests/bpf/%: tests/bpf/%.c $(LIBS) $(SKELS) | $(BUILD)/tests/bpf
 	$(call msg,CC,$@)
@@ -142,7 +156,7 @@ $(BUILD)/tests/bpf/%: tests/bpf/%.c $(LIBS) $(SKELS) | $(BUILD)/tests/bpf
 
 $(BUILD)/tests/tools/%: tests/tools/%.c $(LIBS) $(SKELS) | $(BUILD)/tests/tools
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) -Iuser/exporter -Itests $(LDFLAGS) $< $(LIBS) $(LDLIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) -Iuser/exporter -Iuser/fleet -Itests $(LDFLAGS) $< $(LIBS) $(LDLIBS) -o $@
 
 $(BUILD)/fuzz/user/%.o: user/core/%.c | $(BUILD)/fuzz/user
 	$(call msg,FUZZ-CC,$@)
@@ -171,9 +185,14 @@ demo: check-deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)BUILD=$(BUILD) scripts/demo.sh
 
+fleet-demo: check-deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)BUILD=$(BUILD) scripts/fleet-demo.sh
+
 bench: check-deps
 	$(Q)$(MAKE) --no-print-directory all $(TOOL_BINS)
 	$(Q)BUILD=$(BUILD) scripts/bench.sh
+	$(Q)BUILD=$(BUILD) bench/fleet.sh
 
 format:
 	$(Q)clang-format --style=file -i $$(git ls-files '*.c' '*.h')
@@ -196,6 +215,8 @@ install: all
 		$(DESTDIR)$(PREFIX)/share/doc/sluice/sets/drop-v4.conf.example
 	install -D -m 0644 dist/sluice-exporter.service \
 		$(DESTDIR)$(PREFIX)/lib/systemd/system/sluice-exporter.service
+	install -D -m 0644 dist/sluice-agent.service \
+		$(DESTDIR)$(PREFIX)/lib/systemd/system/sluice-agent.service
 	test -e $(DESTDIR)/etc/default/sluice || \
 		install -D -m 0644 dist/sluice.default $(DESTDIR)/etc/default/sluice
 

@@ -588,6 +588,10 @@ static void test_rule_good(void **state)
 		  "rule add q limit src/24 src6/64 rate 64KiB/s burst 64KiB action drop" },
 		{ "rule add big tcp limit src/24 dport rate 100Mbit/s burst 1500",
 		  "rule add big tcp limit src/24 src6/64 dport rate 100Mbit/s burst 1500B action drop" },
+		{ "rule add shared udp dport 53 limit src/32 rate 100/s burst 300 fleet action ban 1h",
+		  "rule add shared udp dport 53 limit src/32 src6/64 rate 100/s burst 300 fleet action ban 1h" },
+		{ "rule add two limit global rate 1/s fleet limit src/24 rate 10MB/s",
+		  "rule add two limit global rate 1/s burst 1 fleet limit src/24 src6/64 rate 10MB/s burst 10MB action drop" },
 		{ "rule add noted comment \"ticket \\\"42\\\"\" tcp dport 22 action pass",
 		  "rule add noted tcp dport 22 action pass comment \"ticket \\\"42\\\"\"" },
 	};

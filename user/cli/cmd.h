@@ -129,8 +129,9 @@ int exit_code_for(int err);
 /* The rows of the top-level table (main.c), each beside its verb. */
 extern const struct cmd cmd_attach, cmd_detach, cmd_status, cmd_restore, cmd_confirm, cmd_dump,
 	cmd_rule, cmd_set, cmd_allow, cmd_block, cmd_sets, cmd_ban, cmd_stats, cmd_limits,
-	cmd_events, cmd_top;
+	cmd_events, cmd_top, cmd_fleet;
 
 int cmd_exporter(int argc, char **argv);
+int cmd_agent(int argc, char **argv);
 
 #endif /* SLUICE_CMD_H */

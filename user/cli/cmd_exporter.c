@@ -14,7 +14,8 @@
 #define STR_(x) #x
 #define STR(x) STR_(x)
 #define EXPORTER_USAGE                                                                             \
-	"Usage: sluice exporter [--listen [HOST]:PORT] [--collect INTERVAL] [--web-config FILE]\n"
+	"Usage: sluice exporter [--listen [HOST]:PORT] [--collect INTERVAL] [--web-config FILE]\n" \
+	"                       [--fleet-state DIR]\n"
 
 static const char exporter_help[] = EXPORTER_USAGE
 	"\n"
@@ -33,6 +34,9 @@ static const char exporter_help[] = EXPORTER_USAGE
 				      "HTTPS (tls_server_config: cert_file, key_file) and basic auth\n"
 				      "(basic_auth_users: USER: BCRYPT-HASH).\n"
 				      "\n"
+				      "--fleet-state DIR adds the sluice_fleet_* metrics of the fleet agents whose\n"
+				      "--state-dir is DIR (their agent-FLEET.json files).\n"
+				      "\n"
 				      "One client address holds at most " STR(
 					      EXPORTER_PER_IP_CONNECTIONS) " connections, all\n"
 									   "together at most " STR(EXPORTER_MAX_CONNECTIONS) "; a connection idle for " STR(
@@ -49,6 +53,7 @@ int cmd_exporter(int argc, char **argv)
 		{ "listen", required_argument, NULL, 'l' },
 		{ "collect", required_argument, NULL, 'c' },
 		{ "web-config", required_argument, NULL, 'w' },
+		{ "fleet-state", required_argument, NULL, 'F' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -81,6 +86,9 @@ int cmd_exporter(int argc, char **argv)
 			break;
 		case 'w':
 			web_path = optarg;
+			break;
+		case 'F':
+			cfg.fleet_state = optarg;
 			break;
 		case 'h':
 			printf("%s", exporter_help);

@@ -19,11 +19,20 @@ static const struct cmd exporter_row = {
 	.main = cmd_exporter,
 };
 
+/* Its flags and help are its own, in cmd_fleet.c. */
+static const struct cmd agent_row = {
+	.name = "agent",
+	.args = "[--redis URL] [--host NAME] [--fleet NAME] [--state-dir DIR]",
+	.summary = "share decisions with the fleet through Redis",
+	.main = cmd_agent,
+};
+
 /* The objects and verbs, in the order of the help. */
 static const struct cmd *const top_cmds[] = {
-	&cmd_attach, &cmd_detach, &cmd_status, &cmd_restore, &cmd_confirm,  &cmd_dump,
-	&cmd_rule,   &cmd_set,	  &cmd_allow,  &cmd_block,   &cmd_sets,	    &cmd_ban,
-	&cmd_stats,  &cmd_limits, &cmd_events, &cmd_top,     &exporter_row, NULL,
+	&cmd_attach, &cmd_detach,   &cmd_status, &cmd_restore, &cmd_confirm,
+	&cmd_dump,   &cmd_rule,	    &cmd_set,	 &cmd_allow,   &cmd_block,
+	&cmd_sets,   &cmd_ban,	    &cmd_stats,	 &cmd_limits,  &cmd_events,
+	&cmd_top,    &exporter_row, &agent_row,	 &cmd_fleet,   NULL,
 };
 
 static void usage(FILE *out)

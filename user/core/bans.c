@@ -366,3 +366,42 @@ out:
 	free(need);
 	return ret;
 }
+
+long ban_insert(const struct pins *p, const struct sluice_ban_key *keys,
+		const struct sluice_ban *bans, size_t n)
+{
+	__u64 *words = calloc(FILTER_WORDS, sizeof(*words));
+	__u64 *need = calloc(FILTER_WORDS, sizeof(*need));
+	struct grace g = { -1, -1 };
+	long inserted = 0;
+	int err = words && need ? 0 : -ENOMEM;
+
+	err = err ?: grace_open(&g);
+	for (size_t i = 0; i < n && !err; i++) {
+		__u32 bit = sluice_ban_bit(keys[i].prefixlen, keys[i].addr);
+		struct sluice_ban old;
+		__u64 word;
+
+		if (!bpf_map_lookup_elem(p->fds[PIN_BANS], &keys[i], &old) &&
+		    old.expires_ns >= bans[i].expires_ns)
+			continue;
+		/* The bit before the ban, as the data path sets it. */
+		err = word_get(p, bit >> 6, &word);
+		if (!err && !(word & (1ULL << (bit & 63))))
+			err = word_put(p, bit >> 6, word | 1ULL << (bit & 63));
+		if (!err && bpf_map_update_elem(p->fds[PIN_BANS], &keys[i], &bans[i], BPF_ANY))
+			err = -errno;
+		inserted += !err;
+	}
+	/*
+	 * Our read and write of a word are not atomic against the data path's OR: a bit it
+	 * set in between is put back by (c) and (d), as after a rebuild's clearing.
+	 */
+	if (inserted)
+		err = settle(p, &g, words, need, true) ?: err;
+	if (g.outer >= 0)
+		grace_close(&g);
+	free(words);
+	free(need);
+	return err ? err : inserted;
+}

@@ -36,4 +36,12 @@ long ban_filter_collect(const struct pins *p);
  */
 int ban_filter_note_removed(const struct pins *p);
 
+/*
+ * Inserts the N bans BANS under KEYS made elsewhere (the fleet agent), each key's filter
+ * bit set before its ban as the data path does; a live ban with a later expiry stays as
+ * it is. Returns the number inserted, or -errno.
+ */
+long ban_insert(const struct pins *p, const struct sluice_ban_key *keys,
+		const struct sluice_ban *bans, size_t n);
+
 #endif /* SLUICE_BANS_H */

@@ -259,7 +259,7 @@ static enum limit_word find_key_word(const char *w)
 	return KEY_WORDS;
 }
 
-/* `limit KEY... rate RATE [burst BURST]`, the word `limit` at index AT. */
+/* `limit KEY... rate RATE [burst BURST] [fleet]`, the word `limit` at index AT. */
 static int parse_limit(struct words *ws, struct rule_spec *spec, struct rule_marks *m,
 		       unsigned int at)
 {
@@ -332,6 +332,11 @@ static int parse_limit(struct words *ws, struct rule_spec *spec, struct rule_mar
 		if (ret)
 			return wat(ws, value_at, ret);
 		ls->burst_given = true;
+	}
+	/* Only the fleet agent reads it (user/fleet/agent.c): compiled, the limit is whole. */
+	if (ws->i < ws->n && !strcmp(ws->w[ws->i], "fleet")) {
+		ls->fleet = true;
+		ws->i++;
 	}
 	spec->nlimits++;
 	/* Refuse here, with a column, what compile_rule() would refuse later. */
@@ -501,7 +506,7 @@ void format_limit(const struct limit_spec *ls, char *buf, size_t len)
 			  ls->dport ? " dport" : "");
 	format_rate(&ls->rate, rate, sizeof(rate));
 	format_burst(limit_burst(ls), ls->rate.kind, burst, sizeof(burst));
-	sb_printf(&b, " rate %s burst %s", rate, burst);
+	sb_printf(&b, " rate %s burst %s%s", rate, burst, ls->fleet ? " fleet" : "");
 }
 
 void format_rule(const struct rule_spec *spec, char *buf, size_t len)

@@ -22,6 +22,7 @@ struct limit_spec {
 	struct rate rate;
 	__u64 burst; /* packets, or bytes for byte rates; default: one second of rate, at least 1 */
 	bool burst_given;
+	bool fleet; /* `fleet`: the rate and burst are the fleet's, each host enforces its share */
 };
 
 struct rule_spec {

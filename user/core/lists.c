@@ -503,8 +503,15 @@ static void entry_merge(struct sluice_list_entry *into, const struct sluice_list
 
 int sets_read(const struct pins *p, struct set_table *t)
 {
+	__u32 keys[2 * SLUICE_MAX_SETS], n = 2 * SLUICE_MAX_SETS, batch;
+
 	memset(t, 0, sizeof(*t));
 	if (p->fds[PIN_SETS] < 0)
+		return 0;
+	/* One call for the whole array (the agent reads it per decision); slot by slot else. */
+	if ((!bpf_map_lookup_batch(p->fds[PIN_SETS], NULL, &batch, keys, t->slot, &n, NULL) ||
+	     errno == ENOENT) &&
+	    n == 2 * SLUICE_MAX_SETS)
 		return 0;
 	for (__u32 i = 0; i < 2 * SLUICE_MAX_SETS; i++)
 		if (bpf_map_lookup_elem(p->fds[PIN_SETS], &i,

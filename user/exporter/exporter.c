@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <netinet/in.h>
 #include <sys/prctl.h>
@@ -20,6 +21,7 @@
 #include "log.h"
 #include "version.h"
 #include "exporter.h"
+#include "fleetstate.h"
 #include "http.h"
 #include "metrics.h"
 #include "policy.h"
@@ -46,6 +48,7 @@ struct fill {
  */
 struct exporter {
 	const char *pin_path;
+	const char *fleet_state;
 	struct mbuf text;
 	struct stats_snapshot *snap;
 	struct sluice_policy *policy;
@@ -196,6 +199,13 @@ static const struct mbuf *scrape(void *ctx)
 	note_state(e, err);
 	in.up = !err;
 	metrics_render(&e->text, &in);
+	if (e->fleet_state) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		fleetstate_render(&e->text, e->fleet_state,
+				  (__u64)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+	}
 	metrics_family(&e->text, "sluice_scrape_duration_seconds",
 		       "Seconds this scrape took to read the maps and write the metrics.",
 		       METRIC_GAUGE);
@@ -383,6 +393,7 @@ int exporter_run(const struct exporter_config *cfg)
 {
 	struct exporter e = {
 		.pin_path = cfg->pin_path,
+		.fleet_state = cfg->fleet_state,
 		.last_err = 1,
 		.fill_lock = PTHREAD_MUTEX_INITIALIZER,
 	};

@@ -26,6 +26,8 @@ struct exporter_config {
 	__u64 collect_ns; /* delete expired entries this often; 0: never */
 	/* TLS and basic auth; NULL or empty: plain HTTP, no auth. Must outlive the call. */
 	struct web_config *web;
+	/* The fleet agents' status files (agent-FLEET.json) under it; NULL: no fleet metrics. */
+	const char *fleet_state;
 };
 
 /*
