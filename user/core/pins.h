@@ -61,6 +61,8 @@ struct sluice_text {
 	X(BANFILTER, "sluice_banfilter", 4, sizeof(__u64))                                         \
 	X(SLOTS, "sluice_slots", 4, sizeof(struct sluice_slot))                                    \
 	X(TIERSTATS, "sluice_tierstats", 4, sizeof(struct sluice_tier_stats))                      \
+	X(GUARDSTATS, "sluice_guardstats", 4, sizeof(struct sluice_guard_stats))                   \
+	X(GUARDSTATE, "sluice_guardstate", 4, sizeof(struct sluice_guard_state))                   \
 	X(TEXT, "sluice_text", 4, sizeof(struct sluice_text))                                      \
 	X(IFACES, "sluice_ifaces", 4, sizeof(struct sluice_iface))                                 \
 	X(SETS, "sluice_sets", 4, sizeof(struct sluice_set))                                       \
