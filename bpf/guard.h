@@ -251,8 +251,8 @@ static __always_inline void build_syn_ack(struct tcphdr *r, const struct tcphdr 
  * Answers a SYN with the cookie SYN-ACK, in place: the frame is cut to its Ethernet
  * and VLAN headers, a fixed IP header and the 40-byte TCP header. -1 if it cannot.
  */
-static __always_inline int guard_reply(struct xdp_md *ctx, const struct guard_hdrs *h,
-				       __u32 l3_off, __u32 tcp_len, __s64 cookie, __u64 now)
+static __always_inline int guard_reply(struct xdp_md *ctx, const struct guard_hdrs *h, __u32 l3_off,
+				       __u32 tcp_len, __s64 cookie, __u64 now)
 {
 	struct {
 		struct tcphdr th;
@@ -341,8 +341,8 @@ static __always_inline struct sluice_guard_stats *guard_stats(__u32 idx)
  * cookie; packets of other sockets, and any while the guard rests, are not its own.
  * Global, like apply_rule, so that it is verified once.
  */
-__noinline int guard_run(struct xdp_md *ctx, const struct sluice_policy *pol,
-				struct packet *p, __u32 offs, struct decision *d)
+__noinline int guard_run(struct xdp_md *ctx, const struct sluice_policy *pol, struct packet *p,
+			 __u32 offs, struct decision *d)
 {
 	__u32 l3_off = offs & 0xffff, l4_off = offs >> 16;
 	struct bpf_sock_tuple tuple = {};

@@ -177,7 +177,9 @@ static void build(struct tcp_frame *f, bool v6, int vlans, bool ext, __u8 flags,
 }
 
 /* MSS 1460, SACK permitted, timestamps, window scale 7: what Linux sends. */
-static const __u8 syn_opts[20] = { 2, 4, 0x05, 0xb4, 4, 2, 8, 10, 1, 2, 3, 4, 0, 0, 0, 0, 1, 3, 3, 7 };
+static const __u8 syn_opts[20] = {
+	2, 4, 0x05, 0xb4, 4, 2, 8, 10, 1, 2, 3, 4, 0, 0, 0, 0, 1, 3, 3, 7
+};
 
 static int run(const struct tcp_frame *in, struct tcp_frame *out, __u32 *retval)
 {
@@ -296,8 +298,8 @@ static void handshake(const char *name, bool v6, int vlans)
 	tap_result(!run(&ack, &out, &retval) && TAP_EXPECT_EQ("verdict", retval, XDP_PASS),
 		   "%s: the ACK with the cookie passes", name);
 	/* Off in its high bits: the low ones of a cookie only pick an MSS from a table. */
-	build(&ack, v6, vlans, false, TCP_ACK, CLIENT_SEQ + 1, (cookie ^ 0x80000000) + 1, PORT, ack_opts,
-	      sizeof(ack_opts));
+	build(&ack, v6, vlans, false, TCP_ACK, CLIENT_SEQ + 1, (cookie ^ 0x80000000) + 1, PORT,
+	      ack_opts, sizeof(ack_opts));
 	tap_result(!run(&ack, &out, &retval) && TAP_EXPECT_EQ("verdict", retval, XDP_DROP),
 		   "%s: a forged ACK is dropped", name);
 	after = guard_counts();
