@@ -403,17 +403,15 @@ __noinline int guard_run(struct xdp_md *ctx, const struct sluice_policy *pol, st
 	if (p->family == SLUICE_FAMILY_IPV4) {
 		tuple.ipv4.saddr = h.ip4.saddr;
 		tuple.ipv4.daddr = h.ip4.daddr;
+		tuple.ipv4.sport = h.th.source;
+		tuple.ipv4.dport = h.th.dest;
 		tuple_len = sizeof(tuple.ipv4);
 	} else {
 		__builtin_memcpy(tuple.ipv6.saddr, &h.ip6.saddr, 16);
 		__builtin_memcpy(tuple.ipv6.daddr, &h.ip6.daddr, 16);
-		tuple_len = sizeof(tuple.ipv6);
-	}
-	tuple.ipv4.sport = h.th.source; /* the ports lie at the same place in both */
-	tuple.ipv4.dport = h.th.dest;
-	if (p->family == SLUICE_FAMILY_IPV6) {
 		tuple.ipv6.sport = h.th.source;
 		tuple.ipv6.dport = h.th.dest;
+		tuple_len = sizeof(tuple.ipv6);
 	}
 	sk = bpf_skc_lookup_tcp(ctx, &tuple, tuple_len, BPF_F_CURRENT_NETNS, 0);
 	if (!sk) {
