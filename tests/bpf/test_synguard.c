@@ -309,6 +309,54 @@ static void handshake(const char *name, bool v6, int vlans)
 		   "%s: counted answered, validated, refused", name);
 }
 
+static __u64 window_now(void)
+{
+	return mono_ns() >> SLUICE_GUARD_WINDOW_SHIFT;
+}
+
+/* Waits (bounded) for the next pressure window to begin; false if the clock stands still. */
+static bool next_window(void)
+{
+	__u64 w = window_now();
+
+	for (int i = 0; i < 1000000 && window_now() == w; i++)
+		usleep(100);
+	return window_now() != w;
+}
+
+/*
+ * A guard above 100/s: 200 SYNs within one window (1490/s) pass while it rests; the
+ * first SYN of the next window sums them, engages it and is answered.
+ */
+static void pressure(struct tcp_frame *in)
+{
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .repeat = 200);
+	struct sluice_guard_state st = {};
+	struct sluice_guard_stats before, after;
+	struct tcp_frame out;
+	__u32 retval = 0, idx = 0;
+
+	tap_result(!install_guard(100), "guard tcp dport %d above 100/s", PORT);
+	build(in, true, 0, false, TCP_SYN, CLIENT_SEQ, 0, PORT, syn_opts, sizeof(syn_opts));
+	opts.data_in = in->data;
+	opts.data_size_in = in->len;
+	before = guard_counts();
+	tap_result(next_window() && !bpf_prog_test_run_opts(H.prog, &opts) &&
+			   TAP_EXPECT_EQ("verdict", opts.retval, XDP_PASS),
+		   "200 SYNs in one window pass while the guard rests");
+	tap_result(next_window() && !run(in, &out, &retval) &&
+			   TAP_EXPECT_EQ("verdict", retval, XDP_TX),
+		   "the next window's first SYN engages the guard and is answered");
+	after = guard_counts();
+	bpf_map_lookup_elem(bpf_map__fd(H.skel->maps.sluice_guardstate), &idx, &st);
+	tap_result(TAP_EXPECT_EQ("passed", after.passed - before.passed, 200) &
+			   TAP_EXPECT_EQ("answered", after.answered - before.answered, 1) &
+			   TAP_EXPECT_EQ("engagements", st.engagements, 1) &
+			   TAP_EXPECT_EQ("rate", st.rate, (200ULL * 1000000000) >> 27) &
+			   (st.engaged_ns != 0),
+		   "counted: 200 passed, 1 answered, engaged once at 1490 SYN/s");
+}
+
 int main(void)
 {
 	struct tcp_frame in, out;
@@ -364,6 +412,8 @@ int main(void)
 	tap_result(TAP_EXPECT_EQ("passed", after.passed - before.passed, 1) &
 			   TAP_EXPECT_EQ("answered", after.answered - before.answered, 0),
 		   "counted passed (not engaged)");
+
+	pressure(&in);
 
 	close(l6);
 	harness_close();
