@@ -424,9 +424,12 @@ struct snap {
 	struct sluice_counter c[SLUICE_STATS_PER_IFACE]; /* interface slot 0, summed over CPUs */
 };
 
-static const char *const verdict_names[] = { "PASS", "DROP", "MONITOR", "BAN" };
-static const char *const reason_names[] = { "NONE", "ALLOWLIST", "BLOCKLIST", "BAN",  "RATELIMIT",
-					    "ACL",  "MALFORMED", "NONIP",     "ERROR" };
+static const char *const verdict_names[SLUICE_VERDICT_COUNT] = { "PASS", "DROP", "MONITOR", "BAN",
+								 "COOKIE" };
+static const char *const reason_names[SLUICE_REASON_COUNT] = {
+	"NONE", "ALLOWLIST", "BLOCKLIST", "BAN",   "RATELIMIT",
+	"ACL",	"MALFORMED", "NONIP",	  "ERROR", "GUARD"
+};
 
 static inline int snap_read(struct snap *s)
 {
