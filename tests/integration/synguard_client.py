@@ -7,7 +7,11 @@
   fetch HOST PORT N        N sequential GETs on fresh connections, 1 s each at most;
                            prints how many got a response
   forge SRC DST PORT       one bare ACK with a made-up cookie, through a raw socket
+  measure HOST PORT SECS   sequential GETs for SECS seconds, 1 s each at most; prints JSON:
+                           requests, served, p99 latency in ms (failures count as 1 s)
 """
+import json
+import time
 import random
 import socket
 import struct
@@ -50,6 +54,26 @@ def fetch(host, port, n):
     print(got)
 
 
+def measure(host, port, secs):
+    lat = []
+    served = 0
+    end = time.monotonic() + secs
+    while time.monotonic() < end:
+        t0 = time.monotonic()
+        ok = False
+        try:
+            with socket.create_connection((host, port), timeout=1) as s:
+                s.sendall(b"GET / HTTP/1.0\r\n\r\n")
+                ok = s.recv(12).startswith(b"HTTP/1.")
+        except OSError:
+            pass
+        served += ok
+        lat.append(time.monotonic() - t0 if ok else 1.0)
+    lat.sort()
+    p99 = lat[min(len(lat) - 1, int(len(lat) * 0.99))] if lat else 0
+    print(json.dumps({"requests": len(lat), "served": served, "p99_ms": round(p99 * 1000, 2)}))
+
+
 def checksum(data):
     if len(data) % 2:
         data += b"\0"
@@ -78,6 +102,8 @@ if __name__ == "__main__":
         serve(int(args[0]))
     elif cmd == "fetch":
         fetch(args[0], int(args[1]), int(args[2]))
+    elif cmd == "measure":
+        measure(args[0], int(args[1]), float(args[2]))
     elif cmd == "forge":
         forge(args[0], args[1], int(args[2]))
     else:
