@@ -72,6 +72,18 @@ expect_eq "client: timestamps, SACK, sends with the server's scale" \
 expect_eq "the second guard answered it" "$(sl -j status | jq -r .syn_guard.guards[1].validated)" 1
 exec 9>&-
 
+# A spoofed flood, a new source every SYN: all answered in XDP, none reaches the stack
+# (with tcp_syncookies 2 the stack would answer each that did with a cookie of its own).
+stack_cookies() { in_srv nstat -az TcpExtSyncookiesSent | awk '$1 == "TcpExtSyncookiesSent" { print $2 }'; }
+answered=$(guard answered)
+cookies=$(stack_cookies)
+srv_mac=$(in_srv ip -j link show "$SRV_IF" | jq -r ".[0].address")
+check "send 10000 SYNs from 10000 sources" in_cli "$GEN" send --dev "$CLI_IF" --syn \
+	--src 198.19.0.0 --keys 10000 --packets 10000 --dst "$SRV_IP" --dport "$PORT" \
+	--dst-mac "$srv_mac" --cpu 0
+expect_soon "all 10000 answered with cookies" $((answered + 10000)) guard answered
+expect_eq "none reached the stack" "$(stack_cookies)" "$cookies"
+
 # A made-up cookie dies in XDP.
 refused=$(guard refused)
 check "send a forged ACK" in_cli python3 "$CLIENT" forge "$CLI_IP" "$SRV_IP" "$PORT"
