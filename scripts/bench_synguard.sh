@@ -1,8 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 # The SYN guard under a spoofed SYN flood (a new source every packet, trafficgen --syn on
-# CPU 0): SYN-ACKs sent per second by the guard against a bare XDP_TX of the same frames,
-# and what a real client on CPU 1 gets (requests served, p99) with no flood, with the
+# CPU 0, where XDP runs too; the stack behind it on CPU 1): SYN-ACKs sent per second by the
+# guard against a bare XDP_TX of the same frames, and what a real client on CPU 1 gets (requests served, p99) with no flood, with the
 # flood and the kernel's SYN cookies alone, and with the flood and the guard. Prints a
 # table and JSON (to $1 if given). Needs root; runs in namespaces it makes and removes.
 #
@@ -62,6 +62,9 @@ dut_mac=$(ip -n "$D" -j link show "$DIF" | jq -r '.[0].address')
 ip -n "$D" neigh add 198.18.0.2 lladdr "$gen_mac" dev "$DIF" nud permanent
 ip -n "$D" route add 198.19.0.0/16 via 198.18.0.2
 in_d sysctl -qw net.ipv4.tcp_syncookies=2 net.ipv4.tcp_timestamps=2
+# XDP runs on the generator's CPU 0; what it passes goes to the stack on CPU 1 (RPS), with
+# the server and the client, as on a host whose NIC queue and stack CPUs differ.
+ip netns exec "$D" sh -c "echo 2 >/sys/class/net/$DIF/queues/rx-0/rps_cpus" || exit 1
 in_g "$GEN" xdp "$GIF" drop || exit 1
 in_c "$GEN" xdp "$CIF" pass || exit 1
 
