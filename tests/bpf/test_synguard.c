@@ -380,6 +380,18 @@ int main(void)
 	handshake("IPv4 in two VLAN tags", false, 2);
 	handshake("IPv6", true, 0);
 
+	/* tcp_syncookies=1: no cookie while the listener's SYN queue has room; the stack's SYN. */
+	before = guard_counts();
+	build(&in, false, 0, false, TCP_SYN, CLIENT_SEQ, 0, PORT, syn_opts, sizeof(syn_opts));
+	tap_result(write_file("/proc/sys/net/ipv4/tcp_syncookies", "1") &&
+			   !run(&in, &out, &retval) && TAP_EXPECT_EQ("verdict", retval, XDP_PASS),
+		   "tcp_syncookies=1, SYN queue not full: the SYN passes to the stack");
+	after = guard_counts();
+	tap_result(TAP_EXPECT_EQ("passed", after.passed - before.passed, 1) &
+			   TAP_EXPECT_EQ("answered", after.answered - before.answered, 0) &
+			   write_file("/proc/sys/net/ipv4/tcp_syncookies", "2"),
+		   "counted passed (no cookie to give)");
+
 	before = guard_counts();
 	build(&in, true, 0, true, TCP_SYN, CLIENT_SEQ, 0, PORT, syn_opts, sizeof(syn_opts));
 	tap_result(!run(&in, &out, &retval) && TAP_EXPECT_EQ("verdict", retval, XDP_DROP),
