@@ -103,6 +103,7 @@ expect_eq "the limit admitted exactly 5 handshakes" "$(rule_count "$SRV_IF" synl
 # Below its threshold a guard rests: the stack gets the SYN.
 printf 'guard tcp dport %s above 1000000/s\n' "$PORT" >"$TMP/above.conf"
 check "restore a guard above 1000000/s" sl restore "$TMP/above.conf"
+expect_eq "a changed guard's counters start afresh" "$(guard answered)/$(guard validated)" 0/0
 answered=$(guard answered)
 passed=$(guard passed)
 check "IPv4: curl through a resting guard" fetch_file "$SRV_IP"

@@ -323,6 +323,12 @@ int policy_apply(struct pins *p, const struct policy_doc *doc, bool replace_list
 		snprintf(err->msg, sizeof(err->msg), "switch policy: %s", strerror(-ret));
 		goto out;
 	}
+	ret = guard_counts_reset_changed(p, old, next_pol);
+	if (ret) {
+		snprintf(err->msg, sizeof(err->msg), "reset the guards' counters: %s",
+			 strerror(-ret));
+		goto out;
+	}
 	/* After the switch: the old entries' bits meant the old names until then. */
 	if (replace_lists) {
 		ret = sets_write(p, sets);

@@ -120,3 +120,29 @@ int guard_counts_read(const struct pins *p, __u32 idx, struct sluice_guard_stats
 	free(v);
 	return ret;
 }
+
+int guard_counts_reset_changed(const struct pins *p, const struct sluice_policy *old,
+			       const struct sluice_policy *new)
+{
+	int ncpus = libbpf_num_possible_cpus(), ret = 0;
+	struct sluice_guard_state zero_state = {};
+	struct sluice_guard_stats *zero;
+
+	if (ncpus <= 0)
+		return ncpus ? ncpus : -EINVAL;
+	zero = calloc(ncpus, sizeof(*zero));
+	if (!zero)
+		return -ENOMEM;
+	for (__u32 i = 0; i < SLUICE_MAX_GUARDS && !ret; i++) {
+		bool was = i < old->nguards, is = i < new->nguards;
+
+		if (was == is &&
+		    (!is || !memcmp(&old->guards[i], &new->guards[i], sizeof(new->guards[i]))))
+			continue;
+		if (bpf_map_update_elem(p->fds[PIN_GUARDSTATS], &i, zero, BPF_ANY) ||
+		    bpf_map_update_elem(p->fds[PIN_GUARDSTATE], &i, &zero_state, BPF_ANY))
+			ret = -errno;
+	}
+	free(zero);
+	return ret;
+}

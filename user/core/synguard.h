@@ -32,4 +32,11 @@ bool guard_host_options(const struct guard_host *h);
 int guard_counts_read(const struct pins *p, __u32 idx, struct sluice_guard_stats *sum,
 		      struct sluice_guard_state *state);
 
+/*
+ * Zeroes the counters and state of every guard index whose guard differs between OLD and
+ * NEW policies (counters are kept by position), so a guard's counters are its own. -errno.
+ */
+int guard_counts_reset_changed(const struct pins *p, const struct sluice_policy *old,
+			       const struct sluice_policy *new);
+
 #endif /* SLUICE_SYNGUARD_H */
