@@ -355,6 +355,18 @@ static void pressure(struct tcp_frame *in)
 			   TAP_EXPECT_EQ("rate", st.rate, (200ULL * 1000000000) >> 27) &
 			   (st.engaged_ns != 0),
 		   "counted: 200 passed, 1 answered, engaged once at 1490 SYN/s");
+
+	/* Quiet for the hold time: the first SYN after it finds the rate low and rests it. */
+	for (int i = 0; i < 2000 && mono_ns() < st.pressure_ns + SLUICE_GUARD_HOLD_NS; i++)
+		usleep(10000);
+	tap_result(next_window() && !run(in, &out, &retval) &&
+			   TAP_EXPECT_EQ("verdict", retval, XDP_PASS),
+		   "after %llu s below half the rate, the guard rests: the SYN passes",
+		   SLUICE_GUARD_HOLD_NS / 1000000000ULL);
+	bpf_map_lookup_elem(bpf_map__fd(H.skel->maps.sluice_guardstate), &idx, &st);
+	tap_result(TAP_EXPECT_EQ("engaged_ns", st.engaged_ns, 0) &
+			   TAP_EXPECT_EQ("engagements", st.engagements, 1),
+		   "disengaged, engaged once in all");
 }
 
 int main(void)
