@@ -32,6 +32,7 @@ wait_until 10 listening || not_ok "the HTTP server listens"
 printf 'guard tcp dport %s always\n' "$PORT" >"$TMP/always.conf"
 check "restore a guard" sl restore "$TMP/always.conf"
 expect_eq "dump prints the guard back" "$(sl dump | grep '^guard')" "guard tcp dport $PORT always"
+expect_eq "and dump -j" "$(sl -j dump | jq -c .guards)" "[\"guard tcp dport $PORT always\"]"
 expect_eq "status shows the host's settings" \
 	"$(sl -j status | jq -c '.syn_guard.host | [.tcp_syncookies, .tcp_timestamps, .options]')" \
 	'[2,2,true]'

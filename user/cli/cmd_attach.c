@@ -667,8 +667,9 @@ const struct cmd cmd_status = {
 	.summary = "interfaces, policy, map fill",
 	.help = "Shows attached interfaces and their mode, the policy digest and size, and each\n"
 		"map's fill level against its capacity: entries, or for the limiter's arrays the\n"
-		"live slots and keys, and for the filters the bits set; and while a restore\n"
-		"--confirm-within awaits confirmation, when it rolls back and to what.",
+		"live slots and keys, and for the filters the bits set; while a restore\n"
+		"--confirm-within awaits confirmation, when it rolls back and to what; and the\n"
+		"TCP settings SYN guards depend on, each guard's state and its counters.",
 	.max_args = 0,
 	.pins = CMD_PINS_READ,
 	.run = status_run,
