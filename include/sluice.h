@@ -361,10 +361,10 @@ struct sluice_policy {
 	__u64 rules_by_port[256]; /* by destination port & 0xff, for packets with ports */
 	__u64 rules_portless; /* rules a packet without ports may match */
 	__u64 rules_syn_only; /* rules that match only a TCP SYN */
-	struct sluice_rule rules[SLUICE_MAX_RULES];
 	__u32 nguards;
 	__u32 pad3;
 	struct sluice_guard guards[SLUICE_MAX_GUARDS];
+	struct sluice_rule rules[SLUICE_MAX_RULES]; /* last: tests patch it from the end */
 };
 _Static_assert(sizeof(struct sluice_policy) == 48 + 8 * (2 * SLUICE_RULE_CLASSES + 256 + 2) +
 						       SLUICE_MAX_RULES * 216 + 8 +

@@ -111,10 +111,12 @@ static void test_guards(void **state)
 	assert_int_equal(sizeof(struct sluice_guard), 48);
 	assert_int_equal(offsetof(struct sluice_guard, above), 32);
 	assert_int_equal(offsetof(struct sluice_guard, dport), 40);
-	assert_int_equal(offsetof(struct sluice_policy, nguards),
-			 offsetof(struct sluice_policy, rules) + SLUICE_MAX_RULES * 216);
 	assert_int_equal(offsetof(struct sluice_policy, guards),
 			 offsetof(struct sluice_policy, nguards) + 8);
+	assert_int_equal(offsetof(struct sluice_policy, rules),
+			 offsetof(struct sluice_policy, guards) + SLUICE_MAX_GUARDS * 48);
+	assert_int_equal(sizeof(struct sluice_policy),
+			 offsetof(struct sluice_policy, rules) + SLUICE_MAX_RULES * 216);
 	assert_int_equal(offsetof(struct sluice_guard_stats, unanswerable), 32);
 	assert_int_equal(offsetof(struct sluice_guard_state, rate), 24);
 	assert_int_equal(SLUICE_VERDICT_COOKIE, 4);
