@@ -91,7 +91,8 @@ int compile_guard(const struct guard_spec *spec, struct sluice_guard *out, struc
 		out->flags |= SLUICE_GUARD_ALWAYS;
 	} else {
 		/* The data path measures per second: 30/m engages at 1/s. */
-		out->above = (spec->above.amount + spec->above.period_s - 1) / spec->above.period_s;
+		out->above = spec->above.amount / spec->above.period_s +
+			     (spec->above.amount % spec->above.period_s != 0);
 		if (!out->above)
 			return fail(err, "guard: above: must be at least 1/s");
 	}
