@@ -93,7 +93,7 @@ static __noinline int guard_pressure(const struct sluice_guard *g, __u32 idx, __
 		return 0;
 	if (st->window == win) {
 		st->syns++;
-		return gs->engaged_ns != 0;
+		return gs->engaged_ns != 0 || (g->flags & SLUICE_GUARD_ALWAYS);
 	}
 	st->prev_syns = st->window + 1 == win ? st->syns : 0;
 	st->syns = 1;
@@ -110,6 +110,9 @@ static __noinline int guard_pressure(const struct sluice_guard *g, __u32 idx, __
 			sum += o->syns;
 	}
 	gs->rate = (sum * 1000000000ULL) >> SLUICE_GUARD_WINDOW_SHIFT;
+	/* Measured all the same, so that status shows the rate an always guard answers. */
+	if (g->flags & SLUICE_GUARD_ALWAYS)
+		return 1;
 	if (gs->rate >= g->above) {
 		gs->pressure_ns = now;
 		if (!gs->engaged_ns) {
@@ -366,10 +369,11 @@ __noinline int guard_run(struct xdp_md *ctx, const struct sluice_policy *pol, st
 	flags = p->tcp_flags & (TCP_FLAG_SYN | TCP_FLAG_ACK | TCP_FLAG_RST);
 	if (flags != TCP_FLAG_SYN && flags != TCP_FLAG_ACK)
 		return GUARD_PASS;
-	if (g->flags & SLUICE_GUARD_ALWAYS) {
+	if (flags == TCP_FLAG_SYN) {
+		engaged = guard_pressure(g, idx, bpf_ktime_get_ns()) ||
+			  (g->flags & SLUICE_GUARD_ALWAYS);
+	} else if (g->flags & SLUICE_GUARD_ALWAYS) {
 		engaged = 1;
-	} else if (flags == TCP_FLAG_SYN) {
-		engaged = guard_pressure(g, idx, bpf_ktime_get_ns());
 	} else {
 		gs = bpf_map_lookup_elem(&sluice_guardstate, &idx);
 		engaged = gs && gs->engaged_ns;
