@@ -112,6 +112,15 @@ expect_eq "a resting guard passes the SYN" "$(guard passed)" $((passed + 1))
 expect_eq "and answers none" "$(guard answered)" "$answered"
 expect_eq "it stays resting" "$(guard engaged)" false
 
+# The exporter shows the same (on the server namespace's loopback: a fixed port is safe).
+bg "$SRV" "$SLUICE" --pin-path "$PIN" exporter --collect 0 --listen 127.0.0.1:9751
+scrape() { in_srv curl -sf --max-time 2 -o "$TMP/metrics" http://127.0.0.1:9751/metrics; }
+wait_until 10 scrape || diag "no scrape"
+series() { awk -v s="$1{port=\"$PORT\",dst=\"\"}" '$1 == s { print $2 }' "$TMP/metrics"; }
+expect_eq "metrics: the guard rests, passed and answered as status says" \
+	"$(series sluice_guard_engaged) $(series sluice_guard_syns_passed_total) $(series sluice_guard_syns_answered_total)" \
+	"0 $(guard passed) $(guard answered)"
+
 in_srv sysctl -qw net.ipv4.tcp_syncookies=0
 expect_exit "restore refuses a guard where tcp_syncookies is 0" 1 sl restore "$TMP/always.conf"
 expect_eq "and says why" "$(grep -c 'tcp_syncookies is 0' "$TMP/err")" 1
