@@ -232,7 +232,11 @@ static __always_inline void build_syn_ack(struct tcphdr *r, const struct tcphdr 
 		opt[4] = TCPOPT_SACK_PERM;
 		opt[5] = TCPOLEN_SACK_PERM;
 	}
-	/* The kernel's cookie_init_timestamp: its millisecond clock, options in the low bits. */
+	/*
+	 * The kernel's cookie_init_timestamp: its millisecond clock, options in the low bits.
+	 * The coarse clock is at most a tick behind it, so the connection's later TSvals,
+	 * which the kernel takes from its own clock, never go back.
+	 */
 	ts_now = now / 1000000;
 	ts = (ts_now >> GUARD_TS_OPT_BITS) << GUARD_TS_OPT_BITS;
 	ts |= o->ws | (o->sack && guard_sack ? GUARD_TS_SACK : 0);
@@ -354,6 +358,7 @@ __noinline int guard_run(struct xdp_md *ctx, const struct sluice_policy *pol, st
 	const struct sluice_guard *g;
 	struct sluice_guard_state *gs;
 	__u32 ip_len, tuple_len, tcp_len, idx;
+	__u64 now = bpf_ktime_get_coarse_ns();
 	__u8 flags, engaged;
 	struct bpf_sock *sk;
 	__s64 cookie;
@@ -370,8 +375,7 @@ __noinline int guard_run(struct xdp_md *ctx, const struct sluice_policy *pol, st
 	if (flags != TCP_FLAG_SYN && flags != TCP_FLAG_ACK)
 		return GUARD_PASS;
 	if (flags == TCP_FLAG_SYN) {
-		engaged = guard_pressure(g, idx, bpf_ktime_get_ns()) ||
-			  (g->flags & SLUICE_GUARD_ALWAYS);
+		engaged = guard_pressure(g, idx, now) || (g->flags & SLUICE_GUARD_ALWAYS);
 	} else if (g->flags & SLUICE_GUARD_ALWAYS) {
 		engaged = 1;
 	} else {
@@ -449,7 +453,7 @@ __noinline int guard_run(struct xdp_md *ctx, const struct sluice_policy *pol, st
 		st->passed++;
 		return GUARD_PASS;
 	}
-	if (guard_reply(ctx, &h, l3_off, tcp_len, cookie, bpf_ktime_get_ns())) {
+	if (guard_reply(ctx, &h, l3_off, tcp_len, cookie, now)) {
 		/* The frame may be cut already: nothing of it may go on. */
 		d->verdict = SLUICE_VERDICT_DROP;
 		d->reason = SLUICE_REASON_ERROR;

@@ -314,14 +314,17 @@ static __u64 window_now(void)
 	return mono_ns() >> SLUICE_GUARD_WINDOW_SHIFT;
 }
 
-/* Waits (bounded) for the next pressure window to begin; false if the clock stands still. */
+/*
+ * Waits (bounded) until the next pressure window is 20 ms old: the data path reads the
+ * coarse clock, up to a tick behind. False if the clock stands still.
+ */
 static bool next_window(void)
 {
-	__u64 w = window_now();
+	__u64 w = window_now(), start = (w + 1) << SLUICE_GUARD_WINDOW_SHIFT;
 
-	for (int i = 0; i < 1000000 && window_now() == w; i++)
+	for (int i = 0; i < 1000000 && mono_ns() < start + 20000000; i++)
 		usleep(100);
-	return window_now() != w;
+	return mono_ns() >= start + 20000000;
 }
 
 /*
