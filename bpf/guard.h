@@ -74,6 +74,50 @@ static __always_inline int guard_find(const struct sluice_policy *pol, const str
 }
 
 /*
+ * A guard engaging (VERDICT cookie) or coming to rest (pass), as an event of reason
+ * guard: the SYN that tipped it, with the SYN rate in place of the sampling rate. Not
+ * sampled (it happens seldom: the hysteresis sees to that), but off with events.
+ */
+static __always_inline void guard_event(const struct sluice_policy *pol, const struct packet *p,
+					__u32 ifindex, __u64 now, __u8 verdict, __u64 rate)
+{
+	struct sluice_event_stats *es;
+	struct sluice_event *e;
+	__u32 zero = 0;
+
+	if (!pol->event_ceiling)
+		return;
+	es = bpf_map_lookup_elem(&sluice_evstats, &zero);
+	e = bpf_ringbuf_reserve(&sluice_events, sizeof(*e), 0);
+	if (!e) {
+		if (es)
+			es->lost++;
+		return;
+	}
+	e->time_ns = now;
+	__builtin_memcpy(e->src, p->src, sizeof(e->src));
+	__builtin_memcpy(e->dst, p->dst, sizeof(e->dst));
+	e->ifindex = ifindex;
+	e->sport = p->sport;
+	e->dport = p->dport;
+	e->family = p->family;
+	e->l4proto = p->l4proto;
+	e->reason = SLUICE_REASON_GUARD;
+	e->verdict = verdict;
+	e->rule = SLUICE_NO_RULE;
+	e->limit = SLUICE_EVENT_NO_LIMIT;
+	e->len = p->len > 0xffff ? 0xffff : p->len;
+	e->sampled = rate > 0xffffffff ? 0xffffffff : rate;
+	bpf_ringbuf_submit(e, 0);
+	if (es)
+		es->emitted++;
+}
+
+/* What guard_pressure says: engaged now, and whether that changed with this SYN. */
+#define GUARD_ENGAGED 1
+#define GUARD_CHANGED 2
+
+/*
  * Counts a SYN of guard IDX and, when this CPU's window turns over, sums every CPU's
  * last full window into the rate that engages or disengages the guard (sluice.h).
  * Other CPUs' counters are read without a lock: a window is off by a few SYNs at most.
@@ -93,7 +137,7 @@ static __noinline int guard_pressure(const struct sluice_guard *g, __u32 idx, __
 		return 0;
 	if (st->window == win) {
 		st->syns++;
-		return gs->engaged_ns != 0 || (g->flags & SLUICE_GUARD_ALWAYS);
+		return gs->engaged_ns || (g->flags & SLUICE_GUARD_ALWAYS) ? GUARD_ENGAGED : 0;
 	}
 	st->prev_syns = st->window + 1 == win ? st->syns : 0;
 	st->syns = 1;
@@ -112,19 +156,21 @@ static __noinline int guard_pressure(const struct sluice_guard *g, __u32 idx, __
 	gs->rate = (sum * 1000000000ULL) >> SLUICE_GUARD_WINDOW_SHIFT;
 	/* Measured all the same, so that status shows the rate an always guard answers. */
 	if (g->flags & SLUICE_GUARD_ALWAYS)
-		return 1;
+		return GUARD_ENGAGED;
 	if (gs->rate >= g->above) {
 		gs->pressure_ns = now;
 		if (!gs->engaged_ns) {
 			gs->engaged_ns = now;
 			gs->engagements++;
+			return GUARD_ENGAGED | GUARD_CHANGED;
 		}
 	} else if (gs->rate * 2 >= g->above) {
 		gs->pressure_ns = now;
 	} else if (gs->engaged_ns && now - gs->pressure_ns >= SLUICE_GUARD_HOLD_NS) {
 		gs->engaged_ns = 0;
+		return GUARD_CHANGED;
 	}
-	return gs->engaged_ns != 0;
+	return gs->engaged_ns ? GUARD_ENGAGED : 0;
 }
 
 /* The headers of a packet, copied out so the kernel's cookie helpers can read them. */
@@ -375,7 +421,14 @@ __noinline int guard_run(struct xdp_md *ctx, const struct sluice_policy *pol, st
 	if (flags != TCP_FLAG_SYN && flags != TCP_FLAG_ACK)
 		return GUARD_PASS;
 	if (flags == TCP_FLAG_SYN) {
-		engaged = guard_pressure(g, idx, now) || (g->flags & SLUICE_GUARD_ALWAYS);
+		ret = guard_pressure(g, idx, now);
+		engaged = (ret & GUARD_ENGAGED) || (g->flags & SLUICE_GUARD_ALWAYS);
+		if (ret & GUARD_CHANGED) {
+			gs = bpf_map_lookup_elem(&sluice_guardstate, &idx);
+			guard_event(pol, p, ctx->ingress_ifindex, now,
+				    engaged ? SLUICE_VERDICT_COOKIE : SLUICE_VERDICT_PASS,
+				    gs ? gs->rate : 0);
+		}
 	} else if (g->flags & SLUICE_GUARD_ALWAYS) {
 		engaged = 1;
 	} else {

@@ -227,6 +227,9 @@ static int install_guard(__u64 above)
 	pol.guards[0].dport = PORT;
 	pol.guards[0].flags = above ? 0 : SLUICE_GUARD_ALWAYS;
 	pol.guards[0].above = above;
+	pol.event_ceiling = SLUICE_DEFAULT_EVENT_CEILING;
+	pol.event_sample = SLUICE_DEFAULT_EVENT_SAMPLE;
+	pol.event_period_ns = SLUICE_DEFAULT_EVENT_PERIOD_NS;
 	return policy_install(&pol, NULL, 0, false, false, 0);
 }
 
@@ -309,6 +312,34 @@ static void handshake(const char *name, bool v6, int vlans)
 		   "%s: counted answered, validated, refused", name);
 }
 
+struct event_capture {
+	int n;
+	struct sluice_event last;
+};
+
+static int capture_event(void *ctx, void *data, size_t size)
+{
+	struct event_capture *cap = ctx;
+
+	if (size == sizeof(cap->last))
+		memcpy(&cap->last, data, size);
+	cap->n++;
+	return 0;
+}
+
+/* One event, of reason guard and VERDICT, for port PORT with the SYN rate RATE. */
+static bool guard_event_is(struct ring_buffer *rb, struct event_capture *cap, __u8 verdict,
+			   __u64 rate)
+{
+	cap->n = 0;
+	ring_buffer__consume(rb);
+	return TAP_EXPECT_EQ("events", cap->n, 1) &
+	       TAP_EXPECT_EQ("reason", cap->last.reason, SLUICE_REASON_GUARD) &
+	       TAP_EXPECT_EQ("verdict", cap->last.verdict, verdict) &
+	       TAP_EXPECT_EQ("dport", cap->last.dport, PORT) &
+	       TAP_EXPECT_EQ("rate", cap->last.sampled, rate);
+}
+
 static __u64 window_now(void)
 {
 	return mono_ns() >> SLUICE_GUARD_WINDOW_SHIFT;
@@ -336,10 +367,16 @@ static void pressure(struct tcp_frame *in)
 	LIBBPF_OPTS(bpf_test_run_opts, opts, .repeat = 200);
 	struct sluice_guard_state st = {};
 	struct sluice_guard_stats before, after;
+	struct event_capture cap = {};
+	struct ring_buffer *rb;
 	struct tcp_frame out;
 	__u32 retval = 0, idx = 0;
 
-	tap_result(!install_guard(100), "guard tcp dport %d above 100/s", PORT);
+	rb = ring_buffer__new(bpf_map__fd(H.skel->maps.sluice_events), capture_event, &cap, NULL);
+	tap_result(rb && !install_guard(100), "guard tcp dport %d above 100/s", PORT);
+	if (!rb)
+		return;
+	ring_buffer__consume(rb);
 	build(in, true, 0, false, TCP_SYN, CLIENT_SEQ, 0, PORT, syn_opts, sizeof(syn_opts));
 	opts.data_in = in->data;
 	opts.data_size_in = in->len;
@@ -358,6 +395,8 @@ static void pressure(struct tcp_frame *in)
 			   TAP_EXPECT_EQ("rate", st.rate, (200ULL * 1000000000) >> 27) &
 			   (st.engaged_ns != 0),
 		   "counted: 200 passed, 1 answered, engaged once at 1490 SYN/s");
+	tap_result(guard_event_is(rb, &cap, SLUICE_VERDICT_COOKIE, (200ULL * 1000000000) >> 27),
+		   "an event says it engaged, and at what rate");
 
 	/* Quiet for the hold time: the first SYN after it finds the rate low and rests it. */
 	for (int i = 0; i < 2000 && mono_ns() < st.pressure_ns + SLUICE_GUARD_HOLD_NS; i++)
@@ -370,6 +409,8 @@ static void pressure(struct tcp_frame *in)
 	tap_result(TAP_EXPECT_EQ("engaged_ns", st.engaged_ns, 0) &
 			   TAP_EXPECT_EQ("engagements", st.engagements, 1),
 		   "disengaged, engaged once in all");
+	tap_result(guard_event_is(rb, &cap, SLUICE_VERDICT_PASS, 0), "an event says it rests");
+	ring_buffer__free(rb);
 }
 
 int main(void)
