@@ -121,6 +121,24 @@ expect_eq "metrics: the guard rests, passed and answered as status says" \
 	"$(series sluice_guard_engaged) $(series sluice_guard_syns_passed_total) $(series sluice_guard_syns_answered_total)" \
 	"0 $(guard passed) $(guard answered)"
 
+# Pressure: a flood from new sources for 0.4 s, three windows of 134 ms, engages a guard
+# above 1000/s at the first SYN of a window after a full one.
+printf 'guard tcp dport %s above 1000/s\n' "$PORT" >"$TMP/above1k.conf"
+check "restore a guard above 1000/s" sl restore "$TMP/above1k.conf"
+flood() {
+	in_cli "$GEN" send --dev "$CLI_IF" --syn --src 198.19.0.0 --keys 65536 --seconds 0.4 \
+		--dst "$SRV_IP" --dport "$PORT" --dst-mac "$srv_mac" --cpu 0 >/dev/null &&
+		[ "$(guard engaged)" = true ]
+}
+check "a flood of SYNs above 1000/s engages it" wait_until 10 flood
+expect_eq "engaged once" "$(guard engagements)" 1
+bg "$SRV" "$SLUICE" --pin-path "$PIN" -j events >"$TMP/events" 2>/dev/null
+engaged_event() {
+	jq -e 'select(.reason == "guard" and .verdict == "cookie" and .dport == '"$PORT"' and .sampled >= 1000)' \
+		"$TMP/events" >/dev/null
+}
+check "an event says it engaged, at 1000 SYN/s or more" wait_until 5 engaged_event
+
 in_srv sysctl -qw net.ipv4.tcp_syncookies=0
 expect_exit "restore refuses a guard where tcp_syncookies is 0" 1 sl restore "$TMP/always.conf"
 expect_eq "and says why" "$(grep -c 'tcp_syncookies is 0' "$TMP/err")" 1
