@@ -446,7 +446,7 @@ __noinline int guard_run(struct xdp_md *ctx, const struct sluice_policy *pol, st
 
 	/* The headers, copied: the cookie helpers read them, and the reply overwrites them. */
 	ip_len = p->family == SLUICE_FAMILY_IPV4 ? sizeof(struct iphdr) : sizeof(struct ipv6hdr);
-	if (l3_off > 64 || l4_off > 512 || bpf_xdp_load_bytes(ctx, l3_off, &h, ip_len) ||
+	if (l3_off > 64 || bpf_xdp_load_bytes(ctx, l3_off, &h, ip_len) ||
 	    bpf_xdp_load_bytes(ctx, l4_off, &h.th, sizeof(h.th)))
 		return GUARD_PASS;
 	tcp_len = h.th.doff * 4;
