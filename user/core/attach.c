@@ -301,10 +301,19 @@ int attach_iface(struct pins *p, const char *ifname, const struct attach_opts *o
 	}
 	skel->rodata->iface_slot = slot;
 	err = guard_host_read(&host);
-	if (err) {
-		pr_warn("attach: read the TCP settings of this network namespace: %s",
+	if (err && !fresh && guard_live_count(p) > 0) {
+		pr_warn("attach: read the TCP settings of this network namespace, which the "
+			"policy's SYN guards depend on: %s",
 			strerror(-err));
 		goto out;
+	}
+	if (err) {
+		/* No guard yet: a restore with one reads them again and says why it cannot. */
+		pr_info("attach: read the TCP settings of this network namespace: %s; SYN "
+			"guards' cookies will carry the MSS alone",
+			strerror(-err));
+		memset(&host, 0, sizeof(host));
+		host.syncookies = 1;
 	}
 	err = fresh ? 0 : guard_host_check(&host, guard_live_count(p), "attach");
 	if (err)

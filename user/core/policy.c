@@ -259,7 +259,14 @@ int policy_apply(struct pins *p, const struct policy_doc *doc, bool replace_list
 	if (doc->nguards) {
 		struct guard_host host;
 
-		if (!guard_host_read(&host) && host.syncookies == 0) {
+		ret = guard_host_read(&host);
+		if (ret) {
+			snprintf(err->msg, sizeof(err->msg),
+				 "guard: read the TCP settings of this network namespace: %s",
+				 strerror(-ret));
+			return ret;
+		}
+		if (host.syncookies == 0) {
 			snprintf(
 				err->msg, sizeof(err->msg),
 				"guard: net.ipv4.tcp_syncookies is 0 in this network namespace, so "
