@@ -398,14 +398,13 @@ __noinline int guard_run(struct xdp_md *ctx, const struct sluice_policy *pol, st
 			 __u32 offs, struct decision *d)
 {
 	__u32 l3_off = offs & 0xffff, l4_off = offs >> 16;
-	struct bpf_sock_tuple tuple = {};
 	struct guard_hdrs h = {};
 	struct sluice_guard_stats *st;
 	const struct sluice_guard *g;
 	struct sluice_guard_state *gs;
-	__u32 ip_len, tuple_len, tcp_len, idx;
+	__u32 ip_len, tcp_len, idx;
 	__u64 now = bpf_ktime_get_coarse_ns();
-	__u8 flags, engaged;
+	__u8 syn, ack, odd, engaged;
 	struct bpf_sock *sk;
 	__s64 cookie;
 	int i, ret;
@@ -417,10 +416,14 @@ __noinline int guard_run(struct xdp_md *ctx, const struct sluice_policy *pol, st
 		return GUARD_PASS;
 	idx = i & (SLUICE_MAX_GUARDS - 1);
 	g = &pol->guards[idx];
-	flags = p->tcp_flags & (TCP_FLAG_SYN | TCP_FLAG_ACK | TCP_FLAG_RST);
-	if (flags != TCP_FLAG_SYN && flags != TCP_FLAG_ACK)
+	syn = (p->tcp_flags & (TCP_FLAG_SYN | TCP_FLAG_ACK | TCP_FLAG_RST | TCP_FLAG_FIN)) ==
+	      TCP_FLAG_SYN;
+	ack = (p->tcp_flags & (TCP_FLAG_SYN | TCP_FLAG_ACK | TCP_FLAG_RST)) == TCP_FLAG_ACK;
+	/* A SYN with FIN or RST, which a listener discards: the guard drops it instead. */
+	odd = (p->tcp_flags & (TCP_FLAG_SYN | TCP_FLAG_ACK)) == TCP_FLAG_SYN && !syn;
+	if (!syn && !ack && !odd)
 		return GUARD_PASS;
-	if (flags == TCP_FLAG_SYN) {
+	if (syn) {
 		ret = guard_pressure(g, idx, now);
 		engaged = (ret & GUARD_ENGAGED) || (g->flags & SLUICE_GUARD_ALWAYS);
 		if (ret & GUARD_CHANGED) {
@@ -439,9 +442,15 @@ __noinline int guard_run(struct xdp_md *ctx, const struct sluice_policy *pol, st
 	if (!st)
 		return GUARD_PASS;
 	if (!engaged) {
-		if (flags == TCP_FLAG_SYN)
+		if (syn)
 			st->passed++;
 		return GUARD_PASS;
+	}
+	if (odd) {
+		st->unanswerable++;
+		d->verdict = SLUICE_VERDICT_DROP;
+		d->reason = SLUICE_REASON_GUARD;
+		return GUARD_DONE;
 	}
 
 	/* The headers, copied: the cookie helpers read them, and the reply overwrites them. */
@@ -454,40 +463,46 @@ __noinline int guard_run(struct xdp_md *ctx, const struct sluice_policy *pol, st
 	    bpf_xdp_load_bytes(ctx, l4_off, h.tcp, tcp_len))
 		return GUARD_PASS;
 	/* A SYN-ACK echoes neither IPv4 options nor extension headers: such SYNs get none. */
-	if (flags == TCP_FLAG_SYN && l4_off != l3_off + ip_len) {
+	if (syn && l4_off != l3_off + ip_len) {
 		st->unanswerable++;
 		d->verdict = SLUICE_VERDICT_DROP;
 		d->reason = SLUICE_REASON_GUARD;
 		return GUARD_DONE;
 	}
 
-	if (p->family == SLUICE_FAMILY_IPV4) {
-		tuple.ipv4.saddr = h.ip4.saddr;
-		tuple.ipv4.daddr = h.ip4.daddr;
-		tuple.ipv4.sport = h.th.source;
-		tuple.ipv4.dport = h.th.dest;
-		tuple_len = sizeof(tuple.ipv4);
-	} else {
-		__builtin_memcpy(tuple.ipv6.saddr, &h.ip6.saddr, 16);
-		__builtin_memcpy(tuple.ipv6.daddr, &h.ip6.daddr, 16);
-		tuple.ipv6.sport = h.th.source;
-		tuple.ipv6.dport = h.th.dest;
-		tuple_len = sizeof(tuple.ipv6);
+	/* In a scope of its own, so that the reply may reuse its stack (512 bytes in all). */
+	{
+		struct bpf_sock_tuple tuple = {};
+		__u32 tuple_len;
+
+		if (p->family == SLUICE_FAMILY_IPV4) {
+			tuple.ipv4.saddr = h.ip4.saddr;
+			tuple.ipv4.daddr = h.ip4.daddr;
+			tuple.ipv4.sport = h.th.source;
+			tuple.ipv4.dport = h.th.dest;
+			tuple_len = sizeof(tuple.ipv4);
+		} else {
+			__builtin_memcpy(tuple.ipv6.saddr, &h.ip6.saddr, 16);
+			__builtin_memcpy(tuple.ipv6.daddr, &h.ip6.daddr, 16);
+			tuple.ipv6.sport = h.th.source;
+			tuple.ipv6.dport = h.th.dest;
+			tuple_len = sizeof(tuple.ipv6);
+		}
+		sk = bpf_skc_lookup_tcp(ctx, &tuple, tuple_len, BPF_F_CURRENT_NETNS, 0);
 	}
-	sk = bpf_skc_lookup_tcp(ctx, &tuple, tuple_len, BPF_F_CURRENT_NETNS, 0);
 	if (!sk) {
 		/* No socket: the stack answers with a reset, and keeps no state for it. */
-		if (flags == TCP_FLAG_SYN)
+		if (syn)
 			st->passed++;
 		return GUARD_PASS;
 	}
 	if (sk->state != BPF_TCP_LISTEN_STATE) {
 		bpf_sk_release(sk);
-		if (flags == TCP_FLAG_SYN)
+		if (syn)
 			st->passed++;
 		return GUARD_PASS;
 	}
-	if (flags == TCP_FLAG_ACK) {
+	if (ack) {
 		ret = bpf_tcp_check_syncookie(sk, &h, ip_len, &h.th, tcp_len);
 		bpf_sk_release(sk);
 		if (ret == 0) {

@@ -452,11 +452,15 @@ int main(void)
 	build(&in, true, 0, true, TCP_SYN, CLIENT_SEQ, 0, PORT, syn_opts, sizeof(syn_opts));
 	tap_result(!run(&in, &out, &retval) && TAP_EXPECT_EQ("verdict", retval, XDP_DROP),
 		   "IPv6 SYN with a hop-by-hop header: dropped, not passed to the stack");
+	build(&in, false, 0, false, TCP_SYN | TCP_FIN, CLIENT_SEQ, 0, PORT, syn_opts,
+	      sizeof(syn_opts));
+	tap_result(!run(&in, &out, &retval) && TAP_EXPECT_EQ("verdict", retval, XDP_DROP),
+		   "SYN with FIN: dropped, not passed to the stack");
 	build(&in, false, 0, false, TCP_SYN, CLIENT_SEQ, 0, PORT + 1, syn_opts, sizeof(syn_opts));
 	tap_result(!run(&in, &out, &retval) && TAP_EXPECT_EQ("verdict", retval, XDP_PASS),
 		   "SYN to an unguarded port passes");
 	after = guard_counts();
-	tap_result(TAP_EXPECT_EQ("unanswerable", after.unanswerable - before.unanswerable, 1) &
+	tap_result(TAP_EXPECT_EQ("unanswerable", after.unanswerable - before.unanswerable, 2) &
 			   TAP_EXPECT_EQ("answered", after.answered - before.answered, 0),
 		   "counted unanswerable");
 
