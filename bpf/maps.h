@@ -161,4 +161,22 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } sluice_evseen SEC(".maps");
 
+/* Per-CPU counts and pressure windows of each SYN guard, by its index in the policy. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, SLUICE_MAX_GUARDS);
+	__type(key, __u32);
+	__type(value, struct sluice_guard_stats);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sluice_guardstats SEC(".maps");
+
+/* Whether each SYN guard is engaged, written by the data path as pressure comes and goes. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, SLUICE_MAX_GUARDS);
+	__type(key, __u32);
+	__type(value, struct sluice_guard_state);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sluice_guardstate SEC(".maps");
+
 #endif /* SLUICE_MAPS_H */

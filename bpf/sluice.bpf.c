@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * The sluice XDP program: parse, allowlist, blocklist, bans, rules and their
- * limits, in that order. Every packet leaves through one exit that counts it.
+ * The sluice XDP program: parse, allowlist, blocklist, bans, SYN guards, rules and
+ * their limits, in that order. Every packet leaves through one exit that counts it.
  */
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
@@ -13,6 +13,7 @@
 #include "limiter.h"
 #include "stats.h"
 #include "events.h"
+#include "guard.h"
 
 /* Counter slot of the interface this copy of the program is attached to; set at load. */
 const volatile __u32 iface_slot = 0;
@@ -199,9 +200,9 @@ static __noinline int parse_l4_for_event(struct cursor *c, const struct l3_span 
 }
 
 /* Decides P's verdict; an early drop (lists, bans) leaves *L4_PENDING set. */
-static __always_inline void decide(struct cursor *cur, struct l3_span *l3p, struct packet *p,
-				   struct decision *d, const struct sluice_policy **polp,
-				   __u64 *now, int *l4_pending)
+static __always_inline void decide(struct xdp_md *ctx, struct cursor *cur, struct l3_span *l3p,
+				   struct packet *p, struct decision *d,
+				   const struct sluice_policy **polp, __u64 *now, int *l4_pending)
 {
 	struct cursor c = *cur;
 	struct l3_span l3 = {};
@@ -252,6 +253,23 @@ static __always_inline void decide(struct cursor *cur, struct l3_span *l3p, stru
 	if (parse_l4(&c, &l3, p) != PARSE_OK)
 		goto malformed;
 
+	/*
+	 * After the lists, so allowlisted sources need no cookie and blocked ones get no
+	 * SYN-ACK; before the rules, so that while a guard is engaged `syn` limits count
+	 * the handshakes a source completed with a valid cookie, as if they were its SYNs,
+	 * and a spoofed source never gets limiter state.
+	 */
+	if (pol->nguards && p->l4proto == IPPROTO_TCP && p->has_ports) {
+		__u32 l3_off = l3.start - (void *)(long)ctx->data;
+		__u32 l4_off = c.pos - (void *)(long)ctx->data;
+
+		res = guard_run(ctx, pol, p, (l3_off & 0xffff) | l4_off << 16, d);
+		if (res == GUARD_DONE)
+			return;
+		if (res == GUARD_PROVEN)
+			p->tcp_flags = TCP_FLAG_SYN;
+	}
+
 	i = find_rule(pol, p);
 	if (i < SLUICE_MAX_RULES)
 		apply_rule(&pol->rules[i], p, now, d);
@@ -288,8 +306,10 @@ int sluice_xdp(struct xdp_md *ctx)
 	__u64 now = 0;
 
 	p.len = ctx->data_end - ctx->data;
-	decide(&c, &l3, &p, &d, &pol, &now, &l4_pending);
+	decide(ctx, &c, &l3, &p, &d, &pol, &now, &l4_pending);
 	stats_count(iface_slot, d.rule, d.verdict, d.reason, p.len);
+	if (d.verdict == SLUICE_VERDICT_COOKIE)
+		return XDP_TX;
 	if (d.verdict != SLUICE_VERDICT_PASS && pol && !event_suppress(pol, &now)) {
 		if (l4_pending)
 			parse_l4_for_event(&c, &l3, &p);

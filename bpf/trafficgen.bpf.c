@@ -12,6 +12,7 @@
 #include <linux/in.h>
 #include <linux/ip.h>
 #include <linux/ipv6.h>
+#include <linux/tcp.h>
 #include <linux/udp.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
@@ -34,6 +35,15 @@ const volatile __u32 scatter = 0;
  */
 const volatile __u32 cpu0 = 0;
 const volatile __u32 ncpus = 1;
+
+/*
+ * With tmpl_len set, each frame is first written afresh from this template: a device
+ * that answers in XDP on a veth (XDP_TX) rewrites the generator's own pages in place,
+ * and the kernel hands them to the next batch as they were left.
+ */
+#define TMPL_MAX 96
+const volatile __u8 tmpl[TMPL_MAX] = {};
+const volatile __u32 tmpl_len = 0;
 
 /* Per-CPU sequence number of the next frame; written only by the generator on that CPU. */
 struct {
@@ -79,6 +89,17 @@ static __always_inline __u32 next_source(void)
 	return src_base + idx % src_keys;
 }
 
+/* A TCP segment's checksum, after its source address word went from OLD to SRC. */
+static __always_inline int tcp_fix(void *l4, void *end, __u32 old, __u32 src)
+{
+	struct tcphdr *tcph = l4;
+
+	if ((void *)(tcph + 1) > end)
+		return -1;
+	tcph->check = csum_replace4(tcph->check, old, src);
+	return 0;
+}
+
 /* Writes the next source into an Ethernet + IPv4 or IPv6 frame, fixing the checksums. */
 static __always_inline int rewrite(struct xdp_md *ctx)
 {
@@ -98,6 +119,8 @@ static __always_inline int rewrite(struct xdp_md *ctx)
 		old = iph->saddr;
 		iph->saddr = src;
 		iph->check = csum_replace4(iph->check, old, src);
+		if (iph->protocol == IPPROTO_TCP)
+			return tcp_fix(udph, end, old, src);
 		/* A zero UDP checksum over IPv4 means none. */
 		if (iph->protocol == IPPROTO_UDP && udph->check) {
 			udph->check = csum_replace4(udph->check, old, src);
@@ -114,6 +137,8 @@ static __always_inline int rewrite(struct xdp_md *ctx)
 			return -1;
 		old = ip6h->saddr.in6_u.u6_addr32[3];
 		ip6h->saddr.in6_u.u6_addr32[3] = src;
+		if (ip6h->nexthdr == IPPROTO_TCP)
+			return tcp_fix(udph, end, old, src);
 		if (ip6h->nexthdr == IPPROTO_UDP) {
 			udph->check = csum_replace4(udph->check, old, src);
 			if (!udph->check)
@@ -124,9 +149,28 @@ static __always_inline int rewrite(struct xdp_md *ctx)
 	return -1;
 }
 
+static __always_inline int restore(struct xdp_md *ctx)
+{
+	__u32 len = bpf_xdp_get_buff_len(ctx), i;
+	__u8 *data, *end;
+
+	if (len != tmpl_len && bpf_xdp_adjust_tail(ctx, (int)tmpl_len - (int)len))
+		return -1;
+	data = (void *)(long)ctx->data;
+	end = (void *)(long)ctx->data_end;
+	for (i = 0; i < TMPL_MAX && i < tmpl_len; i++) {
+		if (data + i + 1 > end)
+			return -1;
+		data[i] = tmpl[i];
+	}
+	return 0;
+}
+
 SEC("xdp")
 int gen_tx(struct xdp_md *ctx)
 {
+	if (tmpl_len && restore(ctx))
+		return XDP_ABORTED;
 	return rewrite(ctx) ? XDP_ABORTED : XDP_TX;
 }
 

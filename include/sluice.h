@@ -19,6 +19,7 @@
 #define SLUICE_COMMENT_LEN 40
 #define SLUICE_MAX_EXT_HDRS 6 /* IPv6 extension headers skipped before giving up */
 #define SLUICE_MAX_VLAN_TAGS 2
+#define SLUICE_MAX_GUARDS 8
 
 /*
  * A network-order (big-endian) u32 in host order, for the BPF target and userspace
@@ -80,6 +81,7 @@ enum sluice_verdict {
 	SLUICE_VERDICT_DROP,
 	SLUICE_VERDICT_MONITOR, /* passed, but a drop rule would have dropped it */
 	SLUICE_VERDICT_BAN, /* dropped, and its key put on the ban list */
+	SLUICE_VERDICT_COOKIE, /* a SYN answered with a SYN cookie (XDP_TX), not passed */
 	SLUICE_VERDICT_COUNT,
 };
 
@@ -94,6 +96,7 @@ enum sluice_reason {
 	SLUICE_REASON_MALFORMED,
 	SLUICE_REASON_NONIP,
 	SLUICE_REASON_ERROR, /* a map update failed; the packet passed */
+	SLUICE_REASON_GUARD, /* a SYN guard answered it, or refused its cookie */
 	SLUICE_REASON_COUNT,
 };
 
@@ -285,6 +288,57 @@ struct sluice_rule {
 };
 _Static_assert(sizeof(struct sluice_rule) == 216, "sluice_rule layout");
 
+enum sluice_guard_flags {
+	SLUICE_GUARD_ALWAYS = 1 << 0, /* engaged whatever the SYN rate */
+	SLUICE_GUARD_DST = 1 << 1, /* dst_addr/dst_mask applies */
+};
+
+/*
+ * A SYN guard: while engaged, SYNs to its port are answered in XDP with a SYN cookie,
+ * and only handshakes whose ACK carries a valid cookie reach the stack (bpf/guard.h).
+ */
+struct sluice_guard {
+	__u32 dst_addr[4]; /* network order, 128-bit form, already masked */
+	__u32 dst_mask[4];
+	__u64 above; /* SYNs per second (all CPUs) that engage it; 0 with ALWAYS */
+	__u16 dport; /* host order */
+	__u8 family; /* of dst; ANY without it */
+	__u8 flags; /* enum sluice_guard_flags */
+	__u32 pad;
+};
+_Static_assert(sizeof(struct sluice_guard) == 48, "sluice_guard layout");
+
+/*
+ * Pressure: each CPU counts a guard's SYNs in windows of 2^SLUICE_GUARD_WINDOW_SHIFT ns;
+ * when its window turns over, it sums the last full window of every CPU. At or above
+ * the guard's rate it engages; it stays engaged while the rate is at least half of
+ * it, and disengages once it was below half for SLUICE_GUARD_HOLD_NS.
+ */
+#define SLUICE_GUARD_WINDOW_SHIFT 27 /* 134 ms */
+#define SLUICE_GUARD_HOLD_NS (10ULL * 1000000000ULL)
+
+/* Per-CPU counts of a guard, in sluice_guardstats at the guard's index in the policy. */
+struct sluice_guard_stats {
+	__u64 answered; /* SYNs answered with a cookie SYN-ACK */
+	__u64 validated; /* ACKs with a valid cookie, passed to the stack */
+	__u64 refused; /* ACKs with an invalid cookie, dropped */
+	__u64 passed; /* SYNs passed to the stack: not engaged, or no cookie to give */
+	__u64 unanswerable; /* SYNs with IPv4 options or IPv6 extension headers, dropped */
+	__u64 window; /* pressure bookkeeping: the window this CPU counts in */
+	__u64 syns; /* SYNs in that window */
+	__u64 prev_syns; /* in the window before it (0 if this CPU saw none then) */
+};
+_Static_assert(sizeof(struct sluice_guard_stats) == 64, "sluice_guard_stats layout");
+
+/* Shared state of a guard, in sluice_guardstate; plain stores, the last writer wins. */
+struct sluice_guard_state {
+	__u64 engaged_ns; /* CLOCK_MONOTONIC when it engaged; 0 while disengaged */
+	__u64 pressure_ns; /* last time the rate was at least half of the threshold */
+	__u64 engagements; /* times it engaged */
+	__u64 rate; /* SYNs per second at the last evaluation */
+};
+_Static_assert(sizeof(struct sluice_guard_state) == 32, "sluice_guard_state layout");
+
 struct sluice_policy {
 	__u32 nrules;
 	__u32 flags; /* enum sluice_policy_flags */
@@ -307,10 +361,14 @@ struct sluice_policy {
 	__u64 rules_by_port[256]; /* by destination port & 0xff, for packets with ports */
 	__u64 rules_portless; /* rules a packet without ports may match */
 	__u64 rules_syn_only; /* rules that match only a TCP SYN */
-	struct sluice_rule rules[SLUICE_MAX_RULES];
+	__u32 nguards;
+	__u32 pad3;
+	struct sluice_guard guards[SLUICE_MAX_GUARDS];
+	struct sluice_rule rules[SLUICE_MAX_RULES]; /* last: tests patch it from the end */
 };
-_Static_assert(sizeof(struct sluice_policy) ==
-		       48 + 8 * (2 * SLUICE_RULE_CLASSES + 256 + 2) + SLUICE_MAX_RULES * 216,
+_Static_assert(sizeof(struct sluice_policy) == 48 + 8 * (2 * SLUICE_RULE_CLASSES + 256 + 2) +
+						       SLUICE_MAX_RULES * 216 + 8 +
+						       SLUICE_MAX_GUARDS * 48,
 	       "sluice_policy layout");
 
 /* Event defaults, used when a policy sets none. */

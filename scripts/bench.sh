@@ -6,7 +6,8 @@
 # bench/results.json, puts the tables into bench/README.md and regenerates the top-level
 # README's performance summary from them (scripts/bench_summary.py). Needs root.
 #
-#   BENCH_PARTS="prog e2e control"  the parts to run (default: all three)
+#   BENCH_PARTS="prog e2e control synguard"  the parts to run (default: all four; synguard
+#                                   is scripts/bench_synguard.sh, in namespaces of its own)
 #   BENCH_QUICK=1                   3 runs, 2 s per end-to-end round, no 1M/10M scale points
 #   BENCH_SECONDS=N                 seconds per end-to-end round (default 5)
 #   BENCH_ROUNDS=N                  end-to-end rounds per scenario, median taken (default 3)
@@ -25,7 +26,7 @@ case $BUILD in /*) ;; *) BUILD="$ROOT/$BUILD" ;; esac
 SLUICE="$BUILD/sluice"
 GEN="$BUILD/tests/tools/trafficgen"
 PROG="$BUILD/tests/tools/bench_prog"
-PARTS=${BENCH_PARTS:-prog e2e control}
+PARTS=${BENCH_PARTS:-prog e2e control synguard}
 QUICK=${BENCH_QUICK:-0}
 SECONDS_PER_ROUND=${BENCH_SECONDS:-5}
 ROUNDS=${BENCH_ROUNDS:-3}
@@ -719,6 +720,16 @@ fmt_tables() {
 	  (.control.edits[] | select(. != null) | [(.listed | tostring), (.block_add_s * 1000 | f1),
 	   (.block_del_s * 1000 | f1), (.rule_add_s * 1000 | f1), (.rule_del_s * 1000 | f1)] | row), ""
 	  else empty end)
+	 else empty end),
+	(if .synguard then
+	 "### SYN guard: a spoofed SYN flood, a new source every SYN (scripts/bench_synguard.sh, \(.synguard.seconds) s each)\n",
+	 "| | SYN-ACKs/s | flood SYN/s sent |", "|---|---:|---:|",
+	 (["bare XDP_TX of the same frames", (.synguard.synack_per_s.bare_xdp_tx | tostring), (.synguard.flood_sent_per_s.bare_xdp_tx | tostring)] | row),
+	 (["sluice guard (cookie SYN-ACK)", (.synguard.synack_per_s.guard | tostring), (.synguard.flood_sent_per_s.guard | tostring)] | row), "",
+	 "| real client | requests | served | p99 ms | SYN cookies sent by the stack |", "|---|---:|---:|---:|---:|",
+	 (["no flood", (.synguard.client.no_flood | .requests, .served, .p99_ms | tostring), "-"] | row),
+	 (["flood, kernel SYN cookies alone", (.synguard.client.flood_kernel_cookies | .requests, .served, .p99_ms | tostring), (.synguard.stack_syncookies_sent.flood_kernel_cookies | tostring)] | row),
+	 (["flood, guard always", (.synguard.client.flood_guard | .requests, .served, .p99_ms | tostring), (.synguard.stack_syncookies_sent.flood_guard | tostring)] | row), ""
 	 else empty end)
 	' "$1"
 }
@@ -746,6 +757,11 @@ main() {
 		case " $PARTS " in *" e2e "*) part_e2e ;; esac
 		case " $PARTS " in *" control "*) part_control ;; esac
 	fi
+	case " $PARTS " in *" synguard "*)
+		BENCH_SECONDS=$SECONDS_PER_ROUND scripts/bench_synguard.sh "$TMP/synguard.json" >/dev/null &&
+			put_result synguard "$(cat "$TMP/synguard.json")"
+		;;
+	esac
 
 	put_result machine "$(jq --arg load "$(cut -d' ' -f1-3 /proc/loadavg)" '.machine + {loadavg_at_end: $load}' "$RESULTS")"
 	mkdir -p bench

@@ -298,6 +298,9 @@ struct harness {
 
 static struct harness H;
 
+/* Called between open and load when set, for a test's load-time knobs (rodata). */
+static void (*harness_before_load)(struct sluice *skel);
+
 #define PROBATION_BYTES (SLUICE_PROBATION_LINES * sizeof(struct sluice_probation))
 
 /* Loads the program with pinning off, so the tests never touch /sys/fs/bpf. */
@@ -314,6 +317,8 @@ static inline bool harness_open(void)
 	}
 	bpf_object__for_each_map(map, H.skel->obj)
 		bpf_map__set_pin_path(map, NULL);
+	if (harness_before_load)
+		harness_before_load(H.skel);
 	err = sluice__load(H.skel);
 	if (err) {
 		tap_diag("load: %s", strerror(-err));
@@ -419,9 +424,12 @@ struct snap {
 	struct sluice_counter c[SLUICE_STATS_PER_IFACE]; /* interface slot 0, summed over CPUs */
 };
 
-static const char *const verdict_names[] = { "PASS", "DROP", "MONITOR", "BAN" };
-static const char *const reason_names[] = { "NONE", "ALLOWLIST", "BLOCKLIST", "BAN",  "RATELIMIT",
-					    "ACL",  "MALFORMED", "NONIP",     "ERROR" };
+static const char *const verdict_names[SLUICE_VERDICT_COUNT] = { "PASS", "DROP", "MONITOR", "BAN",
+								 "COOKIE" };
+static const char *const reason_names[SLUICE_REASON_COUNT] = {
+	"NONE", "ALLOWLIST", "BLOCKLIST", "BAN",   "RATELIMIT",
+	"ACL",	"MALFORMED", "NONIP",	  "ERROR", "GUARD"
+};
 
 static inline int snap_read(struct snap *s)
 {

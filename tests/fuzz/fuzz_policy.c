@@ -26,7 +26,7 @@ static char *write_doc(const struct policy_doc *doc)
 
 /* The parts of a doc a line can change, besides the rule and item arrays themselves. */
 struct doc_marks {
-	unsigned int nrules;
+	unsigned int nrules, nguards;
 	size_t nitems;
 	bool malformed_drop, events_set;
 	__u64 event_period_ns;
@@ -37,6 +37,7 @@ static void mark(const struct policy_doc *doc, struct doc_marks *m)
 {
 	memset(m, 0, sizeof(*m)); /* compared with memcmp(), padding and all */
 	m->nrules = doc->nrules;
+	m->nguards = doc->nguards;
 	m->nitems = doc->nitems;
 	m->malformed_drop = doc->malformed_drop;
 	m->events_set = doc->events_set;
@@ -84,11 +85,15 @@ static void init_doc(struct policy_doc *doc)
 static void check_compiles(const struct policy_doc *doc)
 {
 	struct parse_error err = {};
+	struct sluice_guard guard;
 	struct sluice_rule out;
 
 	for (unsigned int i = 0; i < doc->nrules; i++)
 		FUZZ_ASSERT(!compile_rule(&doc->rules[i], &out, &err),
 			    "rule %s parsed but does not compile: %s", doc->rules[i].name, err.msg);
+	for (unsigned int i = 0; i < doc->nguards; i++)
+		FUZZ_ASSERT(!compile_guard(&doc->guards[i], &guard, &err),
+			    "guard %u parsed but does not compile: %s", i, err.msg);
 }
 
 /* Parses a file of SIZE bytes into DOC; returns what policy_parse_file() returned. */

@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * trafficgen: sends UDP frames out of a local interface from XDP, with a source address
- * varying over a key space, for `make bench` and the generator smoke test.
+ * trafficgen: sends UDP frames, or TCP SYNs, out of a local interface from XDP, with a
+ * source address varying over a key space, for `make bench` and the generator smoke test.
  *
  *   trafficgen send --dev IF [--packets N | --seconds S] [options]   transmit, print JSON
- *   trafficgen xdp IF drop|pass|off                                  attach a bare program
+ *   trafficgen xdp IF drop|pass|tx|off                               attach a bare program
  *
  * Frames are made by bpf/trafficgen.bpf.c run through BPF_PROG_RUN with
  * BPF_F_TEST_XDP_LIVE_FRAMES: the kernel feeds one template frame through the program
@@ -50,6 +50,7 @@ struct gen_opts {
 	__u32 dst[4];
 	__u8 src_mac[ETH_ALEN], dst_mac[ETH_ALEN];
 	__u16 sport, dport;
+	bool syn; /* TCP SYNs with an MSS option instead of UDP */
 	bool json;
 };
 
@@ -115,34 +116,39 @@ static void put16(__u8 *p, __u16 v)
 	p[1] = v;
 }
 
-/* The template: Ethernet, IPv4 or IPv6, UDP, zero payload, checksums right for its source. */
+/*
+ * The template: Ethernet, IPv4 or IPv6, then UDP with zero payload or a TCP SYN with an
+ * MSS option (the IP packet ends there; the frame may be longer, as Ethernet pads it);
+ * checksums right for its source.
+ */
 static __u32 build_frame(const struct gen_opts *o, __u8 *f)
 {
-	__u32 ip_len, l4, len = o->len;
+	__u32 ip_len, l4, len = o->len, l4_len;
 	__u8 *ip = f + ETH_HLEN, *udp;
+	__u8 proto = o->syn ? IPPROTO_TCP : IPPROTO_UDP;
 	__u32 sum = 0;
 
 	memset(f, 0, FRAME_MAX);
 	memcpy(f, o->dst_mac, ETH_ALEN);
 	memcpy(f + ETH_ALEN, o->src_mac, ETH_ALEN);
 	put16(f + 12, o->family == 4 ? ETH_P_IP : ETH_P_IPV6);
+	l4 = ETH_HLEN + (o->family == 4 ? 20 : 40);
+	l4_len = o->syn ? 24 : len - l4;
 	if (o->family == 4) {
-		l4 = ETH_HLEN + 20;
-		ip_len = len - ETH_HLEN;
+		ip_len = 20 + l4_len;
 		ip[0] = 0x45;
 		put16(ip + 2, ip_len);
 		ip[6] = 0x40; /* don't fragment */
 		ip[8] = 64;
-		ip[9] = IPPROTO_UDP;
+		ip[9] = proto;
 		memcpy(ip + 12, &o->src[3], 4);
 		memcpy(ip + 16, &o->dst[3], 4);
 		put16(ip + 10, csum16(ip, 20, 0));
 	} else {
-		l4 = ETH_HLEN + 40;
-		ip_len = len - l4;
+		ip_len = l4_len;
 		ip[0] = 0x60;
 		put16(ip + 4, ip_len);
-		ip[6] = IPPROTO_UDP;
+		ip[6] = proto;
 		ip[7] = 64;
 		memcpy(ip + 8, o->src, 16);
 		memcpy(ip + 24, o->dst, 16);
@@ -150,13 +156,25 @@ static __u32 build_frame(const struct gen_opts *o, __u8 *f)
 	udp = f + l4;
 	put16(udp, o->sport);
 	put16(udp + 2, o->dport);
-	put16(udp + 4, len - l4);
-	if (o->family == 6) {
+	if (o->syn) {
+		udp[7] = 1; /* seq */
+		udp[12] = 6 << 4; /* data offset: 24 bytes */
+		udp[13] = 0x02; /* SYN */
+		put16(udp + 14, 64240);
+		memcpy(udp + 20, "\x02\x04\x05\xb4", 4); /* MSS 1460 */
+	} else {
+		put16(udp + 4, l4_len);
+	}
+	if (o->family == 6 || o->syn) {
 		/* Pseudo-header: addresses, upper-layer length, next header. */
-		for (int i = 8; i < 40; i += 2)
-			sum += ip[i] << 8 | ip[i + 1];
-		sum += (len - l4) + IPPROTO_UDP;
-		put16(udp + 6, csum16(udp, len - l4, sum));
+		if (o->family == 6)
+			for (int i = 8; i < 40; i += 2)
+				sum += ip[i] << 8 | ip[i + 1];
+		else
+			for (int i = 12; i < 20; i += 2)
+				sum += ip[i] << 8 | ip[i + 1];
+		sum += l4_len + proto;
+		put16(udp + (o->syn ? 16 : 6), csum16(udp, l4_len, sum));
 	}
 	return len;
 }
@@ -198,7 +216,7 @@ static int cmd_xdp(int argc, char **argv)
 	int ifindex, fd, err;
 
 	if (argc != 3) {
-		fprintf(stderr, "usage: trafficgen xdp IF drop|pass|off\n");
+		fprintf(stderr, "usage: trafficgen xdp IF drop|pass|tx|off\n");
 		return 2;
 	}
 	ifindex = if_nametoindex(argv[1]);
@@ -213,11 +231,15 @@ static int cmd_xdp(int argc, char **argv)
 				strerror(-err));
 		return err ? 1 : 0;
 	}
-	if (strcmp(argv[2], "drop") && strcmp(argv[2], "pass")) {
-		fprintf(stderr, "trafficgen: xdp: expected drop, pass or off, got %s\n", argv[2]);
+	if (strcmp(argv[2], "drop") && strcmp(argv[2], "pass") && strcmp(argv[2], "tx")) {
+		fprintf(stderr, "trafficgen: xdp: expected drop, pass, tx or off, got %s\n",
+			argv[2]);
 		return 2;
 	}
-	insns[0].imm = strcmp(argv[2], "drop") ? XDP_PASS : XDP_DROP;
+	/* tx sends every frame back as it came: the floor a program that answers costs. */
+	insns[0].imm = !strcmp(argv[2], "drop") ? XDP_DROP :
+		       !strcmp(argv[2], "tx")	? XDP_TX :
+						  XDP_PASS;
 	fd = bpf_prog_load(BPF_PROG_TYPE_XDP, "bench_bare", "GPL", insns, 2, NULL);
 	if (fd < 0) {
 		fprintf(stderr, "trafficgen: load bare program: %s\n", strerror(errno));
@@ -234,7 +256,7 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 		"usage: trafficgen send --dev IF [--packets N | --seconds S] [OPTIONS]\n"
-		"       trafficgen xdp IF drop|pass|off\n"
+		"       trafficgen xdp IF drop|pass|tx|off\n"
 		"send options:\n"
 		"  --src ADDR          first source (IPv4 or IPv6; IPv6 varies its last 32 bits)\n"
 		"  --keys N            distinct sources: ADDR .. ADDR+N-1 (default 1)\n"
@@ -243,6 +265,7 @@ static void usage(FILE *out)
 		"                      P in 1000 packets come from a second range instead\n"
 		"  --dst ADDR          destination address (same family as --src)\n"
 		"  --dst-mac MAC --src-mac MAC --sport N --dport N\n"
+		"  --syn               TCP SYNs with an MSS option instead of UDP (frames of 96 bytes at most)\n"
 		"  --len N             frame bytes without FCS (default 60, 64 on the wire; IPv6 "
 		"62)\n"
 		"  --threads N         generator threads, on CPUs --cpu, --cpu+1, ... (default 1)\n"
@@ -272,6 +295,7 @@ static int cmd_send(int argc, char **argv)
 		{ "threads", required_argument, NULL, 't' },
 		{ "cpu", required_argument, NULL, 'c' },
 		{ "batch", required_argument, NULL, 'B' },
+		{ "syn", no_argument, NULL, 'y' },
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
@@ -353,6 +377,9 @@ static int cmd_send(int argc, char **argv)
 		case 'B':
 			o.batch = atoi(optarg);
 			break;
+		case 'y':
+			o.syn = true;
+			break;
 		case 'j':
 			o.json = true;
 			break;
@@ -376,11 +403,15 @@ static int cmd_send(int argc, char **argv)
 	if (!dst_family && o.family == 6)
 		parse_addr("fd00:5::1", o.dst);
 	if (!o.len)
-		o.len = o.family == 4 ? 60 : 62; /* 64 bytes on the wire; IPv6 + UDP needs 62 */
+		/* 64 bytes on the wire; IPv6 + UDP needs 62, IPv6 + the SYN 78 */
+		o.len = o.family == 4 ? 60 : o.syn ? 78 : 62;
 	if (!o.dev || (!o.packets && o.seconds <= 0) || !o.keys || !o.mix_keys ||
 	    o.mix_permille > 1000 || !o.threads ||
 	    o.threads > (unsigned int)libbpf_num_possible_cpus() ||
-	    o.len < (o.family == 4 ? 42U : 62U) || o.len > FRAME_MAX) {
+	    o.len < (o.syn	   ? (o.family == 4 ? 58U : 78U) :
+		     o.family == 4 ? 42U :
+				     62U) ||
+	    o.len > (o.syn ? 96U : FRAME_MAX)) {
 		usage(stderr);
 		return 2;
 	}
@@ -404,12 +435,17 @@ static int cmd_send(int argc, char **argv)
 	skel->rodata->scatter = o.scatter;
 	skel->rodata->cpu0 = o.first_cpu;
 	skel->rodata->ncpus = o.threads;
+	frame_len = build_frame(&o, frame);
+	/* A SYN gets answered in place by a guard: each is written afresh from the template. */
+	if (o.syn) {
+		memcpy((void *)skel->rodata->tmpl, frame, frame_len);
+		skel->rodata->tmpl_len = frame_len;
+	}
 	err = trafficgen__load(skel);
 	if (err) {
 		fprintf(stderr, "trafficgen: load: %s\n", strerror(-err));
 		goto cleanup;
 	}
-	frame_len = build_frame(&o, frame);
 
 	w = calloc(o.threads, sizeof(*w));
 	if (!w) {

@@ -1033,11 +1033,11 @@ static void test_policy_line(void **state)
 		const char *msg;
 	} bad[] = {
 		{ "delete x", 1,
-		  "delete: only `allow add`, `block add`, `rule add` and `set` lines belong in a policy file" },
+		  "delete: only `allow add`, `block add`, `rule add`, `guard` and `set` lines belong in a policy file" },
 		{ "rule del x", 1,
-		  "rule del: only `allow add`, `block add`, `rule add` and `set` lines belong in a policy file" },
+		  "rule del: only `allow add`, `block add`, `rule add`, `guard` and `set` lines belong in a policy file" },
 		{ "  allow", 3,
-		  "allow: only `allow add`, `block add`, `rule add` and `set` lines belong in a policy file" },
+		  "allow: only `allow add`, `block add`, `rule add`, `guard` and `set` lines belong in a policy file" },
 		{ "set malformed maybe", 15,
 		  "set: expected malformed pass|drop or events ..., got \"maybe\"" },
 		{ "set malformed", 5,
@@ -1192,7 +1192,7 @@ static void test_policy_file_errors(void **state)
 			 "1:10: rule before: already defined");
 	parse_file_error(
 		"\n\r\nbogus line\r\n", sizeof("\n\r\nbogus line\r\n") - 1,
-		"3:1: bogus: only `allow add`, `block add`, `rule add` and `set` lines belong in a policy file");
+		"3:1: bogus: only `allow add`, `block add`, `rule add`, `guard` and `set` lines belong in a policy file");
 	parse_file_error("block add 1.2.3.4\0 x\n", sizeof("block add 1.2.3.4\0 x\n") - 1,
 			 "1: NUL byte in the line");
 	memset(long_line, 'a', sizeof(long_line));
@@ -1253,6 +1253,8 @@ static const char policy_text[] =
 	"rule add ssh tcp dport 22 syn limit src/32 src6/64 rate 5/m action ban 1h\n"
 	"rule add dns ip6 udp dport 53 limit src6/48 dport rate 100/s burst 200 action monitor\n"
 	"rule add icmp icmp action pass\n"
+	"guard   tcp dport 443 dst 203.0.113.0/24 above 20000/s\n"
+	"guard tcp dport 8443 always # behind the flood\n"
 	"allow add 192.0.2.0/24 comment \"office\"\n"
 	"allow add 2001:db8:1::/48\n"
 	"block add 198.51.100.0/24 ttl 1d comment \"abuse \\\"x\\\"\"\n"
@@ -1277,6 +1279,8 @@ static void assert_same_doc(const struct policy_doc *a, const struct policy_doc 
 		if (memcmp(&ra, &rb, sizeof(ra)))
 			fail_msg("rule %s differs\n", ra.name);
 	}
+	assert_int_equal(a->nguards, b->nguards);
+	assert_memory_equal(a->guards, b->guards, a->nguards * sizeof(a->guards[0]));
 	assert_int_equal(a->nitems, b->nitems);
 	assert_memory_equal(a->items, b->items, a->nitems * sizeof(a->items[0]));
 }
@@ -1310,6 +1314,8 @@ static void test_policy_write_round_trip(void **state)
 		text,
 		"set malformed drop\n"
 		"set events period 5s sample 50 ceiling 300\n"
+		"guard tcp dport 443 dst 203.0.113.0/24 above 20000/s\n"
+		"guard tcp dport 8443 always\n"
 		"rule add web tcp dport 443 limit src/24 src6/64 rate 20/s burst 40 limit global rate 1Gbit/s burst 125MB action drop\n"
 		"rule add ssh tcp dport 22 syn limit src/32 src6/64 rate 5/m burst 1 action ban 1h\n"
 		"rule add dns ip6 udp dport 53 limit src/32 src6/48 dport rate 100/s burst 200 action monitor\n"
@@ -1357,6 +1363,75 @@ static void test_policy_write_order(void **state)
 				  "allow add 10.1.0.0/16\n"
 				  "block add 10.0.0.0/8\n");
 	free(text);
+	policy_free(&doc);
+}
+
+/* Guard lines: what they accept, what they refuse and where, and their data-path form. */
+static void test_guard(void **state)
+{
+	static const struct {
+		const char *in;
+		unsigned int column;
+		const char *msg;
+	} bad[] = {
+		{ "guard", 1, "guard: expected tcp, got the end of the line" },
+		{ "guard udp dport 53 always", 7, "guard: expected tcp, got \"udp\"" },
+		{ "guard tcp always", 11, "guard tcp: expected dport PORT, got \"always\"" },
+		{ "guard tcp dport", 11, "dport: expected PORT, got the end of the line" },
+		{ "guard tcp dport 80-90 always", 17, "guard: one port per guard, got \"80-90\"" },
+		{ "guard tcp dport 443", 17,
+		  "guard: expected dst PREFIX, always or above RATE, got the end of the line" },
+		{ "guard tcp dport 443 dst 192.0.2.0/24", 25,
+		  "guard: expected always or above RATE, got the end of the line" },
+		{ "guard tcp dport 443 above 1Mbit/s", 27,
+		  "above: expected SYNs per time like 20000/s, got \"1Mbit/s\"" },
+		{ "guard tcp dport 443 above", 21,
+		  "above: expected RATE like 20000/s, got the end of the line" },
+		{ "guard tcp dport 443 always now", 28,
+		  "guard: nothing may follow always, got \"now\"" },
+		{ "guard tcp dport 22 always", 1,
+		  "guard: this port and destination already have one: guard tcp dport 22 always" },
+	};
+	struct sluice_guard g;
+	struct parse_error err;
+	struct policy_doc doc;
+	char line[64];
+	size_t i;
+
+	(void)state;
+	policy_init(&doc);
+	assert_int_equal(parse_line_text(&doc, "guard tcp dport 22 always", &err), 0);
+	assert_int_equal(
+		parse_line_text(&doc, "guard tcp dport 22 dst 2001:db8::/32 above 30/m", &err), 0);
+	assert_int_equal(doc.nguards, 2);
+	for (i = 0; i < ARRAY_SIZE(bad); i++) {
+		check_int(bad[i].in, parse_line_text(&doc, bad[i].in, &err),
+			  (unsigned long long)-EINVAL);
+		check_str(bad[i].in, err.msg, bad[i].msg);
+		check_int(bad[i].in, err.column, bad[i].column);
+	}
+	assert_int_equal(doc.nguards, 2);
+
+	assert_int_equal(compile_guard(&doc.guards[0], &g, &err), 0);
+	assert_int_equal(g.dport, 22);
+	assert_int_equal(g.flags, SLUICE_GUARD_ALWAYS);
+	assert_int_equal(g.above, 0);
+	assert_int_equal(compile_guard(&doc.guards[1], &g, &err), 0);
+	assert_int_equal(g.flags, SLUICE_GUARD_DST);
+	assert_int_equal(g.family, SLUICE_FAMILY_IPV6);
+	assert_int_equal(g.above, 1); /* 30/m, rounded up to a whole SYN per second */
+	assert_int_equal(g.dst_addr[0], htonl(0x20010db8));
+	assert_int_equal(g.dst_mask[0], 0xffffffff);
+	assert_int_equal(g.dst_mask[1], 0);
+	format_guard(&doc.guards[1], line, sizeof(line));
+	assert_string_equal(line, "guard tcp dport 22 dst 2001:db8::/32 above 30/m");
+
+	for (i = 2; i < SLUICE_MAX_GUARDS; i++) {
+		snprintf(line, sizeof(line), "guard tcp dport %zu always", 1000 + i);
+		assert_int_equal(parse_line_text(&doc, line, &err), 0);
+	}
+	assert_int_equal(parse_line_text(&doc, "guard tcp dport 9 always", &err), -EINVAL);
+	assert_string_equal(err.msg, "guard: more than 8 guards");
 	policy_free(&doc);
 }
 
@@ -1452,6 +1527,7 @@ int main(void)
 		cmocka_unit_test(test_policy_write_round_trip),
 		cmocka_unit_test(test_policy_write_order),
 		cmocka_unit_test(test_rule_edits),
+		cmocka_unit_test(test_guard),
 		cmocka_unit_test(test_format_parse_error),
 	};
 

@@ -117,12 +117,32 @@ static void test_event(void **state)
 	assert_int_equal(SLUICE_EVENT_RING_BYTES, 2 << 20);
 }
 
+/* The SYN guards in the policy and their counters, as the controller reads them. */
+static void test_guards(void **state)
+{
+	(void)state;
+	assert_int_equal(sizeof(struct sluice_guard), 48);
+	assert_int_equal(offsetof(struct sluice_guard, above), 32);
+	assert_int_equal(offsetof(struct sluice_guard, dport), 40);
+	assert_int_equal(offsetof(struct sluice_policy, guards),
+			 offsetof(struct sluice_policy, nguards) + 8);
+	assert_int_equal(offsetof(struct sluice_policy, rules),
+			 offsetof(struct sluice_policy, guards) + SLUICE_MAX_GUARDS * 48);
+	assert_int_equal(sizeof(struct sluice_policy),
+			 offsetof(struct sluice_policy, rules) + SLUICE_MAX_RULES * 216);
+	assert_int_equal(offsetof(struct sluice_guard_stats, unanswerable), 32);
+	assert_int_equal(offsetof(struct sluice_guard_state, rate), 24);
+	assert_int_equal(SLUICE_VERDICT_COOKIE, 4);
+	assert_int_equal(SLUICE_REASON_GUARD, 9);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_version),	       cmocka_unit_test(test_slot_ref),
 		cmocka_unit_test(test_filters),	       cmocka_unit_test(test_lists),
 		cmocka_unit_test(test_event_seen_key), cmocka_unit_test(test_event),
+		cmocka_unit_test(test_guards),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

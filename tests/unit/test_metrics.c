@@ -295,6 +295,10 @@ static void test_render_up(void **state)
 	struct stats_snapshot *snap = calloc(1, sizeof(*snap));
 	struct metrics_iface ifaces[] = { { "eth0", "native", 2 } };
 	struct metrics_rule rules[] = { { "web", 5 }, { "dns", 0 } };
+	struct metrics_guard guards[] = {
+		{ 443, "", true, 2, { .answered = 1000, .validated = 20, .refused = 3 } },
+		{ 8443, "203.0.113.0/24", false, 0, { .passed = 9 } },
+	};
 	struct metrics_input in = {
 		.version = "0.1.0",
 		.up = true,
@@ -313,6 +317,8 @@ static void test_render_up(void **state)
 		.ban_filter_bits = 4194304,
 		.probation_keys = 12,
 		.tier = { .admitted = 40, .refused = 1, .promoted = 6, .displaced = 2 },
+		.guards = guards,
+		.nguards = 2,
 	};
 	static const char *const want[] = {
 		"sluice_up 1",
@@ -342,6 +348,13 @@ static void test_render_up(void **state)
 		"sluice_limiter_new_keys_refused_total 1",
 		"sluice_limiter_new_keys_promoted_total 6",
 		"sluice_limiter_new_keys_displaced_total 2",
+		"sluice_guard_engaged{port=\"443\",dst=\"\"} 1",
+		"sluice_guard_engaged{port=\"8443\",dst=\"203.0.113.0/24\"} 0",
+		"sluice_guard_engagements_total{port=\"443\",dst=\"\"} 2",
+		"sluice_guard_syns_answered_total{port=\"443\",dst=\"\"} 1000",
+		"sluice_guard_cookies_validated_total{port=\"443\",dst=\"\"} 20",
+		"sluice_guard_cookies_refused_total{port=\"443\",dst=\"\"} 3",
+		"sluice_guard_syns_passed_total{port=\"8443\",dst=\"203.0.113.0/24\"} 9",
 		"sluice_events_emitted_total 4",
 		"sluice_events_suppressed_total 0",
 		"sluice_events_lost_total 1",
@@ -371,7 +384,7 @@ static void test_render_up(void **state)
 	for (const char *p = b.data; (p = strstr(p, "\nsluice_packets_total{")); p++)
 		samples++;
 	assert_int_equal(samples, 3 * SLUICE_VERDICT_COUNT);
-	assert_int_equal(check_families(b.data), 26);
+	assert_int_equal(check_families(b.data), 32);
 	mbuf_free(&b);
 
 	free(snap);

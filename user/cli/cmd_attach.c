@@ -18,6 +18,7 @@
 #include "lists.h"
 #include "log.h"
 #include "policy.h"
+#include "synguard.h"
 
 /* Parsed by attach_check, before anything is touched. */
 static struct attach_opts attach_in;
@@ -407,6 +408,60 @@ static void status_rollback(json_t *doc)
 			  "guard_pid", g.pid, "guard_running", g.pid > 0));
 }
 
+/*
+ * The SYN guards: the host's TCP settings their cookies depend on (read now, in the
+ * controller's network namespace; the data path took them at attach), and each
+ * guard's line, state and counters.
+ */
+static void status_guards(const struct pins *p, json_t *doc)
+{
+	struct policy_doc *rules = malloc(sizeof(*rules));
+	struct guard_host host;
+	json_t *o = json_object(), *list = json_array();
+	char line[128];
+
+	if (!guard_host_read(&host))
+		json_object_set_new(o, "host",
+				    json_pack("{s:i,s:i,s:i,s:i,s:b}", "tcp_syncookies",
+					      host.syncookies, "tcp_timestamps", host.timestamps,
+					      "tcp_sack", host.sack, "wscale", host.wscale,
+					      "options", guard_host_options(&host)));
+	if (rules) {
+		policy_init(rules);
+		if (!policy_read_rules(p, rules)) {
+			for (__u32 i = 0; i < rules->nguards; i++) {
+				struct sluice_guard_stats c;
+				struct sluice_guard_state st;
+
+				if (guard_counts_read(p, i, &c, &st))
+					continue;
+				format_guard(&rules->guards[i], line, sizeof(line));
+				json_array_append_new(
+					list,
+					json_pack("{s:s,s:b,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}",
+						  "guard", line, "engaged",
+						  rules->guards[i].always || st.engaged_ns,
+						  "engagements", (json_int_t)st.engagements,
+						  "syn_rate", (json_int_t)st.rate, "answered",
+						  (json_int_t)c.answered, "validated",
+						  (json_int_t)c.validated, "refused",
+						  (json_int_t)c.refused, "passed",
+						  (json_int_t)c.passed, "unanswerable",
+						  (json_int_t)c.unanswerable, "engaged_seconds",
+						  (json_int_t)(st.engaged_ns ?
+								       (mono_now_ns() -
+									st.engaged_ns) /
+									       1000000000ULL :
+								       0)));
+			}
+		}
+		policy_free(rules);
+		free(rules);
+	}
+	json_object_set_new(o, "guards", list);
+	json_object_set_new(doc, "syn_guard", o);
+}
+
 /* The status document; NULL, with the failure reported, if the state cannot be read. */
 static json_t *status_doc(struct pins *p)
 {
@@ -483,6 +538,7 @@ static json_t *status_doc(struct pins *p)
 					      (json_int_t)usage.tier.displaced));
 	status_ban_filter(p, doc);
 	status_rollback(doc);
+	status_guards(p, doc);
 	free(pol);
 	free(text);
 	return doc;
@@ -559,6 +615,30 @@ static void status_print(json_t *doc)
 			       "('sluice confirm' removes it)\n",
 			       json_string_value(json_object_get(v, "restores")));
 	}
+	if ((v = json_object_get(doc, "syn_guard"))) {
+		json_t *h = json_object_get(v, "host"), *g;
+
+		if (h)
+			printf("syn guard host: tcp_syncookies %lld tcp_timestamps %lld tcp_sack %lld; "
+			       "cookies carry %s\n",
+			       json_integer_value(json_object_get(h, "tcp_syncookies")),
+			       json_integer_value(json_object_get(h, "tcp_timestamps")),
+			       json_integer_value(json_object_get(h, "tcp_sack")),
+			       json_is_true(json_object_get(h, "options")) ?
+				       "window scaling, SACK and timestamps" :
+				       "the MSS only (tcp_timestamps is not 2)");
+		json_array_foreach(json_object_get(v, "guards"), i, g)
+			printf("%s: %s, %lld SYN/s; answered %lld validated %lld refused %lld "
+			       "passed %lld unanswerable %lld\n",
+			       json_string_value(json_object_get(g, "guard")),
+			       json_is_true(json_object_get(g, "engaged")) ? "engaged" : "resting",
+			       json_integer_value(json_object_get(g, "syn_rate")),
+			       json_integer_value(json_object_get(g, "answered")),
+			       json_integer_value(json_object_get(g, "validated")),
+			       json_integer_value(json_object_get(g, "refused")),
+			       json_integer_value(json_object_get(g, "passed")),
+			       json_integer_value(json_object_get(g, "unanswerable")));
+	}
 	if ((v = json_object_get(doc, "ban_filter")))
 		printf("ban filter %lld / %lld bits set; %lld live bans need %lld\n",
 		       json_integer_value(json_object_get(v, "bits_set")),
@@ -588,8 +668,9 @@ const struct cmd cmd_status = {
 	.summary = "interfaces, policy, map fill",
 	.help = "Shows attached interfaces and their mode, the policy digest and size, and each\n"
 		"map's fill level against its capacity: entries, or for the limiter's arrays the\n"
-		"live slots and keys, and for the filters the bits set; and while a restore\n"
-		"--confirm-within awaits confirmation, when it rolls back and to what.",
+		"live slots and keys, and for the filters the bits set; while a restore\n"
+		"--confirm-within awaits confirmation, when it rolls back and to what; and the\n"
+		"TCP settings SYN guards depend on, each guard's state and its counters.",
 	.max_args = 0,
 	.pins = CMD_PINS_READ,
 	.run = status_run,

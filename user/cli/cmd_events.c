@@ -194,7 +194,12 @@ static void event_print(const struct sluice_event *e, const struct event_names *
 		printf(" %s %s > %s", pbuf, json_string_value(json_object_get(o, "src")),
 		       json_string_value(json_object_get(o, "dst")));
 	printf(" len %u", e->len);
-	if (e->sampled > 1)
+	/* A SYN guard engaging or coming to rest carries the SYN rate in place of a sampling. */
+	if (e->reason == SLUICE_REASON_GUARD && e->verdict != SLUICE_VERDICT_DROP)
+		printf(" %s at %u SYN/s",
+		       e->verdict == SLUICE_VERDICT_COOKIE ? "guard engaged" : "guard rests",
+		       e->sampled);
+	else if (e->sampled > 1)
 		printf(" sampled 1/%u", e->sampled);
 	printf("\n");
 	json_decref(o);

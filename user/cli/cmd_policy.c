@@ -303,10 +303,10 @@ const struct cmd cmd_restore = {
 	.name = "restore",
 	.args = "[--check] [--confirm-within DURATION] [--allow-empty] FILE|-",
 	.summary = "replace the whole policy",
-	.help = "Replaces the whole policy (settings, rules, allowlist, blocklist) with the\n"
-		"lines of FILE, as `sluice dump` prints them. Everything is validated first;\n"
-		"the data path then switches from the complete old to the complete new policy\n"
-		"at once. Limiter state of unchanged limits, and all bans, survive.\n"
+	.help = "Replaces the whole policy (settings, SYN guards, rules, allowlist, blocklist)\n"
+		"with the lines of FILE, as `sluice dump` prints them. Everything is validated\n"
+		"first; the data path then switches from the complete old to the complete new\n"
+		"policy at once. Limiter state of unchanged limits, and all bans, survive.\n"
 		"A policy that would drop your SSH client ($SSH_CONNECTION) or an address of\n"
 		"$SLUICE_MANAGEMENT is refused unless -f (--force) is given. A FILE with no\n"
 		"policy lines is refused unless --allow-empty is given. Prints how many rules\n"
@@ -397,9 +397,19 @@ static int dump_run(struct verb *v)
 	if (json_output) {
 		json_t *rules = rules_json(&doc);
 
+		json_t *guards = json_array();
+		char line[GRAMMAR_LINE_MAX];
+
 		printf("{\"malformed\":\"%s\",\"rules\":", doc.malformed_drop ? "drop" : "pass");
 		json_dumpf(rules, stdout, JSON_COMPACT);
 		json_decref(rules);
+		for (unsigned int i = 0; i < doc.nguards; i++) {
+			format_guard(&doc.guards[i], line, sizeof(line));
+			json_array_append_new(guards, json_string(line));
+		}
+		fputs(",\"guards\":", stdout);
+		json_dumpf(guards, stdout, JSON_COMPACT);
+		json_decref(guards);
 		fputs(",\"allow\":", stdout);
 		err = list_items_stream(stdout, fds[LIST_ALLOW], LIST_ALLOW, now, true, sets, -1);
 		fputs(",\"block\":", stdout);
@@ -429,8 +439,8 @@ const struct cmd cmd_dump = {
 	.name = "dump",
 	.args = "",
 	.summary = "print the policy as restore reads it",
-	.help = "Prints the live policy as lines that `sluice restore` reads back: settings, rules, "
-		"allowlist and blocklist with their remaining TTLs.",
+	.help = "Prints the live policy as lines that `sluice restore` reads back: settings, SYN "
+		"guards, rules, allowlist and blocklist with their remaining TTLs.",
 	.max_args = 0,
 	.pins = CMD_PINS_READ,
 	.run = dump_run,

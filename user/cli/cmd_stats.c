@@ -125,9 +125,9 @@ const struct cmd cmd_stats = {
 	.name = "stats",
 	.args = "[--watch INTERVAL]",
 	.summary = "counters by interface and rule",
-	.help = "Packets and bytes per interface by verdict (pass, drop, monitor, ban),\n"
-		"drops by reason, and per rule. --watch repeats every INTERVAL with rates,\n"
-		"until interrupted; with -j, one JSON document a line, rates rounded to\n"
+	.help = "Packets and bytes per interface by verdict (pass, drop, monitor, ban,\n"
+		"cookie), drops by reason, and per rule. --watch repeats every INTERVAL with\n"
+		"rates, until interrupted; with -j, one JSON document a line, rates rounded to\n"
 		"3 decimals. INTERVAL is seconds (2) or a duration (2s, 500ms, 1m).",
 	.max_args = 0,
 	.pins = CMD_PINS_READ,

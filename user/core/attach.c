@@ -16,6 +16,7 @@
 #include "log.h"
 #include "policy.h"
 #include "sluice.skel.h"
+#include "synguard.h"
 
 static void link_pin_path(const struct pins *p, __u32 ifindex, char *buf, size_t len)
 {
@@ -137,7 +138,7 @@ static int open_all_maps(struct pins *p, __u32 list_capacity)
 
 /*
  * Names the first kernel feature the program needs and this kernel lacks, so the
- * error says more than a verifier log would. sluice needs Linux 5.17 or newer.
+ * error says more than a verifier log would. sluice needs Linux 5.19 or newer.
  */
 static int probe_kernel(void)
 {
@@ -157,13 +158,18 @@ static int probe_kernel(void)
 		{ BPF_FUNC_ktime_get_coarse_ns, "the bpf_ktime_get_coarse_ns helper (Linux 5.11)" },
 		{ BPF_FUNC_ringbuf_reserve, "the bpf_ringbuf_reserve helper (Linux 5.8)" },
 		{ BPF_FUNC_loop, "the bpf_loop helper (Linux 5.17)" },
+		/* The SYN guard's (bpf/guard.h). */
+		{ BPF_FUNC_tcp_gen_syncookie, "the bpf_tcp_gen_syncookie helper (Linux 5.3)" },
+		{ BPF_FUNC_xdp_load_bytes, "the bpf_xdp_load_bytes helper (Linux 5.18)" },
+		{ BPF_FUNC_map_lookup_percpu_elem,
+		  "the bpf_map_lookup_percpu_elem helper (Linux 5.19)" },
 	};
 	int ret;
 
 	for (size_t i = 0; i < sizeof(maps) / sizeof(maps[0]); i++) {
 		ret = libbpf_probe_bpf_map_type(maps[i].type, NULL);
 		if (ret == 0) {
-			pr_warn("attach: this kernel lacks %s; sluice needs Linux 5.17 or newer",
+			pr_warn("attach: this kernel lacks %s; sluice needs Linux 5.19 or newer",
 				maps[i].what);
 			return -EOPNOTSUPP;
 		}
@@ -172,7 +178,7 @@ static int probe_kernel(void)
 	}
 	for (size_t i = 0; i < sizeof(helpers) / sizeof(helpers[0]); i++) {
 		if (libbpf_probe_bpf_helper(BPF_PROG_TYPE_XDP, helpers[i].id, NULL) == 0) {
-			pr_warn("attach: this kernel lacks %s; sluice needs Linux 5.17 or newer",
+			pr_warn("attach: this kernel lacks %s; sluice needs Linux 5.19 or newer",
 				helpers[i].what);
 			return -EOPNOTSUPP;
 		}
@@ -307,6 +313,7 @@ int attach_iface(struct pins *p, const char *ifname, const struct attach_opts *o
 	char path[PATH_MAX];
 	struct sluice *skel = NULL;
 	__u32 ifindex, slot, mode = 0;
+	struct guard_host host;
 	bool fresh;
 	int link_fd, err;
 
@@ -365,6 +372,28 @@ int attach_iface(struct pins *p, const char *ifname, const struct attach_opts *o
 		return err;
 	}
 	skel->rodata->iface_slot = slot;
+	err = guard_host_read(&host);
+	if (err && !fresh && guard_live_count(p) > 0) {
+		pr_warn("attach: read the TCP settings of this network namespace, which the "
+			"policy's SYN guards depend on: %s",
+			strerror(-err));
+		goto out;
+	}
+	if (err) {
+		/* No guard yet: a restore with one reads them again and says why it cannot. */
+		pr_info("attach: read the TCP settings of this network namespace: %s; SYN "
+			"guards' cookies will carry the MSS alone",
+			strerror(-err));
+		memset(&host, 0, sizeof(host));
+		host.syncookies = 1;
+	}
+	err = fresh ? 0 : guard_host_check(&host, guard_live_count(p), "attach");
+	if (err)
+		goto out;
+	skel->rodata->guard_ncpus = libbpf_num_possible_cpus();
+	skel->rodata->guard_timestamps = guard_host_options(&host);
+	skel->rodata->guard_sack = host.sack != 0;
+	skel->rodata->guard_wscale = host.wscale;
 	set_capacity(skel->maps.sluice_buckets, p->dir, o->limiter_keys);
 	set_capacity(skel->maps.sluice_bans, p->dir, o->bans);
 
@@ -377,7 +406,7 @@ int attach_iface(struct pins *p, const char *ifname, const struct attach_opts *o
 				strerror(-err));
 		else
 			pr_warn("attach: load BPF program: %s (run with -v for the verifier log; "
-				"sluice needs Linux 5.17 or newer with BTF)",
+				"sluice needs Linux 5.19 or newer with BTF)",
 				strerror(-err));
 		goto out;
 	}

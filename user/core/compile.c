@@ -80,3 +80,28 @@ int compile_rule(const struct rule_spec *spec, struct sluice_rule *out, struct p
 	}
 	return 0;
 }
+
+int compile_guard(const struct guard_spec *spec, struct sluice_guard *out, struct parse_error *err)
+{
+	unsigned int i;
+
+	memset(out, 0, sizeof(*out));
+	out->dport = spec->dport;
+	if (spec->always) {
+		out->flags |= SLUICE_GUARD_ALWAYS;
+	} else {
+		/* The data path measures per second: 30/m engages at 1/s. */
+		out->above = spec->above.amount / spec->above.period_s +
+			     (spec->above.amount % spec->above.period_s != 0);
+		if (!out->above)
+			return fail(err, "guard: above: must be at least 1/s");
+	}
+	if (spec->has_dst) {
+		out->flags |= SLUICE_GUARD_DST;
+		out->family = spec->dst.family;
+		plen128_mask(prefix_plen128(&spec->dst), out->dst_mask);
+		for (i = 0; i < 4; i++)
+			out->dst_addr[i] = spec->dst.addr[i] & out->dst_mask[i];
+	}
+	return 0;
+}

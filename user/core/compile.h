@@ -19,4 +19,7 @@ int compile_rule(const struct rule_spec *spec, struct sluice_rule *out, struct p
  */
 int compile_limit(const struct limit_spec *ls, struct sluice_limit *out, struct parse_error *err);
 
+/* A parsed guard in its data-path form; -EINVAL with err->msg on a rate it cannot hold. */
+int compile_guard(const struct guard_spec *spec, struct sluice_guard *out, struct parse_error *err);
+
 #endif /* SLUICE_COMPILE_H */

@@ -274,6 +274,22 @@ static int add_rule(struct policy_doc *doc, const struct rule_spec *spec, struct
 	return 0;
 }
 
+static int add_guard(struct policy_doc *doc, const struct guard_spec *spec, struct parse_error *err)
+{
+	char line[128];
+
+	for (unsigned int i = 0; i < doc->nguards; i++) {
+		if (!guard_same_place(&doc->guards[i], spec))
+			continue;
+		format_guard(&doc->guards[i], line, sizeof(line));
+		return fail(err, "guard: this port and destination already have one: %s", line);
+	}
+	if (doc->nguards == SLUICE_MAX_GUARDS)
+		return fail(err, "guard: more than %d guards", SLUICE_MAX_GUARDS);
+	doc->guards[doc->nguards++] = *spec;
+	return 0;
+}
+
 /* `set events off`, or `set events [period DURATION] [sample N] [ceiling N]`. */
 static int parse_set_events(struct policy_doc *doc, char **words, const unsigned int *cols,
 			    unsigned int n, struct parse_error *err)
@@ -354,6 +370,17 @@ static int parse_policy_words(struct policy_doc *doc, char **words, unsigned int
 			ret = add_rule(doc, &spec, err, fs);
 			err->column = ret ? cols[2] : 0;
 		}
+	} else if (!strcmp(words[0], "guard")) {
+		struct guard_spec guard;
+
+		ret = parse_guard(words + 1, cols + 1, n - 1, &guard, err);
+		if (!ret) {
+			ret = add_guard(doc, &guard, err);
+			err->column = ret ? cols[0] : 0;
+		}
+		if (ret && !err->column)
+			err->column = cols[0];
+		return ret;
 	} else if (!strcmp(words[0], "set") && n >= 2 && !strcmp(words[1], "events")) {
 		return parse_set_events(doc, words, cols, n, err);
 	} else if (!strcmp(words[0], "set")) {
@@ -374,7 +401,7 @@ static int parse_policy_words(struct policy_doc *doc, char **words, unsigned int
 		err->column = cols[0];
 		return fail(
 			err,
-			"%s%s%s: only `allow add`, `block add`, `rule add` and `set` lines belong in a policy file",
+			"%s%s%s: only `allow add`, `block add`, `rule add`, `guard` and `set` lines belong in a policy file",
 			QB(words[0]), n > 1 && (list || !strcmp(words[0], "rule")) ? " " : "",
 			n > 1 && (list || !strcmp(words[0], "rule")) ? QB(words[1]) : "");
 	}
@@ -484,6 +511,10 @@ void policy_write(FILE *out, const struct policy_doc *doc)
 		format_duration(doc->event_period_ns, line, sizeof(line));
 		fprintf(out, "set events period %s sample %u ceiling %u\n", line, doc->event_sample,
 			doc->event_ceiling);
+	}
+	for (i = 0; i < doc->nguards; i++) {
+		format_guard(&doc->guards[i], line, sizeof(line));
+		fprintf(out, "%s\n", line);
 	}
 	for (i = 0; i < doc->nrules; i++) {
 		format_rule(&doc->rules[i], line, sizeof(line));

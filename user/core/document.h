@@ -10,6 +10,8 @@
 struct policy_doc {
 	unsigned int nrules;
 	struct rule_spec rules[SLUICE_MAX_RULES];
+	unsigned int nguards;
+	struct guard_spec guards[SLUICE_MAX_GUARDS];
 	struct list_item *items; /* malloc'd, grown by the parser */
 	size_t nitems;
 	size_t nlines; /* policy lines read (not blank or comment lines) */
@@ -35,7 +37,7 @@ int policy_add_item(struct policy_doc *doc, const struct list_item *item);
 #define DOC_MAX_SET_NAMES 1024
 
 /*
- * Parses one policy line (allow add, block add, rule add, set malformed pass|drop;
+ * Parses one policy line (allow add, block add, rule add, guard, set malformed pass|drop;
  * blank and comment lines are fine) into doc. A second rule of the same name or
  * more than SLUICE_MAX_RULES rules are errors. err->line is left to the caller.
  */
@@ -60,7 +62,7 @@ int policy_rule_replace(struct policy_doc *doc, const struct rule_spec *spec);
 /* Takes rule NAME out of DOC, the rules after it moving up one. -ENOENT. */
 int policy_rule_delete(struct policy_doc *doc, const char *name);
 
-/* Writes doc as policy lines: settings, then rules in order, then allow, then block. */
+/* Writes doc as policy lines: settings, guards, rules in order, then allow, then block. */
 void policy_write(FILE *out, const struct policy_doc *doc);
 
 #endif /* SLUICE_DOCUMENT_H */

@@ -542,6 +542,89 @@ void format_rule(const struct rule_spec *spec, char *buf, size_t len)
 	sb_comment(&b, spec->comment);
 }
 
+/* ---- guards ---- */
+
+int parse_guard(char **words, const unsigned int *columns, unsigned int n, struct guard_spec *spec,
+		struct parse_error *err)
+{
+	struct words ws = { .w = words, .columns = columns, .n = n, .i = 0, .err = err };
+	__u16 hi;
+	const char *v;
+	int ret;
+
+	memset(spec, 0, sizeof(*spec));
+	if (!n || strcmp(words[0], "tcp"))
+		return wfail(&ws, 0, "guard: expected tcp, got %s", GOT(&ws, 0));
+	if (n < 2 || strcmp(words[1], "dport"))
+		return wfail(&ws, n < 2 ? 0 : 1, "guard tcp: expected dport PORT, got %s",
+			     GOT(&ws, 1));
+	ws.i = 2;
+	ret = next_value(&ws, "PORT", &v);
+	if (ret)
+		return ret;
+	ret = wat(&ws, 2, parse_port_range(v, &spec->dport, &hi, err));
+	if (ret)
+		return ret;
+	if (hi != spec->dport)
+		return wfail(&ws, 2, "guard: one port per guard, got %s", Q(v));
+	if (ws.i < n && !strcmp(words[ws.i], "dst")) {
+		ws.i++;
+		ret = next_value(&ws, "PREFIX", &v);
+		if (!ret)
+			ret = wat(&ws, ws.i - 1, parse_prefix(v, &spec->dst, err));
+		if (ret)
+			return ret;
+		spec->has_dst = true;
+	}
+	if (ws.i < n && !strcmp(words[ws.i], "always")) {
+		spec->always = true;
+		ws.i++;
+	} else if (ws.i < n && !strcmp(words[ws.i], "above")) {
+		ws.i++;
+		ret = next_value(&ws, "RATE like 20000/s", &v);
+		if (!ret)
+			ret = wat(&ws, ws.i - 1, parse_rate(v, &spec->above, err));
+		if (ret)
+			return ret;
+		if (spec->above.kind != RATE_PACKETS || !spec->above.amount)
+			return wfail(&ws, ws.i - 1,
+				     "above: expected SYNs per time like 20000/s, got %s", Q(v));
+	} else {
+		return wfail(&ws, ws.i < n ? ws.i : n - 1,
+			     "guard: expected %salways or above RATE, got %s",
+			     spec->has_dst ? "" : "dst PREFIX, ", GOT(&ws, ws.i));
+	}
+	if (ws.i < n)
+		return wfail(&ws, ws.i, "guard: nothing may follow %s, got %s",
+			     spec->always ? "always" : "above RATE", Q(words[ws.i]));
+	return 0;
+}
+
+bool guard_same_place(const struct guard_spec *a, const struct guard_spec *b)
+{
+	return a->dport == b->dport && a->has_dst == b->has_dst &&
+	       (!a->has_dst || (a->dst.family == b->dst.family && a->dst.plen == b->dst.plen &&
+				!memcmp(a->dst.addr, b->dst.addr, sizeof(a->dst.addr))));
+}
+
+void format_guard(const struct guard_spec *spec, char *buf, size_t len)
+{
+	struct sbuf b = sb_init(buf, len);
+	char text[64];
+
+	sb_printf(&b, "guard tcp dport %u", spec->dport);
+	if (spec->has_dst) {
+		format_prefix(&spec->dst, text, sizeof(text));
+		sb_printf(&b, " dst %s", text);
+	}
+	if (spec->always) {
+		sb_printf(&b, " always");
+	} else {
+		format_rate(&spec->above, text, sizeof(text));
+		sb_printf(&b, " above %s", text);
+	}
+}
+
 /* ---- list items ---- */
 
 int parse_list_item(enum list_kind kind, char **words, const unsigned int *columns, unsigned int n,

@@ -41,6 +41,15 @@ struct rule_spec {
 	char comment[SLUICE_COMMENT_LEN]; /* `comment TEXT`; "" when none */
 };
 
+/* `guard tcp dport PORT [dst PREFIX] always|above RATE`: a SYN guard (sluice.h). */
+struct guard_spec {
+	__u16 dport;
+	bool has_dst;
+	struct prefix dst;
+	bool always;
+	struct rate above; /* packets per period; SYNs to the port that engage it */
+};
+
 enum list_kind {
 	LIST_ALLOW = 0,
 	LIST_BLOCK,
@@ -72,6 +81,13 @@ int tokenize(char *line, char **words, unsigned int *columns, unsigned int max,
 int parse_rule(char **words, const unsigned int *columns, unsigned int n, struct rule_spec *spec,
 	       struct parse_error *err);
 
+/* Parses the words after `guard` into spec; -EINVAL with err as parse_rule. */
+int parse_guard(char **words, const unsigned int *columns, unsigned int n, struct guard_spec *spec,
+		struct parse_error *err);
+
+/* The same port and destination: one guard each. */
+bool guard_same_place(const struct guard_spec *a, const struct guard_spec *b);
+
 /*
  * Parses the words after `allow add` or `block add`:
  * PREFIX [ttl DURATION] [comment TEXT] [set NAME].
@@ -88,6 +104,7 @@ void format_limit(const struct limit_spec *ls, char *buf, size_t len);
 /* The policy word of an action: drop, pass, monitor, ban. */
 const char *action_name(enum sluice_action action);
 void format_list_item(const struct list_item *item, char *buf, size_t len);
+void format_guard(const struct guard_spec *spec, char *buf, size_t len);
 
 /* Is NAME a valid rule or set name: [A-Za-z0-9_.-], 1 to 31 characters? */
 bool valid_name(const char *s);

@@ -62,6 +62,8 @@ struct sluice_text {
 	X(SLOTS, "sluice_slots", 4, sizeof(struct sluice_slot))                                    \
 	X(SLOTKEYS, "sluice_slotkeys", 4, sizeof(struct sluice_bucket_key))                        \
 	X(TIERSTATS, "sluice_tierstats", 4, sizeof(struct sluice_tier_stats))                      \
+	X(GUARDSTATS, "sluice_guardstats", 4, sizeof(struct sluice_guard_stats))                   \
+	X(GUARDSTATE, "sluice_guardstate", 4, sizeof(struct sluice_guard_state))                   \
 	X(TEXT, "sluice_text", 4, sizeof(struct sluice_text))                                      \
 	X(IFACES, "sluice_ifaces", 4, sizeof(struct sluice_iface))                                 \
 	X(SETS, "sluice_sets", 4, sizeof(struct sluice_set))                                       \

@@ -14,6 +14,7 @@
 #include "policy.h"
 #include "stats.h"
 #include "rule_index.h"
+#include "synguard.h"
 
 __u64 fnv1a64(const void *data, size_t len, __u64 seed)
 {
@@ -121,6 +122,14 @@ int policy_build(const struct policy_doc *doc, const struct sluice_policy *old,
 	out->event_ceiling = doc->event_ceiling;
 	if (doc->malformed_drop)
 		out->flags |= SLUICE_POLICY_MALFORMED_DROP;
+
+	out->nguards = doc->nguards;
+	for (i = 0; i < doc->nguards && i < SLUICE_MAX_GUARDS; i++) {
+		int ret = compile_guard(&doc->guards[i], &out->guards[i], err);
+
+		if (ret)
+			return ret;
+	}
 
 	/* Names that stay keep their counter slot, so their counters go on counting. */
 	for (i = 0; i < doc->nrules; i++) {
@@ -247,6 +256,24 @@ int policy_apply(struct pins *p, const struct policy_doc *doc, bool replace_list
 	__u64 fresh;
 	int ret;
 
+	if (doc->nguards) {
+		struct guard_host host;
+
+		ret = guard_host_read(&host);
+		if (ret) {
+			snprintf(err->msg, sizeof(err->msg),
+				 "guard: read the TCP settings of this network namespace: %s",
+				 strerror(-ret));
+			return ret;
+		}
+		if (host.syncookies == 0) {
+			snprintf(
+				err->msg, sizeof(err->msg),
+				"guard: net.ipv4.tcp_syncookies is 0 in this network namespace, so "
+				"the kernel would refuse every cookie; set it to 2 (or 1)");
+			return -EOPNOTSUPP;
+		}
+	}
 	ret = pins_active(p, &active);
 	if (ret)
 		return ret;
@@ -301,6 +328,12 @@ int policy_apply(struct pins *p, const struct policy_doc *doc, bool replace_list
 		ret = lists_state_write(p, next, replace_lists ? &g.expiry : NULL);
 	if (ret) {
 		snprintf(err->msg, sizeof(err->msg), "switch policy: %s", strerror(-ret));
+		goto out;
+	}
+	ret = guard_counts_reset_changed(p, old, next_pol);
+	if (ret) {
+		snprintf(err->msg, sizeof(err->msg), "reset the guards' counters: %s",
+			 strerror(-ret));
 		goto out;
 	}
 	/* After the switch: the old entries' bits meant the old names until then. */

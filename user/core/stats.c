@@ -8,10 +8,9 @@
 #include "stats.h"
 
 const char *const verdict_names[SLUICE_VERDICT_COUNT] = {
-	[SLUICE_VERDICT_PASS] = "pass",
-	[SLUICE_VERDICT_DROP] = "drop",
-	[SLUICE_VERDICT_MONITOR] = "monitor",
-	[SLUICE_VERDICT_BAN] = "ban",
+	[SLUICE_VERDICT_PASS] = "pass",	      [SLUICE_VERDICT_DROP] = "drop",
+	[SLUICE_VERDICT_MONITOR] = "monitor", [SLUICE_VERDICT_BAN] = "ban",
+	[SLUICE_VERDICT_COOKIE] = "cookie",
 };
 
 const char *const reason_names[SLUICE_REASON_COUNT] = {
@@ -19,7 +18,7 @@ const char *const reason_names[SLUICE_REASON_COUNT] = {
 	[SLUICE_REASON_BLOCKLIST] = "blocklist", [SLUICE_REASON_BAN] = "ban",
 	[SLUICE_REASON_RATELIMIT] = "ratelimit", [SLUICE_REASON_ACL] = "acl",
 	[SLUICE_REASON_MALFORMED] = "malformed", [SLUICE_REASON_NONIP] = "nonip",
-	[SLUICE_REASON_ERROR] = "error",
+	[SLUICE_REASON_ERROR] = "error",	 [SLUICE_REASON_GUARD] = "guard",
 };
 
 #define STATS_BATCH 4096

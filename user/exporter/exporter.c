@@ -25,6 +25,7 @@
 #include "http.h"
 #include "metrics.h"
 #include "policy.h"
+#include "synguard.h"
 
 #define EXPORTER_COUNT_NS 1000000000ULL /* how often the map fill is counted, at most */
 
@@ -62,6 +63,8 @@ struct scrape_bufs {
 	struct sluice_iface recs[SLUICE_MAX_IFACES];
 	struct metrics_iface ifaces[SLUICE_MAX_IFACES];
 	struct metrics_rule rules[SLUICE_MAX_RULES];
+	struct metrics_guard guards[SLUICE_MAX_GUARDS];
+	char guard_dst[SLUICE_MAX_GUARDS][64];
 };
 
 /* Counts list entries (live generation), bans and limiter keys. */
@@ -123,6 +126,30 @@ static int gather(const struct pins *p, struct exporter *e, struct scrape_bufs *
 		in->nrules++;
 	}
 	in->rules = s->rules;
+	for (__u32 g = 0; g < pol->nguards && g < SLUICE_MAX_GUARDS; g++) {
+		const struct sluice_guard *sg = &pol->guards[g];
+		struct metrics_guard *mg = &s->guards[in->nguards];
+		struct sluice_guard_state st;
+		struct sluice_lpm_key key = {};
+		struct prefix dst;
+
+		s->guard_dst[g][0] = '\0';
+		if (sg->flags & SLUICE_GUARD_DST) {
+			for (int w = 0; w < 4; w++)
+				key.prefixlen += __builtin_popcount(sg->dst_mask[w]);
+			memcpy(key.addr, sg->dst_addr, sizeof(key.addr));
+			key_to_prefix(&key, &dst);
+			format_prefix(&dst, s->guard_dst[g], sizeof(s->guard_dst[g]));
+		}
+		if (guard_counts_read(p, g, &mg->counts, &st))
+			continue;
+		mg->port = sg->dport;
+		mg->dst = s->guard_dst[g];
+		mg->engaged = (sg->flags & SLUICE_GUARD_ALWAYS) || st.engaged_ns;
+		mg->engagements = st.engagements;
+		in->nguards++;
+	}
+	in->guards = s->guards;
 	for (__u32 i = 0; i < SLUICE_MAX_IFACES; i++) {
 		struct sluice_iface *rec = &s->recs[in->nifaces];
 

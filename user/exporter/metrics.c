@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stddef.h>
 #include <string.h>
 #include "metrics.h"
 
@@ -297,6 +298,61 @@ static void render_reasons(struct mbuf *b, const struct metrics_input *in)
 	}
 }
 
+static const char *const guard_labels[] = { "port", "dst" };
+
+/* One family of the SYN guards' counters: the field at OFFSET of struct sluice_guard_stats. */
+static void guard_family(struct mbuf *b, const struct metrics_input *in, const char *name,
+			 const char *help, size_t offset)
+{
+	char port[8];
+
+	metrics_family(b, name, help, METRIC_COUNTER);
+	for (size_t i = 0; i < in->nguards; i++) {
+		const char *values[] = { port, in->guards[i].dst };
+		__u64 v;
+
+		memcpy(&v, (const char *)&in->guards[i].counts + offset, sizeof(v));
+		snprintf(port, sizeof(port), "%u", in->guards[i].port);
+		metrics_sample_u64(b, name, guard_labels, values, 2, v);
+	}
+}
+
+static void render_guards(struct mbuf *b, const struct metrics_input *in)
+{
+	char port[8];
+
+	metrics_family(b, "sluice_guard_engaged",
+		       "1 while a SYN guard answers SYNs to its port with cookies.", METRIC_GAUGE);
+	for (size_t i = 0; i < in->nguards; i++) {
+		const char *values[] = { port, in->guards[i].dst };
+
+		snprintf(port, sizeof(port), "%u", in->guards[i].port);
+		metrics_sample_u64(b, "sluice_guard_engaged", guard_labels, values, 2,
+				   in->guards[i].engaged);
+	}
+	metrics_family(b, "sluice_guard_engagements_total",
+		       "Times a SYN guard engaged on the SYN rate to its port.", METRIC_COUNTER);
+	for (size_t i = 0; i < in->nguards; i++) {
+		const char *values[] = { port, in->guards[i].dst };
+
+		snprintf(port, sizeof(port), "%u", in->guards[i].port);
+		metrics_sample_u64(b, "sluice_guard_engagements_total", guard_labels, values, 2,
+				   in->guards[i].engagements);
+	}
+	guard_family(b, in, "sluice_guard_syns_answered_total",
+		     "SYNs a guard answered with a SYN cookie (XDP_TX).",
+		     offsetof(struct sluice_guard_stats, answered));
+	guard_family(b, in, "sluice_guard_cookies_validated_total",
+		     "ACKs with a valid cookie a guard passed to the stack.",
+		     offsetof(struct sluice_guard_stats, validated));
+	guard_family(b, in, "sluice_guard_cookies_refused_total",
+		     "ACKs with an invalid cookie a guard dropped.",
+		     offsetof(struct sluice_guard_stats, refused));
+	guard_family(b, in, "sluice_guard_syns_passed_total",
+		     "SYNs a guard passed to the stack: resting, or no cookie to give.",
+		     offsetof(struct sluice_guard_stats, passed));
+}
+
 void metrics_render(struct mbuf *b, const struct metrics_input *in)
 {
 	static const char *const version_label[] = { "version" };
@@ -381,6 +437,8 @@ void metrics_render(struct mbuf *b, const struct metrics_input *in)
 	single(b, "sluice_limiter_new_keys_displaced_total",
 	       "Keys on probation displaced by newer ones before their bucket was full.",
 	       METRIC_COUNTER, in->tier.displaced);
+
+	render_guards(b, in);
 
 	single(b, "sluice_events_emitted_total", "Drop events written to the event ring.",
 	       METRIC_COUNTER, in->snap->events.emitted);

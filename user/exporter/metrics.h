@@ -63,6 +63,15 @@ struct metrics_rule {
 	__u32 slot; /* stat_slot */
 };
 
+/* A SYN guard of the live policy, its counters summed over CPUs. */
+struct metrics_guard {
+	__u16 port;
+	const char *dst; /* its dst PREFIX, "" without one */
+	bool engaged;
+	__u64 engagements;
+	struct sluice_guard_stats counts;
+};
+
 struct metrics_input {
 	const char *version;
 	bool up; /* false: only sluice_build_info and sluice_up 0 */
@@ -80,6 +89,8 @@ struct metrics_input {
 	__u64 limiter_keys, limiter_capacity;
 	__u64 probation_keys; /* new keys on probation, bucket not full */
 	struct sluice_tier_stats tier; /* the new-key tier's decisions */
+	const struct metrics_guard *guards;
+	size_t nguards;
 };
 
 /* Label of the counter slot no rule decided (SLUICE_NO_RULE). */
