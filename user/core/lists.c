@@ -14,6 +14,7 @@
 #include "lists.h"
 #include "log.h"
 #include "policy.h"
+#include "text.h"
 
 static __u32 list_slot(enum list_kind kind, __u32 gen)
 {
@@ -632,6 +633,7 @@ static int key_set_fill(struct list_gen *g, enum list_kind kind)
 		key_set_free(ks);
 		return -ENOMEM;
 	}
+	prefault(ks->slots, size * sizeof(*ks->slots)); /* filled at random, nearly every page */
 	ks->mask = size - 1;
 	for (size_t i = 0; i < n; i++) {
 		const struct list_item *item = &g->items[i];
