@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 # `make bench`: what sluice costs per packet (bench_prog: BPF_PROG_TEST_RUN against a bare
 # XDP_DROP), what it delivers end to end against bare XDP and nftables on the same traffic
-# (trafficgen into a veth), and what the controller's verbs take. Prints tables, writes
+# (trafficgen into a veth), and what the controller's verbs take (a 1M-prefix import beside
+# ipset restore and nft -f of the same prefixes). Prints tables, writes
 # bench/results.json, puts the tables into bench/README.md and regenerates the top-level
 # README's performance summary from them (scripts/bench_summary.py). Needs root.
 #
@@ -396,14 +397,7 @@ nft_prefix_sets() {
 	in_dut "$GEN" xdp "$DUT_IF" pass || return 1
 	{
 		echo "table netdev sbench {"
-		echo "	set blk4 { type ipv4_addr; flags interval; auto-merge; elements = {"
-		grep -v : "$1" | sed '$!s/$/,/'
-		echo "	} }"
-		if grep -q : "$1"; then
-			echo "	set blk6 { type ipv6_addr; flags interval; auto-merge; elements = {"
-			grep : "$1" | sed '$!s/$/,/'
-			echo "	} }"
-		fi
+		nft_interval_sets "$1"
 		echo "	chain in { type filter hook ingress device \"$DUT_IF\" priority 0;"
 		echo "		ip saddr @blk4 counter drop comment \"drop\""
 		grep -q : "$1" && echo "		ip6 saddr @blk6 counter drop comment \"drop6\""
@@ -411,6 +405,17 @@ nft_prefix_sets() {
 		echo "}"
 	} >"$TMP/nft-prefixes"
 	in_dut nft -f "$TMP/nft-prefixes"
+}
+# The sets of nft_prefix_sets, for the prefixes of file $1: blk4, and blk6 if it has IPv6.
+nft_interval_sets() {
+	echo "	set blk4 { type ipv4_addr; flags interval; auto-merge; elements = {"
+	grep -v : "$1" | sed '$!s/$/,/'
+	echo "	} }"
+	if grep -q : "$1"; then
+		echo "	set blk6 { type ipv6_addr; flags interval; auto-merge; elements = {"
+		grep : "$1" | sed '$!s/$/,/'
+		echo "	} }"
+	fi
 }
 # A meter per source, then the global cap in the same chain. Unlike sluice, the per-source
 # meter has spent its token when the cap drops the packet. The IPv6 meter holds 1M sources
@@ -546,15 +551,47 @@ edit_times() {
 		 rule_add_s: ($ra | median), rule_del_s: ($rd | median)}'
 }
 
-# Wall seconds and peak RSS (KiB) of a sluice verb, as JSON; its output is discarded.
-timed_rss() {
+# Wall seconds and peak RSS (KiB) of a command run in the DUT's namespace, as JSON; its
+# output is discarded.
+timed_rss_cmd() {
 	in_dut python3 -c '
 import json, resource, subprocess, sys, time
 t0 = time.monotonic()
 rc = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL).returncode
 dt = time.monotonic() - t0
 print(json.dumps({"s": round(dt, 3), "rss_kib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
-                  "rc": rc}))' "$SLUICE" --pin-path "$PIN" "$@"
+                  "rc": rc}))' "$@"
+}
+# The same of a sluice verb.
+timed_rss() { timed_rss_cmd "$SLUICE" --pin-path "$PIN" "$@"; }
+
+# The 1M prefixes of file $1 loaded by the peers, timed as timed_rss_cmd does, as JSON
+# {ipset, nft}: `ipset restore` into two hash:net sets (inet and inet6), and `nft -f`
+# into the interval sets of the end-to-end part. Each is removed again after.
+peer_imports() {
+	local ipset=null nft=null
+	if command -v ipset >/dev/null; then
+		{
+			echo "create sbctl4 hash:net family inet maxelem 1048576"
+			echo "create sbctl6 hash:net family inet6 maxelem 1048576"
+			grep -v : "$1" | sed 's/^/add sbctl4 /'
+			grep : "$1" | sed 's/^/add sbctl6 /'
+		} >"$TMP/ipset-1m"
+		ipset=$(timed_rss_cmd ipset restore -file "$TMP/ipset-1m") || ipset=null
+		in_dut ipset destroy sbctl4 2>/dev/null
+		in_dut ipset destroy sbctl6 2>/dev/null
+	else
+		log "ipset is not installed (scripts/deps.sh): no ipset row"
+	fi
+	{
+		echo "table netdev sbctl {"
+		nft_interval_sets "$1"
+		echo "}"
+	} >"$TMP/nft-1m"
+	nft=$(timed_rss_cmd nft -f "$TMP/nft-1m") || nft=null
+	in_dut nft delete table netdev sbctl 2>/dev/null
+	rm -f "$TMP/ipset-1m" "$TMP/nft-1m"
+	jq -n --argjson i "$ipset" --argjson n "$nft" '{ipset: $i, nft: $n}'
 }
 
 # Kernel memory of sluice's maps (pinned ones and the live lists' hashes), in MiB.
@@ -564,7 +601,7 @@ map_mib() {
 
 part_control() {
 	local t_import t_restore t_restore_big t_stats t_status t_scrape keys port=9911 i edits
-	local mem_empty mem_1m reimport dump list dumpj
+	local mem_empty mem_1m reimport dump list dumpj peers
 	sl attach "$DUT_IF" --mode native || return 1
 	mem_empty=$(map_mib)
 	log "control plane: restore of a 1,000-line policy"
@@ -583,6 +620,8 @@ part_control() {
 	dumpj=$(timed_rss -j dump)
 	list=$(timed_rss block list)
 	reimport=$(timed_rss block import "$TMP/import-1m")
+	log "control plane: the same 1M prefixes by ipset restore and nft -f"
+	peers=$(peer_imports "$TMP/import-1m") || peers=null
 	log "control plane: one-entry edits with 1M listed"
 	edits="$(jq -n --argjson a "$edits" --argjson b "$(edit_times 1000984 || echo null)" '[$a, $b]')"
 	log "control plane: the same restore, now replacing lists of 1M prefixes"
@@ -616,9 +655,11 @@ part_control() {
 	put_result control "$(jq -n --argjson i "${t_import:-null}" --arg r "${t_restore:-}" --arg rb "${t_restore_big:-}" --arg s "${t_stats:-}" \
 		--arg st "${t_status:-}" --argjson sc "${t_scrape:-null}" --argjson k "${keys:-null}" --argjson e "${edits:-null}" \
 		--argjson ri "${reimport:-null}" --argjson d "${dump:-null}" --argjson dj "${dumpj:-null}" \
-		--argjson l "${list:-null}" --argjson me "${mem_empty:-null}" --argjson m1 "${mem_1m:-null}" '
+		--argjson l "${list:-null}" --argjson me "${mem_empty:-null}" --argjson m1 "${mem_1m:-null}" \
+		--argjson pe "${peers:-null}" '
 		def num: if . == "" then null else tonumber end;
 		{import_1m_prefixes_s: $i.s, import_1m: $i, reimport_1m: $ri, dump_1m: $d, dump_json_1m: $dj,
+		 ipset_restore_1m: $pe.ipset, nft_interval_sets_1m: $pe.nft,
 		 block_list_1m: $l, map_mib_empty: $me, map_mib_1m: $m1,
 		 restore_1000_lines_s: ($r | num),
 		 restore_1000_lines_replacing_1m_s: ($rb | num),
@@ -642,6 +683,7 @@ fmt_tables() {
 	def f1: if . == null then "-" else (. * 10 | round / 10 | tostring) end;
 	def f2: if . == null then "-" else (. * 100 | round / 100 | tostring) end;
 	def row: "| " + join(" | ") + " |";
+	def peer: if .rc == 0 then (.s | f2) else "failed (exit \(.rc))" end;
 	def fill: if . == null then "-" elif . < 0 then "off (an entry too short to spread)" else (. * 1000 | round / 10 | tostring) + "% of bits" end;
 	def verdicts: if . == null then "-" else (to_entries | map("\(.key) \(.value)") | join(", ")) end;
 	(if .prog.cost then
@@ -702,6 +744,8 @@ fmt_tables() {
 	 "| operation | seconds | peak RSS MiB |", "|---|---:|---:|",
 	 (["sluice block import, 1M prefixes", (.control.import_1m_prefixes_s | f2), (.control.import_1m.rss_kib / 1024 | f1)] | row),
 	 (if .control.reimport_1m then (["sluice block import, the same 1M again", (.control.reimport_1m.s | f2), (.control.reimport_1m.rss_kib / 1024 | f1)] | row) else empty end),
+	 (if .control.ipset_restore_1m then (["ipset restore, the same 1M (two hash:net sets, inet and inet6)", (.control.ipset_restore_1m | peer), (.control.ipset_restore_1m.rss_kib / 1024 | f1)] | row) else empty end),
+	 (if .control.nft_interval_sets_1m then (["nft -f, the same 1M (two interval sets, auto-merge)", (.control.nft_interval_sets_1m | peer), (.control.nft_interval_sets_1m.rss_kib / 1024 | f1)] | row) else empty end),
 	 (if .control.dump_1m then (["sluice dump, 1M listed", (.control.dump_1m.s | f2), (.control.dump_1m.rss_kib / 1024 | f1)] | row) else empty end),
 	 (if .control.dump_json_1m then (["sluice -j dump, 1M listed", (.control.dump_json_1m.s | f2), (.control.dump_json_1m.rss_kib / 1024 | f1)] | row) else empty end),
 	 (if .control.block_list_1m then (["sluice block list, 1M listed", (.control.block_list_1m.s | f2), (.control.block_list_1m.rss_kib / 1024 | f1)] | row) else empty end),

@@ -6,7 +6,7 @@ set -eu
 PACKAGES="make gcc clang llvm libc6-dev pkg-config bpftool libbpf-dev libelf-dev zlib1g-dev
 libjansson-dev libmicrohttpd-dev libyaml-dev libcrypt-dev libgnutls28-dev libcmocka-dev iproute2 iputils-ping
 nftables ethtool procps psmisc util-linux python3 curl jq gzip man-db groff-base prometheus libclang-rt-dev
-openssl whois clang-format xdp-tools tcpdump redis-server libhiredis-dev"
+openssl whois clang-format xdp-tools tcpdump redis-server libhiredis-dev ipset"
 
 missing=""
 for p in $PACKAGES; do

@@ -275,7 +275,7 @@ static void host_records(enum list_kind kind, const char *name, bool allowlist)
 		items[i] = (struct list_item){ .kind = kind, .prefix = host32(i * 3) };
 		note_listed(&items[i].prefix, true);
 	}
-	ret = lists_import(&H.pins, items, 64, kind, NULL);
+	ret = lists_import(&H.pins, items, 64, kind, NULL, NULL);
 	ret = ret ?: pins_active(&H.pins, &active);
 	tap_result(
 		!ret && (H.pins.filter[sluice_filter_region(kind, SLUICE_ACTIVE_LISTS(active), 1)] &
@@ -387,7 +387,7 @@ static void named_sets(enum list_kind kind, const char *name, bool allowlist)
 						v6 ? 56 : 20 + rnd() % 13),
 		};
 	}
-	ret = ret ?: lists_import(&H.pins, a, 300, kind, "feed-a");
+	ret = ret ?: lists_import(&H.pins, a, 300, kind, "feed-a", NULL);
 	ret = ret ?: sets_read(&H.pins, &sets);
 	bit_a = ret ? ret : set_find(&sets, kind, "feed-a");
 	if (!ret && bit_a > 0)
@@ -414,7 +414,7 @@ static void named_sets(enum list_kind kind, const char *name, bool allowlist)
 					   .prefix =
 						   i < 30 ? a[i * 5 + 1].prefix :
 							    random_prefix(SLUICE_FAMILY_IPV4, 30) };
-	ret = ret ?: lists_import(&H.pins, b, 60, kind, "feed-b");
+	ret = ret ?: lists_import(&H.pins, b, 60, kind, "feed-b", NULL);
 	ret = ret ?: sets_read(&H.pins, &sets);
 	bit_b = ret ? ret : set_find(&sets, kind, "feed-b");
 	tap_result(!ret && bit_b > 0 && bit_b != bit_a,
@@ -432,7 +432,7 @@ static void named_sets(enum list_kind kind, const char *name, bool allowlist)
 				  (struct list_item){ .kind = kind,
 						      .prefix = random_prefix(SLUICE_FAMILY_IPV4,
 									      24 + rnd() % 9) };
-	ret = lists_import(&H.pins, a2, 250, kind, "feed-a");
+	ret = lists_import(&H.pins, a2, 250, kind, "feed-a", NULL);
 	for (int i = 0; i < 300; i++)
 		set_note(&a[i].prefix, bit_a, false);
 	for (int i = 0; i < 250; i++)
@@ -523,7 +523,7 @@ static void run(bool allowlist)
 						v6 ? 64 : 17 + rnd() % 16),
 		};
 	}
-	ret = lists_import(&H.pins, items, n, kind, NULL);
+	ret = lists_import(&H.pins, items, n, kind, NULL, NULL);
 	for (int i = 0; i < n && !ret; i++) {
 		bool known = false;
 

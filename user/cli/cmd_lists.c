@@ -370,53 +370,6 @@ static int list_import_check(struct verb *v)
 	return set_option(v, 2, &import_set);
 }
 
-static bool same_prefix(const struct prefix *a, const struct prefix *b)
-{
-	return a->family == b->family && a->plen == b->plen &&
-	       !memcmp(a->addr, b->addr, sizeof(a->addr));
-}
-
-/* A prefix's slot in a table of MASK + 1 slots. */
-static size_t prefix_slot(const struct prefix *p, size_t mask)
-{
-	__u64 h =
-		sluice_mix64((__u64)p->family << 8 | p->plen, p->addr[0] | (__u64)p->addr[1] << 32);
-
-	return sluice_mix64(h, p->addr[2] | (__u64)p->addr[3] << 32) & mask;
-}
-
-/*
- * The prefixes DOC lists once each: a feed may repeat one (or give one twice with its
- * host bits masked). Counted in a table of item indexes, one pass: a 1M feed costs
- * tens of milliseconds, not a sort.
- */
-static size_t distinct_prefixes(const struct policy_doc *doc)
-{
-	size_t size = 2, n = 0;
-	__u32 *slots;
-
-	while (size < 2 * doc->nitems)
-		size <<= 1;
-	slots = calloc(size, sizeof(*slots));
-	if (!slots || doc->nitems >= UINT32_MAX) {
-		free(slots);
-		return doc->nitems;
-	}
-	for (size_t i = 0; i < doc->nitems; i++) {
-		const struct prefix *p = &doc->items[i].prefix;
-		size_t s = prefix_slot(p, size - 1);
-
-		while (slots[s] && !same_prefix(&doc->items[slots[s] - 1].prefix, p))
-			s = (s + 1) & (size - 1);
-		if (!slots[s]) {
-			slots[s] = i + 1;
-			n++;
-		}
-	}
-	free(slots);
-	return n;
-}
-
 /* The pins open only once the feed is read: it may be a slow stdin, and the lock waits. */
 static int list_import_run(struct verb *v)
 {
@@ -425,7 +378,7 @@ static int list_import_run(struct verb *v)
 	struct policy_doc doc;
 	struct timespec t0, t1;
 	char buf[512], full[96];
-	size_t distinct;
+	size_t distinct = 0;
 	struct pins p;
 	double secs;
 	int err, ret;
@@ -455,13 +408,12 @@ static int list_import_run(struct verb *v)
 		policy_free(&doc);
 		return exit_code_for(err);
 	}
-	err = lists_import(&p, doc.items, doc.nitems, v->data, import_set);
+	err = lists_import(&p, doc.items, doc.nitems, v->data, import_set, &distinct);
 	if (err == -ENOSPC || err == -E2BIG)
 		list_full(&p, full, sizeof(full));
 	pins_close(&p);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	secs = (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
-	distinct = distinct_prefixes(&doc);
 	if (err == -ENOSPC || err == -E2BIG) {
 		pr_warn("%s: %s: %s%s; nothing was changed", verb, file, full,
 			import_set[0] && err == -ENOSPC ? " (or no free set)" : "");

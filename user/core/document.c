@@ -49,8 +49,12 @@ static const char *intern_set_name(struct policy_doc *doc, const char *name)
 	return copy;
 }
 
+/* Items are written front to back: the pages ahead of them are faulted in this much at a time. */
+#define ITEMS_PREFAULT (2U << 20)
+
 int policy_add_item(struct policy_doc *doc, const struct list_item *item)
 {
+	size_t at = doc->nitems * sizeof(*doc->items), left;
 	const char *set = NULL;
 
 	if (item->set && item->set[0]) {
@@ -70,6 +74,9 @@ int policy_add_item(struct policy_doc *doc, const struct list_item *item)
 		doc->items = items;
 		doc->items_cap = cap;
 	}
+	left = doc->items_cap * sizeof(*doc->items) - at;
+	if (at % ITEMS_PREFAULT < sizeof(*doc->items) && left >= ITEMS_PREFAULT)
+		prefault((char *)doc->items + at, ITEMS_PREFAULT);
 	/* memcpy, not assignment, so padding is copied too and items compare with memcmp. */
 	memcpy(&doc->items[doc->nitems], item, sizeof(*item));
 	doc->items[doc->nitems++].set = set;

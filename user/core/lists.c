@@ -14,6 +14,7 @@
 #include "lists.h"
 #include "log.h"
 #include "policy.h"
+#include "text.h"
 
 static __u32 list_slot(enum list_kind kind, __u32 gen)
 {
@@ -181,10 +182,8 @@ static void key_nets(const struct sluice_lpm_key *key, __u32 *first, __u32 *coun
 static void dir_apply(__u64 *region, __u32 first, __u32 count, __u64 bits, bool clear)
 {
 	__u64 *words = region + SLUICE_FILTER_HEADER_WORDS;
-	__u64 spread = 0;
+	__u64 spread = bits * 0x5555555555555555ULL; /* BITS (two of them) in every /24's pair */
 
-	for (__u32 i = 0; i < 32; i++)
-		spread |= bits << (2 * i);
 	for (__u32 net = first; net - first < count;) {
 		__u32 w = sluice_dir_word(net), shift = sluice_dir_shift(net);
 		__u32 run = count - (net - first) < 32 - shift / 2 ? count - (net - first) :
@@ -322,79 +321,81 @@ static bool is_host_record(const struct sluice_lpm_key *key)
 	return key->prefixlen == SLUICE_HOSTS_PLEN;
 }
 
-/* The permanent /32s a build writes, by /24: open addressing, count 0 is empty. */
-struct host_net {
-	__u32 net24, count;
-	struct sluice_hosts rec;
-};
-
 static void host_table_free(struct host_table *t)
 {
-	free(t->nets);
+	free(t->addrs);
 	memset(t, 0, sizeof(*t));
 }
 
-static size_t host_slot(__u32 net24, size_t mask)
-{
-	return sluice_mix64(net24, 0) & mask;
-}
-
-static int host_table_grow(struct host_table *t)
-{
-	size_t size = t->nets ? 2 * (t->mask + 1) : 4096;
-	struct host_net *nets = calloc(size, sizeof(*nets)), *old = t->nets;
-
-	if (!nets)
-		return -ENOMEM;
-	for (size_t i = 0; old && i <= t->mask; i++) {
-		size_t s;
-
-		if (!old[i].count)
-			continue;
-		for (s = host_slot(old[i].net24, size - 1); nets[s].count; s = (s + 1) & (size - 1))
-			;
-		nets[s] = old[i];
-	}
-	free(old);
-	t->nets = nets;
-	t->mask = size - 1;
-	return 0;
-}
-
-/* Notes permanent /32 KEY; anything else is not noted. -ENOMEM. */
+/*
+ * Notes permanent /32 KEY; anything else is not noted. -ENOMEM. A flat array of
+ * addresses, sorted once when the records are written: a feed's /32s are mostly in
+ * /24s of their own, and a table by /24 of 1M of them filled tens of MiB at random.
+ */
 static int host_note(struct host_table *t, const struct sluice_lpm_key *key, __u64 expires_ns)
 {
 	__u32 net24, host;
-	size_t s;
 
 	if (!t || expires_ns || !key_host(key, &net24, &host))
 		return 0;
-	if ((!t->nets || 2 * (t->used + 1) > t->mask + 1) && host_table_grow(t))
-		return -ENOMEM;
-	for (s = host_slot(net24, t->mask); t->nets[s].count && t->nets[s].net24 != net24;
-	     s = (s + 1) & t->mask)
-		;
-	if (!t->nets[s].count) {
-		t->nets[s].net24 = net24;
-		t->used++;
+	if (t->n == t->cap) {
+		size_t cap = t->cap ? 2 * t->cap : 4096;
+		__u32 *addrs = realloc(t->addrs, cap * sizeof(*addrs));
+
+		if (!addrs)
+			return -ENOMEM;
+		t->addrs = addrs;
+		t->cap = cap;
 	}
-	t->nets[s].count++;
-	t->nets[s].rec.bits[host >> 6] |= 1ULL << (host & 63);
+	t->addrs[t->n++] = net24 << 8 | host;
 	return 0;
 }
 
-/* Writes the records of the /24s with SLUICE_HOSTS_MIN /32s or more into FD. */
-static int host_records_write(const struct host_table *t, int fd, __u64 *v4_region)
+/* Sorts A (N addresses) with TMP as room for as many: a radix sort, a byte a pass. */
+static void addrs_sort(__u32 *a, __u32 *tmp, size_t n)
 {
-	bool any = false;
+	for (unsigned int shift = 0; shift < 32; shift += 8) {
+		size_t count[257] = {};
 
-	for (size_t i = 0; t->nets && i <= t->mask; i++) {
+		for (size_t i = 0; i < n; i++)
+			count[(a[i] >> shift & 0xff) + 1]++;
+		for (int b = 0; b < 256; b++)
+			count[b + 1] += count[b];
+		for (size_t i = 0; i < n; i++)
+			tmp[count[a[i] >> shift & 0xff]++] = a[i];
+		memcpy(a, tmp, n * sizeof(*a));
+	}
+}
+
+/*
+ * Writes the records of the /24s with SLUICE_HOSTS_MIN distinct /32s or more into FD.
+ * Sorts T's addresses in place.
+ */
+static int host_records_write(struct host_table *t, int fd, __u64 *v4_region)
+{
+	__u32 *tmp = t->n ? malloc(t->n * sizeof(*tmp)) : NULL;
+	bool any = false;
+	size_t i = 0;
+
+	if (t->n && !tmp)
+		return -ENOMEM;
+	addrs_sort(t->addrs, tmp, t->n);
+	free(tmp);
+	while (i < t->n) {
+		__u32 net24 = t->addrs[i] >> 8, count = 0;
+		struct sluice_hosts rec = {};
 		struct sluice_lpm_key key;
 
-		if (t->nets[i].count < SLUICE_HOSTS_MIN)
+		for (; i < t->n && t->addrs[i] >> 8 == net24; i++) {
+			__u32 host = t->addrs[i] & 0xff;
+
+			count += !(rec.bits[host >> 6] & 1ULL << (host & 63));
+			rec.bits[host >> 6] |= 1ULL << (host & 63);
+		}
+		if (count < SLUICE_HOSTS_MIN)
 			continue;
-		key = host_key(t->nets[i].net24);
-		if (bpf_map_update_elem(fd, &key, &t->nets[i].rec, BPF_ANY)) {
+		key = host_key(net24);
+		if (bpf_map_update_elem(fd, &key, &rec, BPF_ANY)) {
 			if (errno != E2BIG)
 				return -errno;
 			break; /* a list at its capacity: records are a shortcut, not needed */
@@ -582,8 +583,16 @@ static size_t key_slot(const struct sluice_lpm_key *k, size_t mask)
 static void key_set_free(struct key_set *ks)
 {
 	free(ks->slots);
-	free(ks->keys);
 	memset(ks, 0, sizeof(*ks));
+}
+
+/* Whether ITEM's prefix is K: keys are made as they are compared, not kept by item. */
+static bool item_has_key(const struct list_item *item, const struct sluice_lpm_key *k)
+{
+	struct sluice_lpm_key key;
+
+	prefix_to_key(&item->prefix, &key);
+	return !memcmp(&key, k, sizeof(key));
 }
 
 /* Adds ENTRY to what item I gets from other sets. -ENOMEM. */
@@ -627,24 +636,26 @@ static int key_set_fill(struct list_gen *g, enum list_kind kind)
 	while (size < 2 * n)
 		size <<= 1;
 	ks->slots = calloc(size, sizeof(*ks->slots));
-	ks->keys = malloc(n * sizeof(*ks->keys));
-	if (!ks->slots || !ks->keys || n >= UINT32_MAX) {
+	if (!ks->slots || n >= UINT32_MAX) {
 		key_set_free(ks);
 		return -ENOMEM;
 	}
+	prefault(ks->slots, size * sizeof(*ks->slots)); /* filled at random, nearly every page */
 	ks->mask = size - 1;
 	for (size_t i = 0; i < n; i++) {
 		const struct list_item *item = &g->items[i];
+		struct sluice_lpm_key key;
 		size_t s;
 
 		if (item->kind != kind)
 			continue;
-		prefix_to_key(&item->prefix, &ks->keys[i]);
-		for (s = key_slot(&ks->keys[i], ks->mask); ks->slots[s]; s = (s + 1) & ks->mask)
-			if (!memcmp(&ks->keys[ks->slots[s] - 1], &ks->keys[i], sizeof(ks->keys[i])))
+		prefix_to_key(&item->prefix, &key);
+		for (s = key_slot(&key, ks->mask); ks->slots[s]; s = (s + 1) & ks->mask)
+			if (item_has_key(&g->items[ks->slots[s] - 1], &key))
 				break;
 		if (!ks->slots[s]) {
 			ks->slots[s] = i + 1;
+			ks->count++;
 		} else if (g->item_bit) {
 			struct sluice_list_entry entry;
 			int ret;
@@ -659,13 +670,16 @@ static int key_set_fill(struct list_gen *g, enum list_kind kind)
 	return 0;
 }
 
-/* The index of the item with key K, or -1. */
-static long key_set_find(const struct key_set *ks, const struct sluice_lpm_key *k)
+/* The index of the item of G with key K in the index of KIND, or -1. */
+static long key_set_find(const struct list_gen *g, enum list_kind kind,
+			 const struct sluice_lpm_key *k)
 {
+	const struct key_set *ks = &g->index[kind];
+
 	if (!ks->slots)
 		return -1;
 	for (size_t s = key_slot(k, ks->mask); ks->slots[s]; s = (s + 1) & ks->mask)
-		if (!memcmp(&ks->keys[ks->slots[s] - 1], k, sizeof(*k)))
+		if (item_has_key(&g->items[ks->slots[s] - 1], k))
 			return ks->slots[s] - 1;
 	return -1;
 }
@@ -703,7 +717,7 @@ static long copy_live(const void *keys, const void *values, __u32 n, void *ctx)
 		entry.sets &= ~g->clear[c->kind];
 		if (!entry.sets)
 			continue;
-		item = key_set_find(&g->index[c->kind], &k[i]);
+		item = key_set_find(g, c->kind, &k[i]);
 		if (item >= 0) {
 			entry.sets &= ~g->item_bits[c->kind];
 			if (entry.sets)
@@ -1149,7 +1163,7 @@ int lists_add(struct pins *p, const struct list_item *item)
 }
 
 int lists_import(struct pins *p, const struct list_item *items, size_t n, enum list_kind kind,
-		 const char *set)
+		 const char *set, size_t *distinct)
 {
 	struct set_table *sets = NULL;
 	struct list_gen g;
@@ -1186,17 +1200,18 @@ int lists_import(struct pins *p, const struct list_item *items, size_t n, enum l
 	for (size_t i = 0; i < n && !ret; i++)
 		if (items[i].kind != kind)
 			ret = -EINVAL;
+	/* The index counts the distinct prefixes; the copy of the live list uses it too. */
+	if (!ret)
+		ret = key_set_fill(&g, kind);
 	if (!ret)
 		ret = list_gen_replace(p, &g, kind, n, true);
 	if (!ret)
 		ret = list_gen_add(p, &g);
+	if (!ret && distinct)
+		*distinct = g.index[kind].count;
 	/* The name goes in before the switch, so no reader sees an entry of a nameless set. */
 	if (!ret && sets) {
-		size_t entries = 0;
-
-		for (size_t i = 0; i < n; i++)
-			entries += g.item_bit[i] != ITEM_MERGED;
-		sets->slot[kind][bit].entries = entries;
+		sets->slot[kind][bit].entries = g.index[kind].count;
 		ret = sets_write(p, sets);
 	}
 	free(sets);

@@ -14,10 +14,10 @@
 /* Entries a list hash holds at least, so small lists take live adds without growing. */
 #define LIST_MIN_CAPACITY 4096
 
-/* The permanent /32s a build writes, by /24, for the host records (sluice.h). */
+/* The permanent IPv4 /32s a build writes (host order), for the host records (sluice.h). */
 struct host_table {
-	struct host_net *nets;
-	size_t mask, used;
+	__u32 *addrs;
+	size_t n, cap;
 };
 
 /* The named sets of both lists, as in sluice_sets (pins.h), by list and bit. */
@@ -45,7 +45,7 @@ int set_assign(struct set_table *t, enum list_kind kind, const char *name);
 struct key_set {
 	__u32 *slots;
 	size_t mask;
-	struct sluice_lpm_key *keys; /* by item index */
+	size_t count; /* distinct keys */
 };
 
 /* A new list generation being built; the kinds with fd >= 0 get a new hash. */

@@ -49,10 +49,11 @@ int lists_add(struct pins *p, const struct list_item *item);
  * the items, then policy and lists flip together. All or nothing, even if the
  * controller is killed half-way; the cost is a copy of the list. With SET, the items
  * replace the set's content: live entries leave it, the items join it, entries of no
- * other set (and none added by hand) go.
+ * other set (and none added by hand) go. DISTINCT, unless NULL, gets how many
+ * prefixes the items list once each.
  */
 int lists_import(struct pins *p, const struct list_item *items, size_t n, enum list_kind kind,
-		 const char *set);
+		 const char *set, size_t *distinct);
 
 /*
  * Deletes one prefix from a live list: -ENOENT when it is not listed (in SET, if

@@ -4,6 +4,8 @@
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <unistd.h>
+#include <sys/mman.h>
 #include "text.h"
 
 struct sbuf sb_init(char *buf, size_t len)
@@ -112,4 +114,13 @@ void format_parse_error(const struct parse_error *err, char *buf, size_t len)
 		sb_printf(&b, " ");
 	}
 	sb_printf(&b, "%s", err->msg);
+}
+
+void prefault(void *addr, size_t len)
+{
+	uintptr_t page = sysconf(_SC_PAGESIZE), start = ((uintptr_t)addr + page - 1) & ~(page - 1);
+	uintptr_t end = ((uintptr_t)addr + len) & ~(page - 1);
+
+	if (end > start)
+		madvise((void *)start, end - start, MADV_POPULATE_WRITE);
 }

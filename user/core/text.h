@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
-/* Internal to the grammar (values.c, grammar.c, compile.c, document.c): not for front ends. */
+/*
+ * Internal to the grammar (values.c, grammar.c, compile.c, document.c) and the core's
+ * builds (lists.c): not for front ends.
+ */
 #ifndef SLUICE_TEXT_H
 #define SLUICE_TEXT_H
 
@@ -42,5 +45,13 @@ int fail(struct parse_error *err, const char *fmt, ...) __attribute__((format(pr
 int read_u64(const char **s, __u64 *v);
 /* Multiplies without wrapping: -ERANGE when a * b does not fit. */
 int mul_u64(__u64 a, __u64 b, __u64 *out);
+
+/*
+ * Faults in the whole pages of LEN bytes at ADDR in one call, before an array of feed
+ * scale is written there: a fault a page is a trip into the kernel each, dear in a
+ * virtual machine (a fifth of the parse of a 1M-line feed here). Only an optimisation:
+ * a kernel without MADV_POPULATE_WRITE leaves the pages to fault as they are touched.
+ */
+void prefault(void *addr, size_t len);
 
 #endif /* SLUICE_TEXT_H */
