@@ -68,13 +68,22 @@ static int set_name(const char *verb, const char *opt, const char *v, char *buf,
 	return EXIT_OK;
 }
 
-/* Names from the environment are checked too. */
+/*
+ * Names and the URL from the environment are checked too: a URL no retry can mend is
+ * the caller's to fix, before the agent would retry it forever.
+ */
 static int check_names(const char *verb, struct fleet_config *cfg)
 {
+	char err[300];
+
 	if (!fleet_valid_name(cfg->host))
 		return bad_name(verb, "host", cfg->host);
 	if (!fleet_valid_name(cfg->fleet))
 		return bad_name(verb, "fleet", cfg->fleet);
+	if (fleet_check_url(cfg->redis, err, sizeof(err))) {
+		pr_warn("%s: %s", verb, err);
+		return EXIT_USAGE;
+	}
 	return EXIT_OK;
 }
 
@@ -126,9 +135,12 @@ int cmd_agent(int argc, char **argv)
 		if (rc)
 			return rc;
 	}
-	if (optind < argc)
-		return cmd_usage_error(AGENT_USAGE, "agent: unexpected argument \"%s\"",
-				       argv[optind]);
+	if (optind < argc) {
+		pr_warn("agent: unexpected argument \"%s\"", argv[optind]);
+		if (!log_json)
+			agent_usage(stderr);
+		return EXIT_USAGE;
+	}
 	rc = check_names("agent", &cfg);
 	return rc ? rc : fleet_agent_run(&cfg);
 }
