@@ -132,6 +132,13 @@ expect_eq "limits -j before the object" "$(sl -j limits | jq -c .)" '{"limits":[
 expect_eq "limits -j after the verb" "$(sl limits -j | jq -c .)" '{"limits":[]}'
 expect_eq "sets -j before the object" "$(sl -j sets | jq -c .)" '[]'
 expect_eq "sets -j after the verb" "$(sl sets -j | jq -c .)" '[]'
+for v in status dump "rule list" "allow list" "block list" "ban list" sets stats limits; do
+	# shellcheck disable=SC2086 # the object and verb are two words
+	before=$(sl -j $v | jq -c .)
+	# shellcheck disable=SC2086
+	expect_eq "$v: -j after the verb is -j before the object" "$(sl $v -j | jq -c .)" \
+		"${before:-no JSON}"
+done
 SOCK="$TMP/redis.sock"
 bg "$SRV" redis-server --port 0 --unixsocket "$SOCK" --save '' --appendonly no --dir "$TMP" \
 	>"$TMP/redis.log" 2>&1
