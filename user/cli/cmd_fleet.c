@@ -259,7 +259,7 @@ static int decision_publish_run(struct verb *v)
 
 static const struct cmd decision_add = {
 	.name = "add",
-	.args = FLEET_OPTS " PREFIX [ttl DURATION] [comment TEXT]",
+	.args = FLEET_OPTS " [--host NAME] PREFIX [ttl DURATION] [comment TEXT]",
 	.summary = "publish an entry to every host",
 	.help = "Publishes the entry to the fleet's Redis; each host's agent adds it to its list,\n"
 		"in the set " FLEET_SET ". Fails when Redis is unreachable.",
@@ -273,7 +273,7 @@ static const struct cmd decision_add = {
 
 static const struct cmd decision_del = {
 	.name = "del",
-	.args = "PREFIX " FLEET_OPTS,
+	.args = "PREFIX " FLEET_OPTS " [--host NAME]",
 	.summary = "withdraw an entry from every host",
 	.min_args = 1,
 	.max_args = 1,
