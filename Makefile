@@ -28,8 +28,10 @@ BPF_CFLAGS := -target bpf -O2 -g -mcpu=v3 -Wall -Werror -Iinclude -Ibpf -I$(ARCH
 CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Werror=undef -Wno-missing-field-initializers
 CFLAGS += -D_GNU_SOURCE -Iinclude -Iuser/core -I$(BUILD) -MMD -MP
-CFLAGS += $(shell $(PKG_CONFIG) --cflags libbpf jansson libmicrohttpd yaml-0.1 libcrypt gnutls hiredis 2>/dev/null)
-LDLIBS := $(shell $(PKG_CONFIG) --libs libbpf jansson libmicrohttpd yaml-0.1 libcrypt gnutls hiredis 2>/dev/null) \
+# The libraries found through pkg-config; scripts/deps.sh installs their -dev packages.
+PKGS := libbpf jansson libmicrohttpd yaml-0.1 libcrypt gnutls hiredis
+CFLAGS += $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
+LDLIBS := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) \
 	-lelf -lz -lpthread
 
 ifeq ($(SANITIZE),1)
@@ -97,6 +99,7 @@ help:
 	@echo 'make format     rewrite the C files as .clang-format says'
 	@echo 'make format-check  check them, as make test does'
 	@echo 'make install    install sluice, its man page and systemd units under $(PREFIX)'
+	@echo 'make check-deps install the Debian packages that are missing (scripts/deps.sh)'
 	@echo 'make clean      remove $(BUILD)'
 
 $(BUILD) $(BUILD)/user/core $(BUILD)/user/cli $(BUILD)/user/exporter $(BUILD)/user/fleet \
@@ -166,8 +169,11 @@ $(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LIB_OBJS)
 	$(call msg,FUZZ-LD,$@)
 	$(Q)$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined $< $(FUZZ_LIB_OBJS) -ljansson -lz -o $@
 
+# After the packages, every library the build links must be known to pkg-config: a
+# library added here but not to deps.sh fails now, by name, not at the link.
 check-deps:
 	$(Q)scripts/deps.sh
+	$(Q)$(PKG_CONFIG) --print-errors --exists $(PKGS)
 
 test-progs: all $(UNIT_BINS) $(BPFTEST_BINS) $(TOOL_BINS)
 

@@ -27,9 +27,12 @@ grep -q -- "-j" "$TMP/err" && ok "the verb names the word it could not take" ||
 	not_ok "the verb names the word it could not take: $(cat "$TMP/err")"
 
 # One prologue for every verb: help at every level, bad options and argument counts named.
-for v in attach detach status restore confirm dump stats events top "rule add" "rule del" \
-	"rule list" "block add" "block del" "block list" "block flush" "block import" \
-	"allow add" "ban list" "ban del" "ban flush"; do
+for v in attach detach status restore confirm dump stats limits events top sets set exporter \
+	agent "rule add" "rule insert" "rule replace" "rule del" "rule list" "block add" \
+	"block del" "block list" "block flush" "block import" "allow add" "allow del" \
+	"allow list" "allow flush" "allow import" "ban list" "ban del" "ban flush" \
+	"fleet block add" "fleet block del" "fleet allow add" "fleet allow del" "fleet ban del" \
+	"fleet push" "fleet status"; do
 	# shellcheck disable=SC2086 # the object and verb are two words
 	out=$(sl $v --help)
 	rc=$?
@@ -37,7 +40,15 @@ for v in attach detach status restore confirm dump stats events top "rule add" "
 	expect_eq "$v --help: usage on stdout, exit 0" \
 		"$rc $(head -n 1 <<<"$out" | cut -d' ' -f1-"$words")" "0 Usage: sluice $v"
 done
-for level in "" "block" "block add"; do
+expect_exit "events -w FILE --help: the help, not a capture" 0 sl events -w "$TMP/help.pcapng" --help
+expect_eq "... on stdout, naming -w" "$(head -n 1 "$TMP/out")" "Usage: sluice events [-w FILE]"
+[ -e "$TMP/help.pcapng" ] && not_ok "... and writes no file" || ok "... and writes no file"
+# The man page's SYNOPSIS names every object of `sluice help`, in its order.
+objects=$("$SLUICE" help | sed -n 's/^  sluice \([a-z]*\) .*/\1/p' | tr '\n' ' ')
+expect_eq "sluice.8's OBJECT list is sluice help's" \
+	"$(sed -n '/^\.IR OBJECT " := {/,/ }"$/p' "$(dirname "$0")/../../doc/sluice.8" |
+		sed -n 's/^\.BR //p' | tr -d '"|}' | tr -s ' \n' '  ')" "$objects"
+for level in "" "block" "block add" "fleet" "fleet block" "fleet status" "limits"; do
 	# shellcheck disable=SC2086
 	expect_exit "help at the level of '$level' exits 0" 0 sl $level help
 	grep -q '^Usage' "$TMP/out" && ok "help at '$level' prints the usage on stdout" ||
@@ -78,6 +89,73 @@ json_usage "no object" -j
 json_usage "restore (no file)" -j restore
 json_usage "top -n (no value)" -j top -n
 json_usage "stats --watch 0 (bad value)" -j stats --watch 0
+json_usage "limits --top 0 (bad value)" -j limits --top 0
+json_usage "limits (too many arguments, -j after them)" limits a b -j
+json_usage "sets (too many arguments)" sets extra -j
+json_usage "events -w with -j" -j events -w "$TMP/j.pcapng"
+json_usage "fleet status (too many arguments)" -j fleet status extra
+json_usage "fleet status --redis (not a URL)" fleet status --redis bogus://x -j
+json_usage "fleet block add (missing argument)" -j fleet block add
+json_usage "fleet push (no such file)" fleet push "$TMP/none.conf" -j
+json_usage "agent (an argument)" -j agent extra
+# Bounded: an agent that retried a URL no retry can mend would run forever.
+expect_exit "-j agent --redis with a bad port: exit 2 at once" 2 \
+	timeout 10 "$SLUICE" --pin-path "$PIN" -j agent --redis redis://192.0.2.1:0 --state-dir "$TMP"
+expect_eq "... one JSON error naming it" "$(cat "$TMP/out")" \
+	'{"error":"agent: redis://192.0.2.1:0: bad port"}'
+json_usage "exporter (an argument)" exporter extra -j
+expect_exit "agent: an unexpected argument is a usage error" 2 sl agent extra
+expect_eq "... named in one line, then the usage" "$(head -n 2 "$TMP/err")" \
+	"sluice: agent: unexpected argument \"extra\"
+Usage: sluice agent [--redis URL] [--redis-password-file FILE] [--host NAME]"
+expect_exit "exporter: an unexpected argument is a usage error" 2 sl exporter extra
+expect_eq "... named in one line, then the usage" "$(head -n 1 "$TMP/err")" \
+	"sluice: exporter: unexpected argument \"extra\""
+
+# Runtime errors exit 1, as JSON under -j too.
+json_runtime() {
+	local desc=$1
+	shift
+	expect_exit "-j $desc: exit 1" 1 sl "$@"
+	expect_eq "-j $desc: one JSON error on stdout" \
+		"$(jq -c 'keys' "$TMP/out" 2>&1 | tr '\n' ' ')$(wc -l <"$TMP/out") [$(cat "$TMP/err")]" \
+		'["error"] 1 []'
+}
+json_runtime "limits, nothing attached" limits -j --pin-path "$TMP/nopins"
+json_runtime "sets, nothing attached" -j sets --pin-path "$TMP/nopins"
+json_runtime "fleet status, no Redis there" fleet status --redis "unix:$TMP/none.sock" -j
+expect_eq "... saying so" "$(jq -r .error "$TMP/out")" \
+	"fleet status: connect to unix:$TMP/none.sock: No such file or directory"
+
+# -j before the object or after the verb, on the read verbs the later features added.
+expect_eq "limits -j before the object" "$(sl -j limits | jq -c .)" '{"limits":[]}'
+expect_eq "limits -j after the verb" "$(sl limits -j | jq -c .)" '{"limits":[]}'
+expect_eq "sets -j before the object" "$(sl -j sets | jq -c .)" '[]'
+expect_eq "sets -j after the verb" "$(sl sets -j | jq -c .)" '[]'
+for v in status dump "rule list" "allow list" "block list" "ban list" sets stats limits; do
+	# shellcheck disable=SC2086 # the object and verb are two words
+	before=$(sl -j $v | jq -c .)
+	# shellcheck disable=SC2086
+	expect_eq "$v: -j after the verb is -j before the object" "$(sl $v -j | jq -c .)" \
+		"${before:-no JSON}"
+done
+SOCK="$TMP/redis.sock"
+bg "$SRV" redis-server --port 0 --unixsocket "$SOCK" --save '' --appendonly no --dir "$TMP" \
+	>"$TMP/redis.log" 2>&1
+check "redis-server on a unix socket" wait_until 5 redis-cli -s "$SOCK" ping
+expect_eq "fleet status -j before the object" \
+	"$(sl -j fleet status --redis "unix:$SOCK" --fleet cli | jq -c .)" '{"fleet":"cli","hosts":[]}'
+expect_eq "fleet status -j after the verb and its options" \
+	"$(sl fleet status --redis "unix:$SOCK" --fleet cli -j | jq -c .)" '{"fleet":"cli","hosts":[]}'
+echo "rule add web tcp dport 443 action pass" >"$TMP/fleet.conf"
+expect_eq "fleet push -j after the file: the version as JSON" \
+	"$(sl fleet push "$TMP/fleet.conf" --redis "unix:$SOCK" --fleet cli -j | jq -c .)" \
+	"{\"fleet\":\"cli\",\"version\":1,\"file\":\"$TMP/fleet.conf\"}"
+
+# limits: -j before or after the verb and its rule, and a rule that is not there.
+expect_exit "limits of a rule that is not there: exit 2" 2 sl limits nosuch
+expect_eq "... said in one line" "$(cat "$TMP/err")" \
+	'sluice: limits: rule "nosuch": no such rule in the live policy'
 
 # status counts what is live, not what the arrays hold.
 slots() { sl -j status | jq -c --arg m "$1" '.maps[] | select(.name == $m) | [.entries, .capacity, .counts]'; }
@@ -93,6 +171,11 @@ udp_send "$CLI_IP" "$SRV_IP" 5353 3
 udp_send 198.18.0.3 "$SRV_IP" 5353 3
 expect_eq "status: the limited sources' slots are live" "$(slots sluice_slots | jq -c '.[0] > 0')" true
 expect_eq "two bans" "$(sl -j ban list | jq length)" 2
+lim='[.limits[] | [.rule, .limit, .spec, .action, .keys]]'
+want_lim='[["b",0,"src/32 src6/64 rate 1/h burst 1","ban",2]]'
+expect_eq "limits RULE, -j before the object" "$(sl -j limits b | jq -c "$lim")" "$want_lim"
+expect_eq "limits RULE -j" "$(sl limits b -j | jq -c "$lim")" "$want_lim"
+expect_eq "limits -j RULE --top 1: one key" "$(sl limits -j b --top 1 | jq -c '.limits[0].top | length')" 1
 expect_eq "ban flush -j counts what it lifted" "$(sl -j ban flush | jq -c .)" '{"lifted":2}'
 expect_eq "no ban left" "$(sl -j ban list | jq length)" 0
 

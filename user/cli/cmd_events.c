@@ -414,14 +414,14 @@ const struct cmd cmd_events = {
 	.help = "Streams the data path's sampled drop and monitor events, one line each\n"
 		"(JSON lines with -j), until interrupted. Times are UTC to the millisecond,\n"
 		"from the kernel's coarse clock (it moves every 1 to 10 ms, by its HZ).\n"
-		"Sampling and its ceiling are set\n"
-		"with `set events ...` in the policy; what sampling leaves out is counted\n"
-		"(sluice_events_suppressed_total). One reader at a time: two would share\n"
-		"the events between them.\n"
-		"-w FILE writes the events' packets to FILE (- for stdout) as pcapng instead,\n"
-		"for tcpdump -r or Wireshark: each packet's first 128 bytes, its length,\n"
-		"and a comment with its interface, verdict, reason, rule and sampling; the\n"
-		"count written goes to stderr at exit. Not with -j.",
+		"Sampling and its ceiling are set with `set events ...` in the policy; what\n"
+		"sampling leaves out is counted (sluice_events_suppressed_total). One reader\n"
+		"at a time: two would share the events between them.\n"
+		"\n"
+		"-w, --write FILE writes the events' packets to FILE (- for stdout) as\n"
+		"pcapng instead, for tcpdump -r or Wireshark: each packet's first 128 bytes,\n"
+		"its length, and a comment with its interface, verdict, reason, rule and\n"
+		"sampling; the count written goes to stderr at exit. Not with -j.",
 	.max_args = 0,
 	.opts = (const struct cmd_opt[]){ { "write", 'w', true }, {} },
 	.check = events_check,

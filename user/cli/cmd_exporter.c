@@ -98,7 +98,9 @@ int cmd_exporter(int argc, char **argv)
 		}
 	}
 	if (optind != argc) {
-		exporter_usage(stderr);
+		pr_warn("exporter: unexpected argument \"%s\"", argv[optind]);
+		if (!log_json)
+			exporter_usage(stderr);
 		return EXIT_USAGE;
 	}
 	/* Everything wrong with the file, what it names included, is the caller's to fix: 2. */

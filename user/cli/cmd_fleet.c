@@ -68,13 +68,22 @@ static int set_name(const char *verb, const char *opt, const char *v, char *buf,
 	return EXIT_OK;
 }
 
-/* Names from the environment are checked too. */
+/*
+ * Names and the URL from the environment are checked too: a URL no retry can mend is
+ * the caller's to fix, before the agent would retry it forever.
+ */
 static int check_names(const char *verb, struct fleet_config *cfg)
 {
+	char err[300];
+
 	if (!fleet_valid_name(cfg->host))
 		return bad_name(verb, "host", cfg->host);
 	if (!fleet_valid_name(cfg->fleet))
 		return bad_name(verb, "fleet", cfg->fleet);
+	if (fleet_check_url(cfg->redis, err, sizeof(err))) {
+		pr_warn("%s: %s", verb, err);
+		return EXIT_USAGE;
+	}
 	return EXIT_OK;
 }
 
@@ -126,9 +135,12 @@ int cmd_agent(int argc, char **argv)
 		if (rc)
 			return rc;
 	}
-	if (optind < argc)
-		return cmd_usage_error(AGENT_USAGE, "agent: unexpected argument \"%s\"",
-				       argv[optind]);
+	if (optind < argc) {
+		pr_warn("agent: unexpected argument \"%s\"", argv[optind]);
+		if (!log_json)
+			agent_usage(stderr);
+		return EXIT_USAGE;
+	}
 	rc = check_names("agent", &cfg);
 	return rc ? rc : fleet_agent_run(&cfg);
 }
@@ -247,7 +259,7 @@ static int decision_publish_run(struct verb *v)
 
 static const struct cmd decision_add = {
 	.name = "add",
-	.args = FLEET_OPTS " PREFIX [ttl DURATION] [comment TEXT]",
+	.args = FLEET_OPTS " [--host NAME] PREFIX [ttl DURATION] [comment TEXT]",
 	.summary = "publish an entry to every host",
 	.help = "Publishes the entry to the fleet's Redis; each host's agent adds it to its list,\n"
 		"in the set " FLEET_SET ". Fails when Redis is unreachable.",
@@ -261,7 +273,7 @@ static const struct cmd decision_add = {
 
 static const struct cmd decision_del = {
 	.name = "del",
-	.args = "PREFIX " FLEET_OPTS,
+	.args = "PREFIX " FLEET_OPTS " [--host NAME]",
 	.summary = "withdraw an entry from every host",
 	.min_args = 1,
 	.max_args = 1,

@@ -14,7 +14,7 @@
 /* Its flags and help are its own, in user/exporter/exporter.c. */
 static const struct cmd exporter_row = {
 	.name = "exporter",
-	.args = "[--listen [HOST]:PORT] [--collect INTERVAL] [--web-config FILE]",
+	.args = "[--listen [HOST]:PORT] [--collect INTERVAL] [--web-config FILE] [--fleet-state DIR]",
 	.summary = "serve Prometheus metrics",
 	.main = cmd_exporter,
 };
@@ -22,7 +22,8 @@ static const struct cmd exporter_row = {
 /* Its flags and help are its own, in cmd_fleet.c. */
 static const struct cmd agent_row = {
 	.name = "agent",
-	.args = "[--redis URL] [--host NAME] [--fleet NAME] [--state-dir DIR]",
+	.args = "[--redis URL] [--redis-password-file FILE] [--host NAME] [--fleet NAME] "
+		"[--state-dir DIR]",
 	.summary = "share decisions with the fleet through Redis",
 	.main = cmd_agent,
 };

@@ -29,7 +29,7 @@
 
 /* Where and as whom: the options of `sluice agent` and `sluice fleet`. */
 struct fleet_config {
-	const char *redis; /* redis://[:PASSWORD@]HOST[:PORT][/DB] or unix:PATH[?db=N] */
+	const char *redis; /* redis://[:PASSWORD@]HOST[:PORT][/DB] or unix:PATH */
 	const char *password_file; /* NULL: none (or the URL's) */
 	char host[FLEET_NAME_MAX]; /* this host's name in the fleet */
 	char fleet[FLEET_NAME_MAX];
@@ -49,6 +49,9 @@ bool fleet_valid_name(const char *s);
  * ERR.
  */
 redisContext *fleet_connect(const struct fleet_config *cfg, char *err, size_t len);
+
+/* Is URL a Redis URL fleet_connect takes? -EINVAL with why in ERR if not. */
+int fleet_check_url(const char *url, char *err, size_t len);
 
 /* The name of the fleet's key WHAT ("decisions", "active", "detail", "hosts") in BUF. */
 const char *fleet_key(const struct fleet_config *cfg, const char *what, char *buf, size_t len);

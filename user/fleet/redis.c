@@ -72,59 +72,92 @@ static bool reply_ok(redisContext *c, redisReply *r, const char *what, char *err
 	return ok;
 }
 
+/*
+ * Takes URL apart: a unix socket path (HOST empty, the path in *PATH), or HOST, PORT and
+ * DB, with the password it carries in PASSWORD. -EINVAL, with why in ERR.
+ */
+static int parse_url(const char *url, const char **path, char *host, size_t hostlen, long *port,
+		     long *db, char *password, size_t pwlen, char *err, size_t len)
+{
+	const char *at, *rest;
+
+	host[0] = '\0';
+	*port = 6379;
+	*db = 0;
+	if (!strncmp(url, "unix:", 5) && url[5]) {
+		*path = url + 5;
+		return 0;
+	}
+	if (strncmp(url, "redis://", 8)) {
+		snprintf(err, len, "%s: expected redis://HOST[:PORT][/DB] or unix:PATH", url);
+		return -EINVAL;
+	}
+	rest = url + 8;
+	at = strrchr(rest, '@');
+	if (at) {
+		const char *colon = memchr(rest, ':', at - rest);
+		const char *pw = colon ? colon + 1 : rest;
+
+		snprintf(password, pwlen, "%.*s", (int)(at - pw), pw);
+		rest = at + 1;
+	}
+	size_t hl = strcspn(rest, ":/");
+
+	if (!hl || hl >= hostlen) {
+		snprintf(err, len, "%s: expected redis://HOST[:PORT][/DB] or unix:PATH", url);
+		return -EINVAL;
+	}
+	snprintf(host, hostlen, "%.*s", (int)hl, rest);
+	rest += hl;
+	if (*rest == ':') {
+		char *end;
+
+		*port = strtol(rest + 1, &end, 10);
+		if (end == rest + 1 || *port < 1 || *port > 65535 || (*end && *end != '/')) {
+			snprintf(err, len, "%s: bad port", url);
+			return -EINVAL;
+		}
+		rest = end;
+	}
+	if (*rest == '/' && rest[1]) {
+		char *end;
+
+		*db = strtol(rest + 1, &end, 10);
+		if (*end || *db < 0 || *db > 1000000) {
+			snprintf(err, len, "%s: bad database number", url);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+int fleet_check_url(const char *url, char *err, size_t len)
+{
+	char host[256], password[512] = "";
+	const char *path;
+	long port, db;
+	int ret = parse_url(url, &path, host, sizeof(host), &port, &db, password, sizeof(password),
+			    err, len);
+
+	explicit_bzero(password, sizeof(password));
+	return ret;
+}
+
 redisContext *fleet_connect(const struct fleet_config *cfg, char *err, size_t len)
 {
 	struct timeval tv = { 0, FLEET_TIMEOUT_MS * 1000 };
 	char host[256], password[512] = "";
-	const char *url = cfg->redis, *at, *rest;
+	const char *url = cfg->redis, *path = NULL;
 	redisContext *c;
-	long port = 6379, db = 0;
+	long port, db;
 
-	if (!strncmp(url, "unix:", 5)) {
-		c = redisConnectUnixWithTimeout(url + 5, tv);
-	} else if (!strncmp(url, "redis://", 8)) {
-		rest = url + 8;
-		at = strrchr(rest, '@');
-		if (at) {
-			const char *colon = memchr(rest, ':', at - rest);
-			const char *pw = colon ? colon + 1 : rest;
-
-			snprintf(password, sizeof(password), "%.*s", (int)(at - pw), pw);
-			rest = at + 1;
-		}
-		size_t hl = strcspn(rest, ":/");
-
-		if (!hl || hl >= sizeof(host)) {
-			snprintf(err, len, "%s: expected redis://HOST[:PORT][/DB] or unix:PATH",
-				 url);
-			return NULL;
-		}
-		snprintf(host, sizeof(host), "%.*s", (int)hl, rest);
-		rest += hl;
-		if (*rest == ':') {
-			char *end;
-
-			port = strtol(rest + 1, &end, 10);
-			if (end == rest + 1 || port < 1 || port > 65535 || (*end && *end != '/')) {
-				snprintf(err, len, "%s: bad port", url);
-				return NULL;
-			}
-			rest = end;
-		}
-		if (*rest == '/' && rest[1]) {
-			char *end;
-
-			db = strtol(rest + 1, &end, 10);
-			if (*end || db < 0 || db > 1000000) {
-				snprintf(err, len, "%s: bad database number", url);
-				return NULL;
-			}
-		}
-		c = redisConnectWithTimeout(host, (int)port, tv);
-	} else {
-		snprintf(err, len, "%s: expected redis://HOST[:PORT][/DB] or unix:PATH", url);
+	if (parse_url(url, &path, host, sizeof(host), &port, &db, password, sizeof(password), err,
+		      len))
 		return NULL;
-	}
+	if (path)
+		c = redisConnectUnixWithTimeout(path, tv);
+	else
+		c = redisConnectWithTimeout(host, (int)port, tv);
 	if (!c || c->err) {
 		snprintf(err, len, "connect to %s: %s", url, c ? c->errstr : "out of memory");
 		if (c)
