@@ -313,7 +313,7 @@ fleet_run() {
 		seconds=$(awk -v a="$seconds" -v b="$(cat "$TMP/$name$h")" 'BEGIN { print (b > a ? b : a) }')
 	done
 	want=$(awk -v t="$seconds" -v n="$share" 'BEGIN { printf "%d", (30 * t + 30) / n }')
-	diag "fleet-wide rate 30/s burst 30 (over $share), $3/$4/$5 per s to hosts 1/2/3 for ${seconds} s: $admitted admitted, $want expected ($(awk -v a="$admitted" -v w="$want" 'BEGIN { printf "%+.1f%%", 100 * (a - w) / w }'))"
+	diag "fleet-wide rate 30/s burst 30$([ "$share" = 1 ] || echo ", split in $share"), $3/$4/$5 per s to hosts 1/2/3 for ${seconds} s: $admitted admitted, $want expected ($(awk -v a="$admitted" -v w="$want" 'BEGIN { printf "%+.1f%%", 100 * (a - w) / w }'))"
 }
 within10() { awk -v a="$admitted" -v w="$want" 'BEGIN { exit !(a >= 0.9 * w && a <= 1.1 * w) }'; }
 fleet_rule even 6002
@@ -325,6 +325,13 @@ check "host 1 only: within 10% of rate x t + burst (a split would give a third)"
 fleet_rule uneven 6004
 fleet_run uneven 6004 63 18 9
 check "spread 70/20/10: within 10% of rate x t + burst" within10
+
+# The agents' CPU since they started, fleet-wide limits exchanged for the last part.
+for h in 1 2 3; do
+	diag "agent $h: $(awk -v hz="$(getconf CLK_TCK)" -v up="$(cut -d' ' -f1 /proc/uptime)" \
+		'{ printf "%.1f%% of a core over %.0f s", 100 * ($14 + $15) / hz / (up - $22 / hz), up - $22 / hz }' \
+		"/proc/${agent_pid[$h]}/stat")"
+done
 
 # Redis away: each host enforces its share, rate / 3 and burst / 3 (hosts last seen).
 splits() { grep -c 'fleet-wide limits split among 3 hosts' "$TMP/agent$1.log"; }

@@ -169,8 +169,9 @@ static __u64 amount_to_units(const struct sluice_limit *lim, double amount)
 	double units;
 
 	if (lim->flags & SLUICE_LIMIT_BYTES)
-		units = lim->byte_rate ? amount * (double)SLUICE_UNITS_PER_SEC / (double)lim->byte_rate :
-					 0;
+		units = lim->byte_rate ?
+				amount * (double)SLUICE_UNITS_PER_SEC / (double)lim->byte_rate :
+				0;
 	else
 		units = amount * (double)lim->interval;
 	return units < 0 ? 0 : units > (double)CHARGE_MAX(lim) ? CHARGE_MAX(lim) : (__u64)units;
@@ -195,6 +196,7 @@ static int visit_key(const struct limits_entry *e, const struct sluice_bucket_ke
 	struct usage *u = ctx;
 	struct tracked *t;
 	__u64 start;
+	int err;
 
 	t = tracked_get(u, key, true);
 	if (!t)
@@ -208,9 +210,9 @@ static int visit_key(const struct limits_entry *e, const struct sluice_bucket_ke
 	t->round = u->round;
 	if (tat <= start)
 		return 0;
-	return field_add(u, "%s %u %u %u %08x%08x%08x%08x", e->rule, e->limit, key->family,
-			 key->dport, key->addr[0], key->addr[1], key->addr[2], key->addr[3]) ?:
-		       field_add(u, "%.3f", units_to_amount(&e->lim, tat - start));
+	err = field_add(u, "%s %u %u %u %08x%08x%08x%08x", e->rule, e->limit, key->family,
+			key->dport, key->addr[0], key->addr[1], key->addr[2], key->addr[3]);
+	return err ? err : field_add(u, "%.3f", units_to_amount(&e->lim, tat - start));
 }
 
 /* The keys no read saw this round: their buckets refilled, nothing to learn from them. */
@@ -260,8 +262,8 @@ static __u64 charged(const struct sluice_limit *lim, __u64 cur, __u64 now, __u64
 }
 
 /* Charges KEY of limit E COST time units, where the data path keeps its state. */
-static int charge(struct usage *u, const struct limits_entry *e, const struct sluice_bucket_key *key,
-		  __u64 cost)
+static int charge(struct usage *u, const struct limits_entry *e,
+		  const struct sluice_bucket_key *key, __u64 cost)
 {
 	const struct pins *p = u->p;
 	__u64 now = limits_now(e), cur, next;
@@ -335,7 +337,8 @@ static int charge_field(struct usage *u, const char *field, const char *value)
 	__u32 addr[4];
 
 	if (sscanf(field, "%31s %u %u %u %32s", rule, &limit, &family, &dport, hex) != 5 ||
-	    strlen(hex) != 32 || sscanf(hex, "%8x%8x%8x%8x", &addr[0], &addr[1], &addr[2], &addr[3]) != 4 ||
+	    strlen(hex) != 32 ||
+	    sscanf(hex, "%8x%8x%8x%8x", &addr[0], &addr[1], &addr[2], &addr[3]) != 4 ||
 	    sscanf(value, "%lf", &amount) != 1 || !(amount > 0))
 		return 0; /* not ours to understand: a newer agent's, say */
 	e = entry_find(u->r, rule, limit);
@@ -434,14 +437,16 @@ static int receive(struct usage *u, redisContext *c, char *ebuf, size_t len)
 		return 0;
 	}
 	entries = r->element[0]->element[1];
-	u->lines = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, u->p->fds[PIN_PROBATION], 0);
+	u->lines =
+		mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, u->p->fds[PIN_PROBATION], 0);
 	if (u->lines == MAP_FAILED) {
 		err = -errno;
 		snprintf(ebuf, len, "map sluice_probation: %s", strerror(errno));
 		u->lines = NULL;
 	}
 	for (size_t i = 0; !err && i < entries->elements; i++) {
-		redisReply *id = entries->element[i]->element[0], *kv = entries->element[i]->element[1];
+		redisReply *id = entries->element[i]->element[0],
+			   *kv = entries->element[i]->element[1];
 
 		snprintf(u->cursor, sizeof(u->cursor), "%s", id->str);
 		if (kv->elements < 2 || strcmp(kv->element[0]->str, "host") ||
