@@ -22,7 +22,12 @@ PIN2="$PIN-2" PIN3="$PIN-3"
 declare -A agent_pid
 
 fleet_cleanup() {
-	local pid
+	local pid h
+	if [ "$tap_fail" != 0 ]; then
+		for h in 1 2 3; do
+			[ -f "$TMP/agent$h.log" ] && tail -n 20 "$TMP/agent$h.log" | sed "s/^/# agent $h: /"
+		done
+	fi
 	for pid in "${agent_pid[@]}"; do
 		kill "$pid" 2>/dev/null
 	done
@@ -223,35 +228,51 @@ for h in 1 2 3; do
 	check "the ban is lifted on host $h" wait_until 5 output_is 0 banned "$h" "$CLI_IP"
 done
 
-# ---- a fleet-wide limit: a client spread over the three hosts gets its burst once ----
+# ---- fleet-wide limits: whole on each host, charged what the others admitted ----
 passed_on() {
 	on "$1" -j stats | jq -r --arg i "$(iface "$1")" --arg r "$2" \
 		'.interfaces[] | select(.name == $i) | .rules[] | select(.name == $r) | .verdicts.pass.packets'
 }
-split_logged() { grep -q 'fleet-wide limits split among 3 hosts' "$TMP/agent$1.log"; }
+seen_on() { # packets of rule RULE on host H, passed or dropped
+	on "$1" -j stats | jq -r --arg i "$(iface "$1")" --arg r "$2" \
+		'.interfaces[] | select(.name == $i) | .rules[] | select(.name == $r) |
+		.verdicts.pass.packets + .verdicts.drop.packets'
+}
+# The agent's latest word on its fleet-wide limits: exchanging usage or split.
+exchanging() { grep 'fleet-wide limits: ' "$TMP/agent$1.log" | tail -n 1 | grep -q 'usage exchanged'; }
 for h in 1 2 3; do
+	check "agent $h exchanges the usage of fleet-wide limits" wait_until 5 exchanging "$h"
 	on "$h" rule add fl udp dport 6000 limit src/32 rate 1/h burst 30 fleet action drop
 	on "$h" rule add whole udp dport 6001 limit src/32 rate 1/h burst 30 action drop
 done
 expect_eq "dump keeps the word fleet" "$(on 1 dump | grep -c 'rule add fl .* burst 30 fleet action drop')" 1
-for h in 1 2 3; do
-	check "agent $h splits the fleet-wide limit in three" wait_until 5 split_logged "$h"
+# The client reaches host 1 first: it gets the whole burst there, and once host 1's
+# agent has published it, none on the other hosts.
+send_port 1 6000 40
+expect_soon "host 1 admits the whole fleet-wide burst" 30 passed_on 1 fl
+over_on() { # over_on HOST RULE: the client's key under RULE has no token left on HOST
+	on "$1" -j limits "$2" | jq -e --arg s "$CLI_IP" \
+		'.limits[0].top[] | select((.source | split("/")[0]) == $s) | .over' >/dev/null
+}
+for h in 2 3; do
+	check "host $h is charged the burst host 1 admitted" wait_until 5 over_on "$h" fl
 done
-total_fl=0 total_whole=0
-for h in 1 2 3; do
+for h in 2 3; do
 	send_port "$h" 6000 40
 	send_port "$h" 6001 40
 done
+send_port 1 6001 40
 for h in 1 2 3; do
-	expect_soon "host $h admits a third of the fleet-wide burst" 10 passed_on "$h" fl
+	expect_soon "host $h saw its datagrams to the fleet-wide limit" 40 seen_on "$h" fl
 	expect_soon "host $h admits the whole burst of the other" 30 passed_on "$h" whole
-	total_fl=$((total_fl + $(passed_on "$h" fl))) total_whole=$((total_whole + $(passed_on "$h" whole)))
 done
-expect_eq "the fleet admits the burst once in all" "$total_fl" 30
-expect_eq "... and three times without fleet" "$total_whole" 90
+for h in 2 3; do
+	expect_eq "host $h admits none of the fleet-wide burst" "$(passed_on "$h" fl)" 0
+done
 
-# Over time: rate 30/s burst 30 fleet, 40 datagrams a second to each host for 3 s (each
-# host's share, 10/s, is exceeded): rate x t + burst in all, within 10%.
+# Over time, rate 30/s burst 30 fleet: a client paced for 4 s is admitted rate x t +
+# burst in all wherever it goes, within 10% plus one exchange interval of the rate
+# (what the hosts admit before they hear of each other; 250 ms, 7.5 datagrams).
 paced() { # paced HOST PORT COUNT RATE: prints the seconds from the first to the last
 	nsenter --net="/run/netns/$(cli_ns "$1")" python3 -c '
 import socket, sys, time
@@ -267,36 +288,75 @@ for i in range(count):
 print("%.3f" % (time.monotonic() - t0))
 ' "$2" "$3" "$4" "$CLI_IP" "$SRV_IP"
 }
-splits() { grep -c 'fleet-wide limits split among 3 hosts' "$TMP/agent$1.log"; }
-for h in 1 2 3; do
-	before=$(splits "$h")
-	on "$h" rule add paced udp dport 6002 limit src/32 rate 30/s burst 30 fleet action drop
-	# The edit compiles the limits whole; the agent splits them again.
-	check "agent $h splits it" wait_until 5 sh -c "[ \$(grep -c 'split among 3' '$TMP/agent$h.log') -gt $before ]"
-done
-paced_pids=()
-for h in 1 2 3; do
-	paced "$h" 6002 120 40 >"$TMP/paced$h" &
-	paced_pids+=($!)
-done
-wait "${paced_pids[@]}"
-seen_on() { # packets of rule RULE on host H, passed or dropped
-	on "$1" -j stats | jq -r --arg i "$(iface "$1")" --arg r "$2" \
-		'.interfaces[] | select(.name == $i) | .rules[] | select(.name == $r) |
-		.verdicts.pass.packets + .verdicts.drop.packets'
+fleet_rule() { # fleet_rule NAME PORT: rate 30/s burst 30 fleet on every host
+	local h
+	for h in 1 2 3; do
+		on "$h" rule add "$1" udp dport "$2" limit src/32 rate 30/s burst 30 fleet action drop
+	done
 }
+# fleet_run NAME PORT RATE1 RATE2 RATE3 [SHARE]: a paced client of 4 s at RATEn/s to
+# host n (0: none) under rule NAME; sets admitted, and want: rate x t + burst, over
+# SHARE (1 unless given).
+fleet_run() {
+	local name=$1 port=$2 h pids=() rates=("$3" "$4" "$5") seconds=0 share=${6:-1}
+	for h in 1 2 3; do
+		[ "${rates[h - 1]}" = 0 ] && continue
+		paced "$h" "$port" $((4 * rates[h - 1])) "${rates[h - 1]}" >"$TMP/$name$h" &
+		pids+=($!)
+	done
+	wait "${pids[@]}"
+	admitted=0
+	for h in 1 2 3; do
+		[ "${rates[h - 1]}" = 0 ] && continue
+		expect_soon "$name: host $h saw the $((4 * rates[h - 1])) paced datagrams" \
+			$((4 * rates[h - 1])) seen_on "$h" "$name"
+		admitted=$((admitted + $(passed_on "$h" "$name")))
+		seconds=$(awk -v a="$seconds" -v b="$(cat "$TMP/$name$h")" 'BEGIN { print (b > a ? b : a) }')
+	done
+	want=$(awk -v t="$seconds" -v n="$share" 'BEGIN { printf "%d", (30 * t + 30) / n }')
+	diag "fleet-wide rate 30/s burst 30$([ "$share" = 1 ] || echo ", split in $share"), $3/$4/$5 per s to hosts 1/2/3 for ${seconds} s: $admitted admitted, $want expected ($(awk -v a="$admitted" -v w="$want" 'BEGIN { printf "%+.1f%%", 100 * (a - w) / w }'))"
+}
+within10() { awk -v a="$admitted" -v w="$want" 'BEGIN { exit !(a >= 0.9 * w && a <= 1.1 * w) }'; }
+within10_lag() {
+	awk -v a="$admitted" -v w="$want" 'BEGIN { exit !(a >= 0.9 * w - 7.5 && a <= 1.1 * w + 7.5) }'
+}
+fleet_rule even 6002
+fleet_run even 6002 40 40 40
+check "spread evenly: within 10% of rate x t + burst, plus an exchange" within10_lag
+fleet_rule one 6003
+fleet_run one 6003 90 0 0
+check "host 1 only: within 10% of rate x t + burst (a split would give a third)" within10
+fleet_rule uneven 6004
+fleet_run uneven 6004 63 18 9
+check "spread 70/20/10: within 10% of rate x t + burst, plus an exchange" within10_lag
+
+# The agents' CPU since they started, fleet-wide limits exchanged for the last part.
 for h in 1 2 3; do
-	expect_soon "host $h saw the 120 paced datagrams" 120 seen_on "$h" paced
+	diag "agent $h: $(awk -v hz="$(getconf CLK_TCK)" -v up="$(cut -d' ' -f1 /proc/uptime)" \
+		'{ printf "%.1f%% of a core over %.0f s", 100 * ($14 + $15) / hz / (up - $22 / hz), up - $22 / hz }' \
+		"/proc/${agent_pid[$h]}/stat")"
 done
-admitted=0 seconds=0
+
+# Redis away: each host enforces its share, rate / 3 and burst / 3 (hosts last seen).
+splits() { grep -c 'fleet-wide limits split among 3 hosts' "$TMP/agent$1.log"; }
+wholes() { grep -c 'fleet-wide limits whole$' "$TMP/agent$1.log"; }
+fleet_rule away 6005
+declare -A splits_before wholes_before
 for h in 1 2 3; do
-	admitted=$((admitted + $(passed_on "$h" paced)))
-	seconds=$(awk -v a="$seconds" -v b="$(cat "$TMP/paced$h")" 'BEGIN { print (b > a ? b : a) }')
+	splits_before[$h]=$(splits "$h") wholes_before[$h]=$(wholes "$h")
 done
-want=$(awk -v t="$seconds" 'BEGIN { printf "%d", 30 * t + 30 }')
-diag "fleet-wide rate 30/s burst 30 over 3 hosts, ${seconds} s: $admitted admitted, $want expected"
-check "within 10% of rate x t + burst" awk -v a="$admitted" -v w="$want" \
-	'BEGIN { exit !(a >= 0.9 * w && a <= 1.1 * w) }'
+rcli shutdown save >/dev/null 2>&1
+for h in 1 2 3; do
+	check "without Redis, agent $h splits the fleet-wide limits in three" wait_until 5 sh -c \
+		"[ \$(grep -c 'fleet-wide limits split among 3 hosts' '$TMP/agent$h.log') -gt ${splits_before[$h]} ]"
+done
+fleet_run away 6005 90 0 0 3
+check "host 1 alone gets rate/3 x t + burst/3, within 10%" within10
+check "Redis restarts" redis_start
+for h in 1 2 3; do
+	check "agent $h enforces them whole again" wait_until 15 sh -c \
+		"[ \$(grep -c 'fleet-wide limits whole\$' '$TMP/agent$h.log') -gt ${wholes_before[$h]} ]"
+done
 
 # ---- the fleet's policy ----
 cat >"$TMP/v1.conf" <<'EOF2'

@@ -37,7 +37,7 @@ struct id_entry {
 struct gather {
 	struct limits_report *r;
 	struct id_entry ids[SLUICE_MAX_RULES * SLUICE_MAX_LIMITS];
-	__u64 now[SLUICE_MAX_RULES * SLUICE_MAX_LIMITS]; /* by entry: the clock of its rule */
+	bool (*want)(const struct limits_entry *e); /* the limits to read keys of; NULL all */
 	struct sluice_slot *slots;
 	const struct sluice_bucket_key *recs; /* sluice_slotkeys, mapped */
 	struct found *found;
@@ -145,7 +145,7 @@ static int gather_slots(struct gather *g)
 		/* A limit no longer in the policy, whose state runs out unused. */
 		if (entry < 0)
 			continue;
-		if (s->tat <= g->now[entry])
+		if (s->tat <= g->r->entries[entry].now)
 			continue;
 		if (!key_ref(&g->r->entries[entry], &key, &ref) || ref.tag != s->tag ||
 		    (ref.idx[0] != i && ref.idx[1] != i)) {
@@ -170,7 +170,8 @@ static long visit_lru(const void *keys, const void *values, __u32 n, void *ctx)
 		struct sluice_slot_ref ref;
 		int entry = entry_of(g, key[i].limit_id);
 
-		if (entry < 0 || tat[i] <= g->now[entry] ||
+		if (entry < 0 || (g->want && !g->want(&g->r->entries[entry])) ||
+		    tat[i] <= g->r->entries[entry].now ||
 		    !key_ref(&g->r->entries[entry], &key[i], &ref) ||
 		    g->slots[ref.idx[0]].tag == ref.tag || g->slots[ref.idx[1]].tag == ref.tag)
 			continue;
@@ -219,7 +220,7 @@ static int summarize(struct gather *g, unsigned int top)
 		struct limits_entry *e = &r->entries[f->entry];
 		struct limits_key k = { .key = f->key, .tat = f->tat, .in_lru = f->in_lru };
 
-		e->bins[measure(&e->lim, g->now[f->entry], f->tat, &k)]++;
+		e->bins[measure(&e->lim, e->now, f->tat, &k)]++;
 		e->keys++;
 		e->in_lru += f->in_lru;
 		e->in_slots += !f->in_lru;
@@ -275,8 +276,9 @@ static int entries_read(const struct pins *p, struct gather *g, const char *rule
 				e->spec = doc->rules[at].limits[k];
 				format_limit(&e->spec, e->spec_text, sizeof(e->spec_text));
 			}
+			e->fine_clock = rule_fine_clock(sr);
+			e->now = e->fine_clock ? fine : coarse;
 			g->ids[r->n] = (struct id_entry){ .id = e->lim.id, .entry = r->n };
-			g->now[r->n] = rule_fine_clock(sr) ? fine : coarse;
 			r->n++;
 		}
 	}
@@ -306,26 +308,39 @@ static void entries_filter(struct limits_report *r, const char *rule)
 	r->n = n;
 }
 
-int limits_read(const struct pins *p, const char *rule, unsigned int top, struct limits_report *r)
+/*
+ * The slots whose record names a limit G wants, read one by one: cheaper than copying
+ * them all when those limits hold few (the others stay zero, as never used).
+ */
+static long slots_wanted(const struct pins *p, struct gather *g)
+{
+	for (__u32 i = 0; i < SLUICE_SLOTS; i++) {
+		int entry;
+
+		if (!g->recs[i].limit_id)
+			continue;
+		entry = entry_of(g, g->recs[i].limit_id);
+		if (entry >= 0 && g->want(&g->r->entries[entry]) &&
+		    bpf_map_lookup_elem(p->fds[PIN_SLOTS], &i, &g->slots[i]))
+			return -errno;
+	}
+	return 0;
+}
+
+/* The entries of the live policy (RULE's, unless NULL) and the keys with live state. */
+static int gather(const struct pins *p, const char *rule, struct gather *g)
 {
 	size_t recs_bytes = (size_t)SLUICE_SLOTS * sizeof(struct sluice_bucket_key);
-	struct gather *g = calloc(1, sizeof(*g));
 	void *recs = MAP_FAILED;
 	long n;
 	int err;
 
-	memset(r, 0, sizeof(*r));
-	if (!g)
-		return -ENOMEM;
-	g->r = r;
 	err = entries_read(p, g, rule);
 	if (err)
-		goto out;
+		return err;
 	if (p->max_entries[PIN_SLOTS] != SLUICE_SLOTS ||
-	    p->max_entries[PIN_SLOTKEYS] != SLUICE_SLOTS) {
-		err = -EPROTO;
-		goto out;
-	}
+	    p->max_entries[PIN_SLOTKEYS] != SLUICE_SLOTS)
+		return -EPROTO;
 	g->slots = calloc(SLUICE_SLOTS, sizeof(*g->slots));
 	recs = mmap(NULL, recs_bytes, PROT_READ, MAP_SHARED, p->fds[PIN_SLOTKEYS], 0);
 	if (!g->slots || recs == MAP_FAILED) {
@@ -333,27 +348,65 @@ int limits_read(const struct pins *p, const char *rule, unsigned int top, struct
 		goto out;
 	}
 	g->recs = recs;
-	n = map_batches(p->fds[PIN_SLOTS], false, copy_slots, g);
+	n = g->want ? slots_wanted(p, g) : map_batches(p->fds[PIN_SLOTS], false, copy_slots, g);
 	err = n < 0 ? (int)n : gather_slots(g);
 	if (!err) {
 		n = map_batches(p->fds[PIN_BUCKETS], false, visit_lru, g);
 		err = n < 0 ? (int)n : 0;
 	}
-	if (err)
-		goto out;
-	qsort(g->found, g->nfound, sizeof(g->found[0]), found_compare);
-	err = summarize(g, top);
-	if (!err && rule)
-		entries_filter(r, rule);
 out:
 	if (recs != MAP_FAILED)
 		munmap(recs, recs_bytes);
 	free(g->slots);
+	g->slots = NULL;
+	return err;
+}
+
+int limits_read(const struct pins *p, const char *rule, unsigned int top, struct limits_report *r)
+{
+	struct gather *g = calloc(1, sizeof(*g));
+	int err;
+
+	memset(r, 0, sizeof(*r));
+	if (!g)
+		return -ENOMEM;
+	g->r = r;
+	err = gather(p, rule, g);
+	if (!err) {
+		qsort(g->found, g->nfound, sizeof(g->found[0]), found_compare);
+		err = summarize(g, top);
+	}
+	if (!err && rule)
+		entries_filter(r, rule);
 	free(g->found);
 	free(g);
 	if (err)
 		limits_free(r);
 	return err;
+}
+
+int limits_keys(const struct pins *p, struct limits_report *r,
+		bool (*want)(const struct limits_entry *e), limits_key_fn fn, void *ctx)
+{
+	struct gather *g = calloc(1, sizeof(*g));
+	int err;
+
+	memset(r, 0, sizeof(*r));
+	if (!g)
+		return -ENOMEM;
+	g->r = r;
+	g->want = want;
+	err = gather(p, NULL, g);
+	for (size_t i = 0; !err && i < g->nfound; i++)
+		err = fn(&r->entries[g->found[i].entry], &g->found[i].key, g->found[i].tat, ctx);
+	free(g->found);
+	free(g);
+	return err;
+}
+
+__u64 limits_now(const struct limits_entry *e)
+{
+	return clock_units(e->fine_clock ? CLOCK_MONOTONIC : CLOCK_MONOTONIC_COARSE);
 }
 
 void limits_free(struct limits_report *r)

@@ -34,6 +34,8 @@ struct limits_entry {
 	unsigned int limit; /* its index in the rule */
 	enum sluice_action action;
 	struct sluice_limit lim;
+	bool fine_clock; /* the data path runs its rule on CLOCK_MONOTONIC, else the coarse one */
+	__u64 now; /* that clock when the keys were read, SLUICE_TIME_SHIFT units */
 	struct limit_spec spec; /* as the policy text has it */
 	char spec_text[128]; /* format_limit of spec */
 	long keys; /* keys with state: a bucket not full */
@@ -58,6 +60,21 @@ struct limits_report {
 int limits_read(const struct pins *p, const char *rule, unsigned int top, struct limits_report *r);
 
 void limits_free(struct limits_report *r);
+
+/* A key with live state under limit E, its arrival time TAT: 0, or an error to stop with. */
+typedef int (*limits_key_fn)(const struct limits_entry *e, const struct sluice_bucket_key *key,
+			     __u64 tat, void *ctx);
+
+/*
+ * Reads the limits of the live policy into R (no keys kept there) and calls FN for
+ * every key with live state under the limits WANT takes (all with NULL), in no order.
+ * 0, FN's error, or -errno.
+ */
+int limits_keys(const struct pins *p, struct limits_report *r,
+		bool (*want)(const struct limits_entry *e), limits_key_fn fn, void *ctx);
+
+/* The clock the data path runs E's rule on, now, in SLUICE_TIME_SHIFT units. */
+__u64 limits_now(const struct limits_entry *e);
 
 /* The source a key stands for under its limit: its prefix, or "global". */
 void limits_key_format(const struct limits_entry *e, const struct sluice_bucket_key *key, char *buf,

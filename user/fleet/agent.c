@@ -30,9 +30,21 @@
  *     string policy, "VERSION DIGEST"; the text in the hash policies) as `restore`
  *     does, lists left alone, unless it would cut off a management path of this host
  *     (then it keeps its policy and reports why); writes its heartbeat, and its
- *     figures for the exporter (agent-FLEET.json); and splits the limits marked
- *     `fleet` evenly among the hosts seen (rate and burst over N, in the live policy
- *     in place), keeping the last split while Redis is away.
+ *     figures for the exporter (agent-FLEET.json);
+ *   - every FLEET_EXCHANGE_MS, exchanges the usage of the limits marked `fleet`
+ *     (usage.c): publishes what each of their keys consumed here since the last
+ *     exchange, read from the advance of its arrival time, and (then and every
+ *     FLEET_RECEIVE_MS) charges each key what the other hosts published, advancing
+ *     its arrival time as admitted packets would. While exchanges go through, every
+ *     host enforces the limit's whole rate and burst: a client that reaches one host
+ *     gets the fleet's rate there, one spread over several is held to it in all, and
+ *     the overshoot is what the others admit before they hear of it: the rate over
+ *     the lag (an exchange interval plus a receive interval, about 300 ms), and a
+ *     burst a host for a burst that reaches them all within it. When no exchange has
+ *     gone through for EXCHANGE_STALE_MS (Redis away), it splits those limits evenly
+ *     among the hosts last seen (rate and burst over N, in the live policy in place):
+ *     neither open nor closed; whole again once exchanges resume.
+ * Only the limiter's maps change: the data path never waits on any of this.
  * An agent without a cursor, or one whose cursor is older than entries the stream
  * trimmed (XINFO STREAM), resyncs: it notes the stream's last id, then applies the
  * snapshot, takes out of the fleet set the entries the snapshot no longer has (their
@@ -74,6 +86,7 @@
 #define READ_COUNT 1000
 #define BLOCK_MS 20 /* well under FLEET_TIMEOUT_MS: XREAD's wait ends before the socket's */
 #define SEEN_MS 10000
+#define EXCHANGE_STALE_MS (4 * FLEET_EXCHANGE_MS)
 #define LAT_BUCKETS 10000 /* propagation latency by ms; the last bucket holds the rest */
 /* A ban read back from the maps may be off by the clocks' conversion: it is ours within this. */
 #define ECHO_SLACK_MS 1000
@@ -94,6 +107,9 @@ struct agent {
 	char cursor_path[512], outbox_path[512], status_path[512], policy_path[512];
 	long hosts_seen; /* hosts whose heartbeat is younger than SEEN_MS */
 	long share_hosts; /* the hosts fleet-wide limits are split among: the last seen */
+	struct usage *usage; /* the fleet-wide limits' usage exchange */
+	__u64 usage_ok_ms; /* the last exchange that went through */
+	bool exchanging; /* ... recently: fleet-wide limits are whole here, else split */
 	long outbox, refused;
 	long published, applied;
 	__u64 backoff_ms, next_connect, lag_ms;
@@ -1129,7 +1145,8 @@ static int share_pass(struct agent *a, struct pins *p, bool write)
 
 			if (!spec->limits[j].fleet)
 				continue;
-			err = share_limit(&spec->limits[j], a->share_hosts, &want);
+			err = share_limit(&spec->limits[j], a->exchanging ? 1 : a->share_hosts,
+					  &want);
 			if (err || (r->limits[j].interval == want.interval &&
 				    r->limits[j].byte_rate == want.byte_rate &&
 				    r->limits[j].tolerance == want.tolerance))
@@ -1146,7 +1163,9 @@ static int share_pass(struct agent *a, struct pins *p, bool write)
 		slot = SLUICE_ACTIVE_POLICY(active);
 		if (!err && bpf_map_update_elem(p->fds[PIN_POLICY], &slot, pol, BPF_EXIST))
 			err = -errno;
-		if (!err)
+		if (!err && a->exchanging)
+			pr_info("agent: fleet-wide limits whole");
+		else if (!err)
 			pr_info("agent: fleet-wide limits split among %ld %s", a->share_hosts,
 				a->share_hosts == 1 ? "host" : "hosts");
 	}
@@ -1154,7 +1173,10 @@ static int share_pass(struct agent *a, struct pins *p, bool write)
 	return err ? err : change;
 }
 
-/* Splits the fleet-wide limits among the hosts last seen; unchanged while Redis is away. */
+/*
+ * Gives the fleet-wide limits their whole rate and burst while usage is exchanged, else
+ * splits them among the hosts last seen (unchanged while Redis is away).
+ */
 static void share_limits(struct agent *a)
 {
 	struct pins p;
@@ -1411,10 +1433,48 @@ static void try_connect(struct agent *a)
 		check_stream(a);
 }
 
+/* One usage exchange of the fleet-wide limits (usage.c), or only the others' with !FULL. */
+static void exchange(struct agent *a, bool full)
+{
+	char err[256];
+	int r = full ? usage_exchange(a->usage, a->c, err, sizeof(err)) :
+		       usage_receive(a->usage, a->c, err, sizeof(err));
+
+	if (r == -ETIMEDOUT) {
+		a->timeouts++;
+		pr_debug("agent: %s", err);
+		disconnect(a);
+	} else if (r) {
+		set_error(a, "fleet-wide limits: %s", err);
+		if (r == -EIO)
+			disconnect(a);
+	} else if (full) {
+		a->usage_ok_ms = fleet_now_ms();
+	}
+}
+
+/*
+ * Exchanging while the last exchange is at most EXCHANGE_STALE_MS old: then each host
+ * enforces the whole fleet-wide limits, charged what the others admitted; else its
+ * share. A call that timed out, and the reconnection at once after it, do not count.
+ */
+static void check_exchanging(struct agent *a)
+{
+	bool now = fleet_now_ms() - a->usage_ok_ms <= EXCHANGE_STALE_MS;
+
+	if (now == a->exchanging)
+		return;
+	a->exchanging = now;
+	pr_info("agent: fleet-wide limits: %s", now ? "usage exchanged, whole on each host" :
+						      "no usage exchange, split among the hosts");
+	share_limits(a);
+}
+
 int fleet_agent_run(const struct fleet_config *cfg)
 {
 	struct sigaction sa = { .sa_handler = on_signal };
-	__u64 next_scan = 0, next_beat = 0, next_check = 0, next_prune = 0;
+	__u64 next_scan = 0, next_beat = 0, next_check = 0, next_prune = 0, next_exchange = 0,
+	      next_receive = 0;
 	struct agent a = { .cfg = cfg };
 	int err;
 
@@ -1444,8 +1504,12 @@ int fleet_agent_run(const struct fleet_config *cfg)
 	a.outbox = outbox_count(a.outbox_path);
 	policy_load(&a);
 	a.lat = calloc(LAT_BUCKETS, sizeof(*a.lat));
-	if (!a.lat)
+	a.usage = usage_new(cfg);
+	if (!a.lat || !a.usage) {
+		free(a.lat);
+		usage_free(a.usage);
 		return 1;
+	}
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
@@ -1463,6 +1527,15 @@ int fleet_agent_run(const struct fleet_config *cfg)
 		else
 			poll(NULL, 0, BLOCK_MS);
 		now = fleet_now_ms();
+		if (a.c && now >= next_exchange) {
+			exchange(&a, true);
+			next_exchange = now + FLEET_EXCHANGE_MS;
+			next_receive = now + FLEET_RECEIVE_MS;
+		} else if (a.c && now >= next_receive) {
+			exchange(&a, false);
+			next_receive = now + FLEET_RECEIVE_MS;
+		}
+		check_exchanging(&a);
 		if (a.learned && now >= next_scan) {
 			publish_local_bans(&a);
 			next_scan = now + SCAN_MS;
@@ -1489,5 +1562,6 @@ int fleet_agent_run(const struct fleet_config *cfg)
 		redisFree(a.c);
 	tdestroy(a.known, free);
 	free(a.lat);
+	usage_free(a.usage);
 	return 0;
 }

@@ -106,6 +106,30 @@ int fleet_push_policy(redisContext *c, const struct fleet_config *cfg, const cha
 /* Policy versions the fleet keeps: older ones are removed as new ones are pushed. */
 #define FLEET_POLICY_KEEP 10
 
+/* How often agents publish the usage of fleet-wide limits, and read the others'. */
+#define FLEET_EXCHANGE_MS 250
+#define FLEET_RECEIVE_MS 50
+
+/* The usage exchange of fleet-wide limits (usage.c), one an agent. */
+struct usage;
+
+struct usage *usage_new(const struct fleet_config *cfg);
+void usage_free(struct usage *u);
+
+/*
+ * One exchange: publishes what the keys of the live policy's fleet-wide limits consumed
+ * here since the last one, and charges them what the other hosts published since. 0;
+ * -ETIMEDOUT or -EIO when a Redis call timed out or failed (drop the connection);
+ * another -errno for the maps. Why in ERR.
+ */
+int usage_exchange(struct usage *u, redisContext *c, char *err, size_t len);
+
+/*
+ * Only charges what the other hosts published since, with the limits of the last
+ * exchange: more often than exchanges, so a host learns of the others' sooner.
+ */
+int usage_receive(struct usage *u, redisContext *c, char *err, size_t len);
+
 /* Runs the agent until SIGTERM or SIGINT: 0, or an exit code. */
 int fleet_agent_run(const struct fleet_config *cfg);
 
