@@ -373,7 +373,8 @@ int limits_read(const struct pins *p, const char *rule, unsigned int top, struct
 	g->r = r;
 	err = gather(p, rule, g);
 	if (!err) {
-		qsort(g->found, g->nfound, sizeof(g->found[0]), found_compare);
+		if (g->nfound) /* found is NULL until the first key, and qsort's array may not be */
+			qsort(g->found, g->nfound, sizeof(g->found[0]), found_compare);
 		err = summarize(g, top);
 	}
 	if (!err && rule)

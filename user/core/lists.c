@@ -354,6 +354,8 @@ static int host_note(struct host_table *t, const struct sluice_lpm_key *key, __u
 /* Sorts A (N addresses) with TMP as room for as many: a radix sort, a byte a pass. */
 static void addrs_sort(__u32 *a, __u32 *tmp, size_t n)
 {
+	if (n < 2)
+		return; /* nothing to sort, and A may be NULL, which memcpy may not be given */
 	for (unsigned int shift = 0; shift < 32; shift += 8) {
 		size_t count[257] = {};
 
