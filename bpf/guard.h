@@ -533,13 +533,15 @@ __noinline int guard_run(struct xdp_md *ctx, const struct sluice_policy *pol, st
 	if (syn) {
 		gl = guard_listener(idx, p);
 		if (gl && guard_listener_fresh(gl, p, now)) {
-			if (gl->kind != SLUICE_GUARD_LISTENER_RAW) {
+			if (gl->kind == SLUICE_GUARD_LISTENER_NONE) {
 				st->passed++;
 				return GUARD_PASS;
 			}
-			cookie = guard_raw_cookie(&h, tcp_len);
-			if (cookie >= 0)
-				goto answer;
+			if (gl->kind == SLUICE_GUARD_LISTENER_RAW) {
+				cookie = guard_raw_cookie(&h, tcp_len);
+				if (cookie >= 0)
+					goto answer;
+			}
 		}
 	}
 
@@ -602,13 +604,17 @@ __noinline int guard_run(struct xdp_md *ctx, const struct sluice_policy *pol, st
 	/*
 	 * The raw helper takes the SYN's MSS as it is; a listener's TCP_MAXSEG clamps it. The
 	 * raw path is for listeners whose cookie for a large MSS is the raw one; until such a
-	 * SYN shows it, each SYN looks up its listener.
+	 * SYN shows it, and for a second after one shows a clamp, each SYN looks up its
+	 * listener.
 	 */
-	if (gl) {
+	if (gl && !(gl->kind == SLUICE_GUARD_LISTENER_LOOKUP && guard_listener_fresh(gl, p, now))) {
 		__s64 raw = guard_raw_cookie(&h, tcp_len);
 
-		if (raw >= 0 && raw >> 32 == cookie >> 32 && raw >> 32 >= GUARD_RAW_MSS)
-			guard_listener_set(gl, p, now, SLUICE_GUARD_LISTENER_RAW);
+		if (raw >= 0 && raw >> 32 >= GUARD_RAW_MSS)
+			guard_listener_set(gl, p, now,
+					   raw >> 32 == cookie >> 32 ?
+						   SLUICE_GUARD_LISTENER_RAW :
+						   SLUICE_GUARD_LISTENER_LOOKUP);
 	}
 answer:
 	if (guard_reply(ctx, &h, l3_off, tcp_len, cookie, now)) {

@@ -347,6 +347,7 @@ _Static_assert(sizeof(struct sluice_guard_state) == 32, "sluice_guard_state layo
 enum sluice_guard_listener {
 	SLUICE_GUARD_LISTENER_NONE = 0, /* no listener, or no cookie from it: SYNs pass */
 	SLUICE_GUARD_LISTENER_RAW, /* a listener that gives cookies: the raw helper */
+	SLUICE_GUARD_LISTENER_LOOKUP, /* a listener that clamps the MSS: each SYN asks it */
 };
 
 struct sluice_guard_lst {
