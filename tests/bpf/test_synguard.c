@@ -474,8 +474,9 @@ int main(void)
 		   "the first SYN's lookup found a listener that gives cookies");
 	/* The second comes within the recheck time: a raw cookie, which the stack accepts. */
 	handshake("IPv4 in two VLAN tags", false, 2);
-	tap_result(TAP_EXPECT_EQ("checked_ns", cached_v4().checked_ns, lst.checked_ns),
-		   "the second SYN was answered without a lookup");
+	tap_result(cached_v4().checked_ns == lst.checked_ns ||
+			   cached_v4().checked_ns >= lst.checked_ns + 1000000000ULL,
+		   "the second SYN was answered without a lookup, unless a second had passed");
 	handshake("IPv6", true, 0);
 	handshake("IPv6 again, raw cookie", true, 0);
 
@@ -484,8 +485,12 @@ int main(void)
 	 * the recheck time of the last lookup the SYN is still answered (no lookup asks); the
 	 * first SYN after it looks up, gets no cookie and passes, and so do those after it.
 	 */
-	before = guard_counts();
 	build(&in, false, 0, false, TCP_SYN, CLIENT_SEQ, 0, PORT, syn_opts, sizeof(syn_opts));
+	tap_result(forget_listeners() && !run(&in, &out, &retval) &&
+			   TAP_EXPECT_EQ("verdict", retval, XDP_TX),
+		   "a SYN with the cache emptied looks up the listener again");
+	lst = cached_v4();
+	before = guard_counts();
 	tap_result(write_file("/proc/sys/net/ipv4/tcp_syncookies", "1") &&
 			   !run(&in, &out, &retval) && TAP_EXPECT_EQ("verdict", retval, XDP_TX),
 		   "tcp_syncookies=1 within a second of the lookup: answered from the cache");
