@@ -382,6 +382,65 @@ static __always_inline int guard_reply(struct xdp_md *ctx, const struct guard_hd
 	return 0;
 }
 
+/*
+ * What the last socket lookup found for a guard's destination address, per CPU, so that
+ * the other SYNs of a flood need none: the lookup searches the established table first
+ * (a cache miss for each spoofed source), then the listeners. A listener is marked as
+ * flooded by bpf_tcp_gen_syncookie (tcp_synq_overflow, at most once a second) and the
+ * kernel accepts cookies for TCP_SYNCOOKIE_VALID (2 minutes) after the mark; the raw
+ * helper makes the same cookie (same secret, same MSS table) without a socket and marks
+ * nothing. So a SYN does the lookup once a second per destination and CPU; the others
+ * use the raw helper while that lookup found a listener which gave a cookie, and pass
+ * while it found none (no listener: the stack resets; no cookie to give: the stack's).
+ * Not pinned: a cache, each loaded program its own (sluice.h).
+ */
+#define GUARD_RECHECK_NS 1000000000ULL
+#define GUARD_RAW_MSS 1440 /* the least MSS of a SYN whose cookie shows a listener's clamp */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, SLUICE_MAX_GUARDS *SLUICE_GUARD_SLOTS);
+	__type(key, __u32);
+	__type(value, struct sluice_guard_lst);
+} sluice_guardlst SEC(".maps");
+
+static __always_inline struct sluice_guard_lst *guard_listener(__u32 idx, const struct packet *p)
+{
+	__u32 x = p->dst[0] ^ p->dst[1] ^ p->dst[2] ^ p->dst[3], slot;
+
+	x ^= x >> 16;
+	x ^= x >> 8;
+	slot = idx * SLUICE_GUARD_SLOTS + (x & (SLUICE_GUARD_SLOTS - 1));
+	return bpf_map_lookup_elem(&sluice_guardlst, &slot);
+}
+
+static __always_inline int guard_listener_fresh(const struct sluice_guard_lst *gl,
+						const struct packet *p, __u64 now)
+{
+	return gl->checked_ns && now - gl->checked_ns < GUARD_RECHECK_NS &&
+	       gl->family == p->family && gl->dst[0] == p->dst[0] && gl->dst[1] == p->dst[1] &&
+	       gl->dst[2] == p->dst[2] && gl->dst[3] == p->dst[3];
+}
+
+static __always_inline void guard_listener_set(struct sluice_guard_lst *gl, const struct packet *p,
+					       __u64 now, __u8 kind)
+{
+	__builtin_memcpy(gl->dst, p->dst, sizeof(gl->dst));
+	gl->family = p->family;
+	gl->kind = kind;
+	gl->checked_ns = now;
+}
+
+/* The cookie of the SYN in H without a socket: the MSS from its option, unclamped. */
+static __always_inline __s64 guard_raw_cookie(struct guard_hdrs *h, __u32 tcp_len)
+{
+	if (tcp_len < sizeof(h->th) || tcp_len > sizeof(h->tcp))
+		return -1;
+	if (h->ip4.version == 4)
+		return bpf_tcp_raw_gen_syncookie_ipv4(&h->ip4, &h->th, tcp_len);
+	return bpf_tcp_raw_gen_syncookie_ipv6(&h->ip6, &h->th, tcp_len);
+}
+
 static __always_inline struct sluice_guard_stats *guard_stats(__u32 idx)
 {
 	return bpf_map_lookup_elem(&sluice_guardstats, &idx);
@@ -405,6 +464,7 @@ __noinline int guard_run(struct xdp_md *ctx, const struct sluice_policy *pol, st
 	__u32 ip_len, tcp_len, idx;
 	__u64 now = bpf_ktime_get_coarse_ns();
 	__u8 syn, ack, odd, engaged;
+	struct sluice_guard_lst *gl = NULL;
 	struct bpf_sock *sk;
 	__s64 cookie;
 	int i, ret;
@@ -470,6 +530,21 @@ __noinline int guard_run(struct xdp_md *ctx, const struct sluice_policy *pol, st
 		return GUARD_DONE;
 	}
 
+	if (syn) {
+		gl = guard_listener(idx, p);
+		if (gl && guard_listener_fresh(gl, p, now)) {
+			if (gl->kind == SLUICE_GUARD_LISTENER_NONE) {
+				st->passed++;
+				return GUARD_PASS;
+			}
+			if (gl->kind == SLUICE_GUARD_LISTENER_RAW) {
+				cookie = guard_raw_cookie(&h, tcp_len);
+				if (cookie >= 0)
+					goto answer;
+			}
+		}
+	}
+
 	/* In a scope of its own, so that the reply may reuse its stack (512 bytes in all). */
 	{
 		struct bpf_sock_tuple tuple = {};
@@ -492,8 +567,11 @@ __noinline int guard_run(struct xdp_md *ctx, const struct sluice_policy *pol, st
 	}
 	if (!sk) {
 		/* No socket: the stack answers with a reset, and keeps no state for it. */
-		if (syn)
+		if (syn) {
+			if (gl)
+				guard_listener_set(gl, p, now, SLUICE_GUARD_LISTENER_NONE);
 			st->passed++;
+		}
 		return GUARD_PASS;
 	}
 	if (sk->state != BPF_TCP_LISTEN_STATE) {
@@ -518,9 +596,27 @@ __noinline int guard_run(struct xdp_md *ctx, const struct sluice_policy *pol, st
 	bpf_sk_release(sk);
 	/* No cookie to give (tcp_syncookies 1 and the SYN queue not full): the stack's SYN. */
 	if (cookie < 0) {
+		if (gl)
+			guard_listener_set(gl, p, now, SLUICE_GUARD_LISTENER_NONE);
 		st->passed++;
 		return GUARD_PASS;
 	}
+	/*
+	 * The raw helper takes the SYN's MSS as it is; a listener's TCP_MAXSEG clamps it. The
+	 * raw path is for listeners whose cookie for a large MSS is the raw one; until such a
+	 * SYN shows it, and for a second after one shows a clamp, each SYN looks up its
+	 * listener.
+	 */
+	if (gl && !(gl->kind == SLUICE_GUARD_LISTENER_LOOKUP && guard_listener_fresh(gl, p, now))) {
+		__s64 raw = guard_raw_cookie(&h, tcp_len);
+
+		if (raw >= 0 && raw >> 32 >= GUARD_RAW_MSS)
+			guard_listener_set(gl, p, now,
+					   raw >> 32 == cookie >> 32 ?
+						   SLUICE_GUARD_LISTENER_RAW :
+						   SLUICE_GUARD_LISTENER_LOOKUP);
+	}
+answer:
 	if (guard_reply(ctx, &h, l3_off, tcp_len, cookie, now)) {
 		/* The frame may be cut already: nothing of it may go on. */
 		d->verdict = SLUICE_VERDICT_DROP;

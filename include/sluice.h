@@ -339,6 +339,26 @@ struct sluice_guard_state {
 };
 _Static_assert(sizeof(struct sluice_guard_state) == 32, "sluice_guard_state layout");
 
+/*
+ * What a SYN guard's last socket lookup found for a destination address, per CPU, in
+ * sluice_guardlst (not pinned) at guard index * SLUICE_GUARD_SLOTS + a hash of it.
+ */
+#define SLUICE_GUARD_SLOTS 8
+enum sluice_guard_listener {
+	SLUICE_GUARD_LISTENER_NONE = 0, /* no listener, or no cookie from it: SYNs pass */
+	SLUICE_GUARD_LISTENER_RAW, /* a listener that gives cookies: the raw helper */
+	SLUICE_GUARD_LISTENER_LOOKUP, /* a listener that clamps the MSS: each SYN asks it */
+};
+
+struct sluice_guard_lst {
+	__u32 dst[4];
+	__u64 checked_ns; /* CLOCK_MONOTONIC (coarse) of the lookup; 0: never */
+	__u8 family;
+	__u8 kind; /* enum sluice_guard_listener */
+	__u8 pad[6];
+};
+_Static_assert(sizeof(struct sluice_guard_lst) == 32, "sluice_guard_lst layout");
+
 struct sluice_policy {
 	__u32 nrules;
 	__u32 flags; /* enum sluice_policy_flags */

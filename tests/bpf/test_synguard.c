@@ -10,6 +10,7 @@
 #include <sched.h>
 #include <stdio.h>
 #include <sys/socket.h>
+#include <netinet/tcp.h>
 #include <net/if.h>
 #include <sys/ioctl.h>
 #include "harness.h"
@@ -60,7 +61,7 @@ static bool netns_setup(void)
 	       write_file("/proc/sys/net/ipv4/tcp_timestamps", "2");
 }
 
-static int listen_on(int family)
+static int listen_on(int family, int maxseg)
 {
 	struct sockaddr_in a4 = { .sin_family = AF_INET, .sin_port = htons(PORT) };
 	struct sockaddr_in6 a6 = { .sin6_family = AF_INET6, .sin6_port = htons(PORT) };
@@ -69,7 +70,7 @@ static int listen_on(int family)
 	inet_pton(AF_INET, "127.0.0.1", &a4.sin_addr);
 	a6.sin6_addr = in6addr_loopback;
 	setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (s < 0 ||
+	if (s < 0 || (maxseg && setsockopt(s, IPPROTO_TCP, TCP_MAXSEG, &maxseg, sizeof(maxseg))) ||
 	    (family == AF_INET ? bind(s, (void *)&a4, sizeof(a4)) :
 				 bind(s, (void *)&a6, sizeof(a6))) ||
 	    listen(s, 16)) {
@@ -231,6 +232,33 @@ static int install_guard(__u64 above)
 	pol.event_sample = SLUICE_DEFAULT_EVENT_SAMPLE;
 	pol.event_period_ns = SLUICE_DEFAULT_EVENT_PERIOD_NS;
 	return policy_install(&pol, NULL, 0, false, false, 0);
+}
+
+/* This CPU's entry of the listener cache for 127.0.0.1 (the test runs on CPU 0 alone). */
+static struct sluice_guard_lst cached_v4(void)
+{
+	struct sluice_guard_lst v[H.ncpus];
+	__u32 key;
+	__u8 a[4];
+
+	inet_pton(AF_INET, "127.0.0.1", a);
+	key = (a[0] ^ a[1] ^ a[2] ^ a[3]) & (SLUICE_GUARD_SLOTS - 1);
+	memset(v, 0, sizeof(v));
+	bpf_map_lookup_elem(bpf_map__fd(H.skel->maps.sluice_guardlst), &key, v);
+	return v[0];
+}
+
+/* Empties the listener cache: the next SYN of each destination looks up its socket. */
+static bool forget_listeners(void)
+{
+	struct sluice_guard_lst v[H.ncpus];
+	int fd = bpf_map__fd(H.skel->maps.sluice_guardlst);
+
+	memset(v, 0, sizeof(v));
+	for (__u32 k = 0; k < SLUICE_MAX_GUARDS * SLUICE_GUARD_SLOTS; k++)
+		if (bpf_map_update_elem(fd, &k, v, BPF_ANY))
+			return false;
+	return true;
 }
 
 /*
@@ -417,26 +445,69 @@ int main(void)
 {
 	struct tcp_frame in, out;
 	struct sluice_guard_stats before, after;
+	struct sluice_guard_lst lst;
 	__u32 retval = 0;
+	cpu_set_t cpu0;
 	int l4, l6;
 
 	if (geteuid() != 0) {
 		tap_skip("synguard", "needs root");
 		return tap_exit();
 	}
+	CPU_ZERO(&cpu0);
+	CPU_SET(0, &cpu0);
+	/* On one CPU, so that its entries of the per-CPU listener cache are the ones read. */
+	tap_result(!sched_setaffinity(0, sizeof(cpu0), &cpu0), "pinned to CPU 0");
 	tap_result(netns_setup(), "own network namespace with tcp_syncookies=2");
-	l4 = listen_on(AF_INET);
-	l6 = listen_on(AF_INET6);
+	l4 = listen_on(AF_INET, 0);
+	l6 = listen_on(AF_INET6, 0);
 	tap_result(l4 >= 0 && l6 >= 0, "listeners on 127.0.0.1 and ::1");
 	harness_before_load = set_knobs;
 	HARNESS_OPEN_OR_SKIP("synguard");
 	tap_result(!install_guard(0), "guard tcp dport %d always", PORT);
 
 	handshake("IPv4", false, 0);
+	lst = cached_v4();
+	tap_result(TAP_EXPECT_EQ("kind", lst.kind, SLUICE_GUARD_LISTENER_RAW) &
+			   TAP_EXPECT_EQ("family", lst.family, SLUICE_FAMILY_IPV4) &
+			   (lst.checked_ns != 0),
+		   "the first SYN's lookup found a listener that gives cookies");
+	/* The second comes within the recheck time: a raw cookie, which the stack accepts. */
 	handshake("IPv4 in two VLAN tags", false, 2);
+	tap_result(cached_v4().checked_ns == lst.checked_ns ||
+			   cached_v4().checked_ns >= lst.checked_ns + 1000000000ULL,
+		   "the second SYN was answered without a lookup, unless a second had passed");
 	handshake("IPv6", true, 0);
+	handshake("IPv6 again, raw cookie", true, 0);
 
-	/* tcp_syncookies=1: no cookie while the listener's SYN queue has room; the stack's SYN. */
+	/*
+	 * tcp_syncookies=1: the listener gives no cookie while its SYN queue has room. Within
+	 * the recheck time of the last lookup the SYN is still answered (no lookup asks); the
+	 * first SYN after it looks up, gets no cookie and passes, and so do those after it.
+	 */
+	build(&in, false, 0, false, TCP_SYN, CLIENT_SEQ, 0, PORT, syn_opts, sizeof(syn_opts));
+	tap_result(forget_listeners() && !run(&in, &out, &retval) &&
+			   TAP_EXPECT_EQ("verdict", retval, XDP_TX),
+		   "a SYN with the cache emptied looks up the listener again");
+	lst = cached_v4();
+	before = guard_counts();
+	tap_result(write_file("/proc/sys/net/ipv4/tcp_syncookies", "1") &&
+			   !run(&in, &out, &retval) && TAP_EXPECT_EQ("verdict", retval, XDP_TX),
+		   "tcp_syncookies=1 within a second of the lookup: answered from the cache");
+	for (int i = 0; i < 300 && !run(&in, &out, &retval) && retval == XDP_TX; i++)
+		usleep(10000);
+	tap_result(TAP_EXPECT_EQ("verdict", retval, XDP_PASS) &&
+			   mono_ns() - lst.checked_ns < 2500000000ULL,
+		   "the SYN after the recheck time looks up, gets no cookie and passes");
+	tap_result(TAP_EXPECT_EQ("kind", cached_v4().kind, SLUICE_GUARD_LISTENER_NONE) &&
+			   !run(&in, &out, &retval) && TAP_EXPECT_EQ("verdict", retval, XDP_PASS),
+		   "cached: no cookie from this listener, the next SYN passes too");
+	after = guard_counts();
+	tap_result(TAP_EXPECT_EQ("passed", after.passed - before.passed, 2) &
+				   write_file("/proc/sys/net/ipv4/tcp_syncookies", "2") &&
+			   forget_listeners(),
+		   "counted passed (no cookie to give)");
+
 	before = guard_counts();
 	build(&in, false, 0, false, TCP_SYN, CLIENT_SEQ, 0, PORT, syn_opts, sizeof(syn_opts));
 	tap_result(write_file("/proc/sys/net/ipv4/tcp_syncookies", "1") &&
@@ -466,6 +537,7 @@ int main(void)
 
 	/* No listener on 127.0.0.1: the stack resets the SYN, the guard leaves it be. */
 	close(l4);
+	forget_listeners();
 	before = guard_counts();
 	build(&in, false, 0, false, TCP_SYN, CLIENT_SEQ, 0, PORT, syn_opts, sizeof(syn_opts));
 	tap_result(!run(&in, &out, &retval) && TAP_EXPECT_EQ("verdict", retval, XDP_PASS),
@@ -473,6 +545,25 @@ int main(void)
 	after = guard_counts();
 	tap_result(TAP_EXPECT_EQ("passed", after.passed - before.passed, 1),
 		   "counted passed (no listener)");
+
+	/*
+	 * A listener that clamps the MSS (TCP_MAXSEG 1000): its cookie and SYN-ACK say 536,
+	 * where the raw helper would say 1460, so every SYN asks it, not only the first.
+	 */
+	l4 = listen_on(AF_INET, 1000);
+	forget_listeners();
+	for (int i = 0; i < 2; i++) {
+		build(&in, false, 0, false, TCP_SYN, CLIENT_SEQ, 0, PORT, syn_opts,
+		      sizeof(syn_opts));
+		tap_result(l4 >= 0 && !run(&in, &out, &retval) &&
+				   TAP_EXPECT_EQ("verdict", retval, XDP_TX) &&
+				   TAP_EXPECT_EQ("MSS option", get32(out.data + out.l3 + 40),
+						 0x02040000U | 536),
+			   "SYN %d to a listener with TCP_MAXSEG 1000: MSS 536", i + 1);
+	}
+	tap_result(TAP_EXPECT_EQ("kind", cached_v4().kind, SLUICE_GUARD_LISTENER_LOOKUP),
+		   "a clamping listener is cached as one to ask for every SYN");
+	close(l4);
 
 	/* A resting guard: far below its threshold, SYNs go to the stack. */
 	tap_result(!install_guard(1000000), "guard tcp dport %d above 1000000/s", PORT);

@@ -1,7 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 # SYN guards with real TCP: an HTTP server behind `guard tcp dport 8080 always` serves
-# curl over IPv4 and IPv6 through cookie SYN-ACKs sent with XDP_TX; the connections
+# curl over IPv4 and IPv6 through cookie SYN-ACKs sent with XDP_TX (a second IPv4 one
+# with a cookie from the raw helper, the listener looked up at most once a second); the connections
 # have window scaling, SACK and timestamps, and both ends agree on the scale; a forged
 # ACK is dropped and counted; a `syn` limit counts proven handshakes exactly; a resting
 # guard leaves SYNs to the stack; tcp_syncookies 0 is refused.
@@ -38,16 +39,34 @@ expect_eq "status shows the host's settings" \
 	'[2,2,true]'
 
 guard() { sl -j status | jq -r ".syn_guard.guards[0].$1"; }
+# The sluice_guardlst map of the program on the server's veth (bpf/guard.h), and when CPU 0
+# last looked up the listener for an IPv4 destination (here only $SRV_IP): curl runs on
+# CPU 0, and a veth runs XDP on the sender's CPU.
+lst_id=
+for id in $(bpftool -j prog show id "$(in_srv ip -j link show "$SRV_IF" | jq -r '.[0].xdp.prog.id')" |
+	jq -r '.map_ids[]'); do
+	[ "$(bpftool -j map show id "$id" | jq -r .name)" = sluice_guardlst ] && lst_id=$id
+done
+looked_up() {
+	bpftool -j map dump id "$lst_id" | jq -r '[.[].formatted.values[] | select(.cpu == 0) |
+		.value | select(.family == 4 and .kind == 1) | .checked_ns] | max // 0'
+}
 fetch_file() {
-	in_cli curl -sS -g --max-time 10 -o "$TMP/got" -w '%{http_code}' "http://$1:$PORT/file" &&
-		cmp -s "$TMP/file" "$TMP/got"
+	in_cli taskset -c 0 curl -sS -g --max-time 10 -o "$TMP/got" -w '%{http_code}' \
+		"http://$1:$PORT/file" && cmp -s "$TMP/file" "$TMP/got"
 }
 check "IPv4: curl fetches 1 MiB through the guard" fetch_file "$SRV_IP"
+first=$(looked_up)
 check "IPv6: curl fetches 1 MiB through the guard" fetch_file "[$SRV_IP6]"
-expect_eq "two SYNs answered with cookies" "$(guard answered)" 2
-expect_eq "two cookies validated" "$(guard validated)" 2
+# Within the second after the lookup: a cookie from the raw helper, which the stack takes.
+check "IPv4 again: curl fetches 1 MiB through the guard" fetch_file "$SRV_IP"
+again=$(looked_up)
+expect_eq "a listener lookup at most once a second" \
+	"$([ "$first" != 0 ] && { [ "$again" = "$first" ] || [ $((again - first)) -ge 1000000000 ]; } && echo yes)" yes
+expect_eq "three SYNs answered with cookies" "$(guard answered)" 3
+expect_eq "three cookies validated" "$(guard validated)" 3
 expect_eq "no SYN reached the stack" "$(guard passed)" 0
-expect_eq "stats count the answers under verdict cookie" "$(verdict_count "$SRV_IF" cookie)" 2
+expect_eq "stats count the answers under verdict cookie" "$(verdict_count "$SRV_IF" cookie)" 3
 
 # The options of a connection made from a cookie, seen from both ends (ss does not show
 # timestamps and SACK on this kernel; TCP_INFO does).

@@ -6,7 +6,7 @@
  * JSON document; scripts/bench.sh turns it into tables.
  *
  *   bench_prog [--runs N] [--repeat N] [--quick] [--only cost,ablation,micro,churn,
- *              rotating,scale-lists,scale-keys,accuracy]
+ *              rotating,scale-lists,scale-keys,accuracy,guard]
  *
  * Every figure is the median over runs of the kernel's mean ns per repeat; scenarios
  * with several sources take the mean over their sources in each run first. Before it is
@@ -26,6 +26,9 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
+#include <netinet/tcp.h>
+#include <fcntl.h>
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
 #include <netinet/in.h>
@@ -1884,6 +1887,187 @@ out:
 	return ret;
 }
 
+/* ---- SYN guard: ns per SYN from a new source each, against a bare XDP_TX ---- */
+
+#define GUARD_PORT 8443
+#define GUARD_SYNS 200000
+
+/* A SYN from SRC (random each call) to 127.0.0.1 or ::1, with Linux's options. */
+static void build_syn(struct frame *f, bool v6)
+{
+	static const __u8 opts[20] = { 2, 4, 0x05, 0xb4, 4, 2, 8, 10, 1, 2,
+				       3, 4, 0,	   0,	 0, 0, 1, 3,  3, 7 };
+	static const __u8 macs[12] = { 2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2 };
+	__u8 *ip = f->data + ETH_HLEN, *th;
+	__u64 r = rnd();
+
+	memset(f, 0, sizeof(*f));
+	memcpy(f->data, macs, sizeof(macs));
+	if (v6) {
+		put16(f->data + 12, ETH_P_IPV6);
+		ip[0] = 0x60;
+		put16(ip + 4, 40);
+		ip[6] = IPPROTO_TCP;
+		ip[7] = 64;
+		ip[8] = 0xfd;
+		memcpy(ip + 16, &r, 8);
+		ip[39] = 1; /* ::1 */
+		th = ip + 40;
+	} else {
+		put16(f->data + 12, ETH_P_IP);
+		ip[0] = 0x45;
+		put16(ip + 2, 60);
+		ip[8] = 64;
+		ip[9] = IPPROTO_TCP;
+		ip[12] = 198;
+		ip[13] = 19;
+		memcpy(ip + 14, &r, 2);
+		ip[16] = 127;
+		ip[19] = 1;
+		th = ip + 20;
+	}
+	memcpy(th, &r, 2); /* the source port */
+	put16(th + 2, GUARD_PORT);
+	memcpy(th + 4, (__u8 *)&r + 4, 4);
+	th[12] = 10 << 4;
+	th[13] = 0x02; /* SYN */
+	put16(th + 14, 64240);
+	memcpy(th + 20, opts, sizeof(opts));
+	f->len = th + 40 - f->data;
+}
+
+/* Mean ns of PROG over GUARD_SYNS SYNs, each from a new source; -1 unless all got WANT. */
+static double time_syns(int prog, bool v6, __u32 want)
+{
+	__u64 total = 0;
+	struct frame f;
+	__u8 out[128];
+
+	for (int i = 0; i < GUARD_SYNS; i++) {
+		LIBBPF_OPTS(bpf_test_run_opts, o, .data_out = out, .data_size_out = sizeof(out),
+			    .repeat = 1);
+
+		build_syn(&f, v6);
+		o.data_in = f.data;
+		o.data_size_in = f.len;
+		if (bpf_prog_test_run_opts(prog, &o) || o.retval != want)
+			return -1;
+		total += o.duration;
+	}
+	return (double)total / GUARD_SYNS;
+}
+
+static bool write_text(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	bool ok = fd >= 0 && write(fd, text, strlen(text)) == (ssize_t)strlen(text);
+
+	if (fd >= 0)
+		close(fd);
+	return ok;
+}
+
+/* Listeners on 127.0.0.1 and ::1 at GUARD_PORT, with TCP_MAXSEG MAXSEG unless 0. */
+static bool guard_listen(int fds[2], int maxseg)
+{
+	struct sockaddr_in a4 = { .sin_family = AF_INET,
+				  .sin_port = htons(GUARD_PORT),
+				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct sockaddr_in6 a6 = { .sin6_family = AF_INET6,
+				   .sin6_port = htons(GUARD_PORT),
+				   .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+	int one = 1;
+
+	for (int i = 0; i < 2; i++) {
+		fds[i] = socket(i ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fds[i] < 0 || setsockopt(fds[i], SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+		    (maxseg &&
+		     setsockopt(fds[i], IPPROTO_TCP, TCP_MAXSEG, &maxseg, sizeof(maxseg))) ||
+		    (i ? bind(fds[i], (void *)&a6, sizeof(a6)) :
+			 bind(fds[i], (void *)&a4, sizeof(a4))) ||
+		    listen(fds[i], 16))
+			return false;
+	}
+	return true;
+}
+
+/*
+ * In a network namespace of its own (lo up, tcp_syncookies=2), `guard tcp dport 8443
+ * always` with listeners on 127.0.0.1 and ::1: the cookie path as it runs under a flood
+ * (a lookup once a second, the raw helper for the rest), and with a listener that clamps
+ * the MSS, whose every SYN looks it up; both against a bare XDP_TX on the same SYNs.
+ */
+static int section_guard(void)
+{
+	static const char *const cases[] = { "bare_xdp_tx", "guard_raw", "guard_lookup" };
+	double v[2][3][32];
+	struct env e;
+	struct load_cfg cfg = {};
+	json_t *res = json_object();
+	int self = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC), bare = -1, fds[2] = { -1, -1 };
+	int ret = -1;
+
+	if (self < 0 || unshare(CLONE_NEWNET)) {
+		note("guard: own network namespace: %s", strerror(errno));
+		goto out;
+	}
+	if (system("ip link set lo up") || !write_text("/proc/sys/net/ipv4/tcp_syncookies", "2")) {
+		note("guard: lo up, tcp_syncookies=2 failed");
+		goto out;
+	}
+	bare = probe_bare(XDP_TX);
+	if (bare < 0 || env_open(&e, &cfg))
+		goto out;
+	e.pol.nguards = 1;
+	e.pol.guards[0].dport = GUARD_PORT;
+	e.pol.guards[0].flags = SLUICE_GUARD_ALWAYS;
+	if (write_policy(&e, &e.pol))
+		goto close;
+	for (int c = 1; c < 3; c++) {
+		if (!guard_listen(fds, c == 2 ? 1000 : 0)) {
+			note("guard: listeners: %s", strerror(errno));
+			goto close;
+		}
+		for (int r = 0; r < opt.runs; r++)
+			for (int f = 0; f < 2; f++) {
+				v[f][c][r] = time_syns(e.prog, f, XDP_TX);
+				v[f][0][r] = time_syns(bare, f, XDP_TX);
+				if (v[f][c][r] < 0 || v[f][0][r] < 0) {
+					note("guard: a SYN not answered with XDP_TX");
+					goto close;
+				}
+			}
+		close(fds[0]);
+		close(fds[1]);
+		fds[0] = fds[1] = -1;
+	}
+	for (int f = 0; f < 2; f++) {
+		json_t *o = json_object();
+
+		for (int c = 0; c < 3; c++)
+			json_object_set_new(o, cases[c], json_real(median(v[f][c], opt.runs)));
+		json_object_set_new(res, f ? "ipv6" : "ipv4", o);
+	}
+	json_object_set_new(out, "guard_ns_per_syn", res);
+	res = NULL;
+	ret = 0;
+close:
+	env_close(&e);
+out:
+	for (int i = 0; i < 2; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	if (bare >= 0)
+		close(bare);
+	json_decref(res);
+	if (self >= 0) {
+		if (setns(self, CLONE_NEWNET))
+			ret = -1;
+		close(self);
+	}
+	return ret;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -1915,7 +2099,7 @@ int main(int argc, char **argv)
 			printf("usage: bench_prog [--runs N] [--repeat N] [--quick] [--only "
 			       "SECTIONS]\n"
 			       "sections: cost ablation micro churn rotating scale-lists "
-			       "scale-keys accuracy\n");
+			       "scale-keys accuracy guard\n");
 			return 0;
 		default:
 			return 2;
@@ -1957,6 +2141,8 @@ int main(int argc, char **argv)
 		failed |= section_scale_keys() != 0;
 	if (want("accuracy"))
 		failed |= section_accuracy() != 0;
+	if (want("guard"))
+		failed |= section_guard() != 0;
 	json_dumpf(out, stdout, JSON_INDENT(1) | JSON_REAL_PRECISION(6));
 	printf("\n");
 	json_decref(out);

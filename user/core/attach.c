@@ -138,7 +138,7 @@ static int open_all_maps(struct pins *p, __u32 list_capacity)
 
 /*
  * Names the first kernel feature the program needs and this kernel lacks, so the
- * error says more than a verifier log would. sluice needs Linux 5.19 or newer.
+ * error says more than a verifier log would. sluice needs Linux 6.0 or newer.
  */
 static int probe_kernel(void)
 {
@@ -163,13 +163,17 @@ static int probe_kernel(void)
 		{ BPF_FUNC_xdp_load_bytes, "the bpf_xdp_load_bytes helper (Linux 5.18)" },
 		{ BPF_FUNC_map_lookup_percpu_elem,
 		  "the bpf_map_lookup_percpu_elem helper (Linux 5.19)" },
+		{ BPF_FUNC_tcp_raw_gen_syncookie_ipv4,
+		  "the bpf_tcp_raw_gen_syncookie_ipv4 helper (Linux 6.0)" },
+		{ BPF_FUNC_tcp_raw_gen_syncookie_ipv6,
+		  "the bpf_tcp_raw_gen_syncookie_ipv6 helper (Linux 6.0)" },
 	};
 	int ret;
 
 	for (size_t i = 0; i < sizeof(maps) / sizeof(maps[0]); i++) {
 		ret = libbpf_probe_bpf_map_type(maps[i].type, NULL);
 		if (ret == 0) {
-			pr_warn("attach: this kernel lacks %s; sluice needs Linux 5.19 or newer",
+			pr_warn("attach: this kernel lacks %s; sluice needs Linux 6.0 or newer",
 				maps[i].what);
 			return -EOPNOTSUPP;
 		}
@@ -178,7 +182,7 @@ static int probe_kernel(void)
 	}
 	for (size_t i = 0; i < sizeof(helpers) / sizeof(helpers[0]); i++) {
 		if (libbpf_probe_bpf_helper(BPF_PROG_TYPE_XDP, helpers[i].id, NULL) == 0) {
-			pr_warn("attach: this kernel lacks %s; sluice needs Linux 5.19 or newer",
+			pr_warn("attach: this kernel lacks %s; sluice needs Linux 6.0 or newer",
 				helpers[i].what);
 			return -EOPNOTSUPP;
 		}
@@ -406,7 +410,7 @@ int attach_iface(struct pins *p, const char *ifname, const struct attach_opts *o
 				strerror(-err));
 		else
 			pr_warn("attach: load BPF program: %s (run with -v for the verifier log; "
-				"sluice needs Linux 5.19 or newer with BTF)",
+				"sluice needs Linux 6.0 or newer with BTF)",
 				strerror(-err));
 		goto out;
 	}
