@@ -774,6 +774,11 @@ fmt_tables() {
 	 (["no flood", (.synguard.client.no_flood | .requests, .served, .p99_ms | tostring), "-"] | row),
 	 (["flood, kernel SYN cookies alone", (.synguard.client.flood_kernel_cookies | .requests, .served, .p99_ms | tostring), (.synguard.stack_syncookies_sent.flood_kernel_cookies | tostring)] | row),
 	 (["flood, guard always", (.synguard.client.flood_guard | .requests, .served, .p99_ms | tostring), (.synguard.stack_syncookies_sent.flood_guard | tostring)] | row), ""
+	 else empty end),
+	(if .prog.guard_ns_per_syn then
+	 "Program cost of a SYN from a new source each (bench_prog, BPF_PROG_TEST_RUN, ns a SYN, median): the guard with its listener cached (raw cookie) and with a socket lookup every SYN (a listener that clamps its MSS), against a bare XDP_TX.\n",
+	 "| family | bare XDP_TX | guard, raw cookie | guard, lookup every SYN |", "|---|---:|---:|---:|",
+	 (.prog.guard_ns_per_syn | to_entries[] | [.key, (.value.bare_xdp_tx | f1), (.value.guard_raw | f1), (.value.guard_lookup | f1)] | row), ""
 	 else empty end)
 	' "$1"
 }
