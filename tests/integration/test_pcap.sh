@@ -115,6 +115,14 @@ expect_eq "tcpdump -r - read the packet live" "$(cat "$TMP/pipe.txt")" \
 expect_eq "events says how many it wrote, and nothing else" \
 	"$(sed -E 's/^sluice: events: [0-9]+ packets? written to stdout$/COUNT/' "$TMP/err")" COUNT
 
+# The drops sent until the writer above noticed its reader had gone may still be in the
+# ring: a reader stopped by SIGTERM takes them all, so the next one starts from none.
+bg "$SRV" "$SLUICE" --pin-path "$PIN" events -w "$TMP/drain.pcapng" 2>/dev/null
+events_pid=${bg_pids[-1]}
+check "a reader drains the ring" wait_until 10 catches "$events_pid" 2 15
+kill -TERM "$events_pid"
+wait "$events_pid"
+
 # No event: still a valid capture, of no packet.
 bg "$SRV" "$SLUICE" --pin-path "$PIN" events -w "$TMP/empty.pcapng" 2>"$TMP/err"
 events_pid=${bg_pids[-1]}

@@ -425,8 +425,10 @@ static int status_run(struct verb *v)
 	__u64 now = fleet_now_ms();
 	size_t i;
 
-	if (!c)
+	if (!c) {
+		json_decref(hosts);
 		return EXIT_RUNTIME;
+	}
 	r = redisCommandArgv(c, 2, argv, NULL);
 	if (!r || r->type != REDIS_REPLY_ARRAY) {
 		pr_warn("%s: HGETALL: %s", v->name, r && r->str ? r->str : c->errstr);
