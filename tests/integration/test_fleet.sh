@@ -408,7 +408,7 @@ metric() {
 		awk -v s="$1{fleet=\"$FLEET\"}" '$1 == s { print $2 }'
 }
 check "the exporter serves sluice_fleet_redis_up 1" wait_until 5 output_is 1 metric sluice_fleet_redis_up
-expect_eq "sluice_fleet_hosts_seen" "$(metric sluice_fleet_hosts_seen)" 3
+check "sluice_fleet_hosts_seen 3" wait_until 5 output_is 3 metric sluice_fleet_hosts_seen
 expect_eq "sluice_fleet_decisions_published_total: host 1's ban" \
 	"$(metric sluice_fleet_decisions_published_total)" 1
 expect_eq "sluice_fleet_decisions_queued" "$(metric sluice_fleet_decisions_queued)" 0

@@ -106,6 +106,7 @@ struct agent {
 	char cursor[FLEET_ID_MAX];
 	char cursor_path[512], outbox_path[512], status_path[512], policy_path[512];
 	long hosts_seen; /* hosts whose heartbeat is younger than SEEN_MS */
+	__u64 hosts_counted_ms; /* when hosts_seen was last counted */
 	long share_hosts; /* the hosts fleet-wide limits are split among: the last seen */
 	struct usage *usage; /* the fleet-wide limits' usage exchange */
 	__u64 usage_ok_ms; /* the last exchange that went through */
@@ -1352,6 +1353,7 @@ static void count_hosts(struct agent *a)
 	}
 	freeReplyObject(r);
 	a->hosts_seen = n;
+	a->hosts_counted_ms = now;
 }
 
 /*
@@ -1548,7 +1550,12 @@ int fleet_agent_run(const struct fleet_config *cfg)
 			if (a.c)
 				count_hosts(&a);
 			share_limits(&a);
-			if (!a.c)
+			/*
+			 * A count older than a heartbeat's lifetime says nothing any more; a
+			 * call that timed out once keeps the last one, so the metric does not
+			 * drop to 0 and back on a busy server.
+			 */
+			if (fleet_now_ms() - a.hosts_counted_ms >= SEEN_MS)
 				a.hosts_seen = 0;
 			write_status(&a);
 			next_beat = now + BEAT_MS;
